@@ -1,0 +1,106 @@
+using System.ComponentModel.DataAnnotations;
+using System.Globalization;
+
+namespace SafeAI;
+
+/// <summary>
+/// Settings of a SafeAI pipeline, bound from the <c>SafeAI</c> configuration section when registered with
+/// <c>services.AddSafeAI()</c>, and validated at start-up.
+/// </summary>
+/// <example>
+/// <code>
+/// "SafeAI": {
+///   "OnRejected": "ReturnResponse",
+///   "BlockedMessage": "Sorry, I can't help with that.",
+///   "DefaultCheckTimeout": "00:00:00.250"
+/// }
+/// </code>
+/// </example>
+public sealed class SafeAIOptions : IValidatableObject
+{
+    /// <summary>The configuration section SafeAI binds from.</summary>
+    public const string SectionName = "SafeAI";
+
+    /// <summary>Gets or sets how rejected calls reach the caller. Default: <see cref="RejectionBehavior.ReturnResponse"/>.</summary>
+    [EnumDataType(typeof(RejectionBehavior), ErrorMessage = "SafeAI:OnRejected must be ReturnResponse or ThrowException.")]
+    public RejectionBehavior OnRejected { get; set; } = RejectionBehavior.ReturnResponse;
+
+    /// <summary>Gets or sets the text of the response to a blocked call.</summary>
+    [Required(AllowEmptyStrings = false, ErrorMessage = "SafeAI:BlockedMessage must not be empty.")]
+    public string BlockedMessage { get; set; } = "Sorry, I can't help with that request.";
+
+    /// <summary>
+    /// Gets or sets the text of the response to a rate-limited call. <c>{0}</c> is replaced by the number of seconds
+    /// to wait (rounded up), when known.
+    /// </summary>
+    [Required(AllowEmptyStrings = false, ErrorMessage = "SafeAI:RateLimitedMessage must not be empty.")]
+    public string RateLimitedMessage { get; set; } = "You're sending requests faster than I can answer. Please try again in {0} seconds.";
+
+    /// <summary>Gets or sets the text of the response to a rate-limited call when the wait time is not known.</summary>
+    [Required(AllowEmptyStrings = false, ErrorMessage = "SafeAI:RateLimitedNoRetryMessage must not be empty.")]
+    public string RateLimitedNoRetryMessage { get; set; } = "You're sending requests faster than I can answer. Please try again later.";
+
+    /// <summary>Gets or sets the text of the response when a fail-closed safety stage failed, so the request was not processed.</summary>
+    [Required(AllowEmptyStrings = false, ErrorMessage = "SafeAI:GuardErrorMessage must not be empty.")]
+    public string GuardErrorMessage { get; set; } = "Sorry, I couldn't safely process that request just now. Please try again in a moment.";
+
+    /// <summary>
+    /// Gets the texts of rejections by reason code, overriding <see cref="BlockedMessage"/> for that reason. A key may be
+    /// a full reason code (<c>input.too_long</c>) or its prefix before the first dot (<c>content</c>). Keys are
+    /// case-insensitive. Bound from <c>SafeAI:RejectionMessages</c>.
+    /// </summary>
+    public IDictionary<string, string> RejectionMessages { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+    {
+        [GuardReasons.InputTooLong] = "Your message is too long for me to process. Please shorten it and try again.",
+    };
+
+    /// <summary>
+    /// Gets or sets the time budget of input and output checks that declare none themselves. A check that runs
+    /// longer is abandoned and its <see cref="GuardFailureMode"/> applies. <see langword="null"/> (default): no budget.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00", ErrorMessage = "SafeAI:DefaultCheckTimeout must be between 1 ms and 1 day.")]
+    public TimeSpan? DefaultCheckTimeout { get; set; }
+
+    /// <summary>
+    /// Gets or sets a value indicating whether input checks that sit in the same pipeline position run concurrently,
+    /// the first rejection cancelling the rest. Off by default: concurrency helps slow, independent checks (remote
+    /// moderation APIs, models) and costs a little for fast ones.
+    /// </summary>
+    public bool ConcurrentInputChecks { get; set; }
+
+    /// <summary>
+    /// Gets or sets a value indicating whether the text of input messages may be logged at <c>Trace</c> level.
+    /// Off by default: message text can hold personal data.
+    /// </summary>
+    public bool LogMessageContent { get; set; }
+
+    /// <summary>
+    /// Gets or sets a delegate that chooses the text of a rejection, for localisation or per-reason wording.
+    /// Return <see langword="null"/> to use the configured message. Not bound from configuration.
+    /// </summary>
+    public Func<GuardVerdict, SafeAICallContext, string?>? RejectionMessageFactory { get; set; }
+
+    /// <inheritdoc />
+    IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
+    {
+        if (!string.IsNullOrEmpty(RateLimitedMessage))
+        {
+            string? error = null;
+            try
+            {
+                _ = string.Format(CultureInfo.InvariantCulture, RateLimitedMessage, 1);
+            }
+            catch (FormatException ex)
+            {
+                error = ex.Message;
+            }
+
+            if (error is not null)
+            {
+                yield return new ValidationResult(
+                    $"SafeAI:RateLimitedMessage is not a valid format string (use {{0}} for the seconds to wait): {error}",
+                    [nameof(RateLimitedMessage)]);
+            }
+        }
+    }
+}

@@ -1,0 +1,341 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+
+namespace SafeAI;
+
+/// <summary>
+/// A <see cref="DelegatingChatClient"/> that runs every call through a <see cref="SafeAIPipeline"/> of guard stages
+/// and attaches the call's <see cref="SafeAIResult"/> to the response.
+/// </summary>
+/// <remarks>
+/// <para>Create it with <c>builder.UseSafeAI(...)</c> on a <see cref="ChatClientBuilder"/>, or directly.</para>
+/// <para>
+/// Non-streaming: the result is in the response's <c>AdditionalProperties</c>; read it with
+/// <c>response.GetSafeAIResult()</c>. Streaming: the stream ends with one extra update that carries no content and
+/// holds the result (<c>update.GetSafeAIResult()</c>); <c>ToChatResponseAsync()</c> keeps it.
+/// </para>
+/// <para>
+/// Rejected calls return a well-formed refusal (or throw <see cref="SafeAIBlockedException"/> /
+/// <see cref="SafeAIRateLimitedException"/> under <see cref="RejectionBehavior.ThrowException"/>). Failures of the
+/// model call that no stage turns into an answer propagate to the caller unchanged. Thread-safe.
+/// </para>
+/// </remarks>
+public sealed class SafeAIChatClient : DelegatingChatClient
+{
+    private readonly SafeAIPipeline _pipeline;
+
+    /// <summary>Initializes a new instance of the <see cref="SafeAIChatClient"/> class.</summary>
+    /// <param name="innerClient">The client to protect (the model).</param>
+    /// <param name="pipeline">The pipeline to run calls through.</param>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    public SafeAIChatClient(IChatClient innerClient, SafeAIPipeline pipeline)
+        : base(innerClient)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        _pipeline = pipeline;
+    }
+
+    /// <summary>Gets the pipeline calls run through.</summary>
+    public SafeAIPipeline Pipeline => _pipeline;
+
+    /// <inheritdoc />
+    public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var pipeline = _pipeline;
+        if (pipeline.IsEmpty)
+        {
+            return GetResponseWithoutStagesAsync(messages, options, cancellationToken);
+        }
+
+        if (SafeAITelemetry.ActivitySource.HasListeners())
+        {
+            // Starting a span changes Activity.Current: do it inside an async method so the change stays in this call.
+            return GetResponseWithActivityAsync(messages, options, cancellationToken);
+        }
+
+        var context = pipeline.RentContext(InnerClient, messages, options, streaming: false, cancellationToken);
+        StartCall(context);
+        ValueTask<ChatResponse> pending;
+        try
+        {
+            pending = pipeline.InvokeAsync(0, context);
+        }
+        catch (Exception ex)
+        {
+            FailCall(context, ex);
+            throw;
+        }
+
+        if (!pending.IsCompletedSuccessfully)
+        {
+            return CompleteAsync(pending, context);
+        }
+
+        var response = pending.Result;
+        var innerTask = context.InnerTask;
+        var rejection = CompleteCall(context, response);
+        if (rejection is not null)
+        {
+            return Task.FromException<ChatResponse>(rejection);
+        }
+
+        // The response is often the very object the inner client's completed task holds: reuse that task.
+        return innerTask is not null && ReferenceEquals(innerTask.Result, response) ? innerTask : Task.FromResult(response);
+    }
+
+    /// <inheritdoc />
+    public override IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        return StreamAsync(messages, options, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        if (serviceKey is null)
+        {
+            if (serviceType == typeof(SafeAIPipeline))
+            {
+                return _pipeline;
+            }
+
+            if (serviceType.IsInstanceOfType(this))
+            {
+                return this;
+            }
+        }
+
+        return base.GetService(serviceType, serviceKey);
+    }
+
+    private Task<ChatResponse> GetResponseWithoutStagesAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
+    {
+        var task = InnerClient.GetResponseAsync(messages, options, cancellationToken);
+        if (task.IsCompletedSuccessfully)
+        {
+            task.Result.SetSafeAIResult(SafeAIResult.Empty);
+            _pipeline.Telemetry.RecordCall(GuardAction.Allow, streaming: false, faulted: false);
+            return task;
+        }
+
+        return AwaitWithoutStagesAsync(task);
+    }
+
+    private async Task<ChatResponse> AwaitWithoutStagesAsync(Task<ChatResponse> task)
+    {
+        ChatResponse response;
+        try
+        {
+            response = await task.ConfigureAwait(false);
+        }
+        catch
+        {
+            _pipeline.Telemetry.RecordCall(GuardAction.Allow, streaming: false, faulted: true);
+            throw;
+        }
+
+        response.SetSafeAIResult(SafeAIResult.Empty);
+        _pipeline.Telemetry.RecordCall(GuardAction.Allow, streaming: false, faulted: false);
+        return response;
+    }
+
+    private async Task<ChatResponse> GetResponseWithActivityAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
+    {
+        var context = _pipeline.RentContext(InnerClient, messages, options, streaming: false, cancellationToken);
+        StartCall(context);
+        ValueTask<ChatResponse> pending;
+        try
+        {
+            pending = _pipeline.InvokeAsync(0, context);
+        }
+        catch (Exception ex)
+        {
+            FailCall(context, ex);
+            throw;
+        }
+
+        return await CompleteAsync(pending, context).ConfigureAwait(false);
+    }
+
+    private async Task<ChatResponse> CompleteAsync(ValueTask<ChatResponse> pending, SafeAIContext context)
+    {
+        ChatResponse response;
+        try
+        {
+            response = await pending.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            FailCall(context, ex);
+            throw;
+        }
+
+        var rejection = CompleteCall(context, response);
+        return rejection is null ? response : throw rejection;
+    }
+
+    private async IAsyncEnumerable<ChatResponseUpdate> StreamAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var pipeline = _pipeline;
+        var context = pipeline.RentContext(InnerClient, messages, options, streaming: true, cancellationToken);
+        StartCall(context);
+        var finished = false;
+        string? responseId = null;
+        string? conversationId = null;
+        string? modelId = null;
+        try
+        {
+            IAsyncEnumerable<ChatResponseUpdate> stream;
+            try
+            {
+                stream = await pipeline.InvokeStreamingAsync(0, context).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                FailCall(context, ex);
+                finished = true;
+                throw;
+            }
+
+            var enumerator = stream.WithCancellation(cancellationToken).ConfigureAwait(false).GetAsyncEnumerator();
+            try
+            {
+                while (true)
+                {
+                    bool more;
+                    try
+                    {
+                        more = await enumerator.MoveNextAsync();
+                    }
+                    catch (Exception ex)
+                    {
+                        FailCall(context, ex);
+                        finished = true;
+                        throw;
+                    }
+
+                    if (!more)
+                    {
+                        break;
+                    }
+
+                    var update = enumerator.Current;
+                    if (ReferenceEquals(update, context.Refusal) && context.PipelineOptions.OnRejected == RejectionBehavior.ThrowException)
+                    {
+                        break;
+                    }
+
+                    responseId ??= update.ResponseId;
+                    conversationId ??= update.ConversationId;
+                    modelId ??= update.ModelId;
+                    yield return update;
+                }
+            }
+            finally
+            {
+                await enumerator.DisposeAsync();
+            }
+
+            var result = context.CreateResult();
+            finished = true;
+            var rejection = FinishCall(context, result);
+            if (rejection is not null)
+            {
+                throw rejection;
+            }
+
+            yield return new ChatResponseUpdate
+            {
+                ResponseId = responseId,
+                ConversationId = conversationId,
+                ModelId = modelId,
+                AdditionalProperties = new() { [SafeAIResult.PropertyKey] = result },
+            };
+        }
+        finally
+        {
+            if (!finished)
+            {
+                // The caller stopped reading early (or cancelled): not a failure, but the call is over.
+                FinishCall(context, context.CreateResult());
+            }
+
+            pipeline.ReturnContext(context);
+        }
+    }
+
+    private void StartCall(SafeAIContext context)
+    {
+        if (SafeAITelemetry.ActivitySource.HasListeners())
+        {
+            context.Activity = SafeAITelemetry.ActivitySource.StartActivity(SafeAIDiagnostics.CallActivityName, ActivityKind.Internal);
+            _ = context.Activity?.SetTag(SafeAIDiagnostics.StreamingTag, context.IsStreaming);
+        }
+
+        var logger = _pipeline.Logger;
+        if (context.PipelineOptions.LogMessageContent && logger.IsEnabled(LogLevel.Trace))
+        {
+            Log.InputText(logger, context.Messages.Count(), context.GetInputText());
+        }
+    }
+
+    /// <summary>Attaches the result, records telemetry and returns the context; returns the exception to throw for a rejection in throw mode.</summary>
+    private SafeAIException? CompleteCall(SafeAIContext context, ChatResponse response)
+    {
+        var result = context.CreateResult();
+        response.SetSafeAIResult(result);
+        var rejection = FinishCall(context, result);
+        _pipeline.ReturnContext(context);
+        return rejection;
+    }
+
+    private SafeAIException? FinishCall(SafeAIContext context, SafeAIResult result)
+    {
+        _pipeline.Telemetry.RecordCall(result.Outcome, context.IsStreaming, faulted: false);
+        if (context.Activity is { } activity)
+        {
+            _ = activity.SetTag(SafeAIDiagnostics.OutcomeTag, GuardVerdict.GetActionName(result.Outcome));
+            activity.Dispose();
+        }
+
+        if (!result.IsRejected || context.PipelineOptions.OnRejected != RejectionBehavior.ThrowException)
+        {
+            return null;
+        }
+
+        var verdict = result.DecisiveVerdict!.Value;
+        var message = context.GetRejectionMessage(verdict);
+        return result.Outcome == GuardAction.Limit
+            ? new SafeAIRateLimitedException(message, result)
+            : new SafeAIBlockedException(message, result);
+    }
+
+    private void FailCall(SafeAIContext context, Exception exception)
+    {
+        _pipeline.Telemetry.RecordCall(context.Outcome, context.IsStreaming, faulted: true);
+        if (exception is not OperationCanceledException && exception is not SafeAIException)
+        {
+            var logger = _pipeline.Logger;
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                Log.CallFailed(logger, exception.GetType().Name);
+            }
+        }
+
+        if (context.Activity is { } activity)
+        {
+            _ = activity.SetStatus(ActivityStatusCode.Error, exception.GetType().Name);
+            activity.Dispose();
+        }
+
+        if (!context.IsStreaming)
+        {
+            _pipeline.ReturnContext(context);
+        }
+    }
+}

@@ -1,0 +1,164 @@
+using System.Collections;
+using System.Text;
+
+namespace SafeAI;
+
+/// <summary>
+/// The verdicts of one call, in the order the stages decided, and the call's overall <see cref="Outcome"/>.
+/// Every response that passes through a <see cref="SafeAIChatClient"/> carries one: read it with
+/// <see cref="SafeAIResultExtensions.GetSafeAIResult(Microsoft.Extensions.AI.ChatResponse)"/>.
+/// </summary>
+/// <remarks>Instances are immutable and safe to share between threads.</remarks>
+public sealed class SafeAIResult : IReadOnlyList<GuardVerdict>
+{
+    /// <summary>The key under which the result is stored in <c>AdditionalProperties</c> of responses and updates.</summary>
+    public const string PropertyKey = "safeai.result";
+
+    private readonly GuardVerdict[] _verdicts;
+    private readonly int _decisiveIndex;
+
+    /// <summary>Initializes a new instance of the <see cref="SafeAIResult"/> class.</summary>
+    /// <param name="verdicts">The verdicts, in decision order. The array is copied.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="verdicts"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">A verdict is empty (<c>default</c>).</exception>
+    public SafeAIResult(IEnumerable<GuardVerdict> verdicts)
+        : this(Validate(verdicts))
+    {
+    }
+
+    private SafeAIResult(GuardVerdict[] verdicts)
+    {
+        _verdicts = verdicts;
+        _decisiveIndex = -1;
+        var outcome = GuardAction.Allow;
+        for (var i = 0; i < verdicts.Length; i++)
+        {
+            if (verdicts[i].Action > outcome)
+            {
+                outcome = verdicts[i].Action;
+                _decisiveIndex = i;
+            }
+        }
+
+        Outcome = outcome;
+    }
+
+    /// <summary>Gets a result with no verdicts (the call was allowed and no stage reported anything).</summary>
+    public static SafeAIResult Empty { get; } = new(Array.Empty<GuardVerdict>());
+
+    /// <summary>Gets the overall outcome: the most severe action of any verdict, or <see cref="GuardAction.Allow"/>.</summary>
+    public GuardAction Outcome { get; }
+
+    /// <summary>Gets a value indicating whether the call was rejected (<see cref="GuardAction.Block"/> or <see cref="GuardAction.Limit"/>).</summary>
+    public bool IsRejected => Outcome >= GuardAction.Limit;
+
+    /// <summary>Gets the verdict that decided the outcome (the first verdict with the most severe action), or <see langword="null"/> when every stage allowed the call.</summary>
+    public GuardVerdict? DecisiveVerdict => _decisiveIndex >= 0 ? _verdicts[_decisiveIndex] : null;
+
+    /// <summary>Gets when the caller may try again, when the call was rate limited.</summary>
+    public TimeSpan? RetryAfter => Outcome == GuardAction.Limit ? _verdicts[_decisiveIndex].RetryAfter : null;
+
+    /// <summary>Gets the verdicts as a list (this instance).</summary>
+    public IReadOnlyList<GuardVerdict> Verdicts => this;
+
+    /// <summary>Gets the number of verdicts.</summary>
+    public int Count => _verdicts.Length;
+
+    /// <summary>Gets the verdict at <paramref name="index"/>.</summary>
+    /// <param name="index">The index.</param>
+    /// <returns>The verdict.</returns>
+    public GuardVerdict this[int index] => _verdicts[index];
+
+    /// <summary>Finds the first verdict of a stage.</summary>
+    /// <param name="stage">The stage name.</param>
+    /// <param name="verdict">The verdict, when found.</param>
+    /// <returns><see langword="true"/> when the stage reported a verdict.</returns>
+    public bool TryGetVerdict(string stage, out GuardVerdict verdict)
+    {
+        foreach (var v in _verdicts)
+        {
+            if (string.Equals(v.Stage, stage, StringComparison.Ordinal))
+            {
+                verdict = v;
+                return true;
+            }
+        }
+
+        verdict = default;
+        return false;
+    }
+
+    /// <summary>Gets a value indicating whether any verdict has the given action.</summary>
+    /// <param name="action">The action.</param>
+    /// <returns><see langword="true"/> when a verdict with that action exists.</returns>
+    public bool Contains(GuardAction action)
+    {
+        foreach (var v in _verdicts)
+        {
+            if (v.Action == action)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Returns an enumerator over the verdicts; no allocation.</summary>
+    /// <returns>The enumerator.</returns>
+    public Enumerator GetEnumerator() => new(_verdicts);
+
+    IEnumerator<GuardVerdict> IEnumerable<GuardVerdict>.GetEnumerator() => ((IEnumerable<GuardVerdict>)_verdicts).GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => _verdicts.GetEnumerator();
+
+    /// <summary>Formats the outcome and one line per verdict.</summary>
+    /// <returns>The text.</returns>
+    public override string ToString()
+    {
+        var sb = new StringBuilder("SafeAI outcome: ").Append(GuardVerdict.GetActionName(Outcome));
+        foreach (var v in _verdicts)
+        {
+            sb.AppendLine().Append("  ").Append(v.ToString());
+        }
+
+        return sb.ToString();
+    }
+
+    internal static SafeAIResult Create(ReadOnlySpan<GuardVerdict> verdicts) => verdicts.IsEmpty ? Empty : new SafeAIResult(verdicts.ToArray());
+
+    private static GuardVerdict[] Validate(IEnumerable<GuardVerdict> verdicts)
+    {
+        ArgumentNullException.ThrowIfNull(verdicts);
+        var array = verdicts.ToArray();
+        foreach (var v in array)
+        {
+            if (v.IsEmpty)
+            {
+                throw new ArgumentException("A SafeAIResult cannot hold an empty (default) verdict.", nameof(verdicts));
+            }
+        }
+
+        return array;
+    }
+
+    /// <summary>Enumerates the verdicts of a <see cref="SafeAIResult"/> without allocating.</summary>
+    public struct Enumerator
+    {
+        private readonly GuardVerdict[] _verdicts;
+        private int _index;
+
+        internal Enumerator(GuardVerdict[] verdicts)
+        {
+            _verdicts = verdicts;
+            _index = -1;
+        }
+
+        /// <summary>Gets the current verdict.</summary>
+        public readonly GuardVerdict Current => _verdicts[_index];
+
+        /// <summary>Advances to the next verdict.</summary>
+        /// <returns><see langword="false"/> at the end.</returns>
+        public bool MoveNext() => ++_index < _verdicts.Length;
+    }
+}

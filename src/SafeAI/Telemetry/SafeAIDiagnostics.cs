@@ -1,0 +1,45 @@
+namespace SafeAI;
+
+/// <summary>
+/// Names of SafeAI's telemetry, for subscribing with OpenTelemetry or a <c>MeterListener</c>:
+/// <c>.WithMetrics(m =&gt; m.AddMeter(SafeAIDiagnostics.MeterName))</c> and
+/// <c>.WithTracing(t =&gt; t.AddSource(SafeAIDiagnostics.ActivitySourceName))</c>.
+/// </summary>
+public static class SafeAIDiagnostics
+{
+    /// <summary>The name of SafeAI's <see cref="System.Diagnostics.Metrics.Meter"/>.</summary>
+    public const string MeterName = "SafeAI";
+
+    /// <summary>The name of SafeAI's <see cref="System.Diagnostics.ActivitySource"/>.</summary>
+    public const string ActivitySourceName = "SafeAI";
+
+    /// <summary>Counter of verdicts, tagged <see cref="StageTag"/>, <see cref="ActionTag"/> and <see cref="ReasonTag"/>.</summary>
+    public const string VerdictsInstrument = "safeai.guard.verdicts";
+
+    /// <summary>Histogram of the time each stage took to decide, in seconds, tagged <see cref="StageTag"/> and <see cref="ActionTag"/>.</summary>
+    public const string StageDurationInstrument = "safeai.guard.duration";
+
+    /// <summary>Counter of calls by outcome, tagged <see cref="OutcomeTag"/> and <see cref="StreamingTag"/>.</summary>
+    public const string CallsInstrument = "safeai.calls";
+
+    /// <summary>The name of the span SafeAI starts for each call.</summary>
+    public const string CallActivityName = "safeai.chat";
+
+    /// <summary>The name of the span event recorded for each verdict.</summary>
+    public const string VerdictEventName = "safeai.verdict";
+
+    /// <summary>Tag: stage name.</summary>
+    public const string StageTag = "safeai.stage";
+
+    /// <summary>Tag: verdict action (<c>allow</c>, <c>block</c>, ...).</summary>
+    public const string ActionTag = "safeai.action";
+
+    /// <summary>Tag: verdict reason code.</summary>
+    public const string ReasonTag = "safeai.reason";
+
+    /// <summary>Tag: call outcome.</summary>
+    public const string OutcomeTag = "safeai.outcome";
+
+    /// <summary>Tag: <c>true</c> for streaming calls.</summary>
+    public const string StreamingTag = "safeai.streaming";
+}
