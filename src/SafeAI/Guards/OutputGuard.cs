@@ -243,6 +243,18 @@ public abstract class OutputGuard : AIGuard
     private static bool IsWindowReady(StringBuilder pending, OutputScreeningOptions screening)
     {
         var length = pending.Length;
+        if (length == 0)
+        {
+            return false;
+        }
+
+        // Never end a window inside a word: a word split across two windows would reach the caller half-screened.
+        // Text without word breaks (a long token run, or scripts without spaces) is screened at four windows or 256 characters.
+        if (char.IsLetterOrDigit(pending[length - 1]) && length < Math.Max(screening.WindowSize * 4, 256))
+        {
+            return false;
+        }
+
         if (length >= screening.WindowSize)
         {
             return true;

@@ -8,7 +8,8 @@ public sealed class OutputScreeningOptions
 
     /// <summary>
     /// Gets or sets how many characters of streamed text are held back before they are screened together.
-    /// Larger windows mean fewer checks and more latency before text appears. Default: 200.
+    /// Larger windows mean fewer checks and more latency before text appears. A window never ends inside a word: text
+    /// is held until the next word break (or four windows, at least 256 characters, of text without one). Default: 200.
     /// </summary>
     public int WindowSize { get; set; } = 200;
 

@@ -1,0 +1,289 @@
+using System.Runtime.CompilerServices;
+
+namespace SafeAI.Tests;
+
+public class StreamingTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static async Task<List<ChatResponseUpdate>> CollectAsync(IAsyncEnumerable<ChatResponseUpdate> stream)
+    {
+        var list = new List<ChatResponseUpdate>();
+        await foreach (var update in stream)
+        {
+            list.Add(update);
+        }
+
+        return list;
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_NoOutputChecks_UpdatesPassThroughThenResultUpdate()
+    {
+        var inner = TestChatClient.Streaming("Hel", "lo ", "world");
+        using var client = inner.AsBuilder().UseSafeAI(safe => safe.Add(new PassThroughGuard("p")).AddInputLengthLimit(100)).Build();
+
+        var updates = await CollectAsync(client.GetStreamingResponseAsync("hi", cancellationToken: Ct));
+
+        Assert.Equal(["Hel", "lo ", "world", ""], updates.Select(u => u.Text));
+        Assert.All(updates.Take(3), u => Assert.Null(u.GetSafeAIResult()));
+        var result = updates[^1].GetSafeAIResult()!;
+        Assert.Equal(GuardAction.Allow, result.Outcome);
+        Assert.Equal("r1", updates[^1].ResponseId);
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_ToChatResponse_KeepsTextAndResult()
+    {
+        using var client = TestChatClient.Streaming("a ", "b ", "c").AsBuilder().UseSafeAI(safe => safe.AddInputLengthLimit(100)).Build();
+
+        var response = await client.GetStreamingResponseAsync("hi", cancellationToken: Ct).ToChatResponseAsync(Ct);
+
+        Assert.Equal("a b c", response.Text);
+        Assert.Single(response.Messages);
+        Assert.NotNull(response.GetSafeAIResult());
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_InputBlocked_SingleRefusalUpdateAndModelNotCalled()
+    {
+        var inner = TestChatClient.Streaming("never");
+        using var client = inner.AsBuilder().UseSafeAI(safe => safe.AddInputCheck("b", (_, _) => ValueTask.FromResult(GuardVerdict.Block("b", "x.blocked")))).Build();
+
+        var updates = await CollectAsync(client.GetStreamingResponseAsync("hi", cancellationToken: Ct));
+
+        Assert.Equal(0, inner.Calls);
+        Assert.Equal(2, updates.Count);
+        Assert.Equal(ChatFinishReason.ContentFilter, updates[0].FinishReason);
+        Assert.Equal(GuardAction.Block, updates[1].GetSafeAIResult()!.Outcome);
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_ThrowMode_InputBlockThrowsTypedException()
+    {
+        using var client = TestChatClient.Streaming("never").AsBuilder().UseSafeAI(safe => safe
+            .Configure(o => o.OnRejected = RejectionBehavior.ThrowException)
+            .AddInputCheck("b", (_, _) => ValueTask.FromResult(GuardVerdict.Block("b", "x.blocked")))).Build();
+
+        await Assert.ThrowsAsync<SafeAIBlockedException>(() => CollectAsync(client.GetStreamingResponseAsync("hi", cancellationToken: Ct)));
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_OutputCheck_TextReleasedOnlyAfterItsWindowPassed()
+    {
+        var screened = new List<string>();
+        var released = new List<string>();
+        using var client = TestChatClient.Streaming("one ", "two ", "three ", "four ", "five").AsBuilder().UseSafeAI(safe => safe.AddOutputCheck(
+            "out",
+            (_, seg, _) =>
+            {
+                lock (screened)
+                {
+                    screened.Add(seg.Text);
+                }
+
+                return ValueTask.FromResult(GuardVerdict.Allow("out"));
+            },
+            screening: new OutputScreeningOptions { WindowSize = 8, SentenceFlushMinimum = 0 })).Build();
+
+        await foreach (var update in client.GetStreamingResponseAsync("hi", cancellationToken: Ct))
+        {
+            released.Add(update.Text);
+
+            // Everything released so far must be a prefix of what has been screened so far.
+            var releasedText = string.Concat(released);
+            string screenedText;
+            lock (screened)
+            {
+                screenedText = string.Concat(screened);
+            }
+
+            Assert.StartsWith(releasedText, screenedText, StringComparison.Ordinal);
+        }
+
+        Assert.Equal("one two three four five", string.Concat(released));
+        Assert.Equal(["one two ", "three four ", "five"], screened);
+    }
+
+    public static TheoryData<int> ForbiddenChunkPositions => new() { 0, 1, 2, 3, 4, 5, 6 };
+
+    [Theory]
+    [MemberData(nameof(ForbiddenChunkPositions))]
+    public async Task GetStreamingResponseAsync_ForbiddenTextAtAnyChunkBoundary_NeverReachesCaller(int position)
+    {
+        // The forbidden word is split across two chunks at every possible place, for windows of several sizes.
+        var chunks = new List<string> { "Sure, ", "here ", "is ", "the ", "answer: ", "all ", "good." };
+        chunks.Insert(position, "FORB");
+        chunks.Insert(position + 1, "IDDEN ");
+        foreach (var window in new[] { 1, 5, 12, 40, 1000 })
+        {
+            using var client = TestChatClient.Streaming([.. chunks]).AsBuilder().UseSafeAI(safe => safe.AddOutputCheck(
+                "out",
+                (_, seg, _) => ValueTask.FromResult((seg.PrecedingText + seg.Text).Contains("FORBIDDEN", StringComparison.Ordinal) ? GuardVerdict.Block("out", "content.test") : GuardVerdict.Allow("out")),
+                screening: new OutputScreeningOptions { WindowSize = window, ContextSize = 16, SentenceFlushMinimum = 0 })).Build();
+
+            var updates = await CollectAsync(client.GetStreamingResponseAsync("hi", cancellationToken: Ct));
+            var text = string.Concat(updates.Select(u => u.Text));
+
+            Assert.False(text.Contains("FORB", StringComparison.Ordinal), $"window {window}: {text}");
+            Assert.DoesNotContain("IDDEN", text, StringComparison.Ordinal);
+            Assert.Contains(new SafeAIOptions().BlockedMessage, text, StringComparison.Ordinal);
+            Assert.Equal(GuardAction.Block, updates[^1].GetSafeAIResult()!.Outcome);
+        }
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_OutputBlocked_RestOfModelStreamNotConsumed()
+    {
+        var produced = 0;
+        var inner = new TestChatClient { GetStreamingResponseAsyncCallback = (_, _, ct) => Endless(ct) };
+        using var client = inner.AsBuilder().UseSafeAI(safe => safe.AddOutputCheck(
+            "out",
+            (_, seg, _) => ValueTask.FromResult(seg.Text.Contains("bad", StringComparison.Ordinal) ? GuardVerdict.Block("out", "content.test") : GuardVerdict.Allow("out")),
+            screening: new OutputScreeningOptions { WindowSize = 4, SentenceFlushMinimum = 0 })).Build();
+
+        var updates = await CollectAsync(client.GetStreamingResponseAsync("hi", cancellationToken: Ct));
+
+        Assert.True(produced < 10, $"the model stream was read {produced} times after the block");
+        Assert.Equal(GuardAction.Block, updates[^1].GetSafeAIResult()!.Outcome);
+
+        async IAsyncEnumerable<ChatResponseUpdate> Endless([EnumeratorCancellation] CancellationToken ct)
+        {
+            yield return new ChatResponseUpdate(ChatRole.Assistant, "good ");
+            while (true)
+            {
+                ct.ThrowIfCancellationRequested();
+                produced++;
+                await Task.Yield();
+                yield return new ChatResponseUpdate(ChatRole.Assistant, "bad ");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_OutputModified_ReplacementReleasedInsteadOfHeldText()
+    {
+        using var client = TestChatClient.Streaming("Call ", "555 ", "1234 ", "today.").AsBuilder().UseSafeAI(safe => safe.AddOutputCheck(
+            "mask",
+            (_, seg, _) =>
+            {
+                if (!seg.Text.Contains("555", StringComparison.Ordinal))
+                {
+                    return ValueTask.FromResult(GuardVerdict.Allow("mask"));
+                }
+
+                seg.Replacement = seg.Text.Replace("555 1234", "[phone]", StringComparison.Ordinal);
+                return ValueTask.FromResult(GuardVerdict.Modify("mask", "pii.phone"));
+            },
+            screening: new OutputScreeningOptions { WindowSize = 100 })).Build();
+
+        var updates = await CollectAsync(client.GetStreamingResponseAsync("hi", cancellationToken: Ct));
+
+        Assert.Equal("Call [phone] today.", string.Concat(updates.Select(u => u.Text)));
+        Assert.Equal(GuardAction.Modify, updates[^1].GetSafeAIResult()!.Outcome);
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_SentenceEnd_ScreensEarly()
+    {
+        var windows = new List<string>();
+        using var client = TestChatClient.Streaming("Short sentence here, ", "well over ten chars. ", "Next part").AsBuilder().UseSafeAI(safe => safe.AddOutputCheck(
+            "out",
+            (_, seg, _) =>
+            {
+                windows.Add(seg.Text);
+                return ValueTask.FromResult(GuardVerdict.Allow("out"));
+            },
+            screening: new OutputScreeningOptions { WindowSize = 1000, SentenceFlushMinimum = 10 })).Build();
+
+        await CollectAsync(client.GetStreamingResponseAsync("hi", cancellationToken: Ct));
+
+        Assert.Equal(["Short sentence here, well over ten chars. ", "Next part"], windows);
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_ModelFailsMidStream_ExceptionReachesCaller()
+    {
+        var inner = new TestChatClient { GetStreamingResponseAsyncCallback = (_, _, ct) => Failing(ct) };
+        using var client = inner.AsBuilder().UseSafeAI(safe => safe.Add(new PassThroughGuard("p"))).Build();
+
+        var received = new List<string>();
+        await Assert.ThrowsAsync<HttpRequestException>(async () =>
+        {
+            await foreach (var u in client.GetStreamingResponseAsync("hi", cancellationToken: Ct))
+            {
+                received.Add(u.Text);
+            }
+        });
+
+        Assert.Equal(["partial"], received);
+
+        static async IAsyncEnumerable<ChatResponseUpdate> Failing([EnumeratorCancellation] CancellationToken ct)
+        {
+            yield return new ChatResponseUpdate(ChatRole.Assistant, "partial");
+            await Task.Yield();
+            throw new HttpRequestException("connection reset");
+        }
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_CallerCancelsMidStream_Stops()
+    {
+        using var client = TestChatClient.Streaming("a", "b", "c", "d").AsBuilder().UseSafeAI(safe => safe.AddInputLengthLimit(100)).Build();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var received = 0;
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var _ in client.GetStreamingResponseAsync("hi", cancellationToken: cts.Token))
+            {
+                if (++received == 2)
+                {
+                    await cts.CancelAsync();
+                }
+            }
+        });
+
+        Assert.Equal(2, received);
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_CallerStopsEarly_StreamDisposedAndStageCleanupRuns()
+    {
+        var disposed = false;
+        var inner = new TestChatClient { GetStreamingResponseAsyncCallback = (_, _, ct) => Tracked(ct) };
+        using var client = inner.AsBuilder().UseSafeAI(safe => safe.Add(new PassThroughGuard("p"))).Build();
+
+        await foreach (var _ in client.GetStreamingResponseAsync("hi", cancellationToken: Ct))
+        {
+            break;
+        }
+
+        Assert.True(disposed);
+
+        async IAsyncEnumerable<ChatResponseUpdate> Tracked([EnumeratorCancellation] CancellationToken ct)
+        {
+            try
+            {
+                yield return new ChatResponseUpdate(ChatRole.Assistant, "one");
+                await Task.Yield();
+                yield return new ChatResponseUpdate(ChatRole.Assistant, "two");
+            }
+            finally
+            {
+                disposed = true;
+            }
+        }
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_AroundStageSeesStreamStart()
+    {
+        var log = new List<string>();
+        using var client = TestChatClient.Streaming("x").AsBuilder().UseSafeAI(safe => safe.Add(new RecordingGuard("g", log))).Build();
+
+        await CollectAsync(client.GetStreamingResponseAsync("hi", cancellationToken: Ct));
+
+        Assert.Equal(["g:before", "g:started"], log);
+    }
+}
