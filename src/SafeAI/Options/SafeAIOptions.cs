@@ -58,7 +58,6 @@ public sealed class SafeAIOptions : IValidatableObject
     /// Gets or sets the time budget of input and output checks that declare none themselves. A check that runs
     /// longer is abandoned and its <see cref="GuardFailureMode"/> applies. <see langword="null"/> (default): no budget.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00", ErrorMessage = "SafeAI:DefaultCheckTimeout must be between 1 ms and 1 day.")]
     public TimeSpan? DefaultCheckTimeout { get; set; }
 
     /// <summary>
@@ -83,6 +82,13 @@ public sealed class SafeAIOptions : IValidatableObject
     /// <inheritdoc />
     IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
     {
+        if (DefaultCheckTimeout is { } timeout && (timeout < TimeSpan.FromMilliseconds(1) || timeout > TimeSpan.FromDays(1)))
+        {
+            yield return new ValidationResult(
+                $"SafeAI:DefaultCheckTimeout must be between 1 ms and 1 day (it is {timeout}).",
+                [nameof(DefaultCheckTimeout)]);
+        }
+
         if (!string.IsNullOrEmpty(RateLimitedMessage))
         {
             string? error = null;
