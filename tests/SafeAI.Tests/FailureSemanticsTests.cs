@@ -86,6 +86,41 @@ public class FailureSemanticsTests
     }
 
     [Fact]
+    public async Task GetResponseAsync_CheckAbandonedPastBudget_ItsContextIsNeverReusedByAnotherCall()
+    {
+        var time = new FakeTimeProvider();
+        var seen = new List<SafeAIContext>();
+        var stuck = new TaskCompletionSource<GuardVerdict>();
+        var first = true;
+        using var client = TestChatClient.Answering("ok").AsBuilder().UseSafeAI(safe => safe
+            .UseTimeProvider(time)
+            .Add(new CallbackInputGuard(
+                "maybe-stuck",
+                (ctx, _) =>
+                {
+                    seen.Add(ctx);
+                    if (first)
+                    {
+                        first = false;
+                        return new ValueTask<GuardVerdict>(stuck.Task);
+                    }
+
+                    return ValueTask.FromResult(GuardVerdict.Allow("maybe-stuck"));
+                },
+                GuardFailureMode.FailOpen,
+                TimeSpan.FromSeconds(1)))).Build();
+
+        var call = client.GetResponseAsync("one", cancellationToken: Ct);
+        time.Advance(TimeSpan.FromSeconds(1));
+        await call.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await client.GetResponseAsync("two", cancellationToken: Ct);
+        await client.GetResponseAsync("three", cancellationToken: Ct);
+
+        Assert.NotSame(seen[0], seen[1]);
+        Assert.Same(seen[1], seen[2]);
+    }
+
+    [Fact]
     public async Task GetResponseAsync_CheckWithinBudget_Allowed()
     {
         using var client = TestChatClient.Answering("answer").AsBuilder().UseSafeAI(safe => safe

@@ -81,6 +81,7 @@ internal static class CheckRunner
         catch (TimeoutException) when (!cancellationToken.IsCancellationRequested)
         {
             await linked.CancelAsync().ConfigureAwait(false);
+            context.MayStillBeInUse = true;
             Observe(task);
             return TimedOut(guard, context, budget, start);
         }

@@ -95,6 +95,9 @@ public sealed class SafeAIContext
 
     internal int DeepestEntered { get; set; }
 
+    /// <summary>Gets or sets a value indicating whether work of this call may still be running (an abandoned check), so the context must not be reused.</summary>
+    internal bool MayStillBeInUse { get; set; }
+
     internal Exception? Fault { get; private set; }
 
     internal int FaultDepth { get; private set; }

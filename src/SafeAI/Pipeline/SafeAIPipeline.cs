@@ -79,6 +79,12 @@ public sealed class SafeAIPipeline
 
     internal void ReturnContext(SafeAIContext context)
     {
+        if (context.MayStillBeInUse)
+        {
+            // A check that ran past its budget may still hold this context: never hand it to another call.
+            return;
+        }
+
         context.Reset();
         _pool.Return(context);
     }
