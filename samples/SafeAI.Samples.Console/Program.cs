@@ -13,6 +13,7 @@ var (innerClient, modelDescription) = CreateInnerClient();
 
 // 1. Register the SafeAI pipeline. Settings come from the "SafeAI" section of appsettings.json.
 builder.Services.AddSafeAI(safe => safe
+    .AddAIDisclosure()
     .AddInputLengthLimit(4_000)
     .Add(new NoSecretsGuard())
     .Add(new PhoneNumberRedactor()));
@@ -54,6 +55,7 @@ async Task AskAsync(string question, ChatOptions? options = null)
     Transcript.User(question);
     var response = await chat.GetResponseAsync(question, options, cancellationToken);
     Transcript.Assistant(response.Text);
+    Transcript.Disclosure(response.GetAIDisclosure());
     Transcript.Result(response.GetSafeAIResult());
 }
 

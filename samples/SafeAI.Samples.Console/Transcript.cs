@@ -17,7 +17,15 @@ internal static class Transcript
         Console.WriteLine($"[{_turn}] user      > {Shorten(text)}");
     }
 
-    public static void Assistant(string text) => Console.WriteLine($"    assistant > {text}");
+    public static void Assistant(string text) => Console.WriteLine($"    assistant > {text.Replace("\n\n", "\n                ", StringComparison.Ordinal)}");
+
+    public static void Disclosure(AIDisclosure? disclosure)
+    {
+        if (disclosure is not null)
+        {
+            Console.WriteLine($"    header    : {AIDisclosureHeader.HeaderName}: {disclosure.ToHeaderValue()}");
+        }
+    }
 
     public static void Note(string text) => Console.WriteLine($"    note      : {text}");
 

@@ -79,6 +79,21 @@ public sealed class SafeAIContext
     /// <summary>Gets a per-call property bag for stages to share data (for example content scores for the review stage). Allocated on first use.</summary>
     public IDictionary<string, object?> Items => _items ??= new Dictionary<string, object?>(StringComparer.Ordinal);
 
+    /// <summary>Reads an item without allocating the bag when nothing was stored.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The value, when present.</param>
+    /// <returns><see langword="true"/> when the key is present.</returns>
+    public bool TryGetItem(string key, out object? value)
+    {
+        if (_items is null)
+        {
+            value = null;
+            return false;
+        }
+
+        return _items.TryGetValue(key, out value);
+    }
+
     internal Activity? Activity { get; set; }
 
     internal Task<ChatResponse>? InnerTask { get; set; }

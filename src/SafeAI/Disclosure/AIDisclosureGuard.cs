@@ -1,0 +1,207 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+
+namespace SafeAI;
+
+/// <summary>
+/// Attaches an <see cref="AIDisclosure"/> to every answer and, as configured, a visible notice that the user is talking
+/// to an AI. The mode follows the path the answer took: <c>machine-generated</c> for a model answer, <c>ai-originated</c>
+/// once a person approved or edited it, <c>none</c> when a non-AI fallback answered or SafeAI itself refused.
+/// </summary>
+/// <remarks>
+/// Streams carry the disclosure from the first update: one leading update with the notice (if any) and the disclosure
+/// in its <c>AdditionalProperties</c>, then the answer. Reason codes: <c>disclosure.attached</c>,
+/// <c>disclosure.notice</c> (a notice was shown); the verdict's detail is the mode.
+/// </remarks>
+internal sealed class AIDisclosureGuard : AIGuard
+{
+    internal const string DefaultName = "disclosure";
+
+    private readonly AIDisclosureOptions _options;
+    private (IChatClient? Client, ChatClientMetadata? Metadata) _metadataCache;
+
+    public AIDisclosureGuard(AIDisclosureOptions options)
+        : base(DefaultName, options)
+    {
+        _options = options;
+    }
+
+    public override int Order => GuardOrder.Disclosure;
+
+    public override ValueTask<ChatResponse> InvokeAsync(SafeAIContext context, GuardNext next)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var pending = next.GetResponseAsync(context);
+        if (pending.IsCompletedSuccessfully)
+        {
+            return new ValueTask<ChatResponse>(Disclose(context, pending.Result));
+        }
+
+        return AwaitAndDiscloseAsync(pending, context);
+    }
+
+    public override async ValueTask<IAsyncEnumerable<ChatResponseUpdate>> InvokeStreamingAsync(SafeAIContext context, GuardNext next)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var stream = await next.GetStreamingResponseAsync(context).ConfigureAwait(false);
+        return DiscloseStreamAsync(context, stream);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ChatResponse> AwaitAndDiscloseAsync(ValueTask<ChatResponse> pending, SafeAIContext context) =>
+        Disclose(context, await pending.ConfigureAwait(false));
+
+    private ChatResponse Disclose(SafeAIContext context, ChatResponse response)
+    {
+        var disclosure = Describe(context, response.ModelId, response.CreatedAt, ReferenceEquals(response, context.Refusal));
+        (response.AdditionalProperties ??= [])[AIDisclosure.PropertyKey] = disclosure;
+        var notice = GetNotice(context, disclosure);
+        if (notice is not null)
+        {
+            var target = FirstAssistantMessage(response);
+            if (target is null)
+            {
+                response.Messages.Insert(0, new ChatMessage(ChatRole.Assistant, notice));
+            }
+            else
+            {
+                target.Contents.Insert(0, new TextContent(notice + "\n\n"));
+            }
+        }
+
+        Record(context, disclosure, notice is not null);
+        return response;
+    }
+
+    private async IAsyncEnumerable<ChatResponseUpdate> DiscloseStreamAsync(SafeAIContext context, IAsyncEnumerable<ChatResponseUpdate> source)
+    {
+        var first = true;
+        await foreach (var update in source.WithCancellation(context.CancellationToken).ConfigureAwait(false))
+        {
+            if (first)
+            {
+                first = false;
+                var disclosure = Describe(context, update.ModelId, update.CreatedAt, ReferenceEquals(update, context.Refusal));
+                var notice = GetNotice(context, disclosure);
+                var lead = new ChatResponseUpdate(ChatRole.Assistant, notice is null ? null : notice + "\n\n")
+                {
+                    ResponseId = update.ResponseId,
+                    MessageId = update.MessageId,
+                    ConversationId = update.ConversationId,
+                    ModelId = update.ModelId,
+                    CreatedAt = update.CreatedAt,
+                    AdditionalProperties = new() { [AIDisclosure.PropertyKey] = disclosure },
+                };
+                Record(context, disclosure, notice is not null);
+                yield return lead;
+            }
+
+            yield return update;
+        }
+    }
+
+    private AIDisclosure Describe(SafeAIContext context, string? modelId, DateTimeOffset? createdAt, bool isRefusal)
+    {
+        var mode = AIDisclosureMode.MachineGenerated;
+        string? reviewedBy = null;
+        if (context.TryGetItem(AIDisclosure.ModeItemKey, out var declared) && declared is AIDisclosureMode declaredMode)
+        {
+            mode = declaredMode;
+        }
+        else if (isRefusal)
+        {
+            mode = AIDisclosureMode.None;
+        }
+        else
+        {
+            foreach (var verdict in context.Verdicts)
+            {
+                if (verdict.Reason is "review.approved" or "review.edited")
+                {
+                    mode = AIDisclosureMode.AIOriginated;
+                    reviewedBy = verdict.Detail;
+                }
+            }
+        }
+
+        if (context.TryGetItem(AIDisclosure.ReviewedByItemKey, out var reviewer) && reviewer is string name)
+        {
+            reviewedBy = name;
+        }
+
+        var metadata = GetMetadata(context.InnerClient);
+        return new AIDisclosure
+        {
+            Mode = mode,
+            Model = mode == AIDisclosureMode.None ? null : _options.Model ?? modelId ?? metadata?.DefaultModelId,
+            Provider = mode == AIDisclosureMode.None ? null : _options.Provider ?? metadata?.ProviderName,
+            ReviewedBy = mode == AIDisclosureMode.AIOriginated ? reviewedBy : null,
+            Date = createdAt ?? context.TimeProvider.GetUtcNow(),
+        };
+    }
+
+    private string? GetNotice(SafeAIContext context, AIDisclosure disclosure)
+    {
+        if (disclosure.Mode == AIDisclosureMode.None || _options.Notice == AIDisclosureNotice.None)
+        {
+            return null;
+        }
+
+        if (_options.Notice == AIDisclosureNotice.FirstTurn)
+        {
+            foreach (var message in context.Messages)
+            {
+                if (message?.Role == ChatRole.Assistant)
+                {
+                    return null;
+                }
+            }
+        }
+
+        var locale = context.CallContext.Locale;
+        if (locale is not null && _options.LocalizedNoticeTexts.Count > 0)
+        {
+            if (_options.LocalizedNoticeTexts.TryGetValue(locale, out var exact))
+            {
+                return exact;
+            }
+
+            var dash = locale.IndexOf('-', StringComparison.Ordinal);
+            if (dash > 0 && _options.LocalizedNoticeTexts.TryGetValue(locale[..dash], out var language))
+            {
+                return language;
+            }
+        }
+
+        return _options.NoticeText;
+    }
+
+    private void Record(SafeAIContext context, AIDisclosure disclosure, bool noticeShown) =>
+        context.AddVerdict(GuardVerdict.Allow(Name, noticeShown ? "disclosure.notice" : "disclosure.attached") with { Detail = AIDisclosure.GetModeToken(disclosure.Mode) });
+
+    private ChatClientMetadata? GetMetadata(IChatClient client)
+    {
+        var cache = _metadataCache;
+        if (ReferenceEquals(cache.Client, client))
+        {
+            return cache.Metadata;
+        }
+
+        var metadata = client.GetService(typeof(ChatClientMetadata)) as ChatClientMetadata;
+        _metadataCache = (client, metadata);
+        return metadata;
+    }
+
+    private static ChatMessage? FirstAssistantMessage(ChatResponse response)
+    {
+        foreach (var message in response.Messages)
+        {
+            if (message.Role == ChatRole.Assistant)
+            {
+                return message;
+            }
+        }
+
+        return null;
+    }
+}

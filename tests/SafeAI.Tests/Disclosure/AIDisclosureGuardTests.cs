@@ -1,0 +1,157 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace SafeAI.Tests;
+
+public class AIDisclosureGuardTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task GetResponseAsync_ModelAnswer_MachineGeneratedWithModelProviderDateAndFirstTurnNotice()
+    {
+        using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe.AddAIDisclosure()).Build();
+
+        var response = await client.GetResponseAsync("What are your opening hours?", cancellationToken: Ct);
+
+        var disclosure = response.GetAIDisclosure()!;
+        Assert.Equal(AIDisclosureMode.MachineGenerated, disclosure.Mode);
+        Assert.Equal(FaqChatClient.ModelId, disclosure.Model);
+        Assert.Equal("safeai-faq", disclosure.Provider);
+        Assert.NotNull(disclosure.Date);
+        Assert.StartsWith(new AIDisclosureOptions().NoticeText, response.Text, StringComparison.Ordinal);
+        Assert.Contains("Monday", response.Text, StringComparison.Ordinal);
+        Assert.Equal("disclosure.notice", response.GetSafeAIResult()!.Single().Reason);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_LaterTurn_NoNoticeButDisclosureAttached()
+    {
+        using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe.AddAIDisclosure()).Build();
+
+        var response = await client.GetResponseAsync(
+            [new(ChatRole.User, "hi"), new(ChatRole.Assistant, "Hello!"), new(ChatRole.User, "What are your opening hours?")],
+            cancellationToken: Ct);
+
+        Assert.StartsWith("Our branches", response.Text, StringComparison.Ordinal);
+        Assert.Equal(AIDisclosureMode.MachineGenerated, response.GetAIDisclosure()!.Mode);
+        Assert.Equal("disclosure.attached", response.GetSafeAIResult()!.Single().Reason);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_LocalisedNotice_ChosenByLocale()
+    {
+        using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe.AddAIDisclosure(o =>
+        {
+            o.Notice = AIDisclosureNotice.EveryAnswer;
+            o.LocalizedNoticeTexts["de"] = "Sie chatten mit einer KI.";
+        })).Build();
+
+        var german = await client.GetResponseAsync("hours?", new ChatOptions().WithLocale("de-AT"), Ct);
+
+        Assert.StartsWith("Sie chatten mit einer KI.", german.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_Refusal_ModeNoneAndNoNotice()
+    {
+        using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe
+            .AddAIDisclosure()
+            .AddInputCheck("b", (_, _) => ValueTask.FromResult(GuardVerdict.Block("b", "x.y")))).Build();
+
+        var response = await client.GetResponseAsync("anything", cancellationToken: Ct);
+
+        Assert.Equal(AIDisclosureMode.None, response.GetAIDisclosure()!.Mode);
+        Assert.Null(response.GetAIDisclosure()!.Model);
+        Assert.Equal(new SafeAIOptions().BlockedMessage, response.Text);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_HumanApprovedAnswer_AIOriginatedWithReviewer()
+    {
+        using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe
+            .AddAIDisclosure(o => o.Notice = AIDisclosureNotice.None)
+            .Add(new FakeReviewGuard("alice"))).Build();
+
+        var response = await client.GetResponseAsync("Am I eligible for a loan?", cancellationToken: Ct);
+
+        var disclosure = response.GetAIDisclosure()!;
+        Assert.Equal(AIDisclosureMode.AIOriginated, disclosure.Mode);
+        Assert.Equal("alice", disclosure.ReviewedBy);
+        Assert.Contains("reviewed-by=\"alice\"", disclosure.ToHeaderValue(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_StageDeclaresNonAIAnswer_ModeNone()
+    {
+        using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe
+            .AddAIDisclosure()
+            .AddInputCheck("static-answer", (ctx, _) =>
+            {
+                ctx.Items[AIDisclosure.ModeItemKey] = AIDisclosureMode.None;
+                return ValueTask.FromResult(GuardVerdict.Allow("static-answer"));
+            })).Build();
+
+        var response = await client.GetResponseAsync("hours?", cancellationToken: Ct);
+
+        Assert.Equal(AIDisclosureMode.None, response.GetAIDisclosure()!.Mode);
+        Assert.DoesNotContain(new AIDisclosureOptions().NoticeText, response.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_DisclosureOnFirstUpdateWithNotice()
+    {
+        using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe.AddAIDisclosure()).Build();
+
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (var u in client.GetStreamingResponseAsync("What are your opening hours?", cancellationToken: Ct))
+        {
+            updates.Add(u);
+        }
+
+        Assert.Equal(AIDisclosureMode.MachineGenerated, updates[0].GetAIDisclosure()!.Mode);
+        Assert.StartsWith(new AIDisclosureOptions().NoticeText, updates[0].Text, StringComparison.Ordinal);
+        var merged = updates.ToChatResponse();
+        Assert.Single(merged.Messages);
+        Assert.Equal(AIDisclosureMode.MachineGenerated, merged.GetAIDisclosure()!.Mode);
+        Assert.Contains("Monday", merged.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddAIDisclosure_DI_BoundFromConfiguration()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection([
+            KeyValuePair.Create("SafeAI:Disclosure:Notice", (string?)"EveryAnswer"),
+            KeyValuePair.Create("SafeAI:Disclosure:Provider", (string?)"Northwind AI"),
+        ]).Build());
+        services.AddSafeAI(safe => safe.AddAIDisclosure());
+        services.AddChatClient(FaqChatClient.CreateDemo()).UseSafeAI();
+        await using var provider = services.BuildServiceProvider();
+
+        var response = await provider.GetRequiredService<IChatClient>().GetResponseAsync(
+            [new(ChatRole.Assistant, "earlier"), new(ChatRole.User, "hours?")], cancellationToken: Ct);
+
+        Assert.Equal("Northwind AI", response.GetAIDisclosure()!.Provider);
+        Assert.StartsWith(new AIDisclosureOptions().NoticeText, response.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AddAIDisclosure_InCodeInvalidOptions_Throws() =>
+        Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => new SafeAIPipelineBuilder().AddAIDisclosure(o => o.NoticeText = ""));
+
+    /// <summary>Stands in for the review stage: records an approval by a named reviewer.</summary>
+    private sealed class FakeReviewGuard(string reviewer) : AIGuard("review")
+    {
+        public override int Order => GuardOrder.HumanReview;
+
+        public override async ValueTask<ChatResponse> InvokeAsync(SafeAIContext context, GuardNext next)
+        {
+            var response = await next.GetResponseAsync(context);
+            context.AddVerdict(GuardVerdict.Allow(Name, "review.approved") with { Detail = reviewer });
+            return response;
+        }
+
+        public override ValueTask<IAsyncEnumerable<ChatResponseUpdate>> InvokeStreamingAsync(SafeAIContext context, GuardNext next) => next.GetStreamingResponseAsync(context);
+    }
+}
