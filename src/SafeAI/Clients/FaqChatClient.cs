@@ -59,7 +59,7 @@ public sealed class FaqChatClient : IChatClient
         }
 
         _timeProvider = timeProvider ?? TimeProvider.System;
-        _metadata = new ChatClientMetadata("safeai-faq", null, ModelId);
+        _metadata = new ChatClientMetadata("SafeAI", null, ModelId);
     }
 
     /// <summary>Gets or sets the smallest match score that counts as an answer. Default: 0.3.</summary>

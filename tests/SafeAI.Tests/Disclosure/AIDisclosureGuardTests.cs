@@ -17,7 +17,7 @@ public class AIDisclosureGuardTests
         var disclosure = response.GetAIDisclosure()!;
         Assert.Equal(AIDisclosureMode.MachineGenerated, disclosure.Mode);
         Assert.Equal(FaqChatClient.ModelId, disclosure.Model);
-        Assert.Equal("safeai-faq", disclosure.Provider);
+        Assert.Equal("SafeAI", disclosure.Provider);
         Assert.NotNull(disclosure.Date);
         Assert.StartsWith(new AIDisclosureOptions().NoticeText, response.Text, StringComparison.Ordinal);
         Assert.Contains("Monday", response.Text, StringComparison.Ordinal);
