@@ -35,7 +35,21 @@ public static class ReviewOutcomeExtensions
     public static ReviewOutcome? GetReviewOutcome(this ChatResponse response)
     {
         ArgumentNullException.ThrowIfNull(response);
-        return response.AdditionalProperties?.TryGetValue(ReviewOutcome.PropertyKey, out var v) == true ? v as ReviewOutcome : null;
+        if (response.AdditionalProperties?.TryGetValue(ReviewOutcome.PropertyKey, out var v) == true && v is ReviewOutcome outcome)
+        {
+            return outcome;
+        }
+
+        // A response put together from a stream (ToChatResponse) may keep an update's properties on its message.
+        for (var i = response.Messages.Count - 1; i >= 0; i--)
+        {
+            if (response.Messages[i].AdditionalProperties?.TryGetValue(ReviewOutcome.PropertyKey, out var m) == true && m is ReviewOutcome fromMessage)
+            {
+                return fromMessage;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Gets the review outcome carried by a streaming update (the last update of the reviewed answer carries it).</summary>
