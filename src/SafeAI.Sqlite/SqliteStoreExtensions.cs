@@ -24,8 +24,8 @@ public static class SqliteStoreExtensions
         var services = builder.Services ?? throw new InvalidOperationException(
             "UseSqliteReviewStore() needs dependency injection (services.AddSafeAI(...)). In code, pass a queue: " +
             "safe.AddHumanReview(new ReviewQueue(SqliteStores.CreateReviewStore(new() { DataSource = \"safeai.db\" })), ...).");
-        var options = services.AddSafeAIOptions<SqliteReviewStoreOptions>(SqliteReviewStoreOptions.SectionName)
-            .Validate(static o => o.GetError() is null, "SafeAI:HumanReview:Sqlite settings are invalid (DataSource must be set; BusyTimeout between 1 ms and 10 minutes).");
+        var options = services.AddSafeAIOptions<SqliteReviewStoreOptions>(SqliteReviewStoreOptions.SectionName);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqliteReviewStoreOptions>, SqliteReviewStoreOptionsValidator>());
         if (configure is not null)
         {
             _ = options.Configure(configure);
@@ -46,4 +46,10 @@ public static class SqliteStores
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
     public static IReviewStore CreateReviewStore(SqliteReviewStoreOptions options) => new SqliteReviewStore(options);
+}
+
+internal sealed class SqliteReviewStoreOptionsValidator : IValidateOptions<SqliteReviewStoreOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SqliteReviewStoreOptions options) =>
+        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
 }
