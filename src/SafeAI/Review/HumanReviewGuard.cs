@@ -32,6 +32,7 @@ internal sealed class HumanReviewGuard : AIGuard
 
     public IReviewQueue Queue => _queue;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<ChatResponse> InvokeAsync(SafeAIContext context, GuardNext next)
     {
         ArgumentNullException.ThrowIfNull(context);

@@ -366,14 +366,20 @@ public class HumanReviewGuardTests
         {
             ["SafeAI:HumanReview:Mode"] = "Defer",
             ["SafeAI:HumanReview:Queue:ReviewTimeout"] = "00:05:00",
+            ["SafeAI:HumanReview:MinimumRiskTier"] = "Medium",
+            ["SafeAI:HumanReview:SideEffectTools:0"] = "transfer_money",
+            ["SafeAI:HumanReview:BorderlineStages:0"] = "content",
         }).Build());
         services.AddSafeAI(safe => safe.AddHumanReview());
         services.AddChatClient(TestChatClient.Answering(Answer)).UseSafeAI();
         await using var sp = services.BuildServiceProvider();
 
         var client = sp.GetRequiredService<IChatClient>();
-        var response = await client.GetResponseAsync("Am I eligible for a loan?", HighRisk, Ct);
+        var response = await client.GetResponseAsync("Am I eligible for a loan?", new ChatOptions().WithRiskTier(RiskTier.Medium), Ct);
 
+        var options = sp.GetRequiredService<IOptions<HumanReviewOptions>>().Value;
+        Assert.Equal(["transfer_money"], options.SideEffectTools);
+        Assert.Equal(["content"], options.BorderlineStages);
         var queue = sp.GetRequiredService<IReviewQueue>();
         var item = Assert.Single((await queue.ListAsync(cancellationToken: Ct)).Items);
         Assert.Equal(response.GetReviewOutcome()!.TicketId, item.Id);
