@@ -275,7 +275,7 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
         command.Parameters.AddWithValue("tier", item.Tier);
         command.Parameters.AddWithValue("expires", item.ExpiresAt.ToUnixTimeMilliseconds());
         command.Parameters.Add(new NpgsqlParameter("claimed", NpgsqlDbType.Text) { Value = (object?)item.ClaimedBy ?? DBNull.Value });
-        command.Parameters.Add(new NpgsqlParameter("data", NpgsqlDbType.Jsonb) { Value = ReviewItemJson.Serialize(item) });
+        command.Parameters.Add(new NpgsqlParameter("data", NpgsqlDbType.Text) { Value = ReviewItemJson.Serialize(item) });
     }
 
     private string[] GetMigrations() =>
@@ -290,7 +290,7 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
             created_at bigint  NOT NULL,
             expires_at bigint  NOT NULL,
             claimed_by text    NULL,
-            data       jsonb   NOT NULL
+            data       text    NOT NULL
         );
         CREATE INDEX ix_safeai_review_items_state ON {_items} (state, tier, seq);
         CREATE INDEX ix_safeai_review_items_expires ON {_items} (expires_at);

@@ -85,6 +85,22 @@ public sealed class PostgreSqlReviewStoreTests(PostgresFixture fixture) : IClass
     }
 
     [Fact]
+    public async Task RoundTrip_HostileAndHugeText_StoredExactly()
+    {
+        using var queue = new ReviewQueue(NewStore());
+        var hostile = "'); DROP TABLE safeai_review_items; -- \u0000 \"quoted\" \u202Eevil\u202C 🙂 \\ @id $1";
+        var huge = new string('x', 2_000_000);
+        var item = await queue.SubmitAsync(new ReviewSubmission { ProposedAnswer = huge, Request = [new ReviewMessage("user", hostile)], UserId = hostile }, Ct);
+
+        var stored = (await NewStore().GetAsync(item.Id, Ct))!;
+
+        Assert.Equal(hostile, stored.Request[0].Text);
+        Assert.Equal(hostile, stored.UserId);
+        Assert.Equal(huge, stored.ProposedAnswer);
+        await Assert.ThrowsAsync<ReviewConflictException>(async () => await NewStore().AddAsync(stored, Ct));
+    }
+
+    [Fact]
     public async Task ClaimNextAsync_ConcurrentReviewersOnTwoInstances_ClaimDistinctItems()
     {
         using var appA = new ReviewQueue(NewStore());

@@ -163,6 +163,41 @@ public sealed class SqliteReviewStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task RoundTrip_HostileAndHugeText_StoredExactly()
+    {
+        using var store = NewStore();
+        using var queue = new ReviewQueue(store);
+        var hostile = "'); DROP TABLE safeai_review_items; -- \u0000 \"quoted\" \u202Eevil\u202C 🙂 \\ $id";
+        var huge = new string('x', 2_000_000);
+        var item = await queue.SubmitAsync(new ReviewSubmission { ProposedAnswer = huge, Request = [new ReviewMessage("user", hostile)], UserId = hostile }, Ct);
+
+        var stored = (await NewStore().GetAsync(item.Id, Ct))!;
+
+        Assert.Equal(hostile, stored.Request[0].Text);
+        Assert.Equal(hostile, stored.UserId);
+        Assert.Equal(huge, stored.ProposedAnswer);
+        Assert.Single((await queue.ListAsync(cancellationToken: Ct)).Items);
+    }
+
+    [Fact]
+    public async Task GetAsync_CorruptRow_FailsWithClearError()
+    {
+        using var store = NewStore();
+        await store.AddAsync(new ReviewItem { Id = "a", ProposedAnswer = "x" }, Ct);
+        using (var connection = new SqliteConnection($"Data Source={DbPath}"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE safeai_review_items SET data = '{not json' WHERE id = 'a';";
+            command.ExecuteNonQuery();
+        }
+
+        var ex = await Assert.ThrowsAsync<ReviewStoreException>(async () => await store.GetAsync("a", Ct));
+        Assert.Contains("malformed", ex.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<ReviewConflictException>(async () => await store.AddAsync(new ReviewItem { Id = "a", ProposedAnswer = "y" }, Ct));
+    }
+
+    [Fact]
     public async Task ProcessTimeoutsAsync_DueItems_EscalateInTheFile()
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
@@ -252,7 +287,7 @@ public sealed class SqliteReviewStoreTests : IDisposable
     public async Task ChildProcessKilledWhileWriting_ReopenedFileHasEveryAcknowledgedItem()
     {
         var writer = FindCrashWriter();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(writer);
         start.ArgumentList.Add(DbPath);
         start.ArgumentList.Add("100000");

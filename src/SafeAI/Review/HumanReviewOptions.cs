@@ -15,7 +15,7 @@ public sealed class HumanReviewOptions : AIGuardOptions
     /// <summary>Gets or sets whether a call waits for the decision (<see cref="ReviewMode.Hold"/>, the default) or answers at once with a ticket (<see cref="ReviewMode.Defer"/>).</summary>
     public ReviewMode Mode { get; set; } = ReviewMode.Hold;
 
-    /// <summary>Gets or sets how long a held call waits for a decision. Default 2 minutes.</summary>
+    /// <summary>Gets or sets how long a held call waits for a decision. Default 2 minutes. (The stage's time budget; <see cref="AIGuardOptions.Timeout"/> is not used by this stage.)</summary>
     public TimeSpan HoldTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>Gets or sets the safe default when a held call gets no decision in time. Default <see cref="ReviewTimeoutAction.FollowUp"/>.</summary>

@@ -213,6 +213,19 @@ public class ReviewQueueTests
     }
 
     [Fact]
+    public async Task Methods_InvalidArguments_ThrowClearly()
+    {
+        using var queue = new ReviewQueue(new InMemoryReviewStore());
+
+        await Assert.ThrowsAsync<ArgumentNullException>(async () => await queue.SubmitAsync(null!, Ct));
+        await Assert.ThrowsAsync<ArgumentException>(async () => await queue.GetAsync("", Ct));
+        await Assert.ThrowsAsync<ArgumentException>(async () => await queue.ClaimNextAsync(" ", cancellationToken: Ct));
+        await Assert.ThrowsAsync<ArgumentNullException>(async () => await queue.DecideAsync("x", 1, null!, Ct));
+        await Assert.ThrowsAsync<KeyNotFoundException>(async () => await queue.WaitForDecisionAsync("missing", TimeSpan.FromSeconds(1), Ct));
+        Assert.Throws<ArgumentNullException>(() => queue.Subscribe(null!));
+    }
+
+    [Fact]
     public void Constructor_InvalidOptions_ThrowsNamingSetting()
     {
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new ReviewQueue(new InMemoryReviewStore(), new ReviewQueueOptions { ReviewTimeout = TimeSpan.Zero }));
