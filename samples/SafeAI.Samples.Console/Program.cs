@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OpenAI;
 using SafeAI;
+using SafeAI.Review;
 using SafeAI.Samples.ConsoleApp;
 
 // SafeAI console sample. Runs offline on an embedded FAQ responder; set SAFEAI_OPENAI_API_KEY to use a real model.
@@ -16,7 +17,8 @@ builder.Services.AddSafeAI(safe => safe
     .AddAIDisclosure()
     .AddInputLengthLimit(4_000)
     .Add(new NoSecretsGuard())
-    .Add(new PhoneNumberRedactor()));
+    .Add(new PhoneNumberRedactor())
+    .AddHumanReview()); // high-risk answers wait for a person; settings in appsettings.json ("SafeAI:HumanReview")
 
 // 2. Wrap the chat client with it.
 builder.Services.AddChatClient(innerClient).UseSafeAI();
@@ -44,19 +46,42 @@ await AskAsync("My password is hunter2, why can't I log in?");
 Transcript.Heading("An input far too long is rejected before anything else reads it");
 await AskAsync("Please summarise this: " + string.Concat(Enumerable.Repeat("lorem ipsum dolor sit amet ", 400)));
 
-Transcript.Heading("Per-call context: user, tenant and risk tier travel on ChatOptions");
-await AskAsync("Am I eligible for a loan?", new ChatOptions().WithUser("u-1042").WithTenant("northwind").WithRiskTier(RiskTier.High));
+Transcript.Heading("Per-call context and human review: a high-risk answer waits for a person");
+var reviewer = SimulatedReviewerAsync(host.Services.GetRequiredService<IReviewQueue>(), cancellationToken);
+var loanAnswer = await AskAsync("Am I eligible for a loan?", new ChatOptions().WithUser("u-1042").WithTenant("northwind").WithRiskTier(RiskTier.High));
+await reviewer;
+if (loanAnswer.GetReviewOutcome() is { } review)
+{
+    Transcript.Note($"reviewed: {review.State} by {review.ReviewerId} (\"{review.Comment}\")");
+}
 
 Console.WriteLine();
 Console.WriteLine("Done.");
 
-async Task AskAsync(string question, ChatOptions? options = null)
+async Task<ChatResponse> AskAsync(string question, ChatOptions? options = null)
 {
     Transcript.User(question);
     var response = await chat.GetResponseAsync(question, options, cancellationToken);
     Transcript.Assistant(response.Text);
     Transcript.Disclosure(response.GetAIDisclosure());
     Transcript.Result(response.GetSafeAIResult());
+    return response;
+}
+
+// A reviewer working from the queue in the background (in an app: a reviewers' page or a back-office tool).
+static async Task SimulatedReviewerAsync(IReviewQueue queue, CancellationToken cancellationToken)
+{
+    while (true)
+    {
+        if (await queue.ClaimNextAsync("loan-officer-7", cancellationToken: cancellationToken) is { } item)
+        {
+            Transcript.Note($"loan-officer-7 claimed the held answer ({string.Join(", ", item.Triggers)}): \"{item.ProposedAnswer}\"");
+            await queue.DecideAsync(item.Id, item.Version, ReviewDecision.Approve("loan-officer-7", "matches the credit policy"), cancellationToken);
+            return;
+        }
+
+        await Task.Delay(TimeSpan.FromMilliseconds(20), cancellationToken);
+    }
 }
 
 async Task AskStreamingAsync(string question)

@@ -1,0 +1,55 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using SafeAI.PostgreSql;
+using SafeAI.Review;
+
+namespace SafeAI;
+
+/// <summary>Registers SafeAI's PostgreSQL stores.</summary>
+public static class PostgreSqlStoreExtensions
+{
+    /// <summary>
+    /// Keeps the human review queue in PostgreSQL (options bound from <c>SafeAI:HumanReview:PostgreSql</c>), shared by
+    /// every app instance that points at the same database. Use with <c>safe.AddHumanReview()</c> under dependency injection.
+    /// </summary>
+    /// <param name="builder">The pipeline builder.</param>
+    /// <param name="configure">Changes the options after configuration binding.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The builder has no services; in code use <see cref="PostgreSqlStores.CreateReviewStore"/>.</exception>
+    public static SafeAIPipelineBuilder UsePostgreSqlReviewStore(this SafeAIPipelineBuilder builder, Action<PostgreSqlReviewStoreOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services ?? throw new InvalidOperationException(
+            "UsePostgreSqlReviewStore() needs dependency injection (services.AddSafeAI(...)). In code, pass a queue: " +
+            "safe.AddHumanReview(new ReviewQueue(PostgreSqlStores.CreateReviewStore(new() { ConnectionString = \"...\" })), ...).");
+        var options = services.AddSafeAIOptions<PostgreSqlReviewStoreOptions>(PostgreSqlReviewStoreOptions.SectionName);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlReviewStoreOptions>, PostgreSqlReviewStoreOptionsValidator>());
+        if (configure is not null)
+        {
+            _ = options.Configure(configure);
+        }
+
+        services.RemoveAll<IReviewStore>();
+        services.AddSingleton<IReviewStore>(static sp => new PostgreSqlReviewStore(sp.GetRequiredService<IOptions<PostgreSqlReviewStoreOptions>>().Value));
+        return builder;
+    }
+}
+
+/// <summary>Creates SafeAI's PostgreSQL stores without dependency injection.</summary>
+public static class PostgreSqlStores
+{
+    /// <summary>Creates a review store in PostgreSQL; the schema is created or migrated on first use. Dispose it (it is <see cref="IDisposable"/>) to close its connections.</summary>
+    /// <param name="options">The options.</param>
+    /// <returns>The store.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
+    public static IReviewStore CreateReviewStore(PostgreSqlReviewStoreOptions options) => new PostgreSqlReviewStore(options);
+}
+
+internal sealed class PostgreSqlReviewStoreOptionsValidator : IValidateOptions<PostgreSqlReviewStoreOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PostgreSqlReviewStoreOptions options) =>
+        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
+}

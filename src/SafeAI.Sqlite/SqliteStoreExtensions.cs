@@ -1,0 +1,55 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using SafeAI.Review;
+using SafeAI.Sqlite;
+
+namespace SafeAI;
+
+/// <summary>Registers SafeAI's SQLite stores.</summary>
+public static class SqliteStoreExtensions
+{
+    /// <summary>
+    /// Keeps the human review queue in a SQLite file (options bound from <c>SafeAI:HumanReview:Sqlite</c>): the
+    /// embedded default that survives restarts. Use with <c>safe.AddHumanReview()</c> under dependency injection.
+    /// </summary>
+    /// <param name="builder">The pipeline builder.</param>
+    /// <param name="configure">Changes the options after configuration binding.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The builder has no services; in code use <see cref="SqliteStores.CreateReviewStore"/>.</exception>
+    public static SafeAIPipelineBuilder UseSqliteReviewStore(this SafeAIPipelineBuilder builder, Action<SqliteReviewStoreOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services ?? throw new InvalidOperationException(
+            "UseSqliteReviewStore() needs dependency injection (services.AddSafeAI(...)). In code, pass a queue: " +
+            "safe.AddHumanReview(new ReviewQueue(SqliteStores.CreateReviewStore(new() { DataSource = \"safeai.db\" })), ...).");
+        var options = services.AddSafeAIOptions<SqliteReviewStoreOptions>(SqliteReviewStoreOptions.SectionName);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqliteReviewStoreOptions>, SqliteReviewStoreOptionsValidator>());
+        if (configure is not null)
+        {
+            _ = options.Configure(configure);
+        }
+
+        services.RemoveAll<IReviewStore>();
+        services.AddSingleton<IReviewStore>(static sp => new SqliteReviewStore(sp.GetRequiredService<IOptions<SqliteReviewStoreOptions>>().Value));
+        return builder;
+    }
+}
+
+/// <summary>Creates SafeAI's SQLite stores without dependency injection.</summary>
+public static class SqliteStores
+{
+    /// <summary>Creates a review store in a SQLite file; the schema is created or migrated on first use.</summary>
+    /// <param name="options">The options.</param>
+    /// <returns>The store.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
+    public static IReviewStore CreateReviewStore(SqliteReviewStoreOptions options) => new SqliteReviewStore(options);
+}
+
+internal sealed class SqliteReviewStoreOptionsValidator : IValidateOptions<SqliteReviewStoreOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SqliteReviewStoreOptions options) =>
+        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
+}

@@ -1,0 +1,28 @@
+using System.Globalization;
+using SafeAI;
+using SafeAI.Review;
+using SafeAI.Sqlite;
+
+// Usage: CrashWriter <database file> <max items>
+// Submits review items and approves them through a ReviewQueue over the SQLite store, printing "A <id>" once an item's
+// insert is acknowledged and "D <id>" once its decision is. The durability test kills this process mid-write.
+var path = args[0];
+var max = int.Parse(args[1], CultureInfo.InvariantCulture);
+var store = SqliteStores.CreateReviewStore(new SqliteReviewStoreOptions { DataSource = path });
+using var queue = new ReviewQueue(store, new ReviewQueueOptions { SweepInterval = Timeout.InfiniteTimeSpan });
+Console.Out.WriteLine("READY");
+for (var i = 0; i < max; i++)
+{
+    var item = await queue.SubmitAsync(new ReviewSubmission
+    {
+        ProposedAnswer = "answer " + i.ToString(CultureInfo.InvariantCulture),
+        Request = [new ReviewMessage("user", "question " + i.ToString(CultureInfo.InvariantCulture))],
+        Verdicts = [GuardVerdict.Escalate("confidence", "confidence.low") with { Score = 0.42 }],
+        RiskTier = RiskTier.High,
+    });
+    Console.Out.WriteLine("A " + item.Id + " " + i.ToString(CultureInfo.InvariantCulture));
+    await queue.DecideAsync(item.Id, item.Version, ReviewDecision.Approve("writer-" + i.ToString(CultureInfo.InvariantCulture)));
+    Console.Out.WriteLine("D " + item.Id);
+}
+
+Console.Out.WriteLine("DONE");
