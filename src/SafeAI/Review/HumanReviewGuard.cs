@@ -304,6 +304,12 @@ internal sealed class HumanReviewGuard : AIGuard
         var elapsed = time.GetElapsedTime(started);
         var outcome = ReviewOutcome.From(decided, mode);
         var detail = decided.IsDecided ? $"reviewer {decided.ReviewerId}; ticket {decided.Id}" : $"ticket {decided.Id}";
+        if (decided.State is ReviewState.Approved or ReviewState.Edited && decided.ReviewerId is { } reviewer)
+        {
+            // The disclosure stage names the person who reviewed the answer (mode ai-originated).
+            context.Items[AIDisclosure.ReviewedByItemKey] = reviewer;
+        }
+
         switch (decided.State)
         {
             case ReviewState.Approved:

@@ -1,3 +1,4 @@
+using SafeAI.Review;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -79,6 +80,35 @@ public class AIDisclosureGuardTests
         Assert.Equal(AIDisclosureMode.AIOriginated, disclosure.Mode);
         Assert.Equal("alice", disclosure.ReviewedBy);
         Assert.Contains("reviewed-by=\"alice\"", disclosure.ToHeaderValue(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task GetResponseAsync_RealReviewStageApprovesOrEdits_AIOriginatedNamingTheReviewer(bool edit)
+    {
+        using var queue = new ReviewQueue(new InMemoryReviewStore());
+        using var subscription = queue.Subscribe((item, ct) =>
+        {
+            if (item.State == ReviewState.Pending)
+            {
+                var decision = edit
+                    ? ReviewDecision.Edit("bob", "Please visit a branch so we can assess your application.")
+                    : ReviewDecision.Approve("bob");
+                _ = Task.Run(async () => await queue.DecideAsync(item.Id, item.Version, decision));
+            }
+
+            return ValueTask.CompletedTask;
+        });
+        using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe
+            .AddAIDisclosure(o => o.Notice = AIDisclosureNotice.None)
+            .AddHumanReview(queue)).Build();
+
+        var response = await client.GetResponseAsync("Am I eligible for a loan?", new ChatOptions().WithRiskTier(RiskTier.High), Ct);
+
+        var disclosure = response.GetAIDisclosure()!;
+        Assert.Equal(AIDisclosureMode.AIOriginated, disclosure.Mode);
+        Assert.Equal("bob", disclosure.ReviewedBy);
     }
 
     [Fact]
