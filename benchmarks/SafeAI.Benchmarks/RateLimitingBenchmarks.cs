@@ -14,6 +14,7 @@ public class RateLimitingBenchmarks
 
     private IChatClient _inner = null!;
     private IChatClient _empty = null!;
+    private IChatClient _passThrough = null!;
     private IChatClient _fixedWindowPerUser = null!;
     private IChatClient _tokenBucketGlobal = null!;
     private IChatClient _concurrencyPerUser = null!;
@@ -25,6 +26,7 @@ public class RateLimitingBenchmarks
         _inner = new InlineChatClient();
         _options = new ChatOptions().WithUser("user-42");
         _empty = _inner.AsBuilder().UseSafeAI(static _ => { }).Build();
+        _passThrough = _inner.AsBuilder().UseSafeAI(static safe => safe.Add(new NoOpStage())).Build();
         _fixedWindowPerUser = _inner.AsBuilder().UseSafeAI(static safe => safe.AddRateLimiting(static o =>
         {
             o.PermitLimit = int.MaxValue;
@@ -51,6 +53,10 @@ public class RateLimitingBenchmarks
     [Benchmark]
     public Task<ChatResponse> EmptyPipeline() => _empty.GetResponseAsync(Messages, _options);
 
+    /// <summary>One stage that only calls the next: the stage overhead is measured against this.</summary>
+    [Benchmark]
+    public Task<ChatResponse> OneNoOpStage() => _passThrough.GetResponseAsync(Messages, _options);
+
     [Benchmark]
     public Task<ChatResponse> FixedWindowPerUser() => _fixedWindowPerUser.GetResponseAsync(Messages, _options);
 
@@ -59,6 +65,18 @@ public class RateLimitingBenchmarks
 
     [Benchmark]
     public Task<ChatResponse> ConcurrencyPerUser() => _concurrencyPerUser.GetResponseAsync(Messages, _options);
+
+    /// <summary>A stage that does nothing but run the rest of the pipeline.</summary>
+    private sealed class NoOpStage : IAIGuard
+    {
+        public string Name => "pass";
+
+        public int Order => GuardOrder.RateLimiting;
+
+        public ValueTask<ChatResponse> InvokeAsync(SafeAIContext context, GuardNext next) => next.GetResponseAsync(context);
+
+        public ValueTask<IAsyncEnumerable<ChatResponseUpdate>> InvokeStreamingAsync(SafeAIContext context, GuardNext next) => next.GetStreamingResponseAsync(context);
+    }
 
     /// <summary>A fake model: a fresh response per call from a completed task.</summary>
     private sealed class InlineChatClient : IChatClient

@@ -11,8 +11,10 @@ var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings {
 
 var (innerClient, modelDescription) = CreateInnerClient();
 
-// 1. Register the SafeAI pipeline. Settings come from the "SafeAI" section of appsettings.json.
+// 1. Register the SafeAI pipeline. Settings come from the "SafeAI" section of appsettings.json
+//    (the per-user rate limit from "SafeAI:RateLimiting", reloaded when the file changes).
 builder.Services.AddSafeAI(safe => safe
+    .AddRateLimiting(o => o.PartitionBy = RateLimitPartition.User)
     .AddInputLengthLimit(4_000)
     .Add(new NoSecretsGuard())
     .Add(new PhoneNumberRedactor()));
@@ -46,8 +48,28 @@ await AskAsync("Please summarise this: " + string.Concat(Enumerable.Repeat("lore
 Transcript.Heading("Per-call context: user, tenant and risk tier travel on ChatOptions");
 await AskAsync("Am I eligible for a loan?", new ChatOptions().WithUser("u-1042").WithTenant("northwind").WithRiskTier(RiskTier.High));
 
+Transcript.Heading("A burst from one user hits the per-user limit (5 a minute)");
+await BurstAsync("u-7", requests: 6);
+
 Console.WriteLine();
 Console.WriteLine("Done.");
+
+async Task BurstAsync(string userId, int requests)
+{
+    var options = new ChatOptions().WithUser(userId);
+    ChatResponse? last = null;
+    var outcomes = new List<string>();
+    for (var i = 0; i < requests; i++)
+    {
+        last = await chat.GetResponseAsync("What are your opening hours?", options, cancellationToken);
+        outcomes.Add(GuardVerdict.GetActionName(last.GetSafeAIResult()!.Outcome));
+    }
+
+    Transcript.User($"{requests} x \"What are your opening hours?\" as {userId}");
+    Transcript.Note("outcomes: " + string.Join(", ", outcomes));
+    Transcript.Assistant(last!.Text);
+    Transcript.Result(last.GetSafeAIResult());
+}
 
 async Task AskAsync(string question, ChatOptions? options = null)
 {

@@ -45,7 +45,7 @@ internal sealed class InMemoryWindowLimiter : PartitionedRateLimiter<string>
     {
         var now = _table.Now;
         var partition = _table.Get(resource, now);
-        lock (partition)
+        lock (partition.Gate)
         {
             return new RateLimiterStatistics { CurrentAvailablePermits = partition.Available(now), CurrentQueuedCount = partition.Queued };
         }
@@ -57,7 +57,7 @@ internal sealed class InMemoryWindowLimiter : PartitionedRateLimiter<string>
         while (true)
         {
             var partition = _table.Get(resource, now);
-            lock (partition)
+            lock (partition.Gate)
             {
                 if (partition.Removed)
                 {
@@ -92,7 +92,7 @@ internal sealed class InMemoryWindowLimiter : PartitionedRateLimiter<string>
         while (true)
         {
             var partition = _table.Get(resource, now);
-            lock (partition)
+            lock (partition.Gate)
             {
                 if (partition.Removed)
                 {
@@ -141,7 +141,7 @@ internal sealed class InMemoryWindowLimiter : PartitionedRateLimiter<string>
             {
                 await Task.Delay(wait, _timeProvider, cancellationToken).ConfigureAwait(false);
                 var now = _table.Now;
-                lock (partition)
+                lock (partition.Gate)
                 {
                     partition.LastUsed = now;
                     var next = partition.TryAcquire(now, permitCount);
@@ -160,7 +160,7 @@ internal sealed class InMemoryWindowLimiter : PartitionedRateLimiter<string>
         {
             if (!acquired)
             {
-                lock (partition)
+                lock (partition.Gate)
                 {
                     partition.Queued -= permitCount;
                 }
@@ -203,7 +203,7 @@ internal sealed class InMemoryConcurrencyLimiter : PartitionedRateLimiter<string
         while (true)
         {
             var partition = _table.Get(resource, now);
-            lock (partition)
+            lock (partition.Gate)
             {
                 if (!partition.Removed)
                 {
@@ -220,7 +220,7 @@ internal sealed class InMemoryConcurrencyLimiter : PartitionedRateLimiter<string
         while (true)
         {
             var partition = _table.Get(resource, now);
-            lock (partition)
+            lock (partition.Gate)
             {
                 if (!partition.Removed)
                 {
@@ -311,7 +311,7 @@ internal sealed class InMemoryTokenBudget : TokenBudget
         while (true)
         {
             var partition = _table.Get(key, now);
-            lock (partition)
+            lock (partition.Gate)
             {
                 if (partition.Removed)
                 {
@@ -336,7 +336,7 @@ internal sealed class InMemoryTokenBudget : TokenBudget
         while (true)
         {
             var partition = _table.Get(key, now);
-            lock (partition)
+            lock (partition.Gate)
             {
                 if (partition.Removed)
                 {

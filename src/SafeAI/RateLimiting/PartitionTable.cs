@@ -2,9 +2,12 @@ using System.Collections.Concurrent;
 
 namespace SafeAI;
 
-/// <summary>The state of one partition. All members are read and written under <c>lock (partition)</c>.</summary>
+/// <summary>The state of one partition. All members are read and written under <c>lock (partition.Gate)</c>.</summary>
 internal abstract class Partition
 {
+    /// <summary>Gets the lock that guards the partition.</summary>
+    public Lock Gate { get; } = new();
+
     /// <summary>Gets or sets a value indicating whether the table dropped this partition; callers holding it look it up again.</summary>
     public bool Removed { get; set; }
 
@@ -26,7 +29,7 @@ internal abstract class Partition
 internal sealed class PartitionTable<T> : IDisposable
     where T : Partition
 {
-    private readonly ConcurrentDictionary<string, T> _partitions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, T> _partitions = new();
     private readonly Func<T> _factory;
     private readonly TimeProvider _timeProvider;
     private readonly long _origin;
@@ -62,7 +65,7 @@ internal sealed class PartitionTable<T> : IDisposable
     /// <summary>Gets the current time in ticks since the table was created.</summary>
     public long Now => _timeProvider.GetElapsedTime(_origin).Ticks;
 
-    /// <summary>Gets the partition of <paramref name="key"/>, creating it if needed. The caller locks it and checks <see cref="Partition.Removed"/>.</summary>
+    /// <summary>Gets the partition of <paramref name="key"/>, creating it if needed. The caller locks its gate and checks <see cref="Partition.Removed"/>.</summary>
     /// <param name="key">The key.</param>
     /// <param name="now">The current time in ticks.</param>
     /// <returns>The partition.</returns>
@@ -85,7 +88,7 @@ internal sealed class PartitionTable<T> : IDisposable
             {
                 var partition = pair.Value;
                 bool remove;
-                lock (partition)
+                lock (partition.Gate)
                 {
                     remove = (force || now - partition.LastUsed >= _idleTicks) && partition.IsIdle(now);
                     if (remove)

@@ -110,7 +110,11 @@ internal sealed partial class RateLimitingGuard : AIGuard, IDisposable
 
                 if (pending.IsCompletedSuccessfully)
                 {
-                    lease.Dispose();
+                    if (lease is not RateLease)
+                    {
+                        lease.Dispose();
+                    }
+
                     return pending;
                 }
 

@@ -34,7 +34,7 @@ internal sealed class WindowSettings
 
 /// <summary>
 /// One partition of the fixed window, sliding window or token bucket algorithm, replenished lazily from the
-/// <see cref="TimeProvider"/> clock (no timer per partition). Callers hold <c>lock (this)</c>.
+/// <see cref="TimeProvider"/> clock (no timer per partition). Callers hold <c>lock (Gate)</c>.
 /// </summary>
 internal sealed class WindowPartition : Partition
 {
