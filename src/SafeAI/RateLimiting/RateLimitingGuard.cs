@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
@@ -20,6 +22,9 @@ internal sealed partial class RateLimitingGuard : AIGuard, IDisposable
 
     /// <summary>The partition key of calls that lack the value they are partitioned by.</summary>
     public const string AnonymousKey = "(anonymous)";
+
+    /// <summary>Partition keys longer than this are replaced by their hash.</summary>
+    public const int MaxKeyLength = 128;
 
     private const string GlobalKey = "(global)";
 
@@ -451,14 +456,27 @@ internal sealed partial class RateLimitingGuard : AIGuard, IDisposable
 
         public TokenBudget? Budget { get; }
 
-        public string SelectKey(SafeAIContext context) => PartitionBy switch
+        public string SelectKey(SafeAIContext context)
         {
-            RateLimitPartition.Global => GlobalKey,
-            RateLimitPartition.User => context.CallContext.UserId ?? AnonymousKey,
-            RateLimitPartition.Tenant => context.CallContext.TenantId ?? AnonymousKey,
-            RateLimitPartition.ApiKey => context.CallContext.ApiKeyId ?? AnonymousKey,
-            _ => _selector!(context.CallContext) ?? AnonymousKey,
-        };
+            var key = PartitionBy switch
+            {
+                RateLimitPartition.Global => GlobalKey,
+                RateLimitPartition.User => context.CallContext.UserId ?? AnonymousKey,
+                RateLimitPartition.Tenant => context.CallContext.TenantId ?? AnonymousKey,
+                RateLimitPartition.ApiKey => context.CallContext.ApiKeyId ?? AnonymousKey,
+                _ => _selector!(context.CallContext) ?? AnonymousKey,
+            };
+
+            return key.Length <= MaxKeyLength ? key : HashKey(key);
+        }
+
+        /// <summary>Replaces an overlong key (hostile or accidental) by its SHA-256, so partitions stay small in memory and in Redis.</summary>
+        internal static string HashKey(string key)
+        {
+            Span<byte> hash = stackalloc byte[32];
+            _ = SHA256.HashData(MemoryMarshal.AsBytes(key.AsSpan()), hash);
+            return "sha256:" + Convert.ToHexStringLower(hash);
+        }
 
         public void Dispose()
         {

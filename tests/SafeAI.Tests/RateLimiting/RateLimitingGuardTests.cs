@@ -248,3 +248,43 @@ public class RateLimitingGuardTests
         Assert.Equal(GuardAction.Limit, (await client.AskAsync("u")).RateVerdict().Action);
     }
 }
+
+public class RateLimitingHostileInputTests
+{
+    [Fact]
+    public async Task GetResponseAsync_HugeUserIds_HashedAndStillSeparate()
+    {
+        var time = new FakeTimeProvider();
+        using var client = Build(TestChatClient.Answering("ok"), time, o => o.PermitLimit = 1);
+        var longA = new string('a', 1_000_000);
+        var longB = new string('a', 999_999) + "b"; // same prefix, different user
+
+        Assert.Equal(GuardAction.Allow, (await client.AskAsync(longA)).RateVerdict().Action);
+        Assert.Equal(GuardAction.Limit, (await client.AskAsync(longA)).RateVerdict().Action);
+        Assert.Equal(GuardAction.Allow, (await client.AskAsync(longB)).RateVerdict().Action);
+    }
+
+    [Fact]
+    public void HashKey_LongKey_IsShortAndStable()
+    {
+        var key = RateLimitingGuard.Limits.HashKey(new string('x', 10_000));
+
+        Assert.Equal(key, RateLimitingGuard.Limits.HashKey(new string('x', 10_000)));
+        Assert.True(key.Length <= RateLimitingGuard.MaxKeyLength);
+        Assert.StartsWith("sha256:", key, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_EmptyAndNullMessages_StillLimitedCleanly()
+    {
+        var time = new FakeTimeProvider();
+        var inner = TestChatClient.Answering("ok");
+        using var client = Build(inner, time, o => { o.PermitLimit = 1; o.TokenLimit = 100; });
+
+        var first = await client.GetResponseAsync([new ChatMessage(ChatRole.User, string.Empty)], User("u"), Ct);
+        var second = await client.GetResponseAsync([new ChatMessage(ChatRole.User, (string?)null)], User("u"), Ct);
+
+        Assert.Equal("ok", first.Text);
+        Assert.Equal(RateLimitReasons.User, second.RateVerdict().Reason);
+    }
+}
