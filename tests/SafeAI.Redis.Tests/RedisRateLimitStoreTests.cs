@@ -236,6 +236,79 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
         Assert.Equal(3, modelA.Calls + modelB.Calls);
     }
 
+    [Fact]
+    public async Task TokenBucket_RefillsByRedisClock()
+    {
+        await using var store = NewStore("t:" + Guid.NewGuid().ToString("N"));
+        using var app = Instance(store, o =>
+        {
+            o.Algorithm = RateLimitAlgorithm.TokenBucket;
+            o.PermitLimit = 2;
+            o.TokensPerPeriod = 1;
+            o.ReplenishmentPeriod = TimeSpan.FromMilliseconds(400);
+        });
+        var user = new ChatOptions().WithUser("u");
+
+        await app.GetResponseAsync("hi", user, Ct);
+        await app.GetResponseAsync("hi", user, Ct);
+        var limited = (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.DecisiveVerdict!.Value;
+        Assert.Equal(GuardAction.Limit, limited.Action);
+        Assert.InRange(limited.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(400));
+
+        await Task.Delay(limited.RetryAfter.Value + TimeSpan.FromMilliseconds(50), Ct);
+        Assert.Equal(GuardAction.Allow, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+        Assert.Equal(GuardAction.Limit, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+    }
+
+    [Fact]
+    public async Task SlidingWindow_OldRequestsLeaveTheWindow()
+    {
+        await using var store = NewStore("t:" + Guid.NewGuid().ToString("N"));
+        using var app = Instance(store, o =>
+        {
+            o.Algorithm = RateLimitAlgorithm.SlidingWindow;
+            o.PermitLimit = 2;
+            o.Window = TimeSpan.FromMilliseconds(600);
+            o.SegmentsPerWindow = 3;
+        });
+        var user = new ChatOptions().WithUser("u");
+
+        await app.GetResponseAsync("hi", user, Ct);
+        await app.GetResponseAsync("hi", user, Ct);
+        var limited = (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.DecisiveVerdict!.Value;
+        Assert.Equal(RateLimitReasons.User, limited.Reason);
+        Assert.InRange(limited.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(600));
+
+        await Task.Delay(limited.RetryAfter.Value + TimeSpan.FromMilliseconds(50), Ct);
+        Assert.Equal(GuardAction.Allow, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+    }
+
+    [Fact]
+    public async Task SlowRedis_BoundedWaitThenPolicy()
+    {
+        var server = fixture.Require();
+        await using var store = NewStore("t:" + Guid.NewGuid().ToString("N"));
+        using var app = new CountingClient().AsBuilder().UseSafeAI(safe => safe.AddRateLimiting(o =>
+        {
+            o.Store = store;
+            o.StoreTimeout = TimeSpan.FromMilliseconds(200);
+        })).Build();
+        var user = new ChatOptions().WithUser("u");
+        Assert.Equal(GuardAction.Allow, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+
+        // Redis stops answering for 1.5 s. (The admin connection is closed only after the pause: closing it waits too.)
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(server.Configuration + ",allowAdmin=true");
+        _ = await admin.GetDatabase().ExecuteAsync("CLIENT", "PAUSE", "1500", "ALL");
+
+        var watch = Stopwatch.StartNew();
+        var response = await app.GetResponseAsync("hi", user, Ct);
+        watch.Stop();
+
+        Assert.Equal(RateLimitReasons.StoreUnavailable, response.GetSafeAIResult()!.DecisiveVerdict!.Value.Reason);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"took {watch.Elapsed}");
+        await Task.Delay(1_600, Ct); // let the pause end before other tests use the server
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         var watch = Stopwatch.StartNew();

@@ -288,3 +288,71 @@ public class RateLimitingHostileInputTests
         Assert.Equal(RateLimitReasons.User, second.RateVerdict().Reason);
     }
 }
+
+public class RateLimitingTelemetryTests
+{
+    [Fact]
+    public async Task GetResponseAsync_Limited_CountedInVerdictMetricWithReason()
+    {
+        using var meterFactory = new TestMeterFactory();
+        var time = new FakeTimeProvider();
+        using var client = TestChatClient.Answering("ok").AsBuilder()
+            .UseSafeAI(safe => safe.UseTimeProvider(time).UseMeterFactory(meterFactory).AddRateLimiting(o => o.PermitLimit = 1))
+            .Build();
+        using var collector = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(meterFactory, SafeAIDiagnostics.MeterName, SafeAIDiagnostics.VerdictsInstrument);
+
+        await client.AskAsync("u");
+        await client.AskAsync("u");
+
+        var limited = collector.GetMeasurementSnapshot().Where(m => (string?)m.Tags[SafeAIDiagnostics.ActionTag] == "limit").ToList();
+        Assert.Single(limited);
+        Assert.Equal(RateLimitReasons.User, limited[0].Tags[SafeAIDiagnostics.ReasonTag]);
+        Assert.Equal("rate-limit", limited[0].Tags[SafeAIDiagnostics.StageTag]);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_TokenBucketWithQueue_WaiterAdmittedOnRefill()
+    {
+        var time = new FakeTimeProvider();
+        var inner = TestChatClient.Answering("ok");
+        using var client = Build(inner, time, o =>
+        {
+            o.Algorithm = RateLimitAlgorithm.TokenBucket;
+            o.PermitLimit = 1;
+            o.ReplenishmentPeriod = TimeSpan.FromSeconds(5);
+            o.QueueLimit = 2;
+        });
+
+        await client.AskAsync("u");
+        var first = client.AskAsync("u");
+        var second = client.AskAsync("u");
+        Assert.False(first.IsCompleted);
+
+        time.Advance(TimeSpan.FromSeconds(5));
+        await first.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.False(second.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(5));
+        await second.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(3, inner.Calls);
+    }
+
+    private sealed class TestMeterFactory : System.Diagnostics.Metrics.IMeterFactory
+    {
+        private readonly List<System.Diagnostics.Metrics.Meter> _meters = [];
+
+        public System.Diagnostics.Metrics.Meter Create(System.Diagnostics.Metrics.MeterOptions options)
+        {
+            var meter = new System.Diagnostics.Metrics.Meter(options.Name, options.Version, options.Tags, scope: this);
+            _meters.Add(meter);
+            return meter;
+        }
+
+        public void Dispose()
+        {
+            foreach (var meter in _meters)
+            {
+                meter.Dispose();
+            }
+        }
+    }
+}
