@@ -69,12 +69,6 @@ internal sealed partial class RateLimitingGuard : AIGuard, IDisposable
     /// <inheritdoc />
     public override int Order => GuardOrder.RateLimiting;
 
-    /// <summary>Gets the current settings.</summary>
-    internal RateLimitingOptions CurrentOptions => _limits?.Options ?? _initialOptions;
-
-    /// <summary>Gets the current limits (created on first use).</summary>
-    internal Limits? CurrentLimits => _limits;
-
     /// <inheritdoc />
     public override ValueTask<ChatResponse> InvokeAsync(SafeAIContext context, GuardNext next)
     {
@@ -256,8 +250,9 @@ internal sealed partial class RateLimitingGuard : AIGuard, IDisposable
             options = _factory.Create(Options.DefaultName);
             ThrowIfInvalid(options);
         }
-        catch (OptionsValidationException ex)
+        catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException or FormatException)
         {
+            // A bad edit of the configuration file must not take the limits (or the process) down: keep the old ones.
             Log.ReloadRejected(_logger, Name, ex.Message);
             return;
         }

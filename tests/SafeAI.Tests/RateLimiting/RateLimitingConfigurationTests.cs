@@ -132,3 +132,23 @@ public class RateLimitingConfigurationTests
         }
     }
 }
+
+public class RateLimitingMalformedConfigurationTests
+{
+    [Fact]
+    public async Task AddRateLimiting_MalformedValueReloaded_KeepsPreviousLimits()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["SafeAI:RateLimiting:PermitLimit"] = "1" }).Build();
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration);
+        services.AddSafeAI(safe => safe.AddRateLimiting());
+        services.AddChatClient(TestChatClient.Answering("ok")).UseSafeAI();
+        await using var provider = services.BuildServiceProvider();
+        var client = provider.GetRequiredService<IChatClient>();
+        await client.AskAsync("u");
+
+        configuration["SafeAI:RateLimiting:Window"] = "not a time span";
+        configuration.Reload();
+
+        Assert.Equal(GuardAction.Limit, (await client.AskAsync("u")).RateVerdict().Action);
+    }
+}
