@@ -12,9 +12,11 @@ var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings {
 
 var (innerClient, modelDescription) = CreateInnerClient();
 
-// 1. Register the SafeAI pipeline. Settings come from the "SafeAI" section of appsettings.json.
+// 1. Register the SafeAI pipeline. Settings come from the "SafeAI" section of appsettings.json
+//    (the per-user rate limit from "SafeAI:RateLimiting", reloaded when the file changes).
 builder.Services.AddSafeAI(safe => safe
     .AddAIDisclosure()
+    .AddRateLimiting(o => o.PartitionBy = RateLimitPartition.User)
     .AddInputLengthLimit(4_000)
     .Add(new NoSecretsGuard())
     .Add(new PhoneNumberRedactor())
@@ -55,8 +57,28 @@ if (loanAnswer.GetReviewOutcome() is { } review)
     Transcript.Note($"reviewed: {review.State} by {review.ReviewerId} (\"{review.Comment}\")");
 }
 
+Transcript.Heading("A burst from one user hits the per-user limit (5 a minute)");
+await BurstAsync("u-7", requests: 6);
+
 Console.WriteLine();
 Console.WriteLine("Done.");
+
+async Task BurstAsync(string userId, int requests)
+{
+    var options = new ChatOptions().WithUser(userId);
+    ChatResponse? last = null;
+    var outcomes = new List<string>();
+    for (var i = 0; i < requests; i++)
+    {
+        last = await chat.GetResponseAsync("What are your opening hours?", options, cancellationToken);
+        outcomes.Add(GuardVerdict.GetActionName(last.GetSafeAIResult()!.Outcome));
+    }
+
+    Transcript.User($"{requests} x \"What are your opening hours?\" as {userId}");
+    Transcript.Note("outcomes: " + string.Join(", ", outcomes));
+    Transcript.Assistant(last!.Text);
+    Transcript.Result(last.GetSafeAIResult());
+}
 
 async Task<ChatResponse> AskAsync(string question, ChatOptions? options = null)
 {

@@ -1,0 +1,346 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+
+namespace SafeAI.Redis.Tests;
+
+public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<RedisFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static IChatClient Instance(RedisRateLimitStore store, Action<RateLimitingOptions> configure, IChatClient? inner = null) =>
+        (inner ?? new CountingClient()).AsBuilder().UseSafeAI(safe => safe.AddRateLimiting(o =>
+        {
+            o.Store = store;
+            o.StoreTimeout = TimeSpan.FromSeconds(2);
+            configure(o);
+        })).Build();
+
+    private RedisRateLimitStore NewStore(string prefix) =>
+        new(new RedisRateLimitStoreOptions { Configuration = fixture.Require().Configuration, KeyPrefix = prefix });
+
+    [Theory]
+    [InlineData(RateLimitAlgorithm.FixedWindow)]
+    [InlineData(RateLimitAlgorithm.SlidingWindow)]
+    [InlineData(RateLimitAlgorithm.TokenBucket)]
+    public async Task TwoAppInstances_ShareOneBudgetExactly(RateLimitAlgorithm algorithm)
+    {
+        var prefix = "t:" + Guid.NewGuid().ToString("N");
+        await using var storeA = NewStore(prefix);
+        await using var storeB = NewStore(prefix); // a second app instance: its own connection
+        var modelA = new CountingClient();
+        var modelB = new CountingClient();
+        void Limits(RateLimitingOptions o)
+        {
+            o.Algorithm = algorithm;
+            o.PermitLimit = 50;
+            o.Window = TimeSpan.FromMinutes(5);
+            o.ReplenishmentPeriod = TimeSpan.FromMinutes(5);
+        }
+
+        using var appA = Instance(storeA, Limits, modelA);
+        using var appB = Instance(storeB, Limits, modelB);
+
+        var limited = 0;
+        await Parallel.ForAsync(0, 400, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = Ct }, async (i, ct) =>
+        {
+            var app = i % 2 == 0 ? appA : appB;
+            var response = await app.GetResponseAsync("hi", new ChatOptions().WithUser("shared-user"), ct);
+            if (response.GetSafeAIResult()!.Outcome == GuardAction.Limit)
+            {
+                Interlocked.Increment(ref limited);
+            }
+        });
+
+        Assert.Equal(50, modelA.Calls + modelB.Calls);
+        Assert.True(modelA.Calls > 0 && modelB.Calls > 0, "both instances admitted calls");
+        Assert.Equal(350, limited);
+
+        var other = await appB.GetResponseAsync("hi", new ChatOptions().WithUser("other-user"), Ct);
+        Assert.Equal(GuardAction.Allow, other.GetSafeAIResult()!.Outcome);
+    }
+
+    [Fact]
+    public async Task FixedWindow_Limited_CarriesRetryAfterFromRedis()
+    {
+        await using var store = NewStore("t:" + Guid.NewGuid().ToString("N"));
+        using var app = Instance(store, o => { o.PermitLimit = 1; o.Window = TimeSpan.FromSeconds(30); });
+
+        await app.GetResponseAsync("hi", new ChatOptions().WithUser("u"), Ct);
+        var limited = await app.GetResponseAsync("hi", new ChatOptions().WithUser("u"), Ct);
+
+        var verdict = limited.GetSafeAIResult()!.DecisiveVerdict!.Value;
+        Assert.Equal(RateLimitReasons.User, verdict.Reason);
+        Assert.InRange(verdict.RetryAfter!.Value, TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task FixedWindow_WindowEnds_PermitsReturn()
+    {
+        await using var store = NewStore("t:" + Guid.NewGuid().ToString("N"));
+        using var app = Instance(store, o => { o.PermitLimit = 2; o.Window = TimeSpan.FromMilliseconds(300); });
+        var user = new ChatOptions().WithUser("u");
+
+        await app.GetResponseAsync("hi", user, Ct);
+        await app.GetResponseAsync("hi", user, Ct);
+        Assert.Equal(GuardAction.Limit, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+        await Task.Delay(400, Ct);
+        Assert.Equal(GuardAction.Allow, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+    }
+
+    [Fact]
+    public async Task Concurrency_TwoInstances_ShareInFlightLimitAndReleasePermits()
+    {
+        var prefix = "t:" + Guid.NewGuid().ToString("N");
+        await using var storeA = NewStore(prefix);
+        await using var storeB = NewStore(prefix);
+        var gate = new TaskCompletionSource<ChatResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var slow = new CountingClient { Respond = () => gate.Task };
+        using var appA = Instance(storeA, o => { o.Algorithm = RateLimitAlgorithm.Concurrency; o.PermitLimit = 1; }, slow);
+        using var appB = Instance(storeB, o => { o.Algorithm = RateLimitAlgorithm.Concurrency; o.PermitLimit = 1; });
+        var user = new ChatOptions().WithUser("u");
+
+        var inFlight = appA.GetResponseAsync("hi", user, Ct);
+        await WaitUntilAsync(() => slow.Calls == 1);
+        Assert.Equal(GuardAction.Limit, (await appB.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+
+        gate.SetResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "done")));
+        await inFlight;
+
+        // The permit is returned to Redis in the background right after the call.
+        GuardAction outcome = GuardAction.Limit;
+        var deadline = Stopwatch.StartNew();
+        while (outcome == GuardAction.Limit && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            outcome = (await appB.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome;
+        }
+
+        Assert.Equal(GuardAction.Allow, outcome);
+    }
+
+    [Fact]
+    public async Task TokenBudget_TwoInstances_ChargeOneBudget()
+    {
+        var prefix = "t:" + Guid.NewGuid().ToString("N");
+        await using var storeA = NewStore(prefix);
+        await using var storeB = NewStore(prefix);
+        var model = new CountingClient { Respond = () => Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok")) { Usage = new UsageDetails { TotalTokenCount = 400 } }) };
+        void Limits(RateLimitingOptions o)
+        {
+            o.PermitLimit = 100;
+            o.TokenLimit = 1_000;
+            o.TokenWindow = TimeSpan.FromMinutes(5);
+        }
+
+        using var appA = Instance(storeA, Limits, model);
+        using var appB = Instance(storeB, Limits, model);
+        var user = new ChatOptions().WithUser("u");
+
+        await appA.GetResponseAsync("hi", user, Ct); // 400
+        await appB.GetResponseAsync("hi", user, Ct); // 800
+        await appA.GetResponseAsync("hi", user, Ct); // 1,200: the third call fit its estimate, its real size is charged after
+        var limited = await appB.GetResponseAsync("hi", user, Ct);
+
+        var verdict = limited.GetSafeAIResult()!.DecisiveVerdict!.Value;
+        Assert.Equal(RateLimitReasons.Tokens, verdict.Reason);
+        Assert.NotNull(verdict.RetryAfter);
+        Assert.Equal(3, model.Calls);
+    }
+
+    [Theory]
+    [InlineData(GuardFailureMode.FailClosed, GuardAction.Limit, 0)]
+    [InlineData(GuardFailureMode.FailOpen, GuardAction.Allow, 1)]
+    public async Task StoppedRedis_AppliesDeclaredPolicyWithinBoundedTime(GuardFailureMode mode, GuardAction expected, int modelCalls)
+    {
+        var executable = RedisServer.FindExecutable();
+        if (executable is null)
+        {
+            Assert.Skip(RedisServer.InstallHint);
+        }
+
+        var server = await RedisServer.StartAsync(executable);
+        await using var store = new RedisRateLimitStore(new RedisRateLimitStoreOptions { Configuration = server.Configuration, KeyPrefix = "t:" + Guid.NewGuid().ToString("N") });
+        var model = new CountingClient();
+        using var app = model.AsBuilder().UseSafeAI(safe => safe.AddRateLimiting(o =>
+        {
+            o.Store = store;
+            o.FailureMode = mode;
+            o.StoreTimeout = TimeSpan.FromMilliseconds(300);
+        })).Build();
+        var user = new ChatOptions().WithUser("u");
+        Assert.Equal(GuardAction.Allow, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+
+        await server.DisposeAsync(); // Redis goes away
+        var watch = Stopwatch.StartNew();
+        var response = await app.GetResponseAsync("hi", user, Ct);
+        watch.Stop();
+
+        var verdict = response.GetSafeAIResult()!.Verdicts.Single(v => v.Stage == "rate-limit");
+        Assert.Equal(expected, verdict.Action);
+        Assert.Equal(RateLimitReasons.StoreUnavailable, verdict.Reason);
+        Assert.Equal("redis", verdict.Detail);
+        Assert.Equal(1 + modelCalls, model.Calls);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(3), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task UnreachableRedis_FromTheStart_NeverHangs()
+    {
+        await using var store = new RedisRateLimitStore(new RedisRateLimitStoreOptions { Configuration = $"127.0.0.1:{RedisServer.FreePort()}", ConnectTimeout = TimeSpan.FromSeconds(5) });
+        using var app = new CountingClient().AsBuilder().UseSafeAI(safe => safe.AddRateLimiting(o =>
+        {
+            o.Store = store;
+            o.StoreTimeout = TimeSpan.FromMilliseconds(200);
+        })).Build();
+
+        var watch = Stopwatch.StartNew();
+        for (var i = 0; i < 3; i++)
+        {
+            var response = await app.GetResponseAsync("hi", new ChatOptions().WithUser("u"), Ct);
+            Assert.Equal(RateLimitReasons.StoreUnavailable, response.GetSafeAIResult()!.DecisiveVerdict!.Value.Reason);
+        }
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(3), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task UseRedisRateLimitStore_DependencyInjection_BindsConfigurationAndShares()
+    {
+        var server = fixture.Require();
+        var prefix = "t:" + Guid.NewGuid().ToString("N");
+        ServiceProvider App(CountingClient model)
+        {
+            var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["SafeAI:RateLimiting:PermitLimit"] = "3",
+                ["SafeAI:RateLimiting:Redis:Configuration"] = server.Configuration,
+                ["SafeAI:RateLimiting:Redis:KeyPrefix"] = prefix,
+            }).Build();
+            var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration);
+            services.AddSafeAI(safe => safe.AddRateLimiting().UseRedisRateLimitStore());
+            services.AddChatClient(model).UseSafeAI();
+            return services.BuildServiceProvider();
+        }
+
+        var modelA = new CountingClient();
+        var modelB = new CountingClient();
+        await using var a = App(modelA);
+        await using var b = App(modelB);
+        for (var i = 0; i < 5; i++)
+        {
+            await a.GetRequiredService<IChatClient>().GetResponseAsync("hi", new ChatOptions().WithUser("u"), Ct);
+            await b.GetRequiredService<IChatClient>().GetResponseAsync("hi", new ChatOptions().WithUser("u"), Ct);
+        }
+
+        Assert.Equal(3, modelA.Calls + modelB.Calls);
+    }
+
+    [Fact]
+    public async Task TokenBucket_RefillsByRedisClock()
+    {
+        await using var store = NewStore("t:" + Guid.NewGuid().ToString("N"));
+        using var app = Instance(store, o =>
+        {
+            o.Algorithm = RateLimitAlgorithm.TokenBucket;
+            o.PermitLimit = 2;
+            o.TokensPerPeriod = 1;
+            o.ReplenishmentPeriod = TimeSpan.FromMilliseconds(400);
+        });
+        var user = new ChatOptions().WithUser("u");
+
+        await app.GetResponseAsync("hi", user, Ct);
+        await app.GetResponseAsync("hi", user, Ct);
+        var limited = (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.DecisiveVerdict!.Value;
+        Assert.Equal(GuardAction.Limit, limited.Action);
+        Assert.InRange(limited.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(400));
+
+        await Task.Delay(limited.RetryAfter.Value + TimeSpan.FromMilliseconds(50), Ct);
+        Assert.Equal(GuardAction.Allow, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+        Assert.Equal(GuardAction.Limit, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+    }
+
+    [Fact]
+    public async Task SlidingWindow_OldRequestsLeaveTheWindow()
+    {
+        await using var store = NewStore("t:" + Guid.NewGuid().ToString("N"));
+        using var app = Instance(store, o =>
+        {
+            o.Algorithm = RateLimitAlgorithm.SlidingWindow;
+            o.PermitLimit = 2;
+            o.Window = TimeSpan.FromMilliseconds(600);
+            o.SegmentsPerWindow = 3;
+        });
+        var user = new ChatOptions().WithUser("u");
+
+        await app.GetResponseAsync("hi", user, Ct);
+        await app.GetResponseAsync("hi", user, Ct);
+        var limited = (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.DecisiveVerdict!.Value;
+        Assert.Equal(RateLimitReasons.User, limited.Reason);
+        Assert.InRange(limited.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(600));
+
+        await Task.Delay(limited.RetryAfter.Value + TimeSpan.FromMilliseconds(50), Ct);
+        Assert.Equal(GuardAction.Allow, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+    }
+
+    [Fact]
+    public async Task SlowRedis_BoundedWaitThenPolicy()
+    {
+        var server = fixture.Require();
+        await using var store = NewStore("t:" + Guid.NewGuid().ToString("N"));
+        using var app = new CountingClient().AsBuilder().UseSafeAI(safe => safe.AddRateLimiting(o =>
+        {
+            o.Store = store;
+            o.StoreTimeout = TimeSpan.FromMilliseconds(200);
+        })).Build();
+        var user = new ChatOptions().WithUser("u");
+        Assert.Equal(GuardAction.Allow, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+
+        // Redis stops answering for 1.5 s. (The admin connection is closed only after the pause: closing it waits too.)
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(server.Configuration + ",allowAdmin=true");
+        _ = await admin.GetDatabase().ExecuteAsync("CLIENT", "PAUSE", "1500", "ALL");
+
+        var watch = Stopwatch.StartNew();
+        var response = await app.GetResponseAsync("hi", user, Ct);
+        watch.Stop();
+
+        Assert.Equal(RateLimitReasons.StoreUnavailable, response.GetSafeAIResult()!.DecisiveVerdict!.Value.Reason);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"took {watch.Elapsed}");
+        await Task.Delay(1_600, Ct); // let the pause end before other tests use the server
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!condition() && watch.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(10, Ct);
+        }
+
+        Assert.True(condition());
+    }
+
+    private sealed class CountingClient : IChatClient
+    {
+        private int _calls;
+
+        public Func<Task<ChatResponse>> Respond { get; set; } = static () => Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok")));
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref _calls);
+            return Respond();
+        }
+
+        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose()
+        {
+        }
+    }
+}
