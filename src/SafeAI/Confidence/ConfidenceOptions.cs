@@ -13,13 +13,12 @@ namespace SafeAI;
 ///   "HonestUncertaintyMessages": { "de": "Da bin ich mir nicht sicher." } } }
 /// </code>
 /// </example>
-public sealed class ConfidenceOptions : AIGuardOptions
+public sealed class ConfidenceOptions : AIGuardOptions, IValidatableObject
 {
     /// <summary>The configuration section the stage binds from.</summary>
     public const string SectionName = "SafeAI:Confidence";
 
     /// <summary>Gets or sets the threshold: answers scoring below it are low-confidence. Default: 0.5.</summary>
-    [Range(0.0, 1.0, ErrorMessage = "SafeAI:Confidence:Threshold must be between 0 and 1.")]
     public double Threshold { get; set; } = 0.5;
 
     /// <summary>Gets or sets what happens to a low-confidence answer. Default: <see cref="LowConfidenceAction.HonestUncertainty"/>.</summary>
@@ -44,6 +43,15 @@ public sealed class ConfidenceOptions : AIGuardOptions
     /// Gets the estimators, tried in order: the first with a signal gives the score. Not bound from configuration.
     /// </summary>
     public IList<IConfidenceEstimator> Estimators { get; } = [];
+
+    /// <inheritdoc />
+    IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
+    {
+        if (!(Threshold is >= 0 and <= 1))
+        {
+            yield return new ValidationResult("SafeAI:Confidence:Threshold must be between 0 and 1.", [nameof(Threshold)]);
+        }
+    }
 
     /// <summary>Gets the honest answer for a call context.</summary>
     /// <param name="callContext">The call context.</param>
