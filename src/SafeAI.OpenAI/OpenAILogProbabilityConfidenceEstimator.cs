@@ -113,3 +113,26 @@ public static class OpenAIConfidenceOptionsExtensions
         return options;
     }
 }
+
+/// <summary>Connects the OpenAI SDK to an <see cref="HttpClient"/> whose handler owns retries and timeouts.</summary>
+public static class SafeAIOpenAIClientOptionsExtensions
+{
+    /// <summary>
+    /// Sends the SDK's requests through <paramref name="httpClient"/> (for example one with <c>SafeAI.Http</c>'s
+    /// <c>AddModelApiResilienceHandler</c>) and turns off the SDK's own retries and network timeout, so retries and
+    /// timeouts have one owner and no request is retried by two layers.
+    /// </summary>
+    /// <param name="options">The OpenAI client options.</param>
+    /// <param name="httpClient">The HTTP client.</param>
+    /// <returns>The options.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    public static OpenAI.OpenAIClientOptions UseHttpClient(this OpenAI.OpenAIClientOptions options, HttpClient httpClient)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(httpClient);
+        options.Transport = new System.ClientModel.Primitives.HttpClientPipelineTransport(httpClient);
+        options.RetryPolicy = new System.ClientModel.Primitives.ClientRetryPolicy(maxRetries: 0);
+        options.NetworkTimeout = Timeout.InfiniteTimeSpan;
+        return options;
+    }
+}
