@@ -31,16 +31,61 @@ internal sealed class ConfidenceGuard : AIGuard
 
     public override int Order => GuardOrder.Confidence;
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public override async ValueTask<ChatResponse> InvokeAsync(SafeAIContext context, GuardNext next)
+    public override ValueTask<ChatResponse> InvokeAsync(SafeAIContext context, GuardNext next)
     {
+        // Success path with synchronous estimators: no async state machine, no allocation beyond the verdict.
         var options = _options();
         var original = context.Options;
         context.Options = Prepare(options, original);
+        ValueTask<ChatResponse> pending;
+        try
+        {
+            pending = next.GetResponseAsync(context);
+        }
+        catch
+        {
+            context.Options = original;
+            throw;
+        }
+
+        if (!pending.IsCompletedSuccessfully)
+        {
+            return AwaitResponseAsync(options, context, pending, original);
+        }
+
+        context.Options = original;
+        var response = pending.Result;
+        if (ReferenceEquals(response, context.Refusal))
+        {
+            return new ValueTask<ChatResponse>(response);
+        }
+
+        var start = context.TimeProvider.GetTimestamp();
+        var estimators = options.Estimators;
+        for (var i = 0; i < estimators.Count; i++)
+        {
+            var estimate = estimators[i].EstimateAsync(context, response, context.CancellationToken);
+            if (!estimate.IsCompletedSuccessfully)
+            {
+                return ContinueEstimateAsync(options, context, response, start, i, estimate);
+            }
+
+            if (estimate.Result is { } score)
+            {
+                return new ValueTask<ChatResponse>(Finish(options, context, response, Validate(score, estimators[i]), estimators[i].Name, start));
+            }
+        }
+
+        return new ValueTask<ChatResponse>(Finish(options, context, response, null, null, start));
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ChatResponse> AwaitResponseAsync(ConfidenceOptions options, SafeAIContext context, ValueTask<ChatResponse> pending, ChatOptions? original)
+    {
         ChatResponse response;
         try
         {
-            response = await next.GetResponseAsync(context).ConfigureAwait(false);
+            response = await pending.ConfigureAwait(false);
         }
         finally
         {
@@ -53,7 +98,21 @@ internal sealed class ConfidenceGuard : AIGuard
         }
 
         var start = context.TimeProvider.GetTimestamp();
-        var (score, source) = await EstimateAsync(options, context, response).ConfigureAwait(false);
+        var (score, source) = await EstimateAsync(options, context, response, 0).ConfigureAwait(false);
+        return Finish(options, context, response, score, source, start);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ChatResponse> ContinueEstimateAsync(ConfidenceOptions options, SafeAIContext context, ChatResponse response, long start, int index, ValueTask<double?> pending)
+    {
+        var estimator = options.Estimators[index];
+        var first = await pending.ConfigureAwait(false);
+        var (score, source) = first is { } value ? (Validate(value, estimator), estimator.Name) : await EstimateAsync(options, context, response, index + 1).ConfigureAwait(false);
+        return Finish(options, context, response, score, source, start);
+    }
+
+    private ChatResponse Finish(ConfidenceOptions options, SafeAIContext context, ChatResponse response, double? score, string? source, long start)
+    {
         var verdict = Decide(options, context, score, source, start);
         context.AddVerdict(verdict);
         return verdict.Action == GuardAction.Modify ? CreateHonestResponse(options, context, response) : response;
@@ -103,7 +162,8 @@ internal sealed class ConfidenceGuard : AIGuard
         var start = context.TimeProvider.GetTimestamp();
         var response = updates.ToChatResponse();
         response.RawRepresentation = updates;
-        var (score, source) = await EstimateAsync(options, context, response).ConfigureAwait(false);
+        MergeAdditionalProperties(updates, response);
+        var (score, source) = await EstimateAsync(options, context, response, 0).ConfigureAwait(false);
         var verdict = Decide(options, context, score, source, start);
         context.AddVerdict(verdict);
         if (verdict.Action is GuardAction.Modify or GuardAction.Degrade)
@@ -120,6 +180,24 @@ internal sealed class ConfidenceGuard : AIGuard
         }
     }
 
+    /// <summary>Copies provider fields that streams carry on single updates (for example a score on the last one) onto the joined response.</summary>
+    private static void MergeAdditionalProperties(List<ChatResponseUpdate> updates, ChatResponse response)
+    {
+        foreach (var update in updates)
+        {
+            if (update.AdditionalProperties is not { Count: > 0 } properties)
+            {
+                continue;
+            }
+
+            response.AdditionalProperties ??= [];
+            foreach (var (key, value) in properties)
+            {
+                response.AdditionalProperties[key] = value;
+            }
+        }
+    }
+
     private static ChatOptions? Prepare(ConfidenceOptions options, ChatOptions? chatOptions)
     {
         var estimators = options.Estimators;
@@ -131,57 +209,50 @@ internal sealed class ConfidenceGuard : AIGuard
         return chatOptions;
     }
 
-    private static async ValueTask<(double? Score, string? Source)> EstimateAsync(ConfidenceOptions options, SafeAIContext context, ChatResponse response)
+    private static async ValueTask<(double? Score, string? Source)> EstimateAsync(ConfidenceOptions options, SafeAIContext context, ChatResponse response, int from)
     {
         var estimators = options.Estimators;
-        for (var i = 0; i < estimators.Count; i++)
+        for (var i = from; i < estimators.Count; i++)
         {
             var estimator = estimators[i];
             var score = await estimator.EstimateAsync(context, response, context.CancellationToken).ConfigureAwait(false);
             if (score is { } value)
             {
-                if (!(value is >= 0 and <= 1))
-                {
-                    throw new InvalidOperationException($"The confidence estimator '{estimator.Name}' returned {value}; a score must be in [0, 1] (or null for unknown).");
-                }
-
-                return (value, estimator.Name);
+                return (Validate(value, estimator), estimator.Name);
             }
         }
 
         return (null, null);
     }
 
+    private static double Validate(double score, IConfidenceEstimator estimator) =>
+        score is >= 0 and <= 1
+            ? score
+            : throw new InvalidOperationException($"The confidence estimator '{estimator.Name}' returned {score}; a score must be in [0, 1] (or null for unknown).");
+
     private GuardVerdict Decide(ConfidenceOptions options, SafeAIContext context, double? score, string? source, long start)
     {
         var threshold = options.Threshold;
-        GuardVerdict verdict;
         if (score is { } s && s >= threshold)
         {
-            verdict = new GuardVerdict(GuardAction.Allow, Name, ConfidenceReasons.Ok) { Score = s, Threshold = threshold, Detail = source };
-        }
-        else if (score is null && options.UnknownConfidence == UnknownConfidencePolicy.Accept)
-        {
-            verdict = new GuardVerdict(GuardAction.Allow, Name, ConfidenceReasons.Unknown) { Threshold = threshold };
-        }
-        else
-        {
-            var reason = score is null ? ConfidenceReasons.Unknown : ConfidenceReasons.Low;
-            var action = options.LowConfidenceAction switch
-            {
-                LowConfidenceAction.Escalate => GuardAction.Escalate,
-                LowConfidenceAction.Fallback when HasFallbackStage(context) => GuardAction.Degrade,
-                _ => GuardAction.Modify,
-            };
-            verdict = new GuardVerdict(action, Name, reason) { Score = score, Threshold = threshold, Detail = source };
-            if (action == GuardAction.Degrade)
-            {
-                verdict = verdict with { Detail = source is null ? "handed to fallback" : source + ", handed to fallback" };
-            }
+            return new GuardVerdict(GuardAction.Allow, Name, ConfidenceReasons.Ok) { Score = s, Threshold = threshold, Detail = source, Elapsed = context.TimeProvider.GetElapsedTime(start) };
         }
 
-        verdict = verdict with { Elapsed = context.TimeProvider.GetElapsedTime(start) };
-        if (verdict.Action == GuardAction.Degrade)
+        if (score is null && options.UnknownConfidence == UnknownConfidencePolicy.Accept)
+        {
+            return new GuardVerdict(GuardAction.Allow, Name, ConfidenceReasons.Unknown) { Threshold = threshold, Elapsed = context.TimeProvider.GetElapsedTime(start) };
+        }
+
+        var reason = score is null ? ConfidenceReasons.Unknown : ConfidenceReasons.Low;
+        var action = options.LowConfidenceAction switch
+        {
+            LowConfidenceAction.Escalate => GuardAction.Escalate,
+            LowConfidenceAction.Fallback when HasFallbackStage(context) => GuardAction.Degrade,
+            _ => GuardAction.Modify,
+        };
+        var detail = action != GuardAction.Degrade ? source : source is null ? "handed to fallback" : source + ", handed to fallback";
+        var verdict = new GuardVerdict(action, Name, reason) { Score = score, Threshold = threshold, Detail = detail, Elapsed = context.TimeProvider.GetElapsedTime(start) };
+        if (action == GuardAction.Degrade)
         {
             context.Items[ConfidenceReasons.FallbackRequestItemKey] = verdict;
         }

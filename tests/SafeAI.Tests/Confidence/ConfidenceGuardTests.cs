@@ -239,6 +239,24 @@ public class ConfidenceGuardTests
     }
 
     [Fact]
+    public async Task GetStreamingResponseAsync_ProviderScoreOnLastUpdate_EstimatorSeesIt()
+    {
+        var faq = FaqChatClient.CreateDemo();
+        using var client = faq.AsBuilder().UseSafeAI(safe => safe.AddConfidence(o => o.Estimators.Add(new DelegateConfidenceEstimator("faq", static (_, r, _) =>
+            ValueTask.FromResult(r.AdditionalProperties?.TryGetValue(FaqChatClient.MatchScoreKey, out var s) == true ? (double?)Convert.ToDouble(s, System.Globalization.CultureInfo.InvariantCulture) : null))))).Build();
+
+        SafeAIResult? result = null;
+        await foreach (var update in client.GetStreamingResponseAsync("What are your opening hours?", cancellationToken: TestContext.Current.CancellationToken))
+        {
+            result = update.GetSafeAIResult() ?? result;
+        }
+
+        Assert.True(result!.TryGetVerdict("confidence", out var verdict));
+        Assert.Equal(ConfidenceReasons.Ok, verdict.Reason);
+        Assert.Equal("faq", verdict.Detail);
+    }
+
+    [Fact]
     public void AddConfidence_InvalidThreshold_ThrowsNamingSetting()
     {
         var ex = Assert.Throws<OptionsValidationException>(() => new SafeAIPipelineBuilder().AddConfidence(o => o.Threshold = 1.5));
