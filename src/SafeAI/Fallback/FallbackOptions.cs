@@ -17,19 +17,15 @@ public enum FallbackExhaustedBehavior
 public sealed class FallbackCircuitBreakerOptions
 {
     /// <summary>Gets or sets the failure ratio that opens the circuit. Default: 0.5.</summary>
-    [Range(0.01, 1.0, ErrorMessage = "SafeAI:Fallback:CircuitBreaker:FailureRatio must be between 0.01 and 1.")]
     public double FailureRatio { get; set; } = 0.5;
 
     /// <summary>Gets or sets the least number of calls in the window before the circuit may open. Default: 10.</summary>
-    [Range(2, int.MaxValue, ErrorMessage = "SafeAI:Fallback:CircuitBreaker:MinimumThroughput must be at least 2.")]
     public int MinimumThroughput { get; set; } = 10;
 
     /// <summary>Gets or sets the sampling window. Default: 30 seconds.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.500", "1.00:00:00", ErrorMessage = "SafeAI:Fallback:CircuitBreaker:SamplingDuration must be between 0.5 s and 1 day.")]
     public TimeSpan SamplingDuration { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Gets or sets how long the circuit stays open. Default: 30 seconds.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.500", "1.00:00:00", ErrorMessage = "SafeAI:Fallback:CircuitBreaker:BreakDuration must be between 0.5 s and 1 day.")]
     public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(30);
 }
 
@@ -48,7 +44,7 @@ public sealed class FallbackCircuitBreakerOptions
 ///   "CircuitBreaker": { "FailureRatio": 0.5, "MinimumThroughput": 10, "BreakDuration": "00:00:30" } } }
 /// </code>
 /// </example>
-public sealed class FallbackOptions : AIGuardOptions
+public sealed class FallbackOptions : AIGuardOptions, IValidatableObject
 {
     /// <summary>The configuration section the stage binds from.</summary>
     public const string SectionName = "SafeAI:Fallback";
@@ -67,19 +63,15 @@ public sealed class FallbackOptions : AIGuardOptions
     public IList<Type> ExceptionTypes { get; } = [];
 
     /// <summary>Gets or sets the time budget of each attempt: the model call, and each link of the chain that calls something. <see langword="null"/> (default): none. For streams, the time to the first chunk.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00", ErrorMessage = "SafeAI:Fallback:AttemptTimeout must be between 1 ms and 1 day.")]
     public TimeSpan? AttemptTimeout { get; set; }
 
     /// <summary>Gets or sets the time budget of the whole stage (the model call and the chain). When it runs out, only immediate links (static texts) still answer. <see langword="null"/> (default): none.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00", ErrorMessage = "SafeAI:Fallback:TotalTimeout must be between 1 ms and 1 day.")]
     public TimeSpan? TotalTimeout { get; set; }
 
     /// <summary>Gets or sets the circuit breaker settings; <see langword="null"/> (default): no circuit breaker. Read once when the pipeline is built.</summary>
-    [ValidateObjectMembers]
     public FallbackCircuitBreakerOptions? CircuitBreaker { get; set; }
 
     /// <summary>Gets or sets what happens when no link answers. Default: <see cref="FallbackExhaustedBehavior.ReturnUnavailableMessage"/>.</summary>
-    [EnumDataType(typeof(FallbackExhaustedBehavior), ErrorMessage = "SafeAI:Fallback:WhenExhausted must be ReturnUnavailableMessage or ThrowException.")]
     public FallbackExhaustedBehavior WhenExhausted { get; set; }
 
     /// <summary>Gets or sets the answer when no link could answer.</summary>
@@ -95,6 +87,43 @@ public sealed class FallbackOptions : AIGuardOptions
 
     /// <summary>Gets or sets how to read an HTTP status code from a provider's exception; by default <see cref="HttpRequestException.StatusCode"/> and a numeric <c>Status</c> property (<c>System.ClientModel.ClientResultException</c>). Not bound from configuration.</summary>
     public Func<Exception, int?>? StatusCodeResolver { get; set; }
+
+    /// <inheritdoc />
+    IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
+    {
+        if (AttemptTimeout is { } attempt && attempt <= TimeSpan.Zero)
+        {
+            yield return new ValidationResult("SafeAI:Fallback:AttemptTimeout must be positive.", [nameof(AttemptTimeout)]);
+        }
+
+        if (TotalTimeout is { } total && total <= TimeSpan.Zero)
+        {
+            yield return new ValidationResult("SafeAI:Fallback:TotalTimeout must be positive.", [nameof(TotalTimeout)]);
+        }
+
+        if (!Enum.IsDefined(WhenExhausted))
+        {
+            yield return new ValidationResult("SafeAI:Fallback:WhenExhausted must be ReturnUnavailableMessage or ThrowException.", [nameof(WhenExhausted)]);
+        }
+
+        if (CircuitBreaker is { } breaker)
+        {
+            if (!(breaker.FailureRatio is > 0 and <= 1))
+            {
+                yield return new ValidationResult("SafeAI:Fallback:CircuitBreaker:FailureRatio must be greater than 0 and at most 1.", [nameof(CircuitBreaker)]);
+            }
+
+            if (breaker.MinimumThroughput < 2)
+            {
+                yield return new ValidationResult("SafeAI:Fallback:CircuitBreaker:MinimumThroughput must be at least 2.", [nameof(CircuitBreaker)]);
+            }
+
+            if (breaker.SamplingDuration < TimeSpan.FromMilliseconds(500) || breaker.BreakDuration < TimeSpan.FromMilliseconds(500))
+            {
+                yield return new ValidationResult("SafeAI:Fallback:CircuitBreaker:SamplingDuration and BreakDuration must be at least 0.5 s.", [nameof(CircuitBreaker)]);
+            }
+        }
+    }
 
     /// <summary>Adds a link to the chain.</summary>
     /// <param name="fallback">The link.</param>

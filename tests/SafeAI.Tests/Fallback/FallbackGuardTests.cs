@@ -397,6 +397,62 @@ public class FallbackGuardTests
         Assert.False(updates[^1].GetSafeAIResult()!.TryGetVerdict("fallback", out _));
     }
 
+    [Fact]
+    public async Task GetStreamingResponseAsync_CallerCancelsMidStream_CancellationPropagatesNoNotice()
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        using var client = Build(TestChatClient.Streaming("a", "b", "c", "d"), o => o.Add(ChatFallback.Static("x")));
+        var seen = new List<string>();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var update in client.GetStreamingResponseAsync("q", cancellationToken: cts.Token))
+            {
+                seen.Add(update.Text);
+                await cts.CancelAsync();
+            }
+        });
+
+        Assert.Equal(["a"], seen);
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_AllFallbacksFailThrowMode_ThrowsTypedException()
+    {
+        using var client = Build(Failing(new InvalidOperationException("down")), o =>
+        {
+            o.WhenExhausted = FallbackExhaustedBehavior.ThrowException;
+            o.Add(ChatFallback.FromClient(Failing(new InvalidOperationException("also down")), "backup"));
+        });
+
+        await Assert.ThrowsAsync<SafeAIFallbackExhaustedException>(() => ReadAllAsync(client.GetStreamingResponseAsync("q", cancellationToken: TestContext.Current.CancellationToken)));
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_OutputCheckBlocksBeforeFirstChunk_FallbackAnswers()
+    {
+        using var client = Build(TestChatClient.Streaming("FORBIDDEN ", "words"), o => o.Add(ChatFallback.Static("Safe answer.")),
+            more: safe => safe.AddOutputCheck("out", (_, seg, _) => ValueTask.FromResult((seg.PrecedingText + seg.Text).Contains("FORBIDDEN", StringComparison.Ordinal) ? GuardVerdict.Block("out", "out.bad") : GuardVerdict.Allow("out"))));
+
+        var updates = await ReadAllAsync(client.GetStreamingResponseAsync("q", cancellationToken: TestContext.Current.CancellationToken));
+
+        var text = string.Concat(updates.Select(u => u.Text));
+        Assert.Equal("Safe answer.", text);
+        Assert.True(updates[^1].GetSafeAIResult()!.TryGetVerdict("fallback", out var verdict));
+        Assert.Equal(FallbackReasons.Blocked, verdict.Reason);
+    }
+
+    [Fact]
+    public void AddFallback_InvalidSettings_ThrowNamingSetting()
+    {
+        var timeout = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => new SafeAIPipelineBuilder().AddFallback(o => o.AttemptTimeout = TimeSpan.FromSeconds(-1)));
+        Assert.Contains("SafeAI:Fallback:AttemptTimeout", timeout.Message, StringComparison.Ordinal);
+        var breaker = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => new SafeAIPipelineBuilder().AddFallback(o => o.CircuitBreaker = new FallbackCircuitBreakerOptions { FailureRatio = 2 }));
+        Assert.Contains("SafeAI:Fallback:CircuitBreaker:FailureRatio", breaker.Message, StringComparison.Ordinal);
+        var message = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => new SafeAIPipelineBuilder().AddFallback(o => o.UnavailableMessage = ""));
+        Assert.Contains("SafeAI:Fallback:UnavailableMessage", message.Message, StringComparison.Ordinal);
+    }
+
     private static async Task<List<ChatResponseUpdate>> ReadAllAsync(IAsyncEnumerable<ChatResponseUpdate> stream)
     {
         var list = new List<ChatResponseUpdate>();
