@@ -27,7 +27,8 @@ internal sealed partial class FallbackGuard : AIGuard
 
     private readonly Func<FallbackOptions> _options;
     private readonly FallbackCircuitBreakerOptions? _breakerOptions;
-    private ResiliencePipeline<ChatResponse>? _breaker;
+    private readonly CircuitBreakerStateProvider _breakerState = new();
+    private ResiliencePipeline? _breaker;
 
     public FallbackGuard(FallbackOptions options)
         : this(options, () => options)
@@ -88,6 +89,11 @@ internal sealed partial class FallbackGuard : AIGuard
             return ToStream(await AnswerAsync(context, options, FallbackTriggers.KillSwitch, null, start, default).ConfigureAwait(false));
         }
 
+        if (_breakerOptions is not null && _breaker is not null && _breakerState.CircuitState is CircuitState.Open or CircuitState.Isolated)
+        {
+            return ToStream(await AnswerAsync(context, options, FallbackTriggers.CircuitOpen, null, start, default).ConfigureAwait(false));
+        }
+
         var callerToken = context.CancellationToken;
         var total = options.TotalTimeout is { } tt ? new CancellationTokenSource(tt, context.TimeProvider) : null;
         var attempt = options.AttemptTimeout is { } at ? new CancellationTokenSource(at, context.TimeProvider) : null;
@@ -146,7 +152,7 @@ internal sealed partial class FallbackGuard : AIGuard
             Exception? failure = null;
             try
             {
-                if (await enumerator.MoveNextAsync().ConfigureAwait(false))
+                if (await MoveFirstAsync(context, enumerator, callerToken).ConfigureAwait(false))
                 {
                     first = enumerator.Current;
                 }
@@ -294,7 +300,7 @@ internal sealed partial class FallbackGuard : AIGuard
         var resilienceContext = ResilienceContextPool.Shared.Get(callerToken);
         try
         {
-            var outcome = await breaker.ExecuteOutcomeAsync(
+            var outcome = await breaker.ExecuteOutcomeAsync<ChatResponse, (GuardNext next, SafeAIContext context)>(
                 static async (_, state) =>
                 {
                     try
@@ -321,12 +327,52 @@ internal sealed partial class FallbackGuard : AIGuard
         }
     }
 
-    private ResiliencePipeline<ChatResponse> CreateBreaker(TimeProvider timeProvider)
+    /// <summary>Moves a stream to its first chunk, through the circuit breaker when there is one, so stream failures count too.</summary>
+    private async ValueTask<bool> MoveFirstAsync(SafeAIContext context, IAsyncEnumerator<ChatResponseUpdate> enumerator, CancellationToken callerToken)
+    {
+        if (_breakerOptions is null)
+        {
+            return await enumerator.MoveNextAsync().ConfigureAwait(false);
+        }
+
+        var breaker = _breaker ?? CreateBreaker(context.TimeProvider);
+        var resilienceContext = ResilienceContextPool.Shared.Get(callerToken);
+        try
+        {
+            var outcome = await breaker.ExecuteOutcomeAsync(
+                static async (_, state) =>
+                {
+                    try
+                    {
+                        return Outcome.FromResult(await state.MoveNextAsync().ConfigureAwait(false));
+                    }
+                    catch (Exception ex)
+                    {
+                        return Outcome.FromException<bool>(ex);
+                    }
+                },
+                resilienceContext,
+                enumerator).ConfigureAwait(false);
+            if (outcome.Exception is { } exception)
+            {
+                ExceptionDispatchInfo.Capture(exception).Throw();
+            }
+
+            return outcome.Result;
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(resilienceContext);
+        }
+    }
+
+    private ResiliencePipeline CreateBreaker(TimeProvider timeProvider)
     {
         var settings = _breakerOptions!;
-        var pipeline = new ResiliencePipelineBuilder<ChatResponse> { TimeProvider = timeProvider }
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<ChatResponse>
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = timeProvider }
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
+                StateProvider = _breakerState,
                 FailureRatio = settings.FailureRatio,
                 MinimumThroughput = settings.MinimumThroughput,
                 SamplingDuration = settings.SamplingDuration,
@@ -405,7 +451,9 @@ internal sealed partial class FallbackGuard : AIGuard
         else if (context.Outcome >= GuardAction.Degrade && context.HasVerdict(GuardAction.Degrade) &&
             context.Items.ContainsKey(ConfidenceReasons.FallbackRequestItemKey))
         {
-            trigger = FallbackTriggers.LowConfidence;
+            // The confidence stage's LowConfidenceAction.Fallback is the switch for this trigger: honour it always, so a
+            // low-confidence answer handed over is never passed on silently.
+            return FallbackTriggers.LowConfidence;
         }
         else
         {

@@ -25,7 +25,7 @@ public enum FallbackTriggers
     /// <summary>The provider's own content filter stopped the answer (finish reason <c>content_filter</c>).</summary>
     ContentFilter = 1 << 5,
 
-    /// <summary>The confidence stage judged the answer too uncertain and chose <see cref="LowConfidenceAction.Fallback"/>.</summary>
+    /// <summary>The confidence stage judged the answer too uncertain and chose <see cref="LowConfidenceAction.Fallback"/>. Always honoured: the confidence stage's setting is the switch.</summary>
     LowConfidence = 1 << 6,
 
     /// <summary>The request did not fit the model's context window.</summary>

@@ -295,6 +295,30 @@ public class FallbackGuardTests
     }
 
     [Fact]
+    public async Task GetStreamingResponseAsync_StreamFailuresOpenCircuit_ModelNoLongerCalled()
+    {
+        var time = new FakeTimeProvider();
+        var inner = Failing(new HttpRequestException("down", null, HttpStatusCode.BadGateway));
+        using var client = Build(inner, o =>
+        {
+            o.CircuitBreaker = new FallbackCircuitBreakerOptions { MinimumThroughput = 2, FailureRatio = 0.5, SamplingDuration = TimeSpan.FromSeconds(10), BreakDuration = TimeSpan.FromSeconds(30) };
+            o.Add(ChatFallback.Static("Backup."));
+        }, time);
+
+        for (var i = 0; i < 2; i++)
+        {
+            await ReadAllAsync(client.GetStreamingResponseAsync("q", cancellationToken: TestContext.Current.CancellationToken));
+        }
+
+        var third = await ReadAllAsync(client.GetStreamingResponseAsync("q", cancellationToken: TestContext.Current.CancellationToken));
+
+        Assert.Equal(2, inner.Calls);
+        Assert.Equal("Backup.", string.Concat(third.Select(u => u.Text)));
+        Assert.True(third[^1].GetSafeAIResult()!.TryGetVerdict("fallback", out var verdict));
+        Assert.Equal(FallbackReasons.CircuitOpen, verdict.Reason);
+    }
+
+    [Fact]
     public async Task GetResponseAsync_KillSwitchFromConfiguration_AllTrafficToFallbackAtOnce()
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["SafeAI:Fallback:KillSwitch"] = "false" }).Build();
