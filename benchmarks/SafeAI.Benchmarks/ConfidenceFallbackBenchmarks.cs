@@ -5,7 +5,8 @@ namespace SafeAI.Benchmarks;
 
 /// <summary>
 /// Overhead of the confidence and fallback stages on the success path: the model answers, the confidence is above the
-/// threshold, no fallback trigger fires. Baseline: the bare inner client. Run with
+/// threshold, no fallback trigger fires. Baseline: the bare inner client. The pass-through rows separate the pipeline's
+/// own cost (context, result) and the cost of recording one verdict from the two stages' cost. Run with
 /// <c>dotnet run -c Release --project benchmarks/SafeAI.Benchmarks -- --filter *ConfidenceFallback*</c>.
 /// </summary>
 [MemoryDiagnoser]
@@ -15,6 +16,7 @@ public class ConfidenceFallbackBenchmarks
 
     private FakeModelClient _inner = null!;
     private IChatClient _noopStage = null!;
+    private IChatClient _verdictStage = null!;
     private IChatClient _confidence = null!;
     private IChatClient _fallback = null!;
     private IChatClient _both = null!;
@@ -26,6 +28,7 @@ public class ConfidenceFallbackBenchmarks
         _inner = new FakeModelClient();
         var estimator = new DelegateConfidenceEstimator("fixed", static (_, _, _) => new ValueTask<double?>(0.9));
         _noopStage = _inner.AsBuilder().UseSafeAI(safe => safe.Add(new PassThroughStage())).Build();
+        _verdictStage = _inner.AsBuilder().UseSafeAI(safe => safe.Add(new PassThroughStage(recordVerdict: true))).Build();
         _confidence = _inner.AsBuilder().UseSafeAI(safe => safe.AddConfidence(o => o.Estimators.Add(estimator))).Build();
         _fallback = _inner.AsBuilder().UseSafeAI(safe => safe.AddFallback(o => o.Add(ChatFallback.Static("Backup answer.")))).Build();
         _both = _inner.AsBuilder().UseSafeAI(safe => safe
@@ -46,6 +49,9 @@ public class ConfidenceFallbackBenchmarks
 
     [Benchmark(Description = "SafeAI, one pass-through stage")]
     public Task<ChatResponse> OnePassThroughStage() => _noopStage.GetResponseAsync(Messages);
+
+    [Benchmark(Description = "SafeAI, one stage recording a verdict")]
+    public Task<ChatResponse> OneVerdictStage() => _verdictStage.GetResponseAsync(Messages);
 
     [Benchmark(Description = "Confidence")]
     public Task<ChatResponse> Confidence() => _confidence.GetResponseAsync(Messages);
@@ -77,12 +83,22 @@ public class ConfidenceFallbackBenchmarks
         }
     }
 
-    /// <summary>A stage that only calls the next one: the pipeline's own cost, for reference.</summary>
-    private sealed class PassThroughStage : IAIGuard
+    /// <summary>A stage that only calls the next one (optionally recording an Allow verdict): the pipeline's own cost, for reference.</summary>
+    private sealed class PassThroughStage(bool recordVerdict = false) : IAIGuard
     {
+        private readonly GuardVerdict _allow = GuardVerdict.Allow("noop");
+
         public string Name => "noop";
 
-        public ValueTask<ChatResponse> InvokeAsync(SafeAIContext context, GuardNext next) => next.GetResponseAsync(context);
+        public ValueTask<ChatResponse> InvokeAsync(SafeAIContext context, GuardNext next)
+        {
+            if (recordVerdict)
+            {
+                context.AddVerdict(_allow);
+            }
+
+            return next.GetResponseAsync(context);
+        }
 
         public ValueTask<IAsyncEnumerable<ChatResponseUpdate>> InvokeStreamingAsync(SafeAIContext context, GuardNext next) => next.GetStreamingResponseAsync(context);
     }

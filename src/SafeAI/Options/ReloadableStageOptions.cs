@@ -17,7 +17,7 @@ internal sealed class ReloadableStageOptions<TOptions>
 
     public TOptions Current => _current;
 
-    /// <summary>Registers bound, validated options under DI, or returns <see langword="null"/> when the builder has no services.</summary>
+    /// <summary>Registers bound, validated, reloaded options under DI; returns <see langword="false"/> when the builder has no services (built in code).</summary>
     public static bool Register<TValidator>(SafeAIPipelineBuilder builder, string sectionPath, Action<TOptions>? configure)
         where TValidator : class, IValidateOptions<TOptions>
     {
