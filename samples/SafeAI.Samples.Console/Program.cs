@@ -1,4 +1,5 @@
 using System.ClientModel;
+using System.Globalization;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -10,7 +11,11 @@ using SafeAI.Samples.ConsoleApp;
 // SafeAI console sample. Runs offline on an embedded FAQ responder; set SAFEAI_OPENAI_API_KEY to use a real model.
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
-var (innerClient, modelDescription) = CreateInnerClient();
+var apiKey = Environment.GetEnvironmentVariable("SAFEAI_OPENAI_API_KEY");
+var modelDescription = DescribeModel(apiKey);
+
+// The provider's HttpClient: the model-API resilience handler owns HTTP retries (429 with Retry-After, no blind POST retries).
+builder.Services.AddHttpClient("openai").AddModelApiResilienceHandler();
 
 // 1. Register the SafeAI pipeline. Settings come from the "SafeAI" section of appsettings.json
 //    (the per-user rate limit from "SafeAI:RateLimiting", reloaded when the file changes).
@@ -20,10 +25,17 @@ builder.Services.AddSafeAI(safe => safe
     .AddInputLengthLimit(4_000)
     .Add(new NoSecretsGuard())
     .Add(new PhoneNumberRedactor())
-    .AddHumanReview()); // high-risk answers wait for a person; settings in appsettings.json ("SafeAI:HumanReview")
+    .AddHumanReview() // high-risk answers wait for a person; settings in appsettings.json ("SafeAI:HumanReview")
+    .AddConfidence(o =>
+    {
+        // With a real OpenAI model the token log-probabilities give the score; the offline FAQ reports its match score.
+        o.UseOpenAILogProbabilities();
+        o.Estimators.Add(new DelegateConfidenceEstimator("faq-match", static (_, response, _) => ValueTask.FromResult(
+            response.AdditionalProperties?.TryGetValue(FaqChatClient.MatchScoreKey, out var score) == true ? (double?)Convert.ToDouble(score, CultureInfo.InvariantCulture) : null)));
+    }));
 
 // 2. Wrap the chat client with it.
-builder.Services.AddChatClient(innerClient).UseSafeAI();
+builder.Services.AddChatClient(services => CreateInnerClient(services, apiKey)).UseSafeAI();
 
 using var host = builder.Build();
 var chat = host.Services.GetRequiredService<IChatClient>();
@@ -56,6 +68,12 @@ if (loanAnswer.GetReviewOutcome() is { } review)
 {
     Transcript.Note($"reviewed: {review.State} by {review.ReviewerId} (\"{review.Comment}\")");
 }
+
+Transcript.Heading("A low-confidence answer becomes an honest one (confidence stage)");
+await AskAsync("Can I open an account for my children with a weekend card?", new ChatOptions().WithUser("u-3003"));
+
+Transcript.Heading("An outage: the model is down, the fallback chain answers");
+await OutageScene.RunAsync();
 
 Transcript.Heading("A burst from one user hits the per-user limit (5 a minute)");
 await BurstAsync("u-7", requests: 6);
@@ -124,22 +142,26 @@ async Task AskStreamingAsync(string question)
     Transcript.Result(result);
 }
 
-static (IChatClient Client, string Description) CreateInnerClient()
+static string DescribeModel(string? apiKey) => string.IsNullOrWhiteSpace(apiKey)
+    ? $"{FaqChatClient.ModelId} (embedded offline FAQ responder; set SAFEAI_OPENAI_API_KEY to use a real model)"
+    : $"{Environment.GetEnvironmentVariable("SAFEAI_OPENAI_MODEL") ?? "gpt-4o-mini"} at {Environment.GetEnvironmentVariable("SAFEAI_OPENAI_ENDPOINT") ?? "api.openai.com"}";
+
+static IChatClient CreateInnerClient(IServiceProvider services, string? apiKey)
 {
-    var apiKey = Environment.GetEnvironmentVariable("SAFEAI_OPENAI_API_KEY");
     if (string.IsNullOrWhiteSpace(apiKey))
     {
-        return (FaqChatClient.CreateDemo(), $"{FaqChatClient.ModelId} (embedded offline FAQ responder; set SAFEAI_OPENAI_API_KEY to use a real model)");
+        return FaqChatClient.CreateDemo();
     }
 
     var model = Environment.GetEnvironmentVariable("SAFEAI_OPENAI_MODEL") ?? "gpt-4o-mini";
     var endpoint = Environment.GetEnvironmentVariable("SAFEAI_OPENAI_ENDPOINT");
-    var options = new OpenAIClientOptions();
+
+    // One owner for retries: the resilient HttpClient. UseHttpClient turns the SDK's own retries off.
+    var options = new OpenAIClientOptions().UseHttpClient(services.GetRequiredService<IHttpClientFactory>().CreateClient("openai"));
     if (!string.IsNullOrWhiteSpace(endpoint))
     {
         options.Endpoint = new Uri(endpoint);
     }
 
-    var client = new OpenAIClient(new ApiKeyCredential(apiKey), options).GetChatClient(model).AsIChatClient();
-    return (client, $"{model} at {endpoint ?? "api.openai.com"}");
+    return new OpenAIClient(new ApiKeyCredential(apiKey), options).GetChatClient(model).AsIChatClient();
 }

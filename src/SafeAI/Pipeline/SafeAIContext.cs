@@ -44,7 +44,7 @@ public sealed class SafeAIContext
     public ChatOptions? Options { get; set; }
 
     /// <summary>Gets the caller's cancellation token. Pass it to everything the stage awaits.</summary>
-    public CancellationToken CancellationToken { get; private set; }
+    public CancellationToken CancellationToken { get; internal set; }
 
     /// <summary>Gets a value indicating whether this is a streaming call.</summary>
     public bool IsStreaming { get; private set; }

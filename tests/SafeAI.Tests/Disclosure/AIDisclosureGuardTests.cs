@@ -111,6 +111,36 @@ public class AIDisclosureGuardTests
         Assert.Equal("bob", disclosure.ReviewedBy);
     }
 
+    [Theory]
+    [InlineData(false, AIDisclosureMode.None)]
+    [InlineData(true, AIDisclosureMode.MachineGenerated)]
+    public async Task GetResponseAsync_FallbackAnswers_ModeNoneUnlessTheLinkIsAnAIModel(bool aiLink, AIDisclosureMode expected)
+    {
+        var failing = new TestChatClient { GetResponseAsyncCallback = (_, _, _) => Task.FromException<ChatResponse>(new HttpRequestException("down", null, System.Net.HttpStatusCode.ServiceUnavailable)) };
+        var link = aiLink ? ChatFallback.FromClient(TestChatClient.Answering("from a second model"), "backup-model") : ChatFallback.FromClient(FaqChatClient.CreateDemo());
+        using var client = failing.AsBuilder().UseSafeAI(safe => safe
+            .AddAIDisclosure(o => o.Notice = AIDisclosureNotice.None)
+            .AddFallback(o => o.Fallbacks.Add(link))).Build();
+
+        var response = await client.GetResponseAsync("How do I reset my password?", cancellationToken: Ct);
+
+        Assert.Equal(GuardAction.Degrade, response.GetSafeAIResult()!.Outcome);
+        Assert.Equal(expected, response.GetAIDisclosure()!.Mode);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_ConfidenceReplacesAnswerWithHonestOne_ModeNone()
+    {
+        using var client = TestChatClient.Answering("a shaky guess").AsBuilder().UseSafeAI(safe => safe
+            .AddAIDisclosure(o => o.Notice = AIDisclosureNotice.None)
+            .AddConfidence(o => o.Estimators.Add(new DelegateConfidenceEstimator("fixed", static (_, _, _) => ValueTask.FromResult<double?>(0.1))))).Build();
+
+        var response = await client.GetResponseAsync("hi", cancellationToken: Ct);
+
+        Assert.DoesNotContain("shaky", response.Text, StringComparison.Ordinal);
+        Assert.Equal(AIDisclosureMode.None, response.GetAIDisclosure()!.Mode);
+    }
+
     [Fact]
     public async Task GetResponseAsync_StageDeclaresNonAIAnswer_ModeNone()
     {
