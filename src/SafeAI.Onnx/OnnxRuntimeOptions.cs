@@ -1,0 +1,63 @@
+namespace SafeAI.Onnx;
+
+/// <summary>Where ONNX Runtime runs the model.</summary>
+public enum OnnxExecutionProvider
+{
+    /// <summary>The CPU (default; ships with <c>Microsoft.ML.OnnxRuntime</c>).</summary>
+    Cpu = 0,
+
+    /// <summary>An NVIDIA GPU through CUDA. Add the <c>Microsoft.ML.OnnxRuntime.Gpu</c> package to the application.</summary>
+    Cuda,
+}
+
+/// <summary>How a <see cref="ContentModel"/> runs: threads, execution provider and micro-batching.</summary>
+public sealed class OnnxRuntimeOptions
+{
+    /// <summary>Gets or sets the threads ONNX Runtime uses inside one operator; 0 lets ONNX Runtime choose (one per physical core). Default: 0.</summary>
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>Gets or sets the threads ONNX Runtime uses across operators; 0 lets ONNX Runtime choose. Default: 0.</summary>
+    public int InterOpThreads { get; set; }
+
+    /// <summary>Gets or sets the execution provider. Default: <see cref="OnnxExecutionProvider.Cpu"/>.</summary>
+    public OnnxExecutionProvider ExecutionProvider { get; set; } = OnnxExecutionProvider.Cpu;
+
+    /// <summary>Gets or sets the GPU used with <see cref="OnnxExecutionProvider.Cuda"/>. Default: 0.</summary>
+    public int DeviceId { get; set; }
+
+    /// <summary>
+    /// Gets or sets a value indicating whether texts scored by concurrent calls are gathered into one model run
+    /// (up to <see cref="MaxBatchSize"/> texts or <see cref="BatchWindow"/>). Default: <see langword="false"/>, because
+    /// on the 2-core CPU it was measured on it did not raise throughput (see the benchmarks); try it on larger machines and GPUs.
+    /// </summary>
+    public bool MicroBatching { get; set; }
+
+    /// <summary>Gets or sets how long the first text of a micro-batch waits for others. Default: 2 ms.</summary>
+    public TimeSpan BatchWindow { get; set; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>Gets or sets the most texts in one model run. Default: 32.</summary>
+    public int MaxBatchSize { get; set; } = 32;
+
+    internal void Validate()
+    {
+        if (IntraOpThreads < 0 || InterOpThreads < 0)
+        {
+            throw new ArgumentException($"OnnxRuntimeOptions: IntraOpThreads ({IntraOpThreads}) and InterOpThreads ({InterOpThreads}) cannot be negative.");
+        }
+
+        if (!Enum.IsDefined(ExecutionProvider))
+        {
+            throw new ArgumentException($"OnnxRuntimeOptions: unknown ExecutionProvider '{ExecutionProvider}'.");
+        }
+
+        if (MaxBatchSize < 1)
+        {
+            throw new ArgumentException($"OnnxRuntimeOptions: MaxBatchSize must be at least 1 (it is {MaxBatchSize}).");
+        }
+
+        if (BatchWindow < TimeSpan.Zero)
+        {
+            throw new ArgumentException($"OnnxRuntimeOptions: BatchWindow cannot be negative (it is {BatchWindow}).");
+        }
+    }
+}
