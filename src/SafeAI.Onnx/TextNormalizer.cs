@@ -187,6 +187,13 @@ internal static class TextNormalizer
                 count++;
             }
 
+            if (count >= 4 && text[i] == 'I' && char.IsLower(text[i + 2]))
+            {
+                // "I h a t e": the pronoun I starts the run but is not part of the spaced-out word.
+                i += 2;
+                count--;
+            }
+
             if (count >= 3)
             {
                 sb ??= new StringBuilder(text.Length);
