@@ -45,7 +45,11 @@ public sealed class ContentFilterOptions : AIGuardOptions
     /// <summary>Gets or sets a value indicating whether the model's output is checked. Default: <see langword="true"/>.</summary>
     public bool CheckOutput { get; set; } = true;
 
-    /// <summary>Gets or sets how streamed output is held back and screened in windows.</summary>
+    /// <summary>
+    /// Gets or sets how streamed output is held back and screened in windows. Each window is scored together with the
+    /// <see cref="OutputScreeningOptions.ContextSize"/> characters released before it, which must be at least 16 so that a word
+    /// cut by a window boundary is scored whole.
+    /// </summary>
     public OutputScreeningOptions Screening { get; set; } = new();
 
     /// <summary>Gets or sets how many tokens consecutive windows of a long text share. Default: 32.</summary>

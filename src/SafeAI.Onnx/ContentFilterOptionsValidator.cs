@@ -5,6 +5,9 @@ namespace SafeAI.Onnx;
 /// <summary>Validates <see cref="ContentFilterOptions"/> with messages that name the setting.</summary>
 internal sealed class ContentFilterOptionsValidator : IValidateOptions<ContentFilterOptions>
 {
+    /// <summary>The least released context scored with each streamed window.</summary>
+    internal const int MinContextSize = 16;
+
     public ValidateOptionsResult Validate(string? name, ContentFilterOptions options)
     {
         var errors = GetErrors(options, requireModelPath: false);
@@ -70,9 +73,9 @@ internal sealed class ContentFilterOptionsValidator : IValidateOptions<ContentFi
                 errors.Add($"{S}:Screening:WindowSize must be at least 1 (it is {screening.WindowSize}).");
             }
 
-            if (screening.ContextSize < 0)
+            if (screening.ContextSize < MinContextSize)
             {
-                errors.Add($"{S}:Screening:ContextSize cannot be negative (it is {screening.ContextSize}).");
+                errors.Add($"{S}:Screening:ContextSize must be at least {MinContextSize} (it is {screening.ContextSize}), so that a word split across two streamed windows is still scored whole.");
             }
 
             if (screening.SentenceFlushMinimum < 0)

@@ -71,7 +71,9 @@ internal sealed class ModelTokenizer
             ids = _tokenizer.EncodeToIds(text, maxTokens, out normalized, out consumed);
         }
 
-        complete = consumed >= (normalized ?? text).Length;
+        // Fewer ids than the budget means the tokenizer reached the end; otherwise compare what it consumed (trailing
+        // white space yields no token, so it does not count).
+        complete = ids.Count < maxTokens || consumed >= (normalized ?? text).AsSpan().TrimEnd().Length;
         return ids;
     }
 
