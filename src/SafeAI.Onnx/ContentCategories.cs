@@ -9,16 +9,17 @@ namespace SafeAI.Onnx;
 /// <list type="table">
 /// <listheader><term>SafeAI</term><description>OpenAI moderation / Azure AI Content Safety / Llama Guard 3</description></listheader>
 /// <item><term><see cref="Hate"/></term><description>hate, hate/threatening / Hate / S10 Hate</description></item>
-/// <item><term><see cref="Harassment"/></term><description>harassment, harassment/threatening / (Hate, low severity) / S5 Defamation (nearest)</description></item>
+/// <item><term><see cref="Harassment"/></term><description>harassment, harassment/threatening / Hate (its bullying and intimidation harms) / none</description></item>
 /// <item><term><see cref="Sexual"/></term><description>sexual / Sexual / S12 Sexual Content, S3 Sex-Related Crimes</description></item>
-/// <item><term><see cref="SexualMinors"/></term><description>sexual/minors / Sexual (any severity with minors) / S4 Child Sexual Exploitation</description></item>
-/// <item><term><see cref="Violence"/></term><description>violence, violence/graphic / Violence / S1 Violent Crimes, S9 Indiscriminate Weapons</description></item>
+/// <item><term><see cref="SexualMinors"/></term><description>sexual/minors / Sexual (content involving minors) / S4 Child Sexual Exploitation</description></item>
+/// <item><term><see cref="Violence"/></term><description>violence, violence/graphic, illicit/violent / Violence / S1 Violent Crimes, S9 Indiscriminate Weapons</description></item>
 /// <item><term><see cref="SelfHarm"/></term><description>self-harm, self-harm/intent, self-harm/instructions / SelfHarm / S11 Suicide and Self-Harm</description></item>
-/// <item><term><see cref="Illicit"/></term><description>illicit, illicit/violent / (none) / S2 Non-Violent Crimes, S8 Intellectual Property, S14 Code Interpreter Abuse</description></item>
-/// <item><term><see cref="PromptInjection"/></term><description>(none) / Prompt Shields (user prompt and document attacks) / (none: Prompt Guard)</description></item>
+/// <item><term><see cref="Illicit"/></term><description>illicit / none / S2 Non-Violent Crimes</description></item>
+/// <item><term><see cref="PromptInjection"/></term><description>none / Prompt Shields (user prompt and document attacks) / none (Meta ships Prompt Guard separately)</description></item>
 /// </list>
-/// Llama Guard S6 Specialized Advice, S7 Privacy and S13 Elections have no SafeAI category of their own; models that
-/// score them report them under their own names.
+/// Llama Guard S5 Defamation, S6 Specialized Advice, S7 Privacy, S8 Intellectual Property, S13 Elections and S14 Code
+/// Interpreter Abuse have no SafeAI category of their own; a model that scores them reports them under its own names
+/// (reason <c>content.&lt;name&gt;</c>).
 /// </remarks>
 public static class ContentCategories
 {
