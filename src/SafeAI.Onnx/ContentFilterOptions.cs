@@ -36,11 +36,14 @@ public sealed class ContentFilterOptions : AIGuardOptions
     /// <summary>Gets the per-category thresholds and actions, by category name (for example <c>hate</c>, <c>prompt_injection</c>).</summary>
     public IDictionary<string, ContentCategoryOptions> Categories { get; } = new Dictionary<string, ContentCategoryOptions>(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>Gets or sets a value indicating whether the input is checked. Default: <see langword="true"/>.</summary>
+    public bool CheckInput { get; set; } = true;
+
     /// <summary>
-    /// Gets or sets the roles of the input messages that are checked. Default: <c>user</c> and <c>tool</c> (tool results
-    /// carry indirect prompt injection). Empty turns the input check off.
+    /// Gets the roles of the input messages that are checked. Empty (the default) means <c>user</c> and <c>tool</c>
+    /// (tool results carry indirect prompt injection).
     /// </summary>
-    public IList<string> InputRoles { get; set; } = ["user", "tool"];
+    public IList<string> InputRoles { get; } = new List<string>();
 
     /// <summary>Gets or sets a value indicating whether the model's output is checked. Default: <see langword="true"/>.</summary>
     public bool CheckOutput { get; set; } = true;
@@ -73,6 +76,8 @@ public sealed class ContentFilterOptions : AIGuardOptions
 
     /// <summary>Gets or sets the text that replaces redacted sentences. Default: <c>[removed by content filter]</c>.</summary>
     public string RedactionText { get; set; } = "[removed by content filter]";
+
+    internal IReadOnlyList<string> GetInputRoles() => InputRoles.Count == 0 ? ["user", "tool"] : [.. InputRoles];
 
     internal (double Threshold, ContentAction Action, bool Enabled) GetPolicy(string category) =>
         Categories.TryGetValue(category, out var c)

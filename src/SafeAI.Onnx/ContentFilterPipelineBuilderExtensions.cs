@@ -80,7 +80,7 @@ public static class ContentFilterPipelineBuilderExtensions
     }
 
     private static IAIGuard CreateInputStage(ContentClassifier classifier) =>
-        classifier.Options.InputRoles.Count == 0 ? new PassThroughGuard("content-input-off", GuardOrder.InputChecks) : new ContentInputGuard(classifier);
+        !classifier.Options.CheckInput ? new PassThroughGuard("content-input-off", GuardOrder.InputChecks) : new ContentInputGuard(classifier);
 
     private static IAIGuard CreateOutputStage(ContentClassifier classifier) =>
         classifier.Options.CheckOutput ? new ContentOutputGuard(classifier) : new PassThroughGuard("content-output-off", GuardOrder.OutputChecks);

@@ -15,17 +15,12 @@ internal sealed class ContentInputGuard : InputGuard
         : base(ContentFilterOptions.DefaultName + "-input", WithName(classifier.Options, "-input"))
     {
         _classifier = classifier;
-        _roles = new HashSet<string>(classifier.Options.InputRoles, StringComparer.OrdinalIgnoreCase);
+        _roles = new HashSet<string>(classifier.Options.GetInputRoles(), StringComparer.OrdinalIgnoreCase);
     }
 
     protected override async ValueTask<GuardVerdict> CheckAsync(SafeAIContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (_roles.Count == 0)
-        {
-            return Allow();
-        }
-
         var texts = new List<string>();
         foreach (var message in context.Messages)
         {

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
 
 namespace SafeAI.Onnx;
@@ -42,8 +44,15 @@ internal sealed class ModelTokenizer
 
             case TokenizerKind.Bpe:
             {
-                using var merges = files.Open(description.Merges!);
-                var bpe = Open(files, description.Vocab!, stream => CodeGenTokenizer.Create(stream, merges, addPrefixSpace: false, addBeginOfSentence: false, addEndOfSentence: false));
+                var vocabulary = Open(files, description.Vocab!, ReadVocabulary);
+                var merges = Open(files, description.Merges!, ReadMerges);
+                var bpe = Wrap(files, description.Vocab!, () => BpeTokenizer.Create(new BpeOptions(vocabulary)
+                {
+                    Merges = merges,
+                    ByteLevel = true,
+                    UnknownToken = vocabulary.Exists(static p => p.Key == "<unk>") ? "<unk>" : null,
+                    PreTokenizer = new RegexPreTokenizer(s_byteLevelWords, specialTokens: null),
+                }));
                 return new ModelTokenizer(bpe, description.BosId ?? 0, description.EosId ?? 2, description.PadId ?? 1);
             }
 
@@ -77,12 +86,47 @@ internal sealed class ModelTokenizer
         return ids;
     }
 
+    /// <summary>GPT-2 / RoBERTa word splitting: contractions, words, numbers and other runs, each with its leading space.</summary>
+    private static readonly Regex s_byteLevelWords = new(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+", RegexOptions.Compiled | RegexOptions.CultureInvariant);
+
+    private static List<KeyValuePair<string, int>> ReadVocabulary(Stream stream)
+    {
+        using var document = JsonDocument.Parse(stream);
+        var list = new List<KeyValuePair<string, int>>();
+        foreach (var entry in document.RootElement.EnumerateObject())
+        {
+            list.Add(new KeyValuePair<string, int>(entry.Name, entry.Value.GetInt32()));
+        }
+
+        return list;
+    }
+
+    private static List<string> ReadMerges(Stream stream)
+    {
+        using var reader = new StreamReader(stream);
+        var list = new List<string>();
+        while (reader.ReadLine() is { } line)
+        {
+            if (line.Length > 0 && !line.StartsWith("#version", StringComparison.Ordinal))
+            {
+                list.Add(line);
+            }
+        }
+
+        return list;
+    }
+
     private static T Open<T>(ModelFiles files, string name, Func<Stream, T> create)
     {
         using var stream = files.Open(name);
+        return Wrap(files, name, () => create(stream));
+    }
+
+    private static T Wrap<T>(ModelFiles files, string name, Func<T> create)
+    {
         try
         {
-            return create(stream);
+            return create();
         }
         catch (Exception ex) when (ex is not ContentModelException and not OutOfMemoryException)
         {

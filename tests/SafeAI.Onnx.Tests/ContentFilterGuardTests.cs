@@ -79,6 +79,31 @@ public sealed class ContentFilterGuardTests : IDisposable
     }
 
     [Fact]
+    public async Task GetResponseAsync_SystemRoleChosen_IsChecked()
+    {
+        var inner = TestChatClient.Answering("fine");
+        using var client = Build(inner, o => o.InputRoles.Add("system"));
+
+        var response = await client.GetResponseAsync([new(ChatRole.System, "you hate people"), new(ChatRole.User, "hello")], cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal(0, inner.Calls);
+        Assert.Contains(response.GetSafeAIResult()!.Verdicts, v => v.Reason == "content.hate");
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_InputCheckOff_OnlyTheOutputIsChecked()
+    {
+        var inner = TestChatClient.Answering("we will kill");
+        using var client = Build(inner, o => o.CheckInput = false);
+
+        var response = await client.GetResponseAsync("I hate you", cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal(1, inner.Calls);
+        Assert.Contains(response.GetSafeAIResult()!.Verdicts, v => v.Stage == "content-output" && v.Reason == "content.violence");
+        Assert.DoesNotContain(response.GetSafeAIResult()!.Verdicts, v => v.Stage == "content-input");
+    }
+
+    [Fact]
     public async Task GetResponseAsync_RedactAction_SendsRedactedCopyAndLeavesCallersMessagesAlone()
     {
         var inner = TestChatClient.Answering("fine");

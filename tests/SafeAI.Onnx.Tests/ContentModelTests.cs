@@ -37,6 +37,22 @@ public sealed class ContentModelTests
     }
 
     [Fact]
+    public async Task ScoreAsync_RobertaStyleBpeTokenizer_ScoresWithVocabJsonAndMerges()
+    {
+        using var tiny = new TinyModel(bpe: true);
+        using var model = tiny.Load();
+
+        var hate = await model.ScoreAsync("we hate them", TestContext.Current.CancellationToken);
+        var violence = await model.ScoreAsync("kill", TestContext.Current.CancellationToken);
+        var benign = await model.ScoreAsync("we love them", TestContext.Current.CancellationToken);
+
+        Assert.True(hate["hate"] > 0.99, $"hate {hate["hate"]}");
+        Assert.True(violence["violence"] > 0.99, $"violence {violence["violence"]}");
+        Assert.True(benign["hate"] < 0.01 && benign["violence"] < 0.01);
+        Assert.Equal([0, 2], model.CreateWindows("x", 0, 1, out _)[0] is var w ? new[] { w[0], w[^1] } : null); // <s> ... </s>
+    }
+
+    [Fact]
     public async Task ScoreAsync_ModelWithTokenTypeIds_FeedsThem()
     {
         using var tiny = new TinyModel(withTokenTypeIds: true);

@@ -20,22 +20,18 @@ internal sealed class TinyModel : IDisposable
         ".", ",", "!", "?", "'", "-", "[", "]", "removed", "by", "content", "filter", "here", "some", "text", "safe", "fine",
     ];
 
-    public TinyModel(bool withTokenTypeIds = false, bool withMask = true, int labelsInModel = 3, string? description = null, string activation = "sigmoid", int maxTokens = 32)
+    public TinyModel(bool withTokenTypeIds = false, bool withMask = true, int labelsInModel = 3, string? description = null, string activation = "sigmoid", int maxTokens = 32, bool bpe = false)
     {
         Directory = Path.Combine(Path.GetTempPath(), "safeai-onnx-tests", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(Directory);
 
-        var vocab = new List<string> { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" };
-        vocab.AddRange(HateWords);
-        vocab.AddRange(ViolenceWords);
-        vocab.AddRange(OtherWords);
-        File.WriteAllLines(Path.Combine(Directory, "vocab.txt"), vocab);
-
+        var vocab = bpe ? WriteBpeFiles(Directory) : WriteBertVocab(Directory);
         var embedding = new float[vocab.Count * 2];
         for (var i = 0; i < vocab.Count; i++)
         {
-            embedding[(i * 2) + 0] = HateWords.Contains(vocab[i]) ? 1 : 0;
-            embedding[(i * 2) + 1] = ViolenceWords.Contains(vocab[i]) ? 1 : 0;
+            var word = vocab[i].TrimStart('Ġ');
+            embedding[(i * 2) + 0] = HateWords.Contains(word) ? 1 : 0;
+            embedding[(i * 2) + 1] = ViolenceWords.Contains(word) ? 1 : 0;
         }
 
         // logits[:, 0] = 0 (a "safe" label), logits[:, 1] = 10 * hate - 5, logits[:, 2] = 10 * violence - 5.
@@ -83,19 +79,65 @@ internal sealed class TinyModel : IDisposable
             .Node("Add", ["mm", "B"], ["logits"]);
         File.WriteAllBytes(Path.Combine(Directory, "model.onnx"), writer.Build());
 
-        File.WriteAllText(DescriptionPath, description ?? DefaultDescription(activation, maxTokens));
+        File.WriteAllText(DescriptionPath, description ?? DefaultDescription(activation, maxTokens, bpe));
+    }
+
+    private static List<string> WriteBertVocab(string directory)
+    {
+        var vocab = new List<string> { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" };
+        vocab.AddRange(HateWords);
+        vocab.AddRange(ViolenceWords);
+        vocab.AddRange(OtherWords);
+        File.WriteAllLines(Path.Combine(directory, "vocab.txt"), vocab);
+        return vocab;
+    }
+
+    /// <summary>A RoBERTa-style byte-level BPE vocabulary: the 256 byte symbols plus merges that build "hate" and "kill" (with and without a leading space).</summary>
+    private static List<string> WriteBpeFiles(string directory)
+    {
+        var vocab = new List<string> { "<s>", "<pad>", "</s>", "<unk>" };
+        var n = 0;
+        for (var b = 0; b < 256; b++)
+        {
+            var printable = b is >= '!' and <= '~' or >= 0xA1 and <= 0xAC or >= 0xAE and <= 0xFF;
+            vocab.Add(((char)(printable ? b : 256 + n++)).ToString());
+        }
+
+        var merges = new List<string> { "#version: 0.2" };
+        foreach (var word in new[] { "hate", "kill" })
+        {
+            foreach (var prefix in new[] { string.Empty, "Ġ" })
+            {
+                var current = prefix.Length == 0 ? word[..1] : prefix;
+                var rest = prefix.Length == 0 ? word[1..] : word;
+                foreach (var c in rest)
+                {
+                    merges.Add($"{current} {c}");
+                    current += c;
+                    if (!vocab.Contains(current))
+                    {
+                        vocab.Add(current);
+                    }
+                }
+            }
+        }
+
+        var json = "{" + string.Join(",", vocab.Select((v, i) => $"{System.Text.Json.JsonSerializer.Serialize(v)}:{i}")) + "}";
+        File.WriteAllText(Path.Combine(directory, "vocab.json"), json);
+        File.WriteAllLines(Path.Combine(directory, "merges.txt"), merges);
+        return vocab;
     }
 
     public string Directory { get; }
 
     public string DescriptionPath => Path.Combine(Directory, "safeai-model.json");
 
-    public static string DefaultDescription(string activation = "sigmoid", int maxTokens = 32) => string.Create(CultureInfo.InvariantCulture, $$"""
+    public static string DefaultDescription(string activation = "sigmoid", int maxTokens = 32, bool bpe = false) => string.Create(CultureInfo.InvariantCulture, $$"""
         {
           "version": 1,
           "kind": "sequence-classifier",
           "model": "model.onnx",
-          "tokenizer": { "type": "bert", "vocab": "vocab.txt", "lowercase": true },
+          "tokenizer": {{(bpe ? "{ \"type\": \"bpe\", \"vocab\": \"vocab.json\", \"merges\": \"merges.txt\" }" : "{ \"type\": \"bert\", \"vocab\": \"vocab.txt\", \"lowercase\": true }")}},
           "maxTokens": {{maxTokens}},
           "output": "logits",
           "activation": "{{activation}}",
