@@ -202,7 +202,17 @@ public sealed class ContentModel : IDisposable
             return _batcher.ScoreAsync(windows, cancellationToken);
         }
 
-        return new ValueTask<float[]>(ScoreNow(windows, cancellationToken));
+        // Off the caller's thread, so that a stage's time budget can end the wait (and, through RunOptions.Terminate, the run).
+        return new ValueTask<float[]>(Task.Factory.StartNew(
+            static s =>
+            {
+                var (model, w, ct) = ((ContentModel, IReadOnlyList<int[]>, CancellationToken))s!;
+                return model.ScoreNow(w, ct);
+            },
+            (this, windows, cancellationToken),
+            cancellationToken,
+            TaskCreationOptions.DenyChildAttach,
+            TaskScheduler.Default));
     }
 
     /// <summary>Scores windows on the calling thread, in runs of at most the batch size.</summary>

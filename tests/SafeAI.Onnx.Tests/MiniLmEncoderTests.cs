@@ -88,4 +88,27 @@ public sealed class MiniLmEncoderTests(MiniLmFixture fixture)
         Assert.Equal("Happy to help.", passed.Text);
         Assert.Equal(1, inner.Calls);
     }
+
+    [Fact]
+    public async Task GetResponseAsync_CheckRunsPastItsTimeBudget_StopsTheRunAndFailsClosed()
+    {
+        var inner = TestChatClient.Answering("fine");
+        using var client = inner.AsBuilder().UseSafeAI(safe => safe.AddContentFilter(fixture.Model, o =>
+        {
+            o.Timeout = TimeSpan.FromMilliseconds(20);
+            o.MaxWindows = 8;
+        })).Build();
+        var longText = string.Join(' ', Enumerable.Repeat("The meeting is moved to Tuesday because the room was booked.", 150));
+        var started = TimeProvider.System.GetTimestamp();
+
+        var response = await client.GetResponseAsync(longText, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal(0, inner.Calls);
+        Assert.Contains(response.GetSafeAIResult()!.Verdicts, v => v.Reason == GuardReasons.GuardTimeout && v.Action == GuardAction.Block);
+        Assert.InRange(TimeProvider.System.GetElapsedTime(started), TimeSpan.Zero, TimeSpan.FromSeconds(10));
+
+        // The shared session is still healthy after the terminated run.
+        var scores = await fixture.Model.ScoreAsync("I will kill you.", TestContext.Current.CancellationToken);
+        Assert.True(scores["violence"] > 0.5);
+    }
 }
