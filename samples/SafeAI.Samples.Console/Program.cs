@@ -46,6 +46,8 @@ await AskAsync("Please summarise this: " + string.Concat(Enumerable.Repeat("lore
 Transcript.Heading("Per-call context: user, tenant and risk tier travel on ChatOptions");
 await AskAsync("Am I eligible for a loan?", new ChatOptions().WithUser("u-1042").WithTenant("northwind").WithRiskTier(RiskTier.High));
 
+await ContentFilterScene.RunAsync(cancellationToken);
+
 Console.WriteLine();
 Console.WriteLine("Done.");
 
