@@ -97,7 +97,7 @@ internal sealed class ContentClassifier
 
         if (assessment.Truncated && (best < 0 || Severity(_options.OversizeAction) > Severity(bestAction)))
         {
-            return new Decision(_options.OversizeAction, ContentCategories.TooLongReason, null, _options.MaxWindows, Flagged: true);
+            return new Decision(_options.OversizeAction, ContentCategories.TooLongReason, null, null, Flagged: true) { Detail = $"more than {_options.MaxWindows} windows" };
         }
 
         if (best >= 0)
@@ -126,21 +126,21 @@ internal sealed class ContentClassifier
             _ => GuardVerdict.Allow(stage, decision.Reason),
         };
 
-        return verdict with { Score = decision.Score, Threshold = decision.Threshold };
+        return verdict with { Score = decision.Score, Threshold = decision.Threshold, Detail = decision.Detail };
     }
 
     /// <summary>
     /// Replaces the sentences of <paramref name="text"/> that reach the threshold of a category whose action is
-    /// <see cref="ContentAction.Redact"/> (or <paramref name="text"/> as a whole when the text is flagged but no single
-    /// sentence is).
+    /// <see cref="ContentAction.Redact"/>. When no single sentence does, the whole text is replaced if it is flagged as a
+    /// whole (<paramref name="flaggedAsWhole"/>, or a fresh check of the whole text), and otherwise left alone. Texts of
+    /// more than <see cref="MaxRedactionSentences"/> sentences are redacted in groups of neighbouring sentences.
     /// </summary>
-    public async ValueTask<string> RedactAsync(string text, CancellationToken cancellationToken)
+    public async ValueTask<string> RedactAsync(string text, bool flaggedAsWhole, CancellationToken cancellationToken)
     {
-        var sentences = SplitSentences(text);
-        var count = Math.Min(sentences.Count, MaxRedactionSentences);
-        var windows = new List<int[]>(count);
-        var owner = new List<int>(count);
-        for (var s = 0; s < count; s++)
+        var sentences = GroupSentences(SplitSentences(text), MaxRedactionSentences);
+        var windows = new List<int[]>(sentences.Count);
+        var owner = new List<int>(sentences.Count);
+        for (var s = 0; s < sentences.Count; s++)
         {
             var (start, length) = sentences[s];
             if (text.AsSpan(start, length).IsWhiteSpace())
@@ -160,24 +160,25 @@ internal sealed class ContentClassifier
         if (windows.Count > 0)
         {
             var scores = await _model.ScoreWindowsAsync(windows, cancellationToken).ConfigureAwait(false);
-            var categories = _policies.Length;
             for (var w = 0; w < windows.Count; w++)
             {
-                for (var c = 0; c < categories; c++)
+                if (IsRedactFlagged(scores.AsSpan(w * _policies.Length, _policies.Length)))
                 {
-                    var (threshold, action, enabled) = _policies[c];
-                    if (enabled && action == ContentAction.Redact && scores[(w * categories) + c] >= threshold)
-                    {
-                        flagged[owner[w]] = true;
-                        any = true;
-                    }
+                    flagged[owner[w]] = true;
+                    any = true;
                 }
             }
         }
 
         if (!any)
         {
-            return _options.RedactionText;
+            if (!flaggedAsWhole)
+            {
+                var whole = await AssessAsync([text], cancellationToken).ConfigureAwait(false);
+                flaggedAsWhole = IsRedactFlagged(whole.Scores);
+            }
+
+            return flaggedAsWhole ? _options.RedactionText : text;
         }
 
         var sb = new StringBuilder(text.Length);
@@ -208,6 +209,50 @@ internal sealed class ContentClassifier
         }
 
         return sb.ToString();
+    }
+
+    /// <summary>Merges neighbouring sentences so that there are at most <paramref name="max"/> pieces.</summary>
+    internal static List<(int Start, int Length)> GroupSentences(List<(int Start, int Length)> sentences, int max)
+    {
+        if (sentences.Count <= max)
+        {
+            return sentences;
+        }
+
+        var size = (sentences.Count + max - 1) / max;
+        var groups = new List<(int, int)>(max);
+        for (var i = 0; i < sentences.Count; i += size)
+        {
+            var last = Math.Min(i + size, sentences.Count) - 1;
+            groups.Add((sentences[i].Start, sentences[last].Start + sentences[last].Length - sentences[i].Start));
+        }
+
+        return groups;
+    }
+
+    private bool IsRedactFlagged(ReadOnlySpan<float> scores)
+    {
+        for (var c = 0; c < _policies.Length; c++)
+        {
+            var (threshold, action, enabled) = _policies[c];
+            if (enabled && action == ContentAction.Redact && scores[c] >= threshold)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private bool IsRedactFlagged(double[] scores)
+    {
+        Span<float> copy = stackalloc float[scores.Length];
+        for (var c = 0; c < scores.Length; c++)
+        {
+            copy[c] = (float)scores[c];
+        }
+
+        return IsRedactFlagged(copy);
     }
 
     /// <summary>Splits text into sentences (each with its trailing punctuation and the white space before the next).</summary>
@@ -274,5 +319,8 @@ internal sealed class ContentClassifier
     internal readonly record struct Assessment(double[] Scores, bool Truncated);
 
     /// <summary>What to do, why, and the score and threshold behind it.</summary>
-    internal readonly record struct Decision(ContentAction Action, string Reason, double? Score, double? Threshold, bool Flagged);
+    internal readonly record struct Decision(ContentAction Action, string Reason, double? Score, double? Threshold, bool Flagged)
+    {
+        public string? Detail { get; init; }
+    }
 }

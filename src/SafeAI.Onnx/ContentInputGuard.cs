@@ -109,8 +109,8 @@ internal sealed class ContentInputGuard : InputGuard
                 var content = message.Contents[i];
                 AIContent? replaced = content switch
                 {
-                    TextContent { Text.Length: > 0 } t => new TextContent(await _classifier.RedactAsync(t.Text, cancellationToken).ConfigureAwait(false)),
-                    FunctionResultContent { Result: string { Length: > 0 } s } f => new FunctionResultContent(f.CallId, await _classifier.RedactAsync(s, cancellationToken).ConfigureAwait(false)),
+                    TextContent { Text.Length: > 0 } t => new TextContent(await _classifier.RedactAsync(t.Text, flaggedAsWhole: false, cancellationToken).ConfigureAwait(false)),
+                    FunctionResultContent { Result: { } r } f when r.ToString() is { Length: > 0 } s => new FunctionResultContent(f.CallId, await _classifier.RedactAsync(s, flaggedAsWhole: false, cancellationToken).ConfigureAwait(false)),
                     _ => null,
                 };
 
@@ -135,7 +135,7 @@ internal sealed class ContentInputGuard : InputGuard
     private static bool IsSameText(AIContent original, AIContent replaced) => (original, replaced) switch
     {
         (TextContent a, TextContent b) => string.Equals(a.Text, b.Text, StringComparison.Ordinal),
-        (FunctionResultContent a, FunctionResultContent b) => Equals(a.Result, b.Result),
+        (FunctionResultContent a, FunctionResultContent b) => string.Equals(a.Result?.ToString(), b.Result?.ToString(), StringComparison.Ordinal),
         _ => false,
     };
 }

@@ -119,7 +119,10 @@ public sealed class ContentModel : IDisposable
         return Load(files.Describe("safeai-model.json"), stream, files, options);
     }
 
-    /// <summary>Scores one text (normalised and split into windows as the content filter does) and returns the highest score of each category.</summary>
+    /// <summary>
+    /// Scores one text and returns the highest score of each category: the text is normalised against evasion and split
+    /// into windows of <see cref="MaxTokens"/> tokens that overlap by 32 (at most 64 windows; the rest is not scored).
+    /// </summary>
     /// <param name="text">The text.</param>
     /// <param name="cancellationToken">Cancels the scoring.</param>
     /// <returns>Category name to score (0 to 1).</returns>

@@ -31,7 +31,9 @@ internal sealed class ContentOutputGuard : OutputGuard
         var decision = _classifier.Decide(assessment);
         if (decision.Flagged && decision.Action == ContentAction.Redact)
         {
-            segment.Replacement = await _classifier.RedactAsync(segment.Text, cancellationToken).ConfigureAwait(false);
+            // The window was flagged (with its context): if no sentence of it is flagged alone, it is replaced whole, so
+            // that a word split across windows cannot pass.
+            segment.Replacement = await _classifier.RedactAsync(segment.Text, flaggedAsWhole: true, cancellationToken).ConfigureAwait(false);
         }
 
         return ContentClassifier.ToVerdict(Name, decision);

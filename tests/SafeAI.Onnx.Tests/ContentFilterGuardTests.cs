@@ -119,6 +119,36 @@ public sealed class ContentFilterGuardTests : IDisposable
     }
 
     [Fact]
+    public async Task GetResponseAsync_RedactAction_LeavesBenignMessagesAndRedactsToolResult()
+    {
+        var inner = TestChatClient.Answering("fine");
+        using var client = Build(inner, o => o.Categories["hate"] = new() { Action = ContentAction.Redact });
+        List<ChatMessage> messages =
+        [
+            new(ChatRole.User, "what is the weather today?"),
+            new(ChatRole.Tool, [new FunctionResultContent("call-1", "lovely weather. they are vermin. nice day.")]),
+        ];
+
+        await client.GetResponseAsync(messages, cancellationToken: TestContext.Current.CancellationToken);
+
+        var sent = inner.ReceivedMessages.Single().ToList();
+        Assert.Same(messages[0], sent[0]);
+        Assert.Equal("lovely weather. [removed by content filter] nice day.", ((FunctionResultContent)sent[1].Contents[0]).Result);
+        Assert.Equal("call-1", ((FunctionResultContent)sent[1].Contents[0]).CallId);
+        Assert.Equal("lovely weather. they are vermin. nice day.", ((FunctionResultContent)messages[1].Contents[0]).Result);
+    }
+
+    [Fact]
+    public void GroupSentences_ManySentences_MergesNeighboursUpToTheCap()
+    {
+        var text = string.Concat(Enumerable.Repeat("Hi. ", 10));
+        var groups = ContentClassifier.GroupSentences(ContentClassifier.SplitSentences(text), 4);
+
+        Assert.Equal(4, groups.Count);
+        Assert.Equal(text, string.Concat(groups.Select(g => text.Substring(g.Start, g.Length))));
+    }
+
+    [Fact]
     public async Task GetResponseAsync_EscalateAction_ContinuesAndRecordsEscalation()
     {
         var inner = TestChatClient.Answering("fine");
@@ -236,7 +266,7 @@ public sealed class ContentFilterGuardTests : IDisposable
 
         Assert.InRange(TimeProvider.System.GetElapsedTime(started), TimeSpan.Zero, TimeSpan.FromSeconds(20));
         Assert.Equal(0, inner.Calls);
-        Assert.Contains(response.GetSafeAIResult()!.Verdicts, v => v.Reason == ContentCategories.TooLongReason && v.Action == GuardAction.Block && v.Threshold == 8);
+        Assert.Contains(response.GetSafeAIResult()!.Verdicts, v => v.Reason == ContentCategories.TooLongReason && v.Action == GuardAction.Block && v.Detail == "more than 8 windows");
     }
 
     [Fact]

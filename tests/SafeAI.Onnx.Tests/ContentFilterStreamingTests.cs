@@ -108,6 +108,22 @@ public sealed class ContentFilterStreamingTests : IDisposable
     }
 
     [Fact]
+    public async Task GetStreamingResponseAsync_RedactedWordSplitAcrossWindows_DoesNotPassInPieces()
+    {
+        // "ver" ends one window and "min" opens the next: neither piece is flagged alone, the window with its context is.
+        var inner = TestChatClient.Streaming("hello world the cat is ver", "min and the dog is nice");
+        using var client = inner.AsBuilder().UseSafeAI(safe => safe.AddContentFilter(_model, o =>
+        {
+            o.Categories["hate"] = new() { Action = ContentAction.Redact };
+            o.Screening = new OutputScreeningOptions { WindowSize = 26, ContextSize = 16, SentenceFlushMinimum = 0 };
+        })).Build();
+
+        var (released, _, _) = await CollectAsync(client, TestContext.Current.CancellationToken);
+
+        Assert.Equal("hello world the cat is ver[removed by content filter]", released);
+    }
+
+    [Fact]
     public async Task GetStreamingResponseAsync_ViolentInput_EndsBeforeTheModelStreams()
     {
         var inner = TestChatClient.Streaming("fine");
