@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 
 namespace SafeAI.Onnx;
@@ -119,10 +120,28 @@ internal sealed class MicroBatcher : IDisposable
 
     private void Execute(List<Request> batch, List<int[]> windows)
     {
+        // The run is stopped (RunOptions.Terminate) only when every caller in the batch has given up.
+        using var allCancelled = new CancellationTokenSource();
+        var waiting = new StrongBox<int>(batch.Count);
+        var registrations = new CancellationTokenRegistration[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            registrations[i] = batch[i].CancellationToken.UnsafeRegister(
+                static s =>
+                {
+                    var (count, source) = ((StrongBox<int>, CancellationTokenSource))s!;
+                    if (Interlocked.Decrement(ref count.Value) == 0)
+                    {
+                        source.Cancel();
+                    }
+                },
+                (waiting, allCancelled));
+        }
+
         float[] scores;
         try
         {
-            scores = _model.ScoreNow(windows, CancellationToken.None);
+            scores = _model.ScoreNow(windows, allCancelled.Token);
         }
         catch (Exception ex)
         {
@@ -132,6 +151,13 @@ internal sealed class MicroBatcher : IDisposable
             }
 
             return;
+        }
+        finally
+        {
+            foreach (var registration in registrations)
+            {
+                registration.Dispose();
+            }
         }
 
         var perWindow = scores.Length / windows.Count;
