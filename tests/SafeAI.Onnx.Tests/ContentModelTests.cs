@@ -53,6 +53,23 @@ public sealed class ContentModelTests
     }
 
     [Fact]
+    public async Task ScoreAsync_SentencePieceTokenizer_ScoresWithSpmModel()
+    {
+        using var tiny = new TinyModel(sentencePiece: true);
+        using var model = tiny.Load();
+
+        var hate = await model.ScoreAsync("we hate them", TestContext.Current.CancellationToken);
+        var violence = await model.ScoreAsync("they kill", TestContext.Current.CancellationToken);
+        var benign = await model.ScoreAsync("we love them", TestContext.Current.CancellationToken);
+
+        Assert.True(hate["hate"] > 0.99, $"hate {hate["hate"]}");
+        Assert.True(violence["violence"] > 0.99, $"violence {violence["violence"]}");
+        Assert.True(benign["hate"] < 0.01 && benign["violence"] < 0.01);
+        var window = model.CreateWindows("we", 0, 1, out _)[0];
+        Assert.Equal((1, 2), (window[0], window[^1])); // <s> ... </s>
+    }
+
+    [Fact]
     public async Task ScoreAsync_ModelWithTokenTypeIds_FeedsThem()
     {
         using var tiny = new TinyModel(withTokenTypeIds: true);

@@ -123,11 +123,13 @@ internal sealed class OnnxWriter
         return info.ToArray();
     }
 
-    private sealed class Message
+    internal sealed class Message
     {
         private readonly MemoryStream _stream = new();
 
         public void Varint(int field, long value) { Tag(field, 0); Raw((ulong)value); }
+
+        public void Float(int field, float value) { Tag(field, 5); _stream.Write(BitConverter.GetBytes(value)); }
 
         public void Bytes(int field, byte[] value) { Tag(field, 2); Raw((ulong)value.Length); _stream.Write(value); }
 

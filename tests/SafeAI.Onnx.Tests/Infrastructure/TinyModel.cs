@@ -20,16 +20,16 @@ internal sealed class TinyModel : IDisposable
         ".", ",", "!", "?", "'", "-", "[", "]", "removed", "by", "content", "filter", "here", "some", "text", "safe", "fine",
     ];
 
-    public TinyModel(bool withTokenTypeIds = false, bool withMask = true, int labelsInModel = 3, string? description = null, string activation = "sigmoid", int maxTokens = 32, bool bpe = false)
+    public TinyModel(bool withTokenTypeIds = false, bool withMask = true, int labelsInModel = 3, string? description = null, string activation = "sigmoid", int maxTokens = 32, bool bpe = false, bool sentencePiece = false)
     {
         Directory = Path.Combine(Path.GetTempPath(), "safeai-onnx-tests", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(Directory);
 
-        var vocab = bpe ? WriteBpeFiles(Directory) : WriteBertVocab(Directory);
+        var vocab = sentencePiece ? WriteSentencePieceModel(Directory) : bpe ? WriteBpeFiles(Directory) : WriteBertVocab(Directory);
         var embedding = new float[vocab.Count * 2];
         for (var i = 0; i < vocab.Count; i++)
         {
-            var word = vocab[i].TrimStart('Ġ');
+            var word = vocab[i].TrimStart('Ġ', '▁');
             embedding[(i * 2) + 0] = HateWords.Contains(word) ? 1 : 0;
             embedding[(i * 2) + 1] = ViolenceWords.Contains(word) ? 1 : 0;
         }
@@ -79,7 +79,44 @@ internal sealed class TinyModel : IDisposable
             .Node("Add", ["mm", "B"], ["logits"]);
         File.WriteAllBytes(Path.Combine(Directory, "model.onnx"), writer.Build());
 
-        File.WriteAllText(DescriptionPath, description ?? DefaultDescription(activation, maxTokens, bpe));
+        File.WriteAllText(DescriptionPath, description ?? DefaultDescription(activation, maxTokens, bpe, sentencePiece));
+    }
+
+    /// <summary>A Unigram SentencePiece model (the protobuf ModelProto): control pieces, whole words and single characters.</summary>
+    private static List<string> WriteSentencePieceModel(string directory)
+    {
+        var vocab = new List<string> { "<unk>", "<s>", "</s>", "<pad>" };
+        var words = HateWords.Concat(ViolenceWords).Concat(OtherWords.Where(w => w.All(char.IsLetter))).Select(w => "▁" + w).ToList();
+        vocab.AddRange(words);
+        vocab.Add("▁");
+        vocab.AddRange("abcdefghijklmnopqrstuvwxyz.,!?'".Select(c => c.ToString()));
+
+        var model = new OnnxWriter.Message();
+        for (var i = 0; i < vocab.Count; i++)
+        {
+            var piece = new OnnxWriter.Message();
+            piece.String(1, vocab[i]);
+            piece.Float(2, i < 4 ? 0 : vocab[i].StartsWith('▁') && vocab[i].Length > 1 ? -1f : -10f);
+            piece.Varint(3, i switch { 0 => 2, < 4 => 3, _ => 1 }); // UNKNOWN, CONTROL, NORMAL
+            model.Bytes(1, piece.ToArray());
+        }
+
+        var trainer = new OnnxWriter.Message();
+        trainer.Varint(3, 1); // model_type UNIGRAM
+        trainer.Varint(4, vocab.Count);
+        trainer.Varint(40, 0); // unk_id
+        trainer.Varint(41, 1); // bos_id
+        trainer.Varint(42, 2); // eos_id
+        trainer.Varint(43, 3); // pad_id
+        model.Bytes(2, trainer.ToArray());
+        var normalizer = new OnnxWriter.Message();
+        normalizer.String(1, "identity");
+        normalizer.Varint(3, 1); // add_dummy_prefix
+        normalizer.Varint(4, 1); // remove_extra_whitespaces
+        normalizer.Varint(5, 1); // escape_whitespaces
+        model.Bytes(3, normalizer.ToArray());
+        File.WriteAllBytes(Path.Combine(directory, "spm.model"), model.ToArray());
+        return vocab;
     }
 
     private static List<string> WriteBertVocab(string directory)
@@ -132,12 +169,12 @@ internal sealed class TinyModel : IDisposable
 
     public string DescriptionPath => Path.Combine(Directory, "safeai-model.json");
 
-    public static string DefaultDescription(string activation = "sigmoid", int maxTokens = 32, bool bpe = false) => string.Create(CultureInfo.InvariantCulture, $$"""
+    public static string DefaultDescription(string activation = "sigmoid", int maxTokens = 32, bool bpe = false, bool sentencePiece = false) => string.Create(CultureInfo.InvariantCulture, $$"""
         {
           "version": 1,
           "kind": "sequence-classifier",
           "model": "model.onnx",
-          "tokenizer": {{(bpe ? "{ \"type\": \"bpe\", \"vocab\": \"vocab.json\", \"merges\": \"merges.txt\" }" : "{ \"type\": \"bert\", \"vocab\": \"vocab.txt\", \"lowercase\": true }")}},
+          "tokenizer": {{(sentencePiece ? "{ \"type\": \"sentencepiece\", \"model\": \"spm.model\" }" : bpe ? "{ \"type\": \"bpe\", \"vocab\": \"vocab.json\", \"merges\": \"merges.txt\" }" : "{ \"type\": \"bert\", \"vocab\": \"vocab.txt\", \"lowercase\": true }")}},
           "maxTokens": {{maxTokens}},
           "output": "logits",
           "activation": "{{activation}}",
