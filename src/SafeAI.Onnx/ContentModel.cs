@@ -16,8 +16,6 @@ namespace SafeAI.Onnx;
 /// </remarks>
 public sealed class ContentModel : IDisposable
 {
-    private static readonly string[] s_noStrings = [];
-
     private readonly InferenceSession _session;
     private readonly ModelDescription _description;
     private readonly ModelTokenizer _tokenizer;

@@ -312,6 +312,25 @@ public sealed class ContentFilterGuardTests : IDisposable
         Assert.Equal(0, inner.Calls);
     }
 
+    [Theory]
+    [InlineData(GuardFailureMode.FailClosed)]
+    [InlineData(GuardFailureMode.FailOpen)]
+    public async Task GetResponseAsync_ModelFails_FollowsTheStagesFailureMode(GuardFailureMode mode)
+    {
+        using var tiny = new TinyModel();
+        var broken = tiny.Load();
+        var inner = TestChatClient.Answering("fine");
+        using var client = inner.AsBuilder().UseSafeAI(safe => safe.AddContentFilter(broken, o => o.FailureMode = mode)).Build();
+        broken.Dispose();
+
+        var response = await client.GetResponseAsync("hello", cancellationToken: TestContext.Current.CancellationToken);
+
+        var verdict = response.GetSafeAIResult()!.Verdicts.First(v => v.Stage == "content-input");
+        Assert.Equal(GuardReasons.GuardError, verdict.Reason);
+        Assert.Equal(mode == GuardFailureMode.FailClosed ? 0 : 1, inner.Calls);
+        Assert.Equal(mode == GuardFailureMode.FailClosed ? GuardAction.Block : GuardAction.Allow, verdict.Action);
+    }
+
     [Fact]
     public async Task AddSafeAI_FromConfiguration_LoadsModelAndAppliesCategorySettings()
     {
