@@ -93,7 +93,26 @@ public static class ContentFilterPipelineBuilderExtensions
             throw new OptionsValidationException(ContentFilterOptions.SectionName, typeof(ContentFilterOptions), errors);
         }
 
-        return new ContentClassifier(model ?? ContentModel.Load(options.ModelPath!, options.Runtime), options);
+        var loaded = model ?? ContentModel.Load(options.ModelPath!, options.Runtime);
+        foreach (var category in options.Categories.Keys)
+        {
+            if (!loaded.Categories.Contains(category, StringComparer.OrdinalIgnoreCase))
+            {
+                errors.Add($"{ContentFilterOptions.SectionName}:Categories:{category} is not a category of the model (it scores: {string.Join(", ", loaded.Categories)}).");
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            if (model is null)
+            {
+                loaded.Dispose();
+            }
+
+            throw new OptionsValidationException(ContentFilterOptions.SectionName, typeof(ContentFilterOptions), errors);
+        }
+
+        return new ContentClassifier(loaded, options);
     }
 
     /// <summary>Holds the DI singleton's model and disposes it with the container when it loaded it.</summary>

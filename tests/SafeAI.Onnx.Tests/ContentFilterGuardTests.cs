@@ -373,6 +373,14 @@ public sealed class ContentFilterGuardTests : IDisposable
     }
 
     [Fact]
+    public void AddContentFilter_CategoryTheModelDoesNotScore_FailsNamingTheSetting()
+    {
+        var ex = Assert.Throws<OptionsValidationException>(() => new SafeAIPipelineBuilder().AddContentFilter(_model, o => o.Categories["violance"] = new() { Threshold = 0.4 }));
+
+        Assert.Contains("SafeAI:ContentFilter:Categories:violance is not a category of the model (it scores: hate, violence)", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AddContentFilter_InCodeWithoutModelPath_FailsNamingTheSetting()
     {
         var ex = Assert.Throws<OptionsValidationException>(() => new SafeAIPipelineBuilder().AddContentFilter());
