@@ -78,6 +78,8 @@ await OutageScene.RunAsync();
 Transcript.Heading("A burst from one user hits the per-user limit (5 a minute)");
 await BurstAsync("u-7", requests: 6);
 
+await ContentFilterScene.RunAsync(cancellationToken);
+
 Console.WriteLine();
 Console.WriteLine("Done.");
 

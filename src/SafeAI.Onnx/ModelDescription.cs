@@ -1,0 +1,388 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace SafeAI.Onnx;
+
+internal enum ModelKind
+{
+    EncoderHeads,
+    SequenceClassifier,
+}
+
+internal enum TokenizerKind
+{
+    Bert,
+    Bpe,
+    SentencePiece,
+}
+
+internal enum Pooling
+{
+    Mean,
+    Cls,
+    None,
+}
+
+internal sealed class LinearHead
+{
+    public required string Category { get; init; }
+
+    public required float[] Weights { get; init; }
+
+    public required float Bias { get; init; }
+}
+
+internal sealed class TokenizerDescription
+{
+    public TokenizerKind Kind { get; init; }
+
+    public string? Vocab { get; init; }
+
+    public string? Merges { get; init; }
+
+    public string? Model { get; init; }
+
+    public bool Lowercase { get; init; }
+
+    public int? BosId { get; init; }
+
+    public int? EosId { get; init; }
+
+    public int? PadId { get; init; }
+}
+
+/// <summary>The parsed, validated model description file (<c>safeai-model.json</c>); see the README for its format.</summary>
+internal sealed class ModelDescription
+{
+    public const int CurrentVersion = 1;
+
+    public required string FileName { get; init; }
+
+    public ModelKind Kind { get; init; }
+
+    public required string Model { get; init; }
+
+    public required TokenizerDescription Tokenizer { get; init; }
+
+    public int MaxTokens { get; init; }
+
+    public string IdsInput { get; init; } = "input_ids";
+
+    public string MaskInput { get; init; } = "attention_mask";
+
+    public string TypeIdsInput { get; init; } = "token_type_ids";
+
+    public required string Output { get; init; }
+
+    public Pooling Pooling { get; init; }
+
+    public bool Normalize { get; init; }
+
+    public IReadOnlyList<LinearHead> Heads { get; init; } = [];
+
+    public bool Softmax { get; init; }
+
+    /// <summary>Category per output index; <see langword="null"/> entries are not reported (for example a "safe" label).</summary>
+    public IReadOnlyList<string?> Labels { get; init; } = [];
+
+    public static ModelDescription Parse(string fileName, ReadOnlySpan<byte> json)
+    {
+        JsonDocument document;
+        try
+        {
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            document = JsonDocument.ParseValue(ref reader);
+        }
+        catch (JsonException ex)
+        {
+            throw new ContentModelException(fileName, $"not valid JSON ({ex.Message}).", ex);
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw Fail(fileName, "the description must be a JSON object.");
+            }
+
+            var version = GetInt(fileName, root, "version") ?? throw Fail(fileName, "\"version\" is missing (this runtime reads version 1).");
+            if (version != CurrentVersion)
+            {
+                throw Fail(fileName, $"\"version\" is {version}; this runtime reads version {CurrentVersion}.");
+            }
+
+            var kind = GetString(fileName, root, "kind") switch
+            {
+                "encoder-heads" => ModelKind.EncoderHeads,
+                "sequence-classifier" => ModelKind.SequenceClassifier,
+                null => throw Fail(fileName, "\"kind\" is missing (\"encoder-heads\" or \"sequence-classifier\")."),
+                var other => throw Fail(fileName, $"\"kind\" is \"{other}\"; expected \"encoder-heads\" or \"sequence-classifier\"."),
+            };
+
+            var model = GetString(fileName, root, "model") ?? GetString(fileName, root, "encoder")
+                ?? throw Fail(fileName, "\"model\" (the ONNX file) is missing.");
+            var maxTokens = GetInt(fileName, root, "maxTokens") ?? 512;
+            if (maxTokens is < 8 or > 65536)
+            {
+                throw Fail(fileName, $"\"maxTokens\" is {maxTokens}; it must be between 8 and 65536.");
+            }
+
+            var tokenizer = ParseTokenizer(fileName, root);
+            string idsInput = "input_ids", maskInput = "attention_mask", typeIdsInput = "token_type_ids";
+            if (root.TryGetProperty("inputs", out var inputs))
+            {
+                idsInput = GetString(fileName, inputs, "ids") ?? idsInput;
+                maskInput = GetString(fileName, inputs, "mask") ?? maskInput;
+                typeIdsInput = GetString(fileName, inputs, "typeIds") ?? typeIdsInput;
+            }
+
+            if (kind == ModelKind.EncoderHeads)
+            {
+                var pooling = GetString(fileName, root, "pooling") switch
+                {
+                    null or "mean" => Pooling.Mean,
+                    "cls" => Pooling.Cls,
+                    "none" => Pooling.None,
+                    var other => throw Fail(fileName, $"\"pooling\" is \"{other}\"; expected \"mean\", \"cls\" or \"none\" (the output is already one vector per text)."),
+                };
+
+                return new ModelDescription
+                {
+                    FileName = fileName,
+                    Kind = kind,
+                    Model = model,
+                    Tokenizer = tokenizer,
+                    MaxTokens = maxTokens,
+                    IdsInput = idsInput,
+                    MaskInput = maskInput,
+                    TypeIdsInput = typeIdsInput,
+                    Output = GetString(fileName, root, "output") ?? "last_hidden_state",
+                    Pooling = pooling,
+                    Normalize = GetBool(fileName, root, "normalize") ?? true,
+                    Heads = ParseHeads(fileName, root),
+                };
+            }
+
+            var softmax = GetString(fileName, root, "activation") switch
+            {
+                null or "sigmoid" => false,
+                "softmax" => true,
+                var other => throw Fail(fileName, $"\"activation\" is \"{other}\"; expected \"sigmoid\" or \"softmax\"."),
+            };
+
+            return new ModelDescription
+            {
+                FileName = fileName,
+                Kind = kind,
+                Model = model,
+                Tokenizer = tokenizer,
+                MaxTokens = maxTokens,
+                IdsInput = idsInput,
+                MaskInput = maskInput,
+                TypeIdsInput = typeIdsInput,
+                Output = GetString(fileName, root, "output") ?? "logits",
+                Softmax = softmax,
+                Labels = ParseLabels(fileName, root),
+            };
+        }
+    }
+
+    private static TokenizerDescription ParseTokenizer(string fileName, JsonElement root)
+    {
+        if (!root.TryGetProperty("tokenizer", out var t) || t.ValueKind != JsonValueKind.Object)
+        {
+            throw Fail(fileName, "\"tokenizer\" is missing (for example { \"type\": \"bert\", \"vocab\": \"vocab.txt\", \"lowercase\": true }).");
+        }
+
+        var kind = GetString(fileName, t, "type") switch
+        {
+            "bert" or "wordpiece" => TokenizerKind.Bert,
+            "bpe" or "roberta" => TokenizerKind.Bpe,
+            "sentencepiece" => TokenizerKind.SentencePiece,
+            null => throw Fail(fileName, "\"tokenizer.type\" is missing (\"bert\", \"bpe\" or \"sentencepiece\")."),
+            var other => throw Fail(fileName, $"\"tokenizer.type\" is \"{other}\"; expected \"bert\", \"bpe\" or \"sentencepiece\"."),
+        };
+
+        var description = new TokenizerDescription
+        {
+            Kind = kind,
+            Vocab = GetString(fileName, t, "vocab"),
+            Merges = GetString(fileName, t, "merges"),
+            Model = GetString(fileName, t, "model"),
+            Lowercase = GetBool(fileName, t, "lowercase") ?? false,
+            BosId = GetInt(fileName, t, "bosId"),
+            EosId = GetInt(fileName, t, "eosId"),
+            PadId = GetInt(fileName, t, "padId"),
+        };
+
+        switch (kind)
+        {
+            case TokenizerKind.Bert when description.Vocab is null:
+                throw Fail(fileName, "\"tokenizer.vocab\" (vocab.txt) is missing.");
+            case TokenizerKind.Bpe when description.Vocab is null || description.Merges is null:
+                throw Fail(fileName, "a \"bpe\" tokenizer needs \"vocab\" (vocab.json) and \"merges\" (merges.txt).");
+            case TokenizerKind.SentencePiece when description.Model is null:
+                throw Fail(fileName, "a \"sentencepiece\" tokenizer needs \"model\" (the .model file).");
+            default:
+                return description;
+        }
+    }
+
+    private static List<LinearHead> ParseHeads(string fileName, JsonElement root)
+    {
+        if (!root.TryGetProperty("heads", out var heads) || heads.ValueKind != JsonValueKind.Object)
+        {
+            throw Fail(fileName, "\"heads\" is missing: an encoder-heads model needs at least one head, e.g. \"heads\": { \"hate\": { \"weights\": [...], \"bias\": 0 } }.");
+        }
+
+        var list = new List<LinearHead>();
+        int? dimension = null;
+        foreach (var head in heads.EnumerateObject())
+        {
+            if (head.Value.ValueKind != JsonValueKind.Object || !head.Value.TryGetProperty("weights", out var w) || w.ValueKind != JsonValueKind.Array)
+            {
+                throw Fail(fileName, $"head \"{head.Name}\" needs \"weights\": an array of numbers.");
+            }
+
+            var weights = new float[w.GetArrayLength()];
+            var i = 0;
+            foreach (var item in w.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.Number || !float.IsFinite(item.GetSingle()))
+                {
+                    throw Fail(fileName, $"head \"{head.Name}\": weight {i} is not a finite number.");
+                }
+
+                weights[i++] = item.GetSingle();
+            }
+
+            if (weights.Length == 0 || (dimension is { } d && d != weights.Length))
+            {
+                throw Fail(fileName, $"head \"{head.Name}\" has {weights.Length} weights; all heads need the same number (the encoder's embedding size{(dimension is { } e ? $", {e} so far" : string.Empty)}).");
+            }
+
+            dimension = weights.Length;
+            var bias = 0f;
+            if (head.Value.TryGetProperty("bias", out var b))
+            {
+                if (b.ValueKind != JsonValueKind.Number || !float.IsFinite(b.GetSingle()))
+                {
+                    throw Fail(fileName, $"head \"{head.Name}\": \"bias\" is not a finite number.");
+                }
+
+                bias = b.GetSingle();
+            }
+
+            list.Add(new LinearHead { Category = CheckCategory(fileName, head.Name), Weights = weights, Bias = bias });
+        }
+
+        if (list.Count == 0)
+        {
+            throw Fail(fileName, "\"heads\" is empty: an encoder-heads model needs at least one head.");
+        }
+
+        return list;
+    }
+
+    private static List<string?> ParseLabels(string fileName, JsonElement root)
+    {
+        if (!root.TryGetProperty("labels", out var labels) || labels.ValueKind != JsonValueKind.Object)
+        {
+            throw Fail(fileName, "\"labels\" is missing: map each output index to a category, e.g. \"labels\": { \"0\": null, \"1\": \"hate\" } (null: not reported).");
+        }
+
+        var map = new SortedDictionary<int, string?>();
+        foreach (var label in labels.EnumerateObject())
+        {
+            if (!int.TryParse(label.Name, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+            {
+                throw Fail(fileName, $"label key \"{label.Name}\" is not an output index (0, 1, ...).");
+            }
+
+            map[index] = label.Value.ValueKind switch
+            {
+                JsonValueKind.Null => null,
+                JsonValueKind.String => CheckCategory(fileName, label.Value.GetString()!),
+                _ => throw Fail(fileName, $"label {index} must be a category name or null."),
+            };
+        }
+
+        var list = new List<string?>();
+        for (var i = 0; i < map.Count; i++)
+        {
+            if (!map.TryGetValue(i, out var category))
+            {
+                throw Fail(fileName, $"\"labels\" has no entry for output index {i}; give every index from 0 to {map.Count - 1} (null for labels not reported).");
+            }
+
+            list.Add(category);
+        }
+
+        if (list.TrueForAll(static c => c is null))
+        {
+            throw Fail(fileName, "every label is null: at least one output must map to a category.");
+        }
+
+        return list;
+    }
+
+    private static string CheckCategory(string fileName, string name)
+    {
+        if (name.Length == 0 || name.Length > 64)
+        {
+            throw Fail(fileName, $"category name \"{name}\" must be 1 to 64 characters.");
+        }
+
+        foreach (var c in name)
+        {
+            if (c is not ((>= 'a' and <= 'z') or (>= '0' and <= '9') or '_'))
+            {
+                throw Fail(fileName, $"category name \"{name}\" may hold only a-z, 0-9 and '_' (it becomes the reason code content.{name}).");
+            }
+        }
+
+        return name;
+    }
+
+    private static string? GetString(string fileName, JsonElement element, string name)
+    {
+        if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } s
+            ? s
+            : throw Fail(fileName, $"\"{name}\" must be a non-empty string.");
+    }
+
+    private static int? GetInt(string fileName, JsonElement element, string name)
+    {
+        if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var i)
+            ? i
+            : throw Fail(fileName, $"\"{name}\" must be a whole number.");
+    }
+
+    private static bool? GetBool(string fileName, JsonElement element, string name)
+    {
+        if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw Fail(fileName, $"\"{name}\" must be true or false."),
+        };
+    }
+
+    private static ContentModelException Fail(string fileName, string problem) => new(fileName, problem);
+}
