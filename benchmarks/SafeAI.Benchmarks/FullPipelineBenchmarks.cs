@@ -13,7 +13,6 @@ namespace SafeAI.Benchmarks;
 /// work built from Microsoft.Extensions.AI's own middleware and from a Polly pipeline.
 /// </summary>
 [MemoryDiagnoser]
-[Config(typeof(PaperConfig))]
 public class FullPipelineBenchmarks
 {
     // Mid-conversation (an earlier assistant turn), so the first-turn AI notice is not added: the common case.
@@ -93,7 +92,6 @@ public class FullPipelineBenchmarks
 
 /// <summary>The full default pipeline on a stream of 1 and 32 chunks; per chunk = (Mean[32] - Mean[1]) / 31 against the same for the baseline.</summary>
 [MemoryDiagnoser]
-[Config(typeof(PaperConfig))]
 public class FullPipelineStreamingBenchmarks
 {
     private static readonly List<ChatMessage> Messages =
@@ -143,7 +141,6 @@ public class FullPipelineStreamingBenchmarks
 
 /// <summary>Throughput of the full default pipeline with 1 and 2 concurrent callers (this machine has 2 cores).</summary>
 [MemoryDiagnoser]
-[Config(typeof(PaperConfig))]
 public class FullPipelineThroughputBenchmarks
 {
     private const int CallsPerInvoke = 1_000;

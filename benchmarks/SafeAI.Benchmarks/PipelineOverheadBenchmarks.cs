@@ -8,7 +8,6 @@ namespace SafeAI.Benchmarks;
 /// an empty pipeline, six no-op stages, and six input checks that each record an Allow verdict.
 /// </summary>
 [MemoryDiagnoser]
-[Config(typeof(PaperConfig))]
 public class PipelineOverheadBenchmarks
 {
     private static readonly List<ChatMessage> Messages = [new(ChatRole.User, "What are your opening hours?")];
@@ -57,7 +56,6 @@ public class PipelineOverheadBenchmarks
 /// difference divided by 31.
 /// </summary>
 [MemoryDiagnoser]
-[Config(typeof(PaperConfig))]
 public class StreamingOverheadBenchmarks
 {
     private static readonly List<ChatMessage> Messages = [new(ChatRole.User, "What are your opening hours?")];

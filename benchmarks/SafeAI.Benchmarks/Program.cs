@@ -1,5 +1,9 @@
+using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Running;
+using SafeAI.Benchmarks;
 
 // Run all: dotnet run -c Release --project benchmarks/SafeAI.Benchmarks -- --filter '*'
 // See benchmarks/README.md for the filters and how to read the results.
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// Without --job the committed configuration applies (a medium run with ratios); with --job (e.g. --job dry) only that job runs.
+var config = args.Contains("--job", StringComparer.Ordinal) ? DefaultConfig.Instance : new PaperConfig();
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
