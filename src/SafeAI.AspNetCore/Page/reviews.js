@@ -69,7 +69,7 @@
     var h = el('h2');
     h.appendChild(el('span', null, 'Ticket ' + item.id.slice(-8)));
     h.appendChild(el('span', 'badge ' + item.state, stateLabels[item.state] || item.state));
-    if (item.riskTier && item.riskTier !== 'Normal' && item.riskTier !== 'Low') { h.appendChild(el('span', 'badge risk', item.riskTier + ' risk')); }
+    if (item.riskTier && item.riskTier !== 'Unspecified' && item.riskTier !== 'Low') { h.appendChild(el('span', 'badge risk', item.riskTier + ' risk')); }
     li.appendChild(h);
     var meta = 'Created ' + when(item.createdAt);
     if (item.state === 'claimed' && item.claimedBy) { meta += ' · claimed by ' + item.claimedBy; }
