@@ -69,6 +69,13 @@ public static partial class SampleApp
         builder.Services.AddSingleton<Conversations>();
 
         var app = builder.Build();
+        app.Use(static (http, next) =>
+        {
+            // The pages load nothing from elsewhere and run no inline script (the reviewers' page sets its own, stricter policy).
+            http.Response.Headers.XContentTypeOptions = "nosniff";
+            http.Response.Headers.ContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+            return next(http);
+        });
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();
@@ -172,7 +179,16 @@ public static partial class SampleApp
     // The answer to a deferred question, once a reviewer decided. Only the conversation that asked may read it.
     private static async Task<IResult> ReviewedAnswerAsync(string ticketId, string? conversationId, IReviewQueue queue, IChatClient chat, HttpContext http, CancellationToken cancellationToken)
     {
-        var item = string.IsNullOrEmpty(conversationId) || ticketId.Length > 64 ? null : await queue.GetAsync(ticketId, cancellationToken);
+        ReviewItem? item;
+        try
+        {
+            item = string.IsNullOrEmpty(conversationId) || ticketId.Length > 64 ? null : await queue.GetAsync(ticketId, cancellationToken);
+        }
+        catch (ReviewStoreException)
+        {
+            return Results.Problem(statusCode: 503, title: "Review queue unavailable", detail: "The review queue cannot be reached right now; your question is not lost. Try again shortly.");
+        }
+
         if (item is null || !string.Equals(item.ConversationId, conversationId, StringComparison.Ordinal))
         {
             return Results.Problem(statusCode: 404, title: "Not found", detail: "No review of that question is known for this conversation.");

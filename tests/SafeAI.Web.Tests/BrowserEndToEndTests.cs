@@ -123,4 +123,68 @@ public sealed class BrowserEndToEndTests
         Assert.NotNull(entry.ConversationId);
         Assert.Same(host.App.Services.GetRequiredService<IFeedbackStore>(), host.App.Services.GetRequiredService<IFeedbackStore>());
     }
+
+    [Fact]
+    public async Task HighStakesQuestions_ReviewerEditsOneAndRejectsAnother_CustomerSeesEachOutcomeLabelledHonestly()
+    {
+        if (!File.Exists(Chromium))
+        {
+            Assert.Skip("chromium not found at /usr/bin/chromium: apt-get install -y chromium");
+        }
+
+        await using var host = await SampleHost.StartAsync(Ct);
+        var baseUrl = host.Address.ToString().TrimEnd('/');
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+        });
+        await using var customerContext = await browser.NewContextAsync();
+        await using var reviewerContext = await browser.NewContextAsync();
+        customerContext.SetDefaultTimeout(30_000);
+        reviewerContext.SetDefaultTimeout(30_000);
+
+        var chat = await customerContext.NewPageAsync();
+        await chat.GotoAsync(baseUrl + "/");
+        foreach (var question in new[] { "Can I borrow 10,000 EUR?", "What APR would my mortgage have?" })
+        {
+            await chat.GetByLabel("Your question").FillAsync(question);
+            await chat.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
+        }
+
+        await Assertions.Expect(chat.Locator("li.msg.assistant[data-kind=pending]")).ToHaveCountAsync(2);
+
+        var review = await reviewerContext.NewPageAsync();
+        await review.GotoAsync(baseUrl + "/login?returnUrl=/reviews/");
+        await review.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, "sign-in-page.png") });
+        await review.GetByLabel("User name").FillAsync(SampleApp.DemoReviewerUser);
+        await review.GetByLabel("Password").FillAsync("wrong");
+        await review.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Assertions.Expect(review.GetByRole(AriaRole.Alert)).ToContainTextAsync("do not match");
+        await review.GetByLabel("User name").FillAsync(SampleApp.DemoReviewerUser);
+        await review.GetByLabel("Password").FillAsync(SampleApp.DemoReviewerPassword);
+        await review.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+
+        var borrow = review.Locator("li.item", new() { HasText = "Can I borrow 10,000 EUR?" });
+        await borrow.GetByRole(AriaRole.Button, new() { Name = "Edit answer…" }).ClickAsync();
+        await borrow.GetByLabel("Edited answer (the user gets this text instead)").FillAsync("Possibly: please book a short appointment so we can check your income first.");
+        await borrow.GetByRole(AriaRole.Button, new() { Name = "Save edited answer" }).ClickAsync();
+        await Assertions.Expect(review.Locator("#status")).ToContainTextAsync("Edited.");
+        var mortgage = review.Locator("li.item", new() { HasText = "What APR would my mortgage have?" });
+        await mortgage.GetByRole(AriaRole.Button, new() { Name = "Reject answer" }).ClickAsync();
+        await Assertions.Expect(review.Locator("#status")).ToContainTextAsync("Rejected.");
+        await review.GetByLabel("Show").SelectOptionAsync("decided");
+        await Assertions.Expect(review.Locator("li.item")).ToHaveCountAsync(2);
+
+        var edited = chat.Locator("li.msg.assistant[data-kind=reviewed]");
+        await Assertions.Expect(edited).ToContainTextAsync("please book a short appointment");
+        await Assertions.Expect(edited).ToContainTextAsync("Reviewed by a person (" + SampleApp.DemoReviewerId + ")");
+        await Assertions.Expect(edited).Not.ToContainTextAsync("15,000");
+        var rejected = chat.Locator("li.msg.assistant[data-kind=none]");
+        await Assertions.Expect(rejected).ToContainTextAsync("Not AI-generated");
+        await Assertions.Expect(rejected).ToContainTextAsync("A reviewer did not approve the answer");
+        await Assertions.Expect(rejected.GetByRole(AriaRole.Button, new() { Name = "Thumbs down" })).ToHaveCountAsync(0);
+    }
 }
