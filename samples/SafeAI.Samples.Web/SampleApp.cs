@@ -194,41 +194,16 @@ public static partial class SampleApp
             return Results.Problem(statusCode: 404, title: "Not found", detail: "No review of that question is known for this conversation.");
         }
 
-        AIDisclosure? disclosure = null;
-        string? answer = null;
-        var status = "pending-review";
-        switch (item.State)
+        // Approved or edited: "ai-originated" naming the reviewer; rejected or expired: "none" (our own follow-up text).
+        var metadata = chat.GetService<ChatClientMetadata>();
+        var disclosure = http.Response.ApplySafeAIReview(item, metadata?.DefaultModelId, metadata?.ProviderName);
+        var (status, answer) = item.State switch
         {
-            case ReviewState.Approved or ReviewState.Edited:
-                // A person approved (or edited) the AI's answer: the draft's "ai-originated" mode, naming the reviewer.
-                var metadata = chat.GetService<ChatClientMetadata>();
-                disclosure = new AIDisclosure
-                {
-                    Mode = AIDisclosureMode.AIOriginated,
-                    Model = metadata?.DefaultModelId,
-                    Provider = metadata?.ProviderName,
-                    ReviewedBy = item.ReviewerId,
-                    Date = item.DecidedAt,
-                };
-                answer = item.FinalAnswer;
-                status = "reviewed";
-                break;
-            case ReviewState.Rejected:
-                disclosure = new AIDisclosure { Mode = AIDisclosureMode.None, Date = item.DecidedAt };
-                answer = $"A reviewer did not approve the answer to this question, so it is not shown. A person will follow up with you; your reference is {item.Id}.";
-                status = "rejected";
-                break;
-            case ReviewState.Expired:
-                disclosure = new AIDisclosure { Mode = AIDisclosureMode.None, Date = item.DecidedAt };
-                answer = $"Nobody could review the answer in time. A person will follow up with you; your reference is {item.Id}.";
-                status = "expired";
-                break;
-        }
-
-        if (disclosure is not null)
-        {
-            http.Response.Headers[AIDisclosureHeader.HeaderName] = disclosure.ToHeaderValue();
-        }
+            ReviewState.Approved or ReviewState.Edited => ("reviewed", item.FinalAnswer),
+            ReviewState.Rejected => ("rejected", $"A reviewer did not approve the answer to this question, so it is not shown. A person will follow up with you; your reference is {item.Id}."),
+            ReviewState.Expired => ("expired", $"Nobody could review the answer in time. A person will follow up with you; your reference is {item.Id}."),
+            _ => ("pending-review", (string?)null),
+        };
 
         return Results.Json(new
         {
