@@ -102,7 +102,7 @@ public sealed record FeedbackEntry
 
     private static void CheckId(string? value, string name, bool required)
     {
-        if (value is null || value.Length == 0 || string.IsNullOrWhiteSpace(value))
+        if (string.IsNullOrWhiteSpace(value))
         {
             if (required)
             {

@@ -52,7 +52,7 @@ public sealed class InMemoryFeedbackStore : IFeedbackStore
         string? token = null;
         lock (_gate)
         {
-            // Sequence numbers are 1-based positions in the list.
+            // The continuation token is the list index of the first entry not yet returned.
             for (var i = (int)Math.Min(after, _entries.Count); i < _entries.Count; i++)
             {
                 var entry = _entries[i];
