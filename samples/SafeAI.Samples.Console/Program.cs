@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OpenAI;
 using SafeAI;
+using SafeAI.Feedback;
 using SafeAI.Review;
 using SafeAI.Samples.ConsoleApp;
 
@@ -32,7 +33,8 @@ builder.Services.AddSafeAI(safe => safe
         o.UseOpenAILogProbabilities();
         o.Estimators.Add(new DelegateConfidenceEstimator("faq-match", static (_, response, _) => ValueTask.FromResult(
             response.AdditionalProperties?.TryGetValue(FaqChatClient.MatchScoreKey, out var score) == true ? (double?)Convert.ToDouble(score, CultureInfo.InvariantCulture) : null)));
-    }));
+    })
+    .AddFeedback());  // thumbs up/down on answers (in memory here; UseSqliteFeedbackStore() keeps them in a file)
 
 // 2. Wrap the chat client with it.
 builder.Services.AddChatClient(services => CreateInnerClient(services, apiKey)).UseSafeAI();
@@ -67,6 +69,16 @@ await reviewer;
 if (loanAnswer.GetReviewOutcome() is { } review)
 {
     Transcript.Note($"reviewed: {review.State} by {review.ReviewerId} (\"{review.Comment}\")");
+
+    Transcript.Heading("The customer rates the answer (in a web app: the thumbs buttons of samples/SafeAI.Samples.Web)");
+    var feedback = host.Services.GetRequiredService<IFeedbackStore>();
+    var responseId = loanAnswer.ResponseId ?? review.TicketId;
+    await feedback.AddAsync(FeedbackEntry.Create(responseId, FeedbackRating.Down, "I asked about a mortgage, not a personal loan.") with { UserId = "u-1042", ReviewTicketId = review.TicketId }, cancellationToken);
+    var stored = await feedback.ListAsync(new FeedbackQuery { ResponseId = responseId }, cancellationToken);
+    foreach (var entry in stored.Items)
+    {
+        Transcript.Note($"feedback stored: thumbs {entry.Rating.ToString().ToLowerInvariant()} from {entry.UserId} on the reviewed answer: \"{entry.Comment}\"");
+    }
 }
 
 Transcript.Heading("A low-confidence answer becomes an honest one (confidence stage)");

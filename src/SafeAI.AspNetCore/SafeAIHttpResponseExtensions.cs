@@ -60,6 +60,48 @@ public static class SafeAIHttpResponseExtensions
         return true;
     }
 
+    /// <summary>
+    /// Sets the <c>AI-Disclosure</c> header for an answer delivered after human review (a deferred call): a person
+    /// approved or edited the AI's answer → <c>mode=ai-originated</c> with <c>reviewed-by</c> and the decision's date;
+    /// rejected or expired (the caller gets a non-AI follow-up text) → <c>mode=none</c>; still open → no header.
+    /// </summary>
+    /// <param name="httpResponse">The HTTP response.</param>
+    /// <param name="item">The review item.</param>
+    /// <param name="model">The model that wrote the proposed answer, if known.</param>
+    /// <param name="provider">The model's provider, if known.</param>
+    /// <returns>The disclosure that was set, or <see langword="null"/> while the item is open.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The HTTP response has already started.</exception>
+    public static AIDisclosure? ApplySafeAIReview(this HttpResponse httpResponse, SafeAI.Review.ReviewItem item, string? model = null, string? provider = null)
+    {
+        ArgumentNullException.ThrowIfNull(httpResponse);
+        ArgumentNullException.ThrowIfNull(item);
+        if (httpResponse.HasStarted)
+        {
+            throw new InvalidOperationException("SafeAI headers must be set before the HTTP response starts.");
+        }
+
+        AIDisclosure? disclosure = item.State switch
+        {
+            SafeAI.Review.ReviewState.Approved or SafeAI.Review.ReviewState.Edited => new AIDisclosure
+            {
+                Mode = AIDisclosureMode.AIOriginated,
+                Model = model,
+                Provider = provider,
+                ReviewedBy = item.ReviewerId,
+                Date = item.DecidedAt,
+            },
+            SafeAI.Review.ReviewState.Rejected or SafeAI.Review.ReviewState.Expired => new AIDisclosure { Mode = AIDisclosureMode.None, Date = item.DecidedAt },
+            _ => null,
+        };
+        if (disclosure is not null)
+        {
+            httpResponse.Headers[AIDisclosureHeader.HeaderName] = disclosure.ToHeaderValue();
+        }
+
+        return disclosure;
+    }
+
     internal static void SetRetryAfter(HttpResponse response, TimeSpan? retryAfter)
     {
         if (retryAfter is { } retry)

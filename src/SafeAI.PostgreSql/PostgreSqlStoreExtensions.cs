@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using SafeAI.Feedback;
 using SafeAI.PostgreSql;
 using SafeAI.Review;
 
@@ -35,6 +36,33 @@ public static class PostgreSqlStoreExtensions
         services.AddSingleton<IReviewStore>(static sp => new PostgreSqlReviewStore(sp.GetRequiredService<IOptions<PostgreSqlReviewStoreOptions>>().Value));
         return builder;
     }
+
+    /// <summary>
+    /// Keeps feedback (thumbs up/down and comments on answers) in PostgreSQL (options bound from
+    /// <c>SafeAI:Feedback:PostgreSql</c>); in the review store's schema, feedback joins review items by ticket id.
+    /// </summary>
+    /// <param name="builder">The pipeline builder.</param>
+    /// <param name="configure">Changes the options after configuration binding.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The builder has no services; in code use <see cref="PostgreSqlStores.CreateFeedbackStore"/>.</exception>
+    public static SafeAIPipelineBuilder UsePostgreSqlFeedbackStore(this SafeAIPipelineBuilder builder, Action<PostgreSqlFeedbackStoreOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services ?? throw new InvalidOperationException(
+            "UsePostgreSqlFeedbackStore() needs dependency injection (services.AddSafeAI(...)). In code, create the store: " +
+            "PostgreSqlStores.CreateFeedbackStore(new() { ConnectionString = \"...\" }).");
+        var options = services.AddSafeAIOptions<PostgreSqlFeedbackStoreOptions>(PostgreSqlFeedbackStoreOptions.SectionName);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlFeedbackStoreOptions>, PostgreSqlFeedbackStoreOptionsValidator>());
+        if (configure is not null)
+        {
+            _ = options.Configure(configure);
+        }
+
+        services.RemoveAll<IFeedbackStore>();
+        services.AddSingleton<IFeedbackStore>(static sp => new PostgreSqlFeedbackStore(sp.GetRequiredService<IOptions<PostgreSqlFeedbackStoreOptions>>().Value));
+        return builder;
+    }
 }
 
 /// <summary>Creates SafeAI's PostgreSQL stores without dependency injection.</summary>
@@ -46,10 +74,23 @@ public static class PostgreSqlStores
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
     public static IReviewStore CreateReviewStore(PostgreSqlReviewStoreOptions options) => new PostgreSqlReviewStore(options);
+
+    /// <summary>Creates a feedback store in PostgreSQL; the schema is created or migrated on first use.</summary>
+    /// <param name="options">The options.</param>
+    /// <returns>The store (dispose it to close its connections).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
+    public static IFeedbackStore CreateFeedbackStore(PostgreSqlFeedbackStoreOptions options) => new PostgreSqlFeedbackStore(options);
 }
 
 internal sealed class PostgreSqlReviewStoreOptionsValidator : IValidateOptions<PostgreSqlReviewStoreOptions>
 {
     public ValidateOptionsResult Validate(string? name, PostgreSqlReviewStoreOptions options) =>
+        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
+}
+
+internal sealed class PostgreSqlFeedbackStoreOptionsValidator : IValidateOptions<PostgreSqlFeedbackStoreOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PostgreSqlFeedbackStoreOptions options) =>
         options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using SafeAI.Feedback;
 using SafeAI.Review;
 using SafeAI.Sqlite;
 
@@ -35,6 +36,33 @@ public static class SqliteStoreExtensions
         services.AddSingleton<IReviewStore>(static sp => new SqliteReviewStore(sp.GetRequiredService<IOptions<SqliteReviewStoreOptions>>().Value));
         return builder;
     }
+
+    /// <summary>
+    /// Keeps feedback (thumbs up/down and comments on answers) in a SQLite file (options bound from
+    /// <c>SafeAI:Feedback:Sqlite</c>); it may be the review store's file, so feedback joins review items by ticket id.
+    /// </summary>
+    /// <param name="builder">The pipeline builder.</param>
+    /// <param name="configure">Changes the options after configuration binding.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The builder has no services; in code use <see cref="SqliteStores.CreateFeedbackStore"/>.</exception>
+    public static SafeAIPipelineBuilder UseSqliteFeedbackStore(this SafeAIPipelineBuilder builder, Action<SqliteFeedbackStoreOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services ?? throw new InvalidOperationException(
+            "UseSqliteFeedbackStore() needs dependency injection (services.AddSafeAI(...)). In code, create the store: " +
+            "SqliteStores.CreateFeedbackStore(new() { DataSource = \"safeai.db\" }).");
+        var options = services.AddSafeAIOptions<SqliteFeedbackStoreOptions>(SqliteFeedbackStoreOptions.SectionName);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqliteFeedbackStoreOptions>, SqliteFeedbackStoreOptionsValidator>());
+        if (configure is not null)
+        {
+            _ = options.Configure(configure);
+        }
+
+        services.RemoveAll<IFeedbackStore>();
+        services.AddSingleton<IFeedbackStore>(static sp => new SqliteFeedbackStore(sp.GetRequiredService<IOptions<SqliteFeedbackStoreOptions>>().Value));
+        return builder;
+    }
 }
 
 /// <summary>Creates SafeAI's SQLite stores without dependency injection.</summary>
@@ -46,10 +74,23 @@ public static class SqliteStores
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
     public static IReviewStore CreateReviewStore(SqliteReviewStoreOptions options) => new SqliteReviewStore(options);
+
+    /// <summary>Creates a feedback store in a SQLite file; the schema is created or migrated on first use.</summary>
+    /// <param name="options">The options.</param>
+    /// <returns>The store.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
+    public static IFeedbackStore CreateFeedbackStore(SqliteFeedbackStoreOptions options) => new SqliteFeedbackStore(options);
 }
 
 internal sealed class SqliteReviewStoreOptionsValidator : IValidateOptions<SqliteReviewStoreOptions>
 {
     public ValidateOptionsResult Validate(string? name, SqliteReviewStoreOptions options) =>
+        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
+}
+
+internal sealed class SqliteFeedbackStoreOptionsValidator : IValidateOptions<SqliteFeedbackStoreOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SqliteFeedbackStoreOptions options) =>
         options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
 }

@@ -55,7 +55,7 @@ internal sealed class AIDisclosureGuard : AIGuard
     {
         var disclosure = Describe(context, response.ModelId, response.CreatedAt, ReferenceEquals(response, context.Refusal));
         (response.AdditionalProperties ??= [])[AIDisclosure.PropertyKey] = disclosure;
-        var notice = GetNotice(context, disclosure);
+        var notice = GetNotice(context);
         if (notice is not null)
         {
             var target = FirstAssistantMessage(response);
@@ -82,7 +82,7 @@ internal sealed class AIDisclosureGuard : AIGuard
             {
                 first = false;
                 var disclosure = Describe(context, update.ModelId, update.CreatedAt, ReferenceEquals(update, context.Refusal));
-                var notice = GetNotice(context, disclosure);
+                var notice = GetNotice(context);
                 var lead = new ChatResponseUpdate(ChatRole.Assistant, notice is null ? null : notice + "\n\n")
                 {
                     ResponseId = update.ResponseId,
@@ -140,9 +140,11 @@ internal sealed class AIDisclosureGuard : AIGuard
         };
     }
 
-    private string? GetNotice(SafeAIContext context, AIDisclosure disclosure)
+    private string? GetNotice(SafeAIContext context)
     {
-        if (disclosure.Mode == AIDisclosureMode.None || _options.Notice == AIDisclosureNotice.None)
+        // The notice is about the conversation (the user is talking to an AI system), so it is shown on the first turn
+        // even when this particular answer is SafeAI's own text (a refusal, a pending-review notice).
+        if (_options.Notice == AIDisclosureNotice.None)
         {
             return null;
         }

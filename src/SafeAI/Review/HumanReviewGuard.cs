@@ -297,6 +297,8 @@ internal sealed class HumanReviewGuard : AIGuard
 
         if (mode == ReviewMode.Defer)
         {
+            // The caller gets SafeAI's "pending review" notice, not model output: disclose it as such.
+            context.Items[AIDisclosure.ModeItemKey] = AIDisclosureMode.None;
             return new Result(ResultKind.Replace, Format(_options.PendingMessage, item.Id), default, ReviewOutcome.From(item, mode));
         }
 
@@ -329,6 +331,7 @@ internal sealed class HumanReviewGuard : AIGuard
                 }
 
                 context.AddVerdict(GuardVerdict.Degrade(Name, ReviewReasons.Timeout, $"follow-up; {detail}") with { Elapsed = elapsed });
+                context.Items[AIDisclosure.ModeItemKey] = AIDisclosureMode.None;
                 return new Result(ResultKind.Replace, Format(_options.FollowUpMessage, decided.Id), default, outcome);
         }
     }

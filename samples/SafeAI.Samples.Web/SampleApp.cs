@@ -1,0 +1,360 @@
+using System.Collections.Concurrent;
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.Extensions.AI;
+using SafeAI.AspNetCore;
+using SafeAI.Review;
+
+namespace SafeAI.Samples.Web;
+
+/// <summary>Builds the web sample (also used in-process by the browser tests).</summary>
+public static partial class SampleApp
+{
+    /// <summary>The demo reviewer's user name. Demo only.</summary>
+    public const string DemoReviewerUser = "reviewer";
+
+    /// <summary>The demo reviewer's password. Demo only: a fixed account is never acceptable in production.</summary>
+    public const string DemoReviewerPassword = "demo-reviewer";
+
+    /// <summary>The id recorded as the reviewer (and sent as <c>reviewed-by</c> in the <c>AI-Disclosure</c> header).</summary>
+    public const string DemoReviewerId = "demo-reviewer";
+
+    private const int MaxMessageLength = 4000;
+
+    /// <summary>Builds the app: SafeAI (disclosure, deferred human review, SQLite stores), cookie sign-in, pages and endpoints.</summary>
+    /// <param name="args">Command-line arguments (e.g. <c>--urls http://127.0.0.1:0 --Sample:DataDirectory /tmp/x</c>).</param>
+    /// <returns>The app, not yet started.</returns>
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:5080");
+        }
+
+        var dataDirectory = Path.GetFullPath(builder.Configuration["Sample:DataDirectory"] ?? "App_Data", builder.Environment.ContentRootPath);
+        Directory.CreateDirectory(dataDirectory);
+        var database = Path.Combine(dataDirectory, "safeai-sample.db");
+
+        builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie(o =>
+        {
+            o.LoginPath = "/login";
+            o.AccessDeniedPath = "/login";
+            o.Cookie.Name = "safeai-sample";
+            o.Cookie.HttpOnly = true;
+            o.Cookie.SameSite = SameSiteMode.Strict;
+            o.SlidingExpiration = true;
+            o.ExpireTimeSpan = TimeSpan.FromHours(8);
+        });
+        builder.Services.AddAuthorizationBuilder().AddPolicy(SafeAIReviewEndpointOptions.DefaultPolicyName, p => p.RequireRole("reviewer"));
+        builder.Services.AddAntiforgery(o => o.Cookie.Name = "safeai-sample-af");
+
+        builder.Services.AddSafeAI(safe => safe
+            .AddAIDisclosure(o => o.Notice = AIDisclosureNotice.FirstTurn)
+            .AddHumanReview(o =>
+            {
+                // High-stakes questions (the page marks them RiskTier.High) get an honest "pending review" answer at once;
+                // the reviewed answer follows when a person decides on the reviewers' page.
+                o.Mode = ReviewMode.Defer;
+                o.MinimumRiskTier = RiskTier.High;
+            })
+            .UseSqliteReviewStore(o => o.DataSource = database)
+            .AddFeedback()
+            .UseSqliteFeedbackStore(o => o.DataSource = database));
+        builder.Services.AddChatClient(FaqChatClient.CreateDemo()).UseSafeAI();
+        builder.Services.AddSingleton<Conversations>();
+
+        var app = builder.Build();
+        app.Use(static (http, next) =>
+        {
+            // The pages load nothing from elsewhere and run no inline script (the reviewers' page sets its own, stricter policy).
+            http.Response.Headers.XContentTypeOptions = "nosniff";
+            http.Response.Headers.ContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+            return next(http);
+        });
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseAntiforgery();
+        app.UseSafeAI();
+
+        app.MapGet("/", () => Page("index.html", "text/html; charset=utf-8"));
+        app.MapGet("/chat.js", () => Page("chat.js", "text/javascript; charset=utf-8"));
+        app.MapGet("/chat.css", () => Page("chat.css", "text/css; charset=utf-8"));
+        app.MapPost("/api/chat", ChatAsync);
+        app.MapGet("/api/chat/reviews/{ticketId}", ReviewedAnswerAsync);
+        app.MapSafeAIFeedback("/api/feedback");
+        app.MapSafeAIReviews("/reviews");
+        app.MapGet("/login", LoginPage);
+        app.MapPost("/login", SignInAsync).DisableAntiforgery();
+        app.MapPost("/logout", async (HttpContext http) =>
+        {
+            await http.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+            return Results.Redirect("/");
+        });
+        return app;
+    }
+
+    /// <summary>The body of <c>POST /api/chat</c>.</summary>
+    /// <param name="Message">The user's message.</param>
+    /// <param name="ConversationId">The conversation to continue; a new one when absent.</param>
+    public sealed record ChatRequest(string? Message, string? ConversationId);
+
+    // The sample's rule for high-stakes questions: anything about credit. A real app would use its own classifier.
+    [GeneratedRegex(@"\b(loan|loans|credit|mortgage|borrow|lend|apr|eligib\w*)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex HighStakes();
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$", RegexOptions.CultureInvariant)]
+    private static partial Regex ConversationIdPattern();
+
+    private static async Task<IResult> ChatAsync(ChatRequest? request, IChatClient chat, Conversations conversations, HttpContext http, CancellationToken cancellationToken)
+    {
+        var message = request?.Message?.Trim();
+        if (string.IsNullOrEmpty(message))
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid request", detail: "message must not be empty.");
+        }
+
+        if (message.Length > MaxMessageLength)
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid request", detail: $"message must be at most {MaxMessageLength} characters.");
+        }
+
+        var conversationId = request!.ConversationId;
+        if (string.IsNullOrEmpty(conversationId))
+        {
+            conversationId = Guid.NewGuid().ToString("N");
+        }
+        else if (!ConversationIdPattern().IsMatch(conversationId))
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid request", detail: "conversationId must be 1 to 64 letters, digits, '-' or '_'.");
+        }
+
+        var highStakes = HighStakes().IsMatch(message);
+        var options = new ChatOptions().WithConversation(conversationId).WithRiskTier(highStakes ? RiskTier.High : RiskTier.Low);
+        var history = conversations.Get(conversationId);
+        history.Add(new ChatMessage(ChatRole.User, message));
+        var response = await chat.GetResponseAsync(history, options, cancellationToken);
+        http.Response.ApplySafeAI(response);
+        history.AddRange(response.Messages);
+        conversations.Save(conversationId, history);
+
+        var result = response.GetSafeAIResult();
+        var review = response.GetReviewOutcome();
+        var (notice, answer) = SplitNotice(response, result);
+        var status = result?.Outcome switch
+        {
+            GuardAction.Block => "blocked",
+            GuardAction.Limit => "rate-limited",
+            _ when review is { State: ReviewState.Pending or ReviewState.Claimed or ReviewState.Escalated } => "pending-review",
+            _ => "answered",
+        };
+        return Results.Json(new
+        {
+            conversationId,
+            responseId = response.ResponseId,
+            status,
+            notice,
+            answer,
+            highStakes,
+            review = review is null ? null : new { ticketId = review.TicketId, state = StateName(review.State) },
+            disclosure = Describe(response.GetAIDisclosure()),
+            outcome = result is null ? null : GuardVerdict.GetActionName(result.Outcome),
+            verdicts = result?.Verdicts.Select(static v => new
+            {
+                stage = v.Stage,
+                action = GuardVerdict.GetActionName(v.Action),
+                reason = v.Reason,
+                detail = v.Detail,
+                score = v.Score,
+                threshold = v.Threshold,
+                elapsedMs = v.Elapsed.TotalMilliseconds,
+            }),
+        });
+    }
+
+    // The answer to a deferred question, once a reviewer decided. Only the conversation that asked may read it.
+    private static async Task<IResult> ReviewedAnswerAsync(string ticketId, string? conversationId, IReviewQueue queue, IChatClient chat, HttpContext http, CancellationToken cancellationToken)
+    {
+        ReviewItem? item;
+        try
+        {
+            item = string.IsNullOrEmpty(conversationId) || ticketId.Length > 64 ? null : await queue.GetAsync(ticketId, cancellationToken);
+        }
+        catch (ReviewStoreException)
+        {
+            return Results.Problem(statusCode: 503, title: "Review queue unavailable", detail: "The review queue cannot be reached right now; your question is not lost. Try again shortly.");
+        }
+
+        if (item is null || !string.Equals(item.ConversationId, conversationId, StringComparison.Ordinal))
+        {
+            return Results.Problem(statusCode: 404, title: "Not found", detail: "No review of that question is known for this conversation.");
+        }
+
+        // Approved or edited: "ai-originated" naming the reviewer; rejected or expired: "none" (our own follow-up text).
+        var metadata = chat.GetService<ChatClientMetadata>();
+        var disclosure = http.Response.ApplySafeAIReview(item, metadata?.DefaultModelId, metadata?.ProviderName);
+        var (status, answer) = item.State switch
+        {
+            ReviewState.Approved or ReviewState.Edited => ("reviewed", item.FinalAnswer),
+            ReviewState.Rejected => ("rejected", $"A reviewer did not approve the answer to this question, so it is not shown. A person will follow up with you; your reference is {item.Id}."),
+            ReviewState.Expired => ("expired", $"Nobody could review the answer in time. A person will follow up with you; your reference is {item.Id}."),
+            _ => ("pending-review", (string?)null),
+        };
+
+        return Results.Json(new
+        {
+            ticketId = item.Id,
+            state = StateName(item.State),
+            status,
+            answer,
+            reviewedBy = item.IsDecided ? item.ReviewerId : null,
+            comment = item.IsDecided ? item.Comment : null,
+            decidedAt = item.DecidedAt,
+            disclosure = Describe(disclosure),
+        });
+    }
+
+    private static (string? Notice, string Answer) SplitNotice(ChatResponse response, SafeAIResult? result)
+    {
+        // The disclosure stage puts its visible notice first in the answer and records "disclosure.notice".
+        var shown = false;
+        if (result is not null)
+        {
+            foreach (var verdict in result.Verdicts)
+            {
+                shown |= verdict.Reason == "disclosure.notice";
+            }
+        }
+
+        var message = response.Messages.FirstOrDefault(static m => m.Role == ChatRole.Assistant);
+        if (!shown || message is null || message.Contents.FirstOrDefault() is not TextContent first)
+        {
+            return (null, response.Text);
+        }
+
+        var rest = string.Concat(message.Contents.Skip(1).OfType<TextContent>().Select(static t => t.Text));
+        return (first.Text.Trim(), rest.Trim());
+    }
+
+    private static object? Describe(AIDisclosure? disclosure) => disclosure is null ? null : new
+    {
+        mode = AIDisclosure.GetModeToken(disclosure.Mode),
+        model = disclosure.Model,
+        provider = disclosure.Provider,
+        reviewedBy = disclosure.ReviewedBy,
+        date = disclosure.Date,
+        header = disclosure.ToHeaderValue(),
+    };
+
+    private static string StateName(ReviewState state) => state switch
+    {
+        ReviewState.Pending => "pending",
+        ReviewState.Claimed => "claimed",
+        ReviewState.Approved => "approved",
+        ReviewState.Edited => "edited",
+        ReviewState.Rejected => "rejected",
+        ReviewState.Expired => "expired",
+        _ => "escalated",
+    };
+
+    private static IResult LoginPage(HttpContext http, IAntiforgery antiforgery, string? returnUrl, string? error)
+    {
+        var tokens = antiforgery.GetAndStoreTokens(http);
+        var enc = HtmlEncoder.Default;
+        var target = SafeReturnUrl(returnUrl ?? http.Request.Query["ReturnUrl"]);
+        var message = error is null ? string.Empty : "<p class=\"error\" role=\"alert\">That user name and password do not match the demo account.</p>";
+        var signedIn = http.User.Identity?.IsAuthenticated == true
+            ? $"<p>You are signed in as <strong>{enc.Encode(http.User.Identity!.Name ?? string.Empty)}</strong>. <a href=\"/reviews/\">Open the reviewers' page</a>.</p>"
+            : string.Empty;
+        var html = $$"""
+            <!doctype html>
+            <html lang="en">
+            <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Reviewer sign-in (demo)</title><link rel="stylesheet" href="/chat.css"></head>
+            <body class="login">
+            <main class="card">
+              <h1>Reviewer sign-in</h1>
+              <p class="demo" role="note"><strong>Demo only.</strong> This sample has one fixed reviewer account:
+                user name <code>{{DemoReviewerUser}}</code>, password <code>{{DemoReviewerPassword}}</code>.
+                A real application signs reviewers in through its own identity provider.</p>
+              {{signedIn}}
+              {{message}}
+              <form method="post" action="/login">
+                <input type="hidden" name="{{enc.Encode(tokens.FormFieldName)}}" value="{{enc.Encode(tokens.RequestToken ?? string.Empty)}}">
+                <input type="hidden" name="returnUrl" value="{{enc.Encode(target)}}">
+                <label for="username">User name</label>
+                <input id="username" name="username" autocomplete="username" required>
+                <label for="password">Password</label>
+                <input id="password" name="password" type="password" autocomplete="current-password" required>
+                <button type="submit">Sign in</button>
+              </form>
+              <p><a href="/">Back to the chat</a></p>
+            </main>
+            </body>
+            </html>
+            """;
+        return Results.Content(html, "text/html; charset=utf-8");
+    }
+
+    private static async Task<IResult> SignInAsync(HttpContext http, IAntiforgery antiforgery)
+    {
+        try
+        {
+            await antiforgery.ValidateRequestAsync(http);
+        }
+        catch (AntiforgeryValidationException)
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid form", detail: "The sign-in form expired. Reload the page and try again.");
+        }
+
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var target = SafeReturnUrl(form["returnUrl"]);
+        if (!string.Equals(form["username"], DemoReviewerUser, StringComparison.Ordinal) || !string.Equals(form["password"], DemoReviewerPassword, StringComparison.Ordinal))
+        {
+            return Results.Redirect("/login?error=1&returnUrl=" + Uri.EscapeDataString(target));
+        }
+
+        var identity = new ClaimsIdentity(
+            [new Claim(ClaimTypes.NameIdentifier, DemoReviewerId), new Claim(ClaimTypes.Name, "Demo Reviewer"), new Claim(ClaimTypes.Role, "reviewer")],
+            CookieAuthenticationDefaults.AuthenticationScheme);
+        await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
+        return Results.Redirect(target);
+    }
+
+    // Only local paths: never redirect to another site after sign-in.
+    private static string SafeReturnUrl(string? url) =>
+        !string.IsNullOrEmpty(url) && url.StartsWith('/') && !url.StartsWith("//", StringComparison.Ordinal) && !url.StartsWith("/\\", StringComparison.Ordinal) ? url : "/reviews/";
+
+    private static IResult Page(string name, string contentType)
+    {
+        using var stream = typeof(SampleApp).Assembly.GetManifestResourceStream("SafeAI.Samples.Web.ChatPage." + name)
+            ?? throw new InvalidOperationException($"The sample page '{name}' is missing from the assembly.");
+        using var reader = new StreamReader(stream);
+        return Results.Content(reader.ReadToEnd(), contentType);
+    }
+
+    /// <summary>Conversation histories kept in memory, bounded (the sample's stand-in for an app's own chat storage).</summary>
+    internal sealed class Conversations
+    {
+        private const int MaxConversations = 1000;
+        private const int MaxMessages = 40;
+        private readonly ConcurrentDictionary<string, ChatMessage[]> _byId = new(StringComparer.Ordinal);
+
+        /// <summary>Gets a copy of the conversation so far, for one request to extend.</summary>
+        public List<ChatMessage> Get(string id) => _byId.TryGetValue(id, out var messages) ? [.. messages] : [];
+
+        /// <summary>Stores the conversation's latest messages.</summary>
+        public void Save(string id, List<ChatMessage> messages)
+        {
+            if (_byId.Count >= MaxConversations && !_byId.ContainsKey(id))
+            {
+                _byId.Clear();
+            }
+
+            _byId[id] = [.. messages.Skip(Math.Max(0, messages.Count - MaxMessages))];
+        }
+    }
+}

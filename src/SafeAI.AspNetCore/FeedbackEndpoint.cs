@@ -1,0 +1,92 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using SafeAI.Feedback;
+
+namespace SafeAI.AspNetCore;
+
+/// <summary>The body of a feedback request.</summary>
+/// <param name="ResponseId">The id of the answer the feedback is about.</param>
+/// <param name="Rating"><c>up</c> or <c>down</c>.</param>
+/// <param name="Comment">An optional comment.</param>
+/// <param name="ReviewTicketId">The review ticket of the answer, when it went through human review.</param>
+/// <param name="ConversationId">The conversation; the <c>X-Conversation-Id</c> header when absent.</param>
+internal sealed record FeedbackRequest(string? ResponseId, string? Rating, string? Comment, string? ReviewTicketId, string? ConversationId);
+
+/// <summary>Handles <c>POST</c> feedback: validates it, takes the user from the signed-in principal, stores it.</summary>
+internal sealed partial class FeedbackEndpoint(IFeedbackStore store, SafeAIFeedbackEndpointOptions options, TimeProvider time)
+{
+    public async Task<IResult> HandleAsync(HttpContext http, CancellationToken cancellationToken)
+    {
+        var (body, error) = await EndpointJson.ReadAsync<FeedbackRequest>(http, options.MaxRequestBodySize).ConfigureAwait(false);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        FeedbackRating rating;
+        if (string.Equals(body!.Rating, "up", StringComparison.OrdinalIgnoreCase))
+        {
+            rating = FeedbackRating.Up;
+        }
+        else if (string.Equals(body.Rating, "down", StringComparison.OrdinalIgnoreCase))
+        {
+            rating = FeedbackRating.Down;
+        }
+        else
+        {
+            return EndpointJson.Problem(StatusCodes.Status400BadRequest, "Invalid feedback", "rating must be \"up\" or \"down\".");
+        }
+
+        var conversationId = body.ConversationId;
+        if (string.IsNullOrWhiteSpace(conversationId) && http.Request.Headers.TryGetValue("X-Conversation-Id", out var header))
+        {
+            conversationId = header.ToString();
+        }
+
+        string? userId = null;
+        string? tenantId = null;
+        if (http.User.Identity?.IsAuthenticated == true)
+        {
+            userId = http.User.FindFirstValue(options.UserIdClaim) ?? http.User.FindFirstValue("sub");
+            tenantId = http.User.FindFirstValue(options.TenantClaim);
+        }
+
+        FeedbackEntry entry;
+        try
+        {
+            entry = FeedbackEntry.Create(body.ResponseId ?? string.Empty, rating, body.Comment, time) with
+            {
+                UserId = userId,
+                TenantId = tenantId,
+                ConversationId = string.IsNullOrWhiteSpace(conversationId) ? null : conversationId,
+                ReviewTicketId = string.IsNullOrWhiteSpace(body.ReviewTicketId) ? null : body.ReviewTicketId,
+            };
+            entry.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            return EndpointJson.Problem(StatusCodes.Status400BadRequest, "Invalid feedback", ex.Message);
+        }
+
+        try
+        {
+            await store.AddAsync(entry, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FeedbackStoreException ex)
+        {
+            LogStoreFailed(GetLogger(http), ex);
+            return EndpointJson.Problem(StatusCodes.Status503ServiceUnavailable, "Feedback not stored", "The feedback could not be stored right now. Please try again later.");
+        }
+
+        return Results.Json(new { id = entry.Id, responseId = entry.ResponseId, rating = rating == FeedbackRating.Up ? "up" : "down" }, statusCode: StatusCodes.Status201Created);
+    }
+
+    private static ILogger GetLogger(HttpContext http) =>
+        http.RequestServices.GetService<ILoggerFactory>()?.CreateLogger("SafeAI.AspNetCore") ?? NullLogger.Instance;
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "SafeAI feedback could not be stored.")]
+    private static partial void LogStoreFailed(ILogger logger, Exception exception);
+}

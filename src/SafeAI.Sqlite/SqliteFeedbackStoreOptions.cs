@@ -1,0 +1,32 @@
+namespace SafeAI.Sqlite;
+
+/// <summary>Settings of the SQLite feedback store (configuration section <c>SafeAI:Feedback:Sqlite</c>).</summary>
+public sealed class SqliteFeedbackStoreOptions
+{
+    /// <summary>The configuration section the options bind to.</summary>
+    public const string SectionName = "SafeAI:Feedback:Sqlite";
+
+    /// <summary>Gets or sets the database file (it may be the review store's file). Relative paths are relative to the working directory. Default <c>safeai.db</c>.</summary>
+    public string DataSource { get; set; } = "safeai.db";
+
+    /// <summary>Gets or sets a full connection string; when set it wins over <see cref="DataSource"/>.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>Gets or sets how long a write waits for another writer (SQLite <c>busy_timeout</c>) before it fails with a clear error. Default 5 seconds.</summary>
+    public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    internal string? GetError()
+    {
+        if (string.IsNullOrWhiteSpace(ConnectionString) && string.IsNullOrWhiteSpace(DataSource))
+        {
+            return $"{SectionName}:DataSource or {SectionName}:ConnectionString must be set.";
+        }
+
+        if (BusyTimeout <= TimeSpan.Zero || BusyTimeout > TimeSpan.FromMinutes(10))
+        {
+            return $"{SectionName}:BusyTimeout must be between 1 millisecond and 10 minutes.";
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,88 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace SafeAI.Web.Tests;
+
+/// <summary>The sample's JSON API, as other clients call it, on the real host.</summary>
+public sealed class ChatApiTests : IAsyncLifetime
+{
+    private SampleHost _host = null!;
+    private HttpClient _http = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _host = await SampleHost.StartAsync(Ct);
+        _http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = _host.Address };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        await _host.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task PostChat_EverydayQuestion_AnswerNoticeVerdictsAndMachineGeneratedHeader()
+    {
+        using var response = await _http.PostAsJsonAsync("/api/chat", new { message = "What are your opening hours?" }, Ct);
+
+        response.EnsureSuccessStatusCode();
+        Assert.StartsWith("mode=machine-generated, model=\"safeai-faq\"", response.Headers.GetValues("AI-Disclosure").Single(), StringComparison.Ordinal);
+        var json = await response.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        Assert.Equal("answered", json.GetProperty("status").GetString());
+        Assert.StartsWith("Our branches are open", json.GetProperty("answer").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("You're chatting with an AI assistant", json.GetProperty("notice").GetString(), StringComparison.Ordinal);
+        Assert.Contains(json.GetProperty("verdicts").EnumerateArray(), v => v.GetProperty("reason").GetString() == "disclosure.notice");
+
+        // The notice is shown on the first turn of a conversation only.
+        var conversation = json.GetProperty("conversationId").GetString();
+        using var second = await _http.PostAsJsonAsync("/api/chat", new { message = "How do I reset my password?", conversationId = conversation }, Ct);
+        var next = await second.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        Assert.Equal(JsonValueKind.Null, next.GetProperty("notice").ValueKind);
+        Assert.StartsWith("Open the app", next.GetProperty("answer").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PostChat_LoanQuestion_PendingReviewAnswerOnlyForItsConversation()
+    {
+        using var response = await _http.PostAsJsonAsync("/api/chat", new { message = "Am I eligible for a loan?", conversationId = "conv-1" }, Ct);
+        var json = await response.Content.ReadFromJsonAsync<JsonElement>(Ct);
+
+        Assert.Equal("pending-review", json.GetProperty("status").GetString());
+        Assert.DoesNotContain("15,000", json.GetProperty("answer").GetString(), StringComparison.Ordinal);
+        var ticket = json.GetProperty("review").GetProperty("ticketId").GetString();
+        using var own = await _http.GetAsync($"/api/chat/reviews/{ticket}?conversationId=conv-1", Ct);
+        Assert.Equal("pending-review", (await own.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("status").GetString());
+        using var other = await _http.GetAsync($"/api/chat/reviews/{ticket}?conversationId=conv-2", Ct);
+        Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("{\"message\":\"\"}", "message must not be empty")]
+    [InlineData("{\"message\":\"hi\",\"conversationId\":\"../../etc\"}", "conversationId must be")]
+    [InlineData("{\"message\":\"HUGE\"}", "at most 4000 characters")]
+    public async Task PostChat_BadInput_400WithClearMessage(string body, string expected)
+    {
+        body = body.Replace("HUGE", new string('a', 5000), StringComparison.Ordinal);
+        using var response = await _http.PostAsync("/api/chat", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(expected, await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReviewersPage_Anonymous_RedirectedToSignInAndApiDenied()
+    {
+        using var page = await _http.GetAsync("/reviews/", Ct);
+        Assert.Equal(HttpStatusCode.Redirect, page.StatusCode);
+        Assert.StartsWith("/login", page.Headers.Location!.PathAndQuery, StringComparison.Ordinal);
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/reviews/api/items");
+        request.Headers.Add("X-Requested-With", "XMLHttpRequest");
+        using var api = await _http.SendAsync(request, Ct);
+        Assert.Equal(HttpStatusCode.Unauthorized, api.StatusCode);
+    }
+}
