@@ -127,6 +127,8 @@ public sealed class SafeAIResult : IReadOnlyList<GuardVerdict>
 
     internal static SafeAIResult Create(ReadOnlySpan<GuardVerdict> verdicts) => verdicts.IsEmpty ? Empty : new SafeAIResult(verdicts.ToArray());
 
+    internal static SafeAIResult Create(GuardVerdict[] verdicts) => verdicts.Length == 0 ? Empty : new SafeAIResult(verdicts);
+
     private static GuardVerdict[] Validate(IEnumerable<GuardVerdict> verdicts)
     {
         ArgumentNullException.ThrowIfNull(verdicts);

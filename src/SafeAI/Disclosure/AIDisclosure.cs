@@ -33,7 +33,7 @@ public sealed record AIDisclosure
     /// <summary>Gets who reviewed the answer, when a person did.</summary>
     public string? ReviewedBy { get; init; }
 
-    /// <summary>Gets when the answer was produced.</summary>
+    /// <summary>Gets when the answer was produced (to the second, the resolution of the header's date).</summary>
     public DateTimeOffset? Date { get; init; }
 
     /// <summary>Gets the draft's token for a mode (<c>machine-generated</c>, <c>ai-originated</c>, <c>ai-modified</c>, <c>none</c>).</summary>

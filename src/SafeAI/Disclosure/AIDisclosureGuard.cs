@@ -19,6 +19,7 @@ internal sealed class AIDisclosureGuard : AIGuard
 
     private readonly AIDisclosureOptions _options;
     private (IChatClient? Client, ChatClientMetadata? Metadata) _metadataCache;
+    private AIDisclosure? _last;
 
     public AIDisclosureGuard(AIDisclosureOptions options)
         : base(DefaultName, options)
@@ -130,14 +131,31 @@ internal sealed class AIDisclosureGuard : AIGuard
         }
 
         var metadata = GetMetadata(context.InnerClient);
-        return new AIDisclosure
+        var model = mode == AIDisclosureMode.None ? null : _options.Model ?? modelId ?? metadata?.DefaultModelId;
+        var provider = mode == AIDisclosureMode.None ? null : _options.Provider ?? metadata?.ProviderName;
+        reviewedBy = mode == AIDisclosureMode.AIOriginated ? reviewedBy : null;
+        var seconds = (createdAt ?? context.TimeProvider.GetUtcNow()).ToUnixTimeSeconds();
+
+        // Disclosures are immutable and dated to the second (the header's resolution): under load, consecutive answers
+        // of the same model share one instance instead of allocating their own.
+        var last = _last;
+        if (last is not null && last.Mode == mode && last.Date?.ToUnixTimeSeconds() == seconds &&
+            string.Equals(last.Model, model, StringComparison.Ordinal) && string.Equals(last.Provider, provider, StringComparison.Ordinal) &&
+            string.Equals(last.ReviewedBy, reviewedBy, StringComparison.Ordinal))
+        {
+            return last;
+        }
+
+        var disclosure = new AIDisclosure
         {
             Mode = mode,
-            Model = mode == AIDisclosureMode.None ? null : _options.Model ?? modelId ?? metadata?.DefaultModelId,
-            Provider = mode == AIDisclosureMode.None ? null : _options.Provider ?? metadata?.ProviderName,
-            ReviewedBy = mode == AIDisclosureMode.AIOriginated ? reviewedBy : null,
-            Date = createdAt ?? context.TimeProvider.GetUtcNow(),
+            Model = model,
+            Provider = provider,
+            ReviewedBy = reviewedBy,
+            Date = DateTimeOffset.FromUnixTimeSeconds(seconds),
         };
+        _last = disclosure;
+        return disclosure;
     }
 
     private string? GetNotice(SafeAIContext context)

@@ -68,6 +68,17 @@ public sealed class SafeAIOptions : IValidatableObject
     public bool ConcurrentInputChecks { get; set; }
 
     /// <summary>
+    /// Gets or sets a value indicating whether plain <see cref="GuardAction.Allow"/> verdicts (a stage found nothing to
+    /// act on) are kept in each call's <see cref="SafeAIResult"/>. Default: <see langword="true"/>, so the result shows
+    /// every stage's decision with its score. Set it to <see langword="false"/> on hot paths where only the decisions
+    /// that changed something matter: Allow verdicts are then still counted in telemetry, recorded as span events and
+    /// visible to later stages during the call, but the result keeps only the other verdicts, and Allow verdicts that
+    /// report a stage failure (<see cref="GuardReasons.GuardError"/>, <see cref="GuardReasons.GuardTimeout"/>). A call
+    /// every stage allowed then carries the shared <see cref="SafeAIResult.Empty"/> and allocates no result.
+    /// </summary>
+    public bool RecordAllowVerdicts { get; set; } = true;
+
+    /// <summary>
     /// Gets or sets a value indicating whether the text of input messages may be logged at <c>Trace</c> level.
     /// Off by default: message text can hold personal data.
     /// </summary>

@@ -360,7 +360,48 @@ public sealed class SafeAIContext
         LastStreamDepth = 0;
     }
 
-    internal SafeAIResult CreateResult() => SafeAIResult.Create(Verdicts);
+    internal SafeAIResult CreateResult()
+    {
+        var verdicts = Verdicts;
+        if (PipelineOptions.RecordAllowVerdicts || verdicts.IsEmpty)
+        {
+            return SafeAIResult.Create(verdicts);
+        }
+
+        var kept = 0;
+        foreach (var v in verdicts)
+        {
+            if (IsKeptWhenLean(v))
+            {
+                kept++;
+            }
+        }
+
+        if (kept == verdicts.Length)
+        {
+            return SafeAIResult.Create(verdicts);
+        }
+
+        if (kept == 0)
+        {
+            return SafeAIResult.Empty;
+        }
+
+        var buffer = new GuardVerdict[kept];
+        var i = 0;
+        foreach (var v in verdicts)
+        {
+            if (IsKeptWhenLean(v))
+            {
+                buffer[i++] = v;
+            }
+        }
+
+        return SafeAIResult.Create(buffer);
+
+        static bool IsKeptWhenLean(in GuardVerdict v) =>
+            v.Action != GuardAction.Allow || v.Reason is GuardReasons.GuardError or GuardReasons.GuardTimeout;
+    }
 
     internal void SetLastResponse(ChatResponse response, int depth)
     {
