@@ -55,6 +55,16 @@ public static partial class SampleApp
 
         builder.Services.AddSafeAI(safe => safe
             .AddAIDisclosure(o => o.Notice = AIDisclosureNotice.FirstTurn)
+            .AddRateLimiting(o =>
+            {
+                // The demo has no customer accounts: each conversation may send 10 messages a minute. A real app limits
+                // per signed-in user (PartitionBy = User, filled from the claims by app.UseSafeAI()).
+                o.PartitionBy = RateLimitPartition.Custom;
+                o.PartitionKeySelector = static ctx => ctx.ConversationId;
+                o.Algorithm = RateLimitAlgorithm.FixedWindow;
+                o.PermitLimit = 10;
+                o.Window = TimeSpan.FromMinutes(1);
+            })
             .AddHumanReview(o =>
             {
                 // High-stakes questions (the page marks them RiskTier.High) get an honest "pending review" answer at once;

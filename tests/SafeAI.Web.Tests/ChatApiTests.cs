@@ -25,6 +25,27 @@ public sealed class ChatApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PostChat_BurstInOneConversation_429WithRetryAfterAndAPlainAnswer()
+    {
+        string? conversation = null;
+        for (var i = 0; i < 10; i++)
+        {
+            using var ok = await _http.PostAsJsonAsync("/api/chat", new { message = "What are your opening hours?", conversationId = conversation }, Ct);
+            ok.EnsureSuccessStatusCode();
+            conversation ??= (await ok.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("conversationId").GetString();
+        }
+
+        using var limited = await _http.PostAsJsonAsync("/api/chat", new { message = "What are your opening hours?", conversationId = conversation }, Ct);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.NotNull(limited.Headers.RetryAfter?.Delta);
+        Assert.StartsWith("mode=none", limited.Headers.GetValues("AI-Disclosure").Single(), StringComparison.Ordinal);
+        var json = await limited.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        Assert.Equal("rate-limited", json.GetProperty("status").GetString());
+        Assert.Contains("try again", json.GetProperty("answer").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task PostChat_EverydayQuestion_AnswerNoticeVerdictsAndMachineGeneratedHeader()
     {
         using var response = await _http.PostAsJsonAsync("/api/chat", new { message = "What are your opening hours?" }, Ct);

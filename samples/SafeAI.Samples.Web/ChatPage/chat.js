@@ -24,7 +24,8 @@
       body: JSON.stringify(body)
     }).then(function (r) {
       return r.json().catch(function () { return null; }).then(function (data) {
-        if (!r.ok) { throw new Error((data && (data.detail || data.title)) || ('The server answered ' + r.status + '.')); }
+        // A rate-limited chat call (429) still carries a well-formed answer that says when to try again.
+        if (!r.ok && !(r.status === 429 && data && data.answer)) { throw new Error((data && (data.detail || data.title)) || ('The server answered ' + r.status + '.')); }
         return data;
       });
     });
