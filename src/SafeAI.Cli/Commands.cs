@@ -105,7 +105,7 @@ internal static class Commands
         return 0;
     }
 
-    /// <summary><c>safeai train --input data.jsonl|csv [--input more.csv] | --data ../shared/data, --output folder [--seed 42] [--epochs 6] [--bits 18] [--fpr 0.02]</c>.</summary>
+    /// <summary><c>safeai train --input data.jsonl|csv [--input more.csv] | --data ../shared/data, --output folder [--seed 42] [--epochs 6] [--bits 18] [--fpr 0.025]</c>.</summary>
     public static async Task<int> TrainAsync(Arguments args, TextWriter console)
     {
         var output = args.Required("output");
@@ -114,7 +114,7 @@ internal static class Commands
             Seed = args.Int("seed", 42),
             Epochs = args.Int("epochs", 6),
             Bits = args.Int("bits", 18),
-            TargetBenignFpr = args.Double("fpr", 0.02),
+            TargetBenignFpr = args.Double("fpr", 0.025),
         };
         if (settings.Epochs is < 1 or > 100 || settings.Bits is < 8 or > 24 || settings.TargetBenignFpr is <= 0 or >= 1)
         {

@@ -10,6 +10,9 @@ internal sealed record CategoryResult(string Category, int Positives, int Negati
 /// <summary>An evaluation: per-category results plus the flag rate on benign texts (flagged by any category).</summary>
 internal sealed record EvaluationResult(IReadOnlyList<CategoryResult> Categories, int Texts, int Benign, double BenignFlagRate, int Harmful, double HarmfulFlagRate)
 {
+    /// <summary>Gets the benign flag rate of each source of the data.</summary>
+    public IReadOnlyList<(string Source, int Benign, double FlagRate)> BenignBySource { get; init; } = [];
+
     public static EvaluationResult Compute(IReadOnlyList<LabelledText> data, IReadOnlyList<double[]> scores, IReadOnlyList<string> categories, Func<string, double> threshold)
     {
         var results = new List<CategoryResult>();
@@ -42,12 +45,16 @@ internal sealed record EvaluationResult(IReadOnlyList<CategoryResult> Categories
         }
 
         int benign = 0, benignFlagged = 0, harmful = 0, harmfulFlagged = 0;
+        var bySource = new SortedDictionary<string, (int Count, int Flagged)>(StringComparer.Ordinal);
         for (var i = 0; i < data.Count; i++)
         {
             if (data[i].IsBenign)
             {
                 benign++;
-                benignFlagged += Flagged(i) ? 1 : 0;
+                var flagged = Flagged(i) ? 1 : 0;
+                benignFlagged += flagged;
+                var (n, f) = bySource.GetValueOrDefault(data[i].Source);
+                bySource[data[i].Source] = (n + 1, f + flagged);
             }
             else
             {
@@ -56,7 +63,10 @@ internal sealed record EvaluationResult(IReadOnlyList<CategoryResult> Categories
             }
         }
 
-        return new EvaluationResult(results, data.Count, benign, benign == 0 ? double.NaN : (double)benignFlagged / benign, harmful, harmful == 0 ? double.NaN : (double)harmfulFlagged / harmful);
+        return new EvaluationResult(results, data.Count, benign, benign == 0 ? double.NaN : (double)benignFlagged / benign, harmful, harmful == 0 ? double.NaN : (double)harmfulFlagged / harmful)
+        {
+            BenignBySource = [.. bySource.Select(p => (p.Key, p.Value.Count, (double)p.Value.Flagged / p.Value.Count))],
+        };
     }
 
     public string ToMarkdown(string title)
@@ -72,6 +82,15 @@ internal sealed record EvaluationResult(IReadOnlyList<CategoryResult> Categories
         }
 
         sb.Append(CultureInfo.InvariantCulture, $"\nTexts: {Texts}. Benign texts flagged by any category (false-positive rate): {P(BenignFlagRate)} of {Benign}. Harmful texts flagged by any category: {P(HarmfulFlagRate)} of {Harmful}.\n");
+        if (BenignBySource.Count > 1)
+        {
+            sb.Append("\n| benign source | texts | flagged by any category |\n|---|---:|---:|\n");
+            foreach (var (source, count, rate) in BenignBySource)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"| {source} | {count} | {P(rate)} |\n");
+            }
+        }
+
         return sb.ToString();
     }
 

@@ -20,14 +20,14 @@ internal static class LabelledData
 
         return path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase)
             ? ReadCsv(path, path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase) ? '\t' : ',')
-            : ReadJsonl(path);
+            : ReadJsonl(File.ReadLines(path), path);
     }
 
-    private static List<LabelledText> ReadJsonl(string path)
+    public static List<LabelledText> ReadJsonl(IEnumerable<string> lines, string path)
     {
         var list = new List<LabelledText>();
         var number = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var line in lines)
         {
             number++;
             if (string.IsNullOrWhiteSpace(line))

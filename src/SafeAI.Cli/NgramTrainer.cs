@@ -19,7 +19,7 @@ internal sealed record TrainSettings
     public double LearningRate { get; init; } = 0.8;
 
     /// <summary>The share of calibration benign texts that may be flagged by any category at the chosen thresholds.</summary>
-    public double TargetBenignFpr { get; init; } = 0.02;
+    public double TargetBenignFpr { get; init; } = 0.025;
 
     /// <summary>The largest weight of a category's positives relative to its negatives (class balancing).</summary>
     public double MaxPositiveWeight { get; init; } = 8;
@@ -42,6 +42,7 @@ internal static class NgramTrainer
         var c = categories.Length;
         var features = train.Select(e => Featurize(e.Text, settings)).ToArray();
         var targets = train.Select(e => categories.Select(e.Has).ToArray()).ToArray();
+        var exampleWeight = train.Select(e => e.Weight).ToArray();
         var positiveWeight = new double[c];
         for (var k = 0; k < c; k++)
         {
@@ -79,7 +80,7 @@ internal static class NgramTrainer
                 {
                     var p = 1 / (1 + Math.Exp(-(biases[k] + (z[k] * norm))));
                     var y = targets[i][k];
-                    var w = y ? positiveWeight[k] : 1;
+                    var w = (y ? positiveWeight[k] : 1) * exampleWeight[i];
                     loss -= w * Math.Log(y ? Math.Max(p, 1e-12) : Math.Max(1 - p, 1e-12));
                     z[k] = lr * w * ((y ? 1 : 0) - p);
                     biases[k] += (float)(z[k] * 0.1);
@@ -169,6 +170,9 @@ internal static class NgramTrainer
         }
 
         var scores = Score(weights, benign, settings);
+        // Each source counts equally, so that a small source of request-style benign prompts weighs as much as thousands of tweets.
+        var perSource = benign.GroupBy(e => e.Source, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var share = benign.Select(e => 1.0 / perSource[e.Source] / perSource.Count).ToArray();
         var sorted = new double[c][];
         for (var k = 0; k < c; k++)
         {
@@ -177,12 +181,12 @@ internal static class NgramTrainer
 
         double lo = 0, hi = settings.TargetBenignFpr;
         var best = Thresholds(sorted, hi);
-        var bestFpr = FlagRate(scores, best);
+        var bestFpr = FlagRate(scores, share, best);
         for (var iteration = 0; iteration < 30; iteration++)
         {
             var mid = (lo + hi) / 2;
             var t = Thresholds(sorted, mid);
-            var fpr = FlagRate(scores, t);
+            var fpr = FlagRate(scores, share, t);
             if (fpr <= settings.TargetBenignFpr)
             {
                 (best, bestFpr, lo) = (t, fpr, mid);
@@ -196,7 +200,7 @@ internal static class NgramTrainer
         if (bestFpr > settings.TargetBenignFpr)
         {
             best = Thresholds(sorted, 0);
-            bestFpr = FlagRate(scores, best);
+            bestFpr = FlagRate(scores, share, best);
         }
 
         return (best, bestFpr);
@@ -216,21 +220,21 @@ internal static class NgramTrainer
         return t;
     }
 
-    private static double FlagRate(double[][] scores, double[] thresholds)
+    private static double FlagRate(double[][] scores, double[] share, double[] thresholds)
     {
-        var flagged = 0;
-        foreach (var s in scores)
+        double flagged = 0;
+        for (var i = 0; i < scores.Length; i++)
         {
             for (var k = 0; k < thresholds.Length; k++)
             {
-                if (s[k] >= thresholds[k])
+                if (scores[i][k] >= thresholds[k])
                 {
-                    flagged++;
+                    flagged += share[i];
                     break;
                 }
             }
         }
 
-        return (double)flagged / scores.Length;
+        return flagged;
     }
 }

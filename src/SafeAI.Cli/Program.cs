@@ -14,7 +14,7 @@ internal static class Program
           safeai eval  --data ../shared/data   (the held-out 20% of the shared corpora)
               per-category AUROC, AUPRC, precision, recall, F1 and false-positive rate; ROC curves in an HTML report
           safeai train --input labelled.jsonl|.csv [--input ...] | --data ../shared/data  --output folder
-                       [--seed 42] [--epochs 6] [--bits 18] [--fpr 0.02] [--categories hate,prompt_injection]
+                       [--seed 42] [--epochs 6] [--bits 18] [--fpr 0.025] [--categories hate,prompt_injection]
               trains the n-gram model; point SafeAI at folder/safeai-model.json
 
         Labelled data: JSONL lines {"text": ..., "labels": ["hate"]} (empty for benign) or {"text": ..., "label": "benign"};

@@ -202,8 +202,23 @@ internal static partial class SharedCorpus
             }
         }
 
-        return CapAndMerge(all, cap);
+        var merged = CapAndMerge(all, cap);
+        var keys = merged.Select(m => DataSplit.Key(m.Text)).ToHashSet(StringComparer.Ordinal);
+        merged.AddRange(LoadSeed().Where(e => keys.Add(DataSplit.Key(e.Text))));
+        return merged;
     }
+
+    /// <summary>The hand-written seed texts embedded in the tool (source <c>seed</c>, weight <see cref="SeedWeight"/>).</summary>
+    public static List<LabelledText> LoadSeed()
+    {
+        using var stream = typeof(SharedCorpus).Assembly.GetManifestResourceStream("SafeAI.Cli.Seed.seed.jsonl")
+            ?? throw new InvalidOperationException("The seed texts are missing from the tool's resources.");
+        using var reader = new StreamReader(stream);
+        var lines = reader.ReadToEnd().Split('\n');
+        return [.. LabelledData.ReadJsonl(lines, "seed.jsonl").Select(e => e with { Source = "seed", Weight = SeedWeight })];
+    }
+
+    public const double SeedWeight = 4;
 
     /// <summary>Caps each (source, label set) group at <paramref name="cap"/> texts, chosen by a hash of the text, then merges duplicates.</summary>
     internal static List<LabelledText> CapAndMerge(List<LabelledText> all, int cap)
