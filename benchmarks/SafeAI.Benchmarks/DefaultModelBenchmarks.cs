@@ -65,6 +65,12 @@ public class DefaultModelBenchmarks
     }
 
     [Benchmark]
+    public string Normalize1000Chars() => TextNormalizer.Normalize(_long);
+
+    [Benchmark]
+    public int[] Features1000Chars() => SafeAI.Onnx.Ngram.NgramFeatures.Extract(_long, 18);
+
+    [Benchmark]
     public Task<ChatResponse> PipelineWithDefaultFilter() => _filtered.GetResponseAsync(_messages);
 
     private static string[] LoadHeldOut()
