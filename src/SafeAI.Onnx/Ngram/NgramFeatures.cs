@@ -47,6 +47,13 @@ internal static class NgramFeatures
         into[n++] = ' ';
         foreach (var raw in text)
         {
+            if (raw is > ' ' and < '\u007F')
+            {
+                // Printable ASCII, the common case: the same result as the general path below, without its look-ups.
+                into[n++] = raw is >= 'A' and <= 'Z' ? (char)(raw + 32) : raw;
+                continue;
+            }
+
             if (char.IsWhiteSpace(raw) || char.IsControl(raw))
             {
                 if (into[n - 1] != ' ')
@@ -94,14 +101,14 @@ internal static class NgramFeatures
         var i = 0;
         while (i < chars.Length)
         {
-            if (!char.IsLetterOrDigit(chars[i]))
+            if (!IsWordChar(chars[i]))
             {
                 i++;
                 continue;
             }
 
             var h = FnvOffset ^ WordSeed;
-            while (i < chars.Length && (char.IsLetterOrDigit(chars[i]) || chars[i] == '\''))
+            while (i < chars.Length && (IsWordChar(chars[i]) || chars[i] == '\''))
             {
                 h = (h ^ chars[i]) * FnvPrime;
                 i++;
@@ -119,6 +126,9 @@ internal static class NgramFeatures
 
         return n;
     }
+
+    private static bool IsWordChar(char c) =>
+        c < '\u0080' ? (uint)((c | 0x20) - 'a') <= 'z' - 'a' || (uint)(c - '0') <= 9 : char.IsLetterOrDigit(c);
 
     private static uint Mix(uint h)
     {

@@ -1,5 +1,8 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace SafeAI.Onnx.Ngram;
 
@@ -63,12 +66,19 @@ internal sealed class NgramWeights
         Span<int> sums = c <= 64 ? stackalloc int[c] : new int[c];
         sums.Clear();
         var weights = Weights;
-        foreach (var id in features)
+        if (c == 8 && Vector128.IsHardwareAccelerated)
         {
-            var row = id * c;
-            for (var k = 0; k < c; k++)
+            SumEight(weights, features, sums);
+        }
+        else
+        {
+            foreach (var id in features)
             {
-                sums[k] += weights[row + k];
+                var row = id * c;
+                for (var k = 0; k < c; k++)
+                {
+                    sums[k] += weights[row + k];
+                }
             }
         }
 
@@ -78,6 +88,31 @@ internal sealed class NgramWeights
             var z = Biases[k] + (Scales[k] * sums[k] * norm);
             scores[k] = 1f / (1f + MathF.Exp(-z));
         }
+    }
+
+    /// <summary>The eight-category case (the default model): each bucket's eight weights are one 64-bit load, widened and added as vectors.</summary>
+    private static void SumEight(sbyte[] weights, ReadOnlySpan<int> features, Span<int> sums)
+    {
+        var low = Vector128<int>.Zero;
+        var high = Vector128<int>.Zero;
+        ref var start = ref Unsafe.As<sbyte, byte>(ref MemoryMarshal.GetArrayDataReference(weights));
+        var buckets = (uint)(weights.Length / 8);
+        foreach (var id in features)
+        {
+            // Feature ids come from NgramFeatures masked to the bucket count; the check keeps a bad id from reading outside the array.
+            if ((uint)id >= buckets)
+            {
+                throw new ArgumentOutOfRangeException(nameof(features));
+            }
+
+            var row = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(ref Unsafe.Add(ref start, id * 8))).AsSByte();
+            var (a, b) = Vector128.Widen(Vector128.WidenLower(row));
+            low += a;
+            high += b;
+        }
+
+        low.CopyTo(sums);
+        high.CopyTo(sums[4..]);
     }
 
     /// <summary>Writes the weights: gzip of magic, bits, category count, then scale and bias per category, then the weights.</summary>
