@@ -18,51 +18,74 @@ internal static class Commands
         var input = args.Required("input");
         var output = args.Required("output");
         var threshold = args.Double("threshold", 0.5);
+        if (!File.Exists(input))
+        {
+            throw new FileNotFoundException($"The input file '{input}' does not exist.", input);
+        }
+
         using var model = LoadModel(args.Optional("model"));
-        var lines = File.ReadAllLines(input);
-        var progress = new Progress(errors, lines.Length, enabled: args.Flag("progress") || !Console.IsErrorRedirected);
+        // Streamed: a huge input is never held in memory whole (one pass counts the lines for the progress bar).
+        var enabled = args.Flag("progress") || !Console.IsErrorRedirected;
+        var progress = new Progress(errors, enabled ? File.ReadLines(input).Count() : 0, enabled);
         var written = 0;
+        var number = 0;
+        var batch = new List<(int Line, string Json)>(BatchSize);
         var writer = new StreamWriter(output, append: false, new UTF8Encoding(false));
         await using (writer.ConfigureAwait(false))
         {
-            for (var start = 0; start < lines.Length; start += BatchSize)
+            foreach (var line in File.ReadLines(input))
             {
-                var count = Math.Min(BatchSize, lines.Length - start);
-                var texts = new string?[count];
-                var tasks = new Task<IReadOnlyDictionary<string, double>>[count];
-                for (var i = 0; i < count; i++)
+                batch.Add((++number, line));
+                if (batch.Count == BatchSize)
                 {
-                    texts[i] = ReadText(input, start + i + 1, lines[start + i]);
-                    tasks[i] = texts[i] is { } t ? model.ScoreAsync(t, cancellationToken).AsTask() : Task.FromResult<IReadOnlyDictionary<string, double>>(new Dictionary<string, double>());
+                    written += await WriteBatchAsync(model, batch, input, threshold, writer, cancellationToken).ConfigureAwait(false);
+                    batch.Clear();
+                    progress.Report(number);
                 }
-
-                var scores = await Task.WhenAll(tasks).ConfigureAwait(false);
-                for (var i = 0; i < count; i++)
-                {
-                    if (texts[i] is not { } text)
-                    {
-                        continue;
-                    }
-
-                    var flaggedCategories = model.Categories.Where(c => scores[i][c] >= threshold).ToArray();
-                    var record = new Dictionary<string, object>
-                    {
-                        ["text"] = text,
-                        ["scores"] = model.Categories.ToDictionary(c => c, c => Math.Round(scores[i][c], 6)),
-                        ["flagged"] = flaggedCategories.Length > 0,
-                        ["categories"] = flaggedCategories,
-                    };
-                    await writer.WriteLineAsync(JsonSerializer.Serialize(record, Compact).AsMemory(), cancellationToken).ConfigureAwait(false);
-                    written++;
-                }
-
-                progress.Report(start + count);
             }
+
+            written += await WriteBatchAsync(model, batch, input, threshold, writer, cancellationToken).ConfigureAwait(false);
+            progress.Report(number);
         }
 
         progress.Done();
         await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Scored {written} texts into {output}.")).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>Scores one batch of input lines concurrently and writes their records in input order; returns how many were written.</summary>
+    private static async Task<int> WriteBatchAsync(ContentModel model, List<(int Line, string Json)> batch, string input, double threshold, StreamWriter writer, CancellationToken cancellationToken)
+    {
+        var texts = new string?[batch.Count];
+        var tasks = new Task<IReadOnlyDictionary<string, double>>[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            texts[i] = ReadText(input, batch[i].Line, batch[i].Json);
+            tasks[i] = texts[i] is { } t ? model.ScoreAsync(t, cancellationToken).AsTask() : Task.FromResult<IReadOnlyDictionary<string, double>>(new Dictionary<string, double>());
+        }
+
+        var scores = await Task.WhenAll(tasks).ConfigureAwait(false);
+        var written = 0;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (texts[i] is not { } text)
+            {
+                continue;
+            }
+
+            var flaggedCategories = model.Categories.Where(c => scores[i][c] >= threshold).ToArray();
+            var record = new Dictionary<string, object>
+            {
+                ["text"] = text,
+                ["scores"] = model.Categories.ToDictionary(c => c, c => Math.Round(scores[i][c], 6)),
+                ["flagged"] = flaggedCategories.Length > 0,
+                ["categories"] = flaggedCategories,
+            };
+            await writer.WriteLineAsync(JsonSerializer.Serialize(record, Compact).AsMemory(), cancellationToken).ConfigureAwait(false);
+            written++;
+        }
+
+        return written;
     }
 
     /// <summary><c>safeai eval --input labelled.jsonl | --data ../shared/data [--model ...] [--threshold 0.5] [--report report.html] [--markdown eval.md]</c>.</summary>

@@ -94,6 +94,34 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Score_MoreLinesThanOneBatch_WritesEveryRecordInInputOrder()
+    {
+        var input = Path.Combine(_dir, "many.jsonl");
+        var texts = Enumerable.Range(0, Commands.BatchSize + 37).Select(i => $"message number {i}").ToArray();
+        await File.WriteAllLinesAsync(input, texts.Select(t => Json(new { text = t })), TestContext.Current.CancellationToken);
+        var output = Path.Combine(_dir, "many.out.jsonl");
+
+        var (code, console, errors) = await RunAsync("score", "--input", input, "--output", output);
+
+        Assert.True(code == 0, errors);
+        var lines = await File.ReadAllLinesAsync(output, TestContext.Current.CancellationToken);
+        Assert.Equal(texts, lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("text").GetString()));
+        Assert.Contains($"Scored {texts.Length} texts", console, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Score_MissingInputFile_FailsWithExitCodeOneAndWritesNothing()
+    {
+        var output = Path.Combine(_dir, "never.jsonl");
+
+        var (code, _, errors) = await RunAsync("score", "--input", Path.Combine(_dir, "absent.jsonl"), "--output", output);
+
+        Assert.Equal(1, code);
+        Assert.Contains("absent.jsonl' does not exist", errors, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
     public async Task Score_MissingInputOption_FailsWithUsageExitCode()
     {
         var (code, _, errors) = await RunAsync("score", "--output", Path.Combine(_dir, "o.jsonl"));
