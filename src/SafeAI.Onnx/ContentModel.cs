@@ -76,7 +76,7 @@ public sealed class ContentModel : IDisposable
     /// <summary>Gets the categories the model scores, in output order.</summary>
     public IReadOnlyList<string> Categories => _categories;
 
-    /// <summary>Gets the most tokens the model reads at once (one window, special tokens included).</summary>
+    /// <summary>Gets the most tokens the model reads at once (one window, special tokens included); for an <c>ngram-linear</c> model, characters.</summary>
     public int MaxTokens => _description.MaxTokens;
 
     /// <summary>Gets a value indicating whether concurrent requests are gathered into batches.</summary>
