@@ -34,7 +34,7 @@ internal static class MiniLm
         for (var i = 0; ; i++)
         {
             var candidate = sb.Length == 0 ? words[i % words.Length] : sb + " " + words[i % words.Length];
-            if (model.Tokenizer.Encode(candidate, tokens + 1, out _).Count > tokens)
+            if (model.Tokenizer!.Encode(candidate, tokens + 1, out _).Count > tokens)
             {
                 return sb.ToString();
             }

@@ -21,7 +21,10 @@ public sealed class ContentFilterOptions : AIGuardOptions
     /// <summary>The key under which the highest per-category scores of the output screened so far are left in <see cref="SafeAIContext.Items"/>.</summary>
     public const string OutputScoresItemKey = "SafeAI.Content.OutputScores";
 
-    /// <summary>Gets or sets the path of the model description file (<c>safeai-model.json</c>). Required unless a model is given in code.</summary>
+    /// <summary>
+    /// Gets or sets the path of the model description file (<c>safeai-model.json</c>). When not set (and no model is given in
+    /// code), the default model that ships in this package is used (<see cref="ContentModel.LoadDefault"/>).
+    /// </summary>
     public string? ModelPath { get; set; }
 
     /// <summary>Gets or sets how the model runs (threads, execution provider, micro-batching).</summary>

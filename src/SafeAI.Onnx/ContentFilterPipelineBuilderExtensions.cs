@@ -12,7 +12,8 @@ public static class ContentFilterPipelineBuilderExtensions
     /// Adds the content filter: an input stage (<c>content-input</c>, slot <see cref="GuardOrder.InputChecks"/>) and an
     /// output stage (<c>content-output</c>, slot <see cref="GuardOrder.OutputChecks"/>) sharing one model. Under
     /// dependency injection the settings bind from <c>SafeAI:ContentFilter</c> and the model, loaded from
-    /// <see cref="ContentFilterOptions.ModelPath"/>, is one singleton; built in code, the model is loaded now.
+    /// <see cref="ContentFilterOptions.ModelPath"/> (or, when that is not set, the default model that ships in this package,
+    /// see <see cref="ContentModel.LoadDefault"/>), is one singleton; built in code, the model is loaded now.
     /// </summary>
     /// <param name="builder">The pipeline builder.</param>
     /// <param name="configure">Changes the settings.</param>
@@ -87,13 +88,13 @@ public static class ContentFilterPipelineBuilderExtensions
 
     private static ContentClassifier CreateClassifier(ContentFilterOptions options, ContentModel? model)
     {
-        var errors = ContentFilterOptionsValidator.GetErrors(options, requireModelPath: model is null);
+        var errors = ContentFilterOptionsValidator.GetErrors(options, requireModelPath: false);
         if (errors.Count > 0)
         {
             throw new OptionsValidationException(ContentFilterOptions.SectionName, typeof(ContentFilterOptions), errors);
         }
 
-        var loaded = model ?? ContentModel.Load(options.ModelPath!, options.Runtime);
+        var loaded = model ?? (string.IsNullOrWhiteSpace(options.ModelPath) ? ContentModel.LoadDefault() : ContentModel.Load(options.ModelPath, options.Runtime));
         foreach (var category in options.Categories.Keys)
         {
             if (!loaded.Categories.Contains(category, StringComparer.OrdinalIgnoreCase))

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Reflection;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using SafeAI.Onnx.Ngram;
 
 namespace SafeAI.Onnx;
 
@@ -11,14 +12,17 @@ namespace SafeAI.Onnx;
 /// validated when loaded, so a wrong file fails at start-up with an error that names the file and the problem.
 /// </summary>
 /// <remarks>
-/// Two kinds of model: <c>sequence-classifier</c> (a Hugging Face text classifier exported to ONNX, BERT / RoBERTa /
-/// DeBERTa tokenizers) and <c>encoder-heads</c> (a sentence-embedding encoder plus linear heads, one per category).
+/// Three kinds of model: <c>sequence-classifier</c> (a Hugging Face text classifier exported to ONNX, BERT / RoBERTa /
+/// DeBERTa tokenizers), <c>encoder-heads</c> (a sentence-embedding encoder plus linear heads, one per category) and
+/// <c>ngram-linear</c> (hashed character and word n-grams with linear heads, no ONNX at all; the default model, see
+/// <see cref="LoadDefault"/>).
 /// </remarks>
 public sealed class ContentModel : IDisposable
 {
-    private readonly InferenceSession _session;
+    private readonly InferenceSession? _session;
     private readonly ModelDescription _description;
-    private readonly ModelTokenizer _tokenizer;
+    private readonly ModelTokenizer? _tokenizer;
+    private readonly NgramWeights? _ngram;
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
     private readonly string[] _categories;
@@ -26,6 +30,15 @@ public sealed class ContentModel : IDisposable
     private readonly MicroBatcher? _batcher;
     private readonly int _maxBatchSize;
     private int _disposed;
+
+    private ContentModel(ModelDescription description, NgramWeights weights)
+    {
+        _description = description;
+        _ngram = weights;
+        _categories = [.. description.NgramCategories];
+        _inputNames = [];
+        _outputNames = [];
+    }
 
     private ContentModel(ModelDescription description, ModelFiles files, OnnxRuntimeOptions options)
     {
@@ -63,13 +76,16 @@ public sealed class ContentModel : IDisposable
     /// <summary>Gets the categories the model scores, in output order.</summary>
     public IReadOnlyList<string> Categories => _categories;
 
-    /// <summary>Gets the most tokens the model reads at once (one window, special tokens included).</summary>
+    /// <summary>Gets the most tokens the model reads at once (one window, special tokens included); for an <c>ngram-linear</c> model, characters.</summary>
     public int MaxTokens => _description.MaxTokens;
 
     /// <summary>Gets a value indicating whether concurrent requests are gathered into batches.</summary>
     public bool MicroBatching => _batcher is not null;
 
-    internal ModelTokenizer Tokenizer => _tokenizer;
+    internal ModelTokenizer? Tokenizer => _tokenizer;
+
+    /// <summary>Gets a value indicating whether this is an <c>ngram-linear</c> model (scored on the calling thread in microseconds).</summary>
+    internal bool IsNgram => _ngram is not null;
 
     /// <summary>Loads a model from its description file; the files it names are read from the same folder.</summary>
     /// <param name="descriptionPath">The path of the description file (for example <c>models/my-filter/safeai-model.json</c>).</param>
@@ -118,6 +134,19 @@ public sealed class ContentModel : IDisposable
     }
 
     /// <summary>
+    /// Loads SafeAI's default content model, which ships inside this package: a hashed character and word n-gram model
+    /// with one linear head per category of <see cref="ContentCategories"/>, trained on the public corpora listed in
+    /// <c>docs/model-card.md</c> (scores are calibrated so that 0.5 is the recommended threshold). It scores a message in
+    /// microseconds on the calling thread and needs no download.
+    /// </summary>
+    /// <returns>The loaded model.</returns>
+    /// <exception cref="ContentModelException">The embedded model cannot be read (a broken build of this package).</exception>
+    public static ContentModel LoadDefault() =>
+        LoadFromResources(typeof(ContentModel).Assembly, DefaultModelResourcePrefix);
+
+    internal const string DefaultModelResourcePrefix = "SafeAI.Onnx.DefaultModel.";
+
+    /// <summary>
     /// Scores one text and returns the highest score of each category: the text is normalised against evasion and split
     /// into windows of <see cref="MaxTokens"/> tokens that overlap by 32 (at most 64 windows; the rest is not scored).
     /// </summary>
@@ -155,17 +184,22 @@ public sealed class ContentModel : IDisposable
         }
 
         _batcher?.Dispose();
-        _session.Dispose();
+        _session?.Dispose();
     }
 
     /// <summary>Splits text into overlapping windows of at most <see cref="MaxTokens"/> tokens, framed by the start and end ids.</summary>
     internal List<int[]> CreateWindows(string text, int overlap, int maxWindows, out bool truncated)
     {
+        if (_ngram is not null)
+        {
+            return CreateNgramWindows(text, maxWindows, out truncated);
+        }
+
         var body = MaxTokens - 2;
         overlap = Math.Clamp(overlap, 0, body / 2);
         var stride = body - overlap;
         var budget = (stride * (maxWindows - 1)) + body;
-        var ids = _tokenizer.Encode(text, budget, out var complete);
+        var ids = _tokenizer!.Encode(text, budget, out var complete);
         truncated = !complete;
         var windows = new List<int[]>(Math.Max(1, ((ids.Count - overlap) + stride - 1) / stride));
         var start = 0;
@@ -198,6 +232,11 @@ public sealed class ContentModel : IDisposable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         cancellationToken.ThrowIfCancellationRequested();
+        if (_ngram is not null)
+        {
+            return new ValueTask<float[]>(ScoreNgram(windows));
+        }
+
         if (_batcher is not null)
         {
             return _batcher.ScoreAsync(windows, cancellationToken);
@@ -219,6 +258,11 @@ public sealed class ContentModel : IDisposable
     /// <summary>Scores windows on the calling thread, in runs of at most the batch size.</summary>
     internal float[] ScoreNow(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
     {
+        if (_ngram is not null)
+        {
+            return ScoreNgram(windows);
+        }
+
         if (windows.Count <= _maxBatchSize)
         {
             return Run(windows, 0, windows.Count, cancellationToken);
@@ -270,7 +314,7 @@ public sealed class ContentModel : IDisposable
                 for (var t = 0; t < seq; t++)
                 {
                     var real = t < window.Length;
-                    ids[row + t] = real ? window[t] : _tokenizer.PadId;
+                    ids[row + t] = real ? window[t] : _tokenizer!.PadId;
                     mask[row + t] = real ? 1 : 0;
                 }
             }
@@ -295,7 +339,7 @@ public sealed class ContentModel : IDisposable
             IDisposableReadOnlyCollection<OrtValue> outputs;
             try
             {
-                outputs = _session.Run(runOptions, _inputNames, values, _outputNames);
+                outputs = _session!.Run(runOptions, _inputNames, values, _outputNames);
             }
             catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
             {
@@ -473,7 +517,56 @@ public sealed class ContentModel : IDisposable
             throw new ContentModelException(descriptionName, $"the file cannot be read ({ex.Message}).", ex);
         }
 
-        return new ContentModel(ModelDescription.Parse(descriptionName, json), files, options);
+        var description = ModelDescription.Parse(descriptionName, json);
+        if (description.Kind == ModelKind.NgramLinear)
+        {
+            using var weights = files.Open(description.Model);
+            return new ContentModel(description, NgramWeights.Read(files.Describe(description.Model), weights, [.. description.NgramCategories], description.Bits));
+        }
+
+        return new ContentModel(description, files, options);
+    }
+
+    /// <summary>Splits normalised text into windows of at most <see cref="MaxTokens"/> characters that overlap by an eighth, each window the n-gram feature ids of its characters.</summary>
+    private List<int[]> CreateNgramWindows(string text, int maxWindows, out bool truncated)
+    {
+        var size = _description.MaxTokens;
+        var stride = size - (size / 8);
+        var windows = new List<int[]>(Math.Min(maxWindows, 1 + (Math.Max(0, text.Length - size) / stride) + 1));
+        var start = 0;
+        truncated = false;
+        do
+        {
+            var count = Math.Min(size, text.Length - start);
+            windows.Add(NgramFeatures.Extract(text.AsSpan(start, count), _description.Bits));
+            if (start + count >= text.Length)
+            {
+                break;
+            }
+
+            if (windows.Count >= maxWindows)
+            {
+                truncated = true;
+                break;
+            }
+
+            start += stride;
+        }
+        while (true);
+
+        return windows;
+    }
+
+    private float[] ScoreNgram(IReadOnlyList<int[]> windows)
+    {
+        var c = _categories.Length;
+        var scores = new float[windows.Count * c];
+        for (var w = 0; w < windows.Count; w++)
+        {
+            _ngram!.Score(windows[w], scores.AsSpan(w * c, c));
+        }
+
+        return scores;
     }
 
     private static InferenceSession CreateSession(ModelDescription description, ModelFiles files, OnnxRuntimeOptions options)
@@ -519,7 +612,7 @@ public sealed class ContentModel : IDisposable
 
     private (string[] Inputs, int EmbeddingSize) Validate(string name)
     {
-        var inputs = _session.InputMetadata;
+        var inputs = _session!.InputMetadata;
         var d = _description;
         foreach (var required in (string[])[d.IdsInput, d.MaskInput])
         {
@@ -544,7 +637,7 @@ public sealed class ContentModel : IDisposable
 
         var inputNames = inputs.ContainsKey(d.TypeIdsInput) ? new[] { d.IdsInput, d.MaskInput, d.TypeIdsInput } : [d.IdsInput, d.MaskInput];
 
-        if (!_session.OutputMetadata.TryGetValue(d.Output, out var output))
+        if (!_session!.OutputMetadata.TryGetValue(d.Output, out var output))
         {
             throw new ContentModelException(name, $"output '{d.Output}' is missing (the model has outputs: {string.Join(", ", _session.OutputMetadata.Keys)}).");
         }

@@ -7,6 +7,7 @@ internal enum ModelKind
 {
     EncoderHeads,
     SequenceClassifier,
+    NgramLinear,
 }
 
 internal enum TokenizerKind
@@ -62,7 +63,13 @@ internal sealed class ModelDescription
 
     public required string Model { get; init; }
 
-    public required TokenizerDescription Tokenizer { get; init; }
+    public TokenizerDescription Tokenizer { get; init; } = new();
+
+    /// <summary>Gets the categories of an <c>ngram-linear</c> model, in the order of its weights.</summary>
+    public IReadOnlyList<string> NgramCategories { get; init; } = [];
+
+    /// <summary>Gets the number of hash bits of an <c>ngram-linear</c> model (2^bits buckets).</summary>
+    public int Bits { get; init; }
 
     public int MaxTokens { get; init; }
 
@@ -116,9 +123,15 @@ internal sealed class ModelDescription
             {
                 "encoder-heads" => ModelKind.EncoderHeads,
                 "sequence-classifier" => ModelKind.SequenceClassifier,
-                null => throw Fail(fileName, "\"kind\" is missing (\"encoder-heads\" or \"sequence-classifier\")."),
-                var other => throw Fail(fileName, $"\"kind\" is \"{other}\"; expected \"encoder-heads\" or \"sequence-classifier\"."),
+                "ngram-linear" => ModelKind.NgramLinear,
+                null => throw Fail(fileName, "\"kind\" is missing (\"encoder-heads\", \"sequence-classifier\" or \"ngram-linear\")."),
+                var other => throw Fail(fileName, $"\"kind\" is \"{other}\"; expected \"encoder-heads\", \"sequence-classifier\" or \"ngram-linear\"."),
             };
+
+            if (kind == ModelKind.NgramLinear)
+            {
+                return ParseNgram(fileName, root);
+            }
 
             var model = GetString(fileName, root, "model") ?? GetString(fileName, root, "encoder")
                 ?? throw Fail(fileName, "\"model\" (the ONNX file) is missing.");
@@ -186,6 +199,55 @@ internal sealed class ModelDescription
                 Labels = ParseLabels(fileName, root),
             };
         }
+    }
+
+    private static ModelDescription ParseNgram(string fileName, JsonElement root)
+    {
+        var weights = GetString(fileName, root, "weights") ?? throw Fail(fileName, "\"weights\" (the n-gram weights file) is missing.");
+        var bits = GetInt(fileName, root, "bits") ?? 18;
+        if (bits is < 8 or > 24)
+        {
+            throw Fail(fileName, $"\"bits\" is {bits}; it must be between 8 and 24.");
+        }
+
+        var windowChars = GetInt(fileName, root, "windowChars") ?? 1024;
+        if (windowChars is < 64 or > 65536)
+        {
+            throw Fail(fileName, $"\"windowChars\" is {windowChars}; it must be between 64 and 65536.");
+        }
+
+        if (!root.TryGetProperty("categories", out var list) || list.ValueKind != JsonValueKind.Array || list.GetArrayLength() == 0)
+        {
+            throw Fail(fileName, "\"categories\" is missing: an ngram-linear model lists its categories in the order of its weights, e.g. [\"hate\", \"prompt_injection\"].");
+        }
+
+        var categories = new List<string>();
+        foreach (var item in list.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String)
+            {
+                throw Fail(fileName, "\"categories\" must hold category names.");
+            }
+
+            var name = CheckCategory(fileName, item.GetString()!);
+            if (categories.Contains(name))
+            {
+                throw Fail(fileName, $"category \"{name}\" is listed twice.");
+            }
+
+            categories.Add(name);
+        }
+
+        return new ModelDescription
+        {
+            FileName = fileName,
+            Kind = ModelKind.NgramLinear,
+            Model = weights,
+            Output = string.Empty,
+            MaxTokens = windowChars,
+            Bits = bits,
+            NgramCategories = categories,
+        };
     }
 
     private static TokenizerDescription ParseTokenizer(string fileName, JsonElement root)

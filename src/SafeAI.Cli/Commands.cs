@@ -1,0 +1,236 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using SafeAI.Onnx;
+
+namespace SafeAI.Cli;
+
+/// <summary>The safeai commands; each returns the process exit code (0 success, 1 bad input, 2 bad usage).</summary>
+internal static class Commands
+{
+    public const int BatchSize = 64;
+
+    private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary><c>safeai score --input in.jsonl --output out.jsonl [--model safeai-model.json] [--threshold 0.5]</c>.</summary>
+    public static async Task<int> ScoreAsync(Arguments args, TextWriter console, TextWriter errors, CancellationToken cancellationToken)
+    {
+        var input = args.Required("input");
+        var output = args.Required("output");
+        var threshold = args.Double("threshold", 0.5);
+        if (!File.Exists(input))
+        {
+            throw new FileNotFoundException($"The input file '{input}' does not exist.", input);
+        }
+
+        using var model = LoadModel(args.Optional("model"));
+        // Streamed: a huge input is never held in memory whole (one pass counts the lines for the progress bar).
+        var enabled = args.Flag("progress") || !Console.IsErrorRedirected;
+        var progress = new Progress(errors, enabled ? File.ReadLines(input).Count() : 0, enabled);
+        var written = 0;
+        var number = 0;
+        var batch = new List<(int Line, string Json)>(BatchSize);
+        var writer = new StreamWriter(output, append: false, new UTF8Encoding(false));
+        await using (writer.ConfigureAwait(false))
+        {
+            foreach (var line in File.ReadLines(input))
+            {
+                batch.Add((++number, line));
+                if (batch.Count == BatchSize)
+                {
+                    written += await WriteBatchAsync(model, batch, input, threshold, writer, cancellationToken).ConfigureAwait(false);
+                    batch.Clear();
+                    progress.Report(number);
+                }
+            }
+
+            written += await WriteBatchAsync(model, batch, input, threshold, writer, cancellationToken).ConfigureAwait(false);
+            progress.Report(number);
+        }
+
+        progress.Done();
+        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Scored {written} texts into {output}.")).ConfigureAwait(false);
+        return 0;
+    }
+
+    /// <summary>Scores one batch of input lines concurrently and writes their records in input order; returns how many were written.</summary>
+    private static async Task<int> WriteBatchAsync(ContentModel model, List<(int Line, string Json)> batch, string input, double threshold, StreamWriter writer, CancellationToken cancellationToken)
+    {
+        var texts = new string?[batch.Count];
+        var tasks = new Task<IReadOnlyDictionary<string, double>>[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            texts[i] = ReadText(input, batch[i].Line, batch[i].Json);
+            tasks[i] = texts[i] is { } t ? model.ScoreAsync(t, cancellationToken).AsTask() : Task.FromResult<IReadOnlyDictionary<string, double>>(new Dictionary<string, double>());
+        }
+
+        var scores = await Task.WhenAll(tasks).ConfigureAwait(false);
+        var written = 0;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (texts[i] is not { } text)
+            {
+                continue;
+            }
+
+            var flaggedCategories = model.Categories.Where(c => scores[i][c] >= threshold).ToArray();
+            var record = new Dictionary<string, object>
+            {
+                ["text"] = text,
+                ["scores"] = model.Categories.ToDictionary(c => c, c => Math.Round(scores[i][c], 6)),
+                ["flagged"] = flaggedCategories.Length > 0,
+                ["categories"] = flaggedCategories,
+            };
+            await writer.WriteLineAsync(JsonSerializer.Serialize(record, Compact).AsMemory(), cancellationToken).ConfigureAwait(false);
+            written++;
+        }
+
+        return written;
+    }
+
+    /// <summary><c>safeai eval --input labelled.jsonl | --data ../shared/data [--model ...] [--threshold 0.5] [--report report.html] [--markdown eval.md]</c>.</summary>
+    public static async Task<int> EvalAsync(Arguments args, TextWriter console, CancellationToken cancellationToken)
+    {
+        var threshold = args.Double("threshold", 0.5);
+        var (data, title) = args.Optional("data") is { } folder
+            ? (SharedCorpus.Load(folder).Where(e => DataSplit.IsHeldOut(e.Text)).ToList(), "SafeAI default model: held-out 20% of the shared corpora (split seed " + DataSplit.Seed + ")")
+            : (LabelledData.Read(args.Required("input")), "SafeAI content model evaluation: " + Path.GetFileName(args.Required("input")));
+        if (data.Count == 0)
+        {
+            throw new FormatException("The evaluation data holds no texts.");
+        }
+
+        using var model = LoadModel(args.Optional("model"));
+        var scores = new double[data.Count][];
+        for (var i = 0; i < data.Count; i++)
+        {
+            var s = await model.ScoreAsync(data[i].Text, cancellationToken).ConfigureAwait(false);
+            scores[i] = model.Categories.Select(c => s[c]).ToArray();
+        }
+
+        var result = EvaluationResult.Compute(data, scores, model.Categories, _ => threshold);
+        var markdown = result.ToMarkdown(title);
+        await console.WriteLineAsync(markdown).ConfigureAwait(false);
+        var unknown = data.SelectMany(d => d.Labels).Distinct().Where(l => !model.Categories.Contains(l)).ToList();
+        if (unknown.Count > 0)
+        {
+            await console.WriteLineAsync("Labels the model does not score (not evaluated): " + string.Join(", ", unknown)).ConfigureAwait(false);
+        }
+
+        var html = args.Optional("report") ?? "safeai-eval.html";
+        await File.WriteAllTextAsync(html, result.ToHtml(title), cancellationToken).ConfigureAwait(false);
+        await console.WriteLineAsync("ROC curves: " + html).ConfigureAwait(false);
+        if (args.Optional("markdown") is { } md)
+        {
+            await File.WriteAllTextAsync(md, markdown, cancellationToken).ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+
+    /// <summary><c>safeai train --input data.jsonl|csv [--input more.csv] | --data ../shared/data, --output folder [--seed 42] [--epochs 6] [--bits 18] [--fpr 0.025]</c>.</summary>
+    public static async Task<int> TrainAsync(Arguments args, TextWriter console)
+    {
+        var output = args.Required("output");
+        var settings = new TrainSettings
+        {
+            Seed = args.Int("seed", 42),
+            Epochs = args.Int("epochs", 6),
+            Bits = args.Int("bits", 18),
+            TargetBenignFpr = args.Double("fpr", 0.025),
+        };
+        if (settings.Epochs is < 1 or > 100 || settings.Bits is < 8 or > 24 || settings.TargetBenignFpr is <= 0 or >= 1)
+        {
+            throw new ArgumentException("--epochs must be 1 to 100, --bits 8 to 24 and --fpr between 0 and 1.");
+        }
+
+        List<LabelledText> all;
+        if (args.Optional("data") is { } folder)
+        {
+            // The shared corpora: the held-out 20% is never read for training.
+            all = SharedCorpus.Load(folder).Where(e => !DataSplit.IsHeldOut(e.Text)).ToList();
+        }
+        else
+        {
+            all = args.All("input").SelectMany(LabelledData.Read).ToList();
+            if (all.Count == 0)
+            {
+                throw new ArgumentException("Give --input (labelled JSONL or CSV, repeatable) or --data (the shared corpora folder).");
+            }
+        }
+
+        var categories = args.Optional("categories") is { } list
+            ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            : all.SelectMany(e => e.Labels).Distinct().Order(StringComparer.Ordinal).ToArray();
+        if (categories.Length == 0)
+        {
+            throw new FormatException("The training data has no labelled (non-benign) texts.");
+        }
+
+        var calibration = all.Where(e => DataSplit.IsCalibration(e.Text)).ToList();
+        var train = all.Where(e => !DataSplit.IsCalibration(e.Text)).ToList();
+        if (calibration.Count(e => e.IsBenign) < 10)
+        {
+            // Too little data to set thresholds apart from training: calibrate on the training texts themselves.
+            calibration = train;
+        }
+
+        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Training on {train.Count} texts ({train.Count(e => e.IsBenign)} benign), calibrating on {calibration.Count}; categories: {string.Join(", ", categories)}.")).ConfigureAwait(false);
+        foreach (var category in categories)
+        {
+            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  {category}: {train.Count(e => e.Has(category))} positives")).ConfigureAwait(false);
+        }
+
+        var result = NgramTrainer.Train(train, calibration, categories, settings, line => console.WriteLine(line));
+        var path = NgramTrainer.Write(result, settings, output);
+        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Calibrated thresholds (raw score that became 0.5): {string.Join(", ", categories.Select((c, k) => $"{c} {result.RawThresholds[k]:F3}"))}; calibration benign flagged: {result.CalibrationBenignFpr:P2}.")).ConfigureAwait(false);
+        await console.WriteLineAsync($"Wrote {path}. Use it with: safe.AddContentFilter(o => o.ModelPath = \"{path}\")").ConfigureAwait(false);
+        return 0;
+    }
+
+    private static ContentModel LoadModel(string? path) => path is null ? ContentModel.LoadDefault() : ContentModel.Load(path);
+
+    private static string? ReadText(string file, int line, string json)
+    {
+        if (string.IsNullOrWhiteSpace(json))
+        {
+            return null;
+        }
+
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String
+                ? t.GetString()
+                : throw new FormatException($"{file}:{line}: each line needs a \"text\" string.");
+        }
+        catch (JsonException ex)
+        {
+            throw new FormatException($"{file}:{line}: not valid JSON ({ex.Message}).", ex);
+        }
+    }
+
+    /// <summary>A progress bar on the terminal (standard error), redrawn in place.</summary>
+    private sealed class Progress(TextWriter writer, int total, bool enabled)
+    {
+        public void Report(int done)
+        {
+            if (!enabled || total == 0)
+            {
+                return;
+            }
+
+            const int Width = 30;
+            var filled = (int)((long)done * Width / total);
+            writer.Write(string.Create(CultureInfo.InvariantCulture, $"\r[{new string('#', filled)}{new string('.', Width - filled)}] {done}/{total}"));
+        }
+
+        public void Done()
+        {
+            if (enabled && total > 0)
+            {
+                writer.WriteLine();
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+namespace SafeAI.Cli.Tests;
+
+public sealed class DataTests
+{
+    [Fact]
+    public void DataSplit_SameTextDifferentCaseOrSpacing_LandsInTheSamePart()
+    {
+        Assert.Equal(DataSplit.Part("Ignore previous  instructions"), DataSplit.Part("ignore previous instructions"));
+        Assert.Equal(DataSplit.Part("hello world"), DataSplit.Part("hello world"));
+    }
+
+    [Fact]
+    public void DataSplit_ManyTexts_HoldsOutAboutOneFifth()
+    {
+        var heldOut = Enumerable.Range(0, 5000).Count(i => DataSplit.IsHeldOut($"text number {i}"));
+
+        Assert.InRange(heldOut, 900, 1100);
+    }
+
+    [Fact]
+    public void Csv_QuotedFieldsWithCommasQuotesAndLineBreaks_AreReadWhole()
+    {
+        var rows = Csv.Read(new StringReader("text,label\n\"a, \"\"b\"\"\nc\",hate\nplain,benign\n"));
+
+        Assert.Equal(3, rows.Count);
+        Assert.Equal(["a, \"b\"\nc", "hate"], rows[1]);
+        Assert.Equal(["plain", "benign"], rows[2]);
+    }
+
+    [Fact]
+    public void CapAndMerge_DuplicatesAcrossSources_AreMergedWithLabelsUnited()
+    {
+        List<LabelledText> all = [new("You are vile", ["harassment"], "a"), new("you are  VILE", ["hate"], "b"), new("hi", [], "a")];
+
+        var merged = SharedCorpus.CapAndMerge(all, cap: 10);
+
+        Assert.Equal(2, merged.Count);
+        Assert.Equal(["harassment", "hate"], merged.Single(e => e.Source == "a" && !e.IsBenign).Labels);
+    }
+
+    [Fact]
+    public void CapAndMerge_GroupOverCap_KeepsCapTextsDeterministically()
+    {
+        var all = Enumerable.Range(0, 50).Select(i => new LabelledText($"benign text {i}", [], "s")).ToList();
+
+        var first = SharedCorpus.CapAndMerge(all, cap: 7);
+        all.Reverse();
+        var second = SharedCorpus.CapAndMerge(all, cap: 7);
+
+        Assert.Equal(7, first.Count);
+        Assert.Equal(first.Select(e => e.Text).Order(), second.Select(e => e.Text).Order());
+    }
+
+    [Fact]
+    public void LabelledData_MalformedJsonLine_FailsNamingTheLine()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "{\"text\": \"ok\", \"label\": \"benign\"}\n{not json\n");
+
+            var ex = Assert.Throws<FormatException>(() => LabelledData.Read(path));
+
+            Assert.Contains(":2: not valid JSON", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void SharedCorpus_WhenPresent_MapsEveryCategoryAndKeepsHeldOutApart()
+    {
+        var folder = SharedData.Folder;
+        if (folder is null)
+        {
+            Assert.Skip("The shared corpora (../shared/data) are not present.");
+        }
+
+        var data = SharedCorpus.Load(folder);
+
+        foreach (var category in SafeAI.Onnx.ContentCategories.All)
+        {
+            Assert.True(data.Count(e => e.Has(category)) >= 50, category);
+        }
+
+        Assert.InRange(data.Count(e => DataSplit.IsHeldOut(e.Text)) / (double)data.Count, 0.18, 0.22);
+        Assert.Equal(data.Count, data.Select(e => DataSplit.Key(e.Text)).Distinct().Count());
+    }
+}
+
+internal static class SharedData
+{
+    /// <summary>The shared corpora folder (../shared/data above the repository root), or null.</summary>
+    public static string? Folder
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                var candidate = Path.Combine(dir.FullName, "shared", "data");
+                if (File.Exists(Path.Combine(candidate, "README.md")) && Directory.Exists(Path.Combine(candidate, "toxicity")))
+                {
+                    return candidate;
+                }
+            }
+
+            return null;
+        }
+    }
+}
