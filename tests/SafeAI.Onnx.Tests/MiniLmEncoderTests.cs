@@ -92,8 +92,11 @@ public sealed class MiniLmEncoderTests(MiniLmFixture fixture)
     [Fact]
     public async Task GetResponseAsync_CheckRunsPastItsTimeBudget_StopsTheRunAndFailsClosed()
     {
+        // Fake time makes the budget run out deterministically while the (real, ~hundreds of ms) inference is under way:
+        // on a loaded machine a real 20 ms timer can fire after the run has finished.
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
         var inner = TestChatClient.Answering("fine");
-        using var client = inner.AsBuilder().UseSafeAI(safe => safe.AddContentFilter(fixture.Model, o =>
+        using var client = inner.AsBuilder().UseSafeAI(safe => safe.UseTimeProvider(time).AddContentFilter(fixture.Model, o =>
         {
             o.Timeout = TimeSpan.FromMilliseconds(20);
             o.MaxWindows = 8;
@@ -101,7 +104,9 @@ public sealed class MiniLmEncoderTests(MiniLmFixture fixture)
         var longText = string.Join(' ', Enumerable.Repeat("The meeting is moved to Tuesday because the room was booked.", 150));
         var started = TimeProvider.System.GetTimestamp();
 
-        var response = await client.GetResponseAsync(longText, cancellationToken: TestContext.Current.CancellationToken);
+        var call = client.GetResponseAsync(longText, cancellationToken: TestContext.Current.CancellationToken);
+        time.Advance(TimeSpan.FromMilliseconds(21));
+        var response = await call;
 
         Assert.Equal(0, inner.Calls);
         Assert.Contains(response.GetSafeAIResult()!.Verdicts, v => v.Reason == GuardReasons.GuardTimeout && v.Action == GuardAction.Block);
