@@ -39,7 +39,7 @@ public sealed class ContentFilterGuardTests : IDisposable
     public async Task GetResponseAsync_BenignInputAndOutput_PassesWithScores()
     {
         var inner = TestChatClient.Answering("I love the cat.");
-        using var client = Build(inner);
+        using var client = inner.AsBuilder().UseSafeAI(safe => safe.Configure(o => o.RecordAllowVerdicts = true).AddContentFilter(_model)).Build();
 
         var response = await client.GetResponseAsync("hello world", cancellationToken: TestContext.Current.CancellationToken);
 

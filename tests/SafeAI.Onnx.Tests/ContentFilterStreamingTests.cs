@@ -150,7 +150,7 @@ public sealed class ContentFilterStreamingTests : IDisposable
     }
 
     private IChatClient Build(TestChatClient inner, int windowSize, int contextSize, int sentenceFlush = 40) =>
-        inner.AsBuilder().UseSafeAI(safe => safe.AddContentFilter(_model, o =>
+        inner.AsBuilder().UseSafeAI(safe => safe.Configure(o => o.RecordAllowVerdicts = true).AddContentFilter(_model, o =>
             o.Screening = new OutputScreeningOptions { WindowSize = windowSize, ContextSize = contextSize, SentenceFlushMinimum = sentenceFlush })).Build();
 
     /// <summary>Reads the stream as a caller would: the model's text released, the refusal notice if any, and the result.</summary>

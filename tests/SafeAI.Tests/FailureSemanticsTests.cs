@@ -124,6 +124,7 @@ public class FailureSemanticsTests
     public async Task GetResponseAsync_CheckWithinBudget_Allowed()
     {
         using var client = TestChatClient.Answering("answer").AsBuilder().UseSafeAI(safe => safe
+            .Configure(o => o.RecordAllowVerdicts = true)
             .Add(new CallbackInputGuard("quick", async (_, ct) => { await Task.Yield(); return GuardVerdict.Allow("quick"); }, timeout: TimeSpan.FromSeconds(30)))).Build();
 
         var response = await client.GetResponseAsync("hi", cancellationToken: Ct);

@@ -23,7 +23,7 @@ public class GuardsTests
             Interlocked.Decrement(ref running);
             return GuardVerdict.Allow(name);
         });
-        using var client = TestChatClient.Answering("ok").AsBuilder().UseSafeAI(safe => safe.AddConcurrent([Check("a"), Check("b"), Check("c")])).Build();
+        using var client = TestChatClient.Answering("ok").AsBuilder().UseSafeAI(safe => safe.Configure(o => o.RecordAllowVerdicts = true).AddConcurrent([Check("a"), Check("b"), Check("c")])).Build();
 
         var response = await client.GetResponseAsync("hi", cancellationToken: Ct);
 

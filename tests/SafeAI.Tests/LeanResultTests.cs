@@ -7,10 +7,9 @@ public class LeanResultTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task RecordAllowVerdictsOff_AllAllowed_SharedEmptyResult()
+    public async Task Default_AllAllowedRoutinely_SharedEmptyResult()
     {
         using var client = TestChatClient.Answering("ok").AsBuilder().UseSafeAI(safe => safe
-            .Configure(o => o.RecordAllowVerdicts = false)
             .AddInputLengthLimit(100)
             .AddInputCheck("a", (_, _) => ValueTask.FromResult(GuardVerdict.Allow("a")))).Build();
 
@@ -20,13 +19,13 @@ public class LeanResultTests
     }
 
     [Fact]
-    public async Task RecordAllowVerdictsOff_KeepsDecisionsAndFailuresAndLaterStagesStillSeeAllows()
+    public async Task Default_KeepsDecisionsFailuresAndReportingAllowsAndLaterStagesStillSeeRoutineOnes()
     {
         var seenByLaterStage = new List<string>();
         using var client = TestChatClient.Answering("ok").AsBuilder().UseSafeAI(safe => safe
-            .Configure(o => o.RecordAllowVerdicts = false)
             .AddInputCheck("first", (_, _) => ValueTask.FromResult(GuardVerdict.Allow("first") with { Score = 0.42 }))
             .Add(new CallbackInputGuard("flaky", (_, _) => throw new InvalidOperationException("down"), GuardFailureMode.FailOpen))
+            .AddInputCheck("log-only", (_, _) => ValueTask.FromResult(GuardVerdict.Allow("log-only", "content.hate") with { Score = 0.7 }))
             .AddInputCheck("second", (ctx, _) =>
             {
                 foreach (var v in ctx.Verdicts)
@@ -39,10 +38,35 @@ public class LeanResultTests
 
         var response = await client.GetResponseAsync("hi", cancellationToken: Ct);
 
-        Assert.Equal(["first", "flaky"], seenByLaterStage);
+        Assert.Equal(["first", "flaky", "log-only"], seenByLaterStage);
         var result = response.GetSafeAIResult()!;
-        Assert.Equal([("flaky", GuardReasons.GuardError), ("second", "pii.redacted")], result.Select(v => (v.Stage, v.Reason)));
+        Assert.Equal([("flaky", GuardReasons.GuardError), ("log-only", "content.hate"), ("second", "pii.redacted")], result.Select(v => (v.Stage, v.Reason)));
     }
+
+    [Fact]
+    public async Task RecordAllowVerdictsOn_ResultListsRoutineVerdictsWithTheirScores()
+    {
+        using var client = TestChatClient.Answering("ok").AsBuilder().UseSafeAI(safe => safe
+            .Configure(o => o.RecordAllowVerdicts = true)
+            .AddInputCheck("first", (_, _) => ValueTask.FromResult(GuardVerdict.Allow("first") with { Score = 0.42 }))
+            .AddInputCheck("second", (_, _) => ValueTask.FromResult(GuardVerdict.Allow("second", "confidence.ok")))).Build();
+
+        var result = (await client.GetResponseAsync("hi", cancellationToken: Ct)).GetSafeAIResult()!;
+
+        Assert.Equal(["first", "second"], result.Select(v => v.Stage));
+        Assert.Equal(0.42, result[0].Score);
+    }
+
+    [Theory]
+    [InlineData(GuardAction.Allow, "ok", true)]
+    [InlineData(GuardAction.Allow, "confidence.ok", true)]
+    [InlineData(GuardAction.Allow, "okay", false)]
+    [InlineData(GuardAction.Allow, "content.hate", false)]
+    [InlineData(GuardAction.Allow, GuardReasons.GuardError, false)]
+    [InlineData(GuardAction.Block, "ok", false)]
+    [InlineData(GuardAction.Escalate, "review.ok", false)]
+    public void IsRoutine_OnlyAllowWithOkReason(GuardAction action, string reason, bool routine) =>
+        Assert.Equal(routine, new GuardVerdict(action, "stage", reason).IsRoutine);
 
     [Fact]
     public async Task Disclosure_AnswersWithinOneSecond_ShareOneImmutableInstance()

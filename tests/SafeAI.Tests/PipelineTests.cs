@@ -65,6 +65,7 @@ public class PipelineTests
     public async Task GetResponseAsync_AllowedCall_ResultListsEachVerdictWithElapsedTime()
     {
         using var client = TestChatClient.Answering("fine").AsBuilder().UseSafeAI(safe => safe
+            .Configure(o => o.RecordAllowVerdicts = true)
             .AddInputCheck("one", (_, _) => ValueTask.FromResult(GuardVerdict.Allow("one") with { Score = 0.1, Threshold = 0.5 }))
             .AddOutputCheck("two", (_, _, _) => ValueTask.FromResult(GuardVerdict.Allow("two")))).Build();
 
@@ -227,10 +228,10 @@ public class PipelineTests
             {
                 await Task.Yield();
                 var n = int.Parse(ctx.GetInputText(), System.Globalization.CultureInfo.InvariantCulture);
-                return n % 2 == 1 ? GuardVerdict.Block("odd-blocker", "test.odd") : GuardVerdict.Allow("odd-blocker") with { Score = n };
+                return n % 2 == 1 ? GuardVerdict.Block("odd-blocker", "test.odd") : GuardVerdict.Allow("odd-blocker", "test.even") with { Score = n };
             })
             .Add(new PassThroughGuard("p1"))
-            .AddOutputCheck("out", (ctx, seg, _) => ValueTask.FromResult(GuardVerdict.Allow("out")))).Build();
+            .AddOutputCheck("out", (ctx, seg, _) => ValueTask.FromResult(GuardVerdict.Allow("out", "test.out")))).Build();
 
         var tasks = Enumerable.Range(0, 1000).Select(i => Task.Run(() => client.GetResponseAsync(i.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken: Ct), Ct)).ToArray();
         var responses = await Task.WhenAll(tasks);

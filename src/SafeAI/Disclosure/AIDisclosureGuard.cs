@@ -10,7 +10,7 @@ namespace SafeAI;
 /// </summary>
 /// <remarks>
 /// Streams carry the disclosure from the first update: one leading update with the notice (if any) and the disclosure
-/// in its <c>AdditionalProperties</c>, then the answer. Reason codes: <c>disclosure.attached</c>,
+/// in its <c>AdditionalProperties</c>, then the answer. Reason codes: <c>disclosure.ok</c>,
 /// <c>disclosure.notice</c> (a notice was shown); the verdict's detail is the mode.
 /// </remarks>
 internal sealed class AIDisclosureGuard : AIGuard
@@ -197,7 +197,7 @@ internal sealed class AIDisclosureGuard : AIGuard
     }
 
     private void Record(SafeAIContext context, AIDisclosure disclosure, bool noticeShown) =>
-        context.AddVerdict(GuardVerdict.Allow(Name, noticeShown ? "disclosure.notice" : "disclosure.attached") with { Detail = AIDisclosure.GetModeToken(disclosure.Mode) });
+        context.AddVerdict(GuardVerdict.Allow(Name, noticeShown ? "disclosure.notice" : "disclosure.ok") with { Detail = AIDisclosure.GetModeToken(disclosure.Mode) });
 
     private ChatClientMetadata? GetMetadata(IChatClient client)
     {

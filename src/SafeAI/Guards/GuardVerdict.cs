@@ -99,6 +99,16 @@ public readonly struct GuardVerdict : IEquatable<GuardVerdict>
     /// <summary>Gets a value indicating whether this verdict rejects the call (<see cref="GuardAction.Block"/> or <see cref="GuardAction.Limit"/>).</summary>
     public bool IsRejection => Action >= GuardAction.Limit;
 
+    /// <summary>
+    /// Gets a value indicating whether this is a routine verdict: an <see cref="GuardAction.Allow"/> whose reason is
+    /// <see cref="GuardReasons.Ok"/> or ends in <c>.ok</c> (the stage found nothing to report). Routine verdicts reach
+    /// telemetry and later stages but are left out of the call's <see cref="SafeAIResult"/> unless
+    /// <see cref="SafeAIOptions.RecordAllowVerdicts"/> is set. An Allow with any other reason (a log-only finding, a
+    /// stage that failed open, an answer a reviewer approved) is not routine and is always kept.
+    /// </summary>
+    public bool IsRoutine => Action == GuardAction.Allow && Reason is { } reason &&
+        (reason.Length == 2 ? string.Equals(reason, GuardReasons.Ok, StringComparison.Ordinal) : reason.EndsWith(".ok", StringComparison.Ordinal));
+
     /// <summary>Gets a value indicating whether this is a <c>default</c> value that carries no decision.</summary>
     public bool IsEmpty => Stage is null;
 

@@ -399,8 +399,7 @@ public sealed class SafeAIContext
 
         return SafeAIResult.Create(buffer);
 
-        static bool IsKeptWhenLean(in GuardVerdict v) =>
-            v.Action != GuardAction.Allow || v.Reason is GuardReasons.GuardError or GuardReasons.GuardTimeout;
+        static bool IsKeptWhenLean(in GuardVerdict v) => !v.IsRoutine;
     }
 
     internal void SetLastResponse(ChatResponse response, int depth)

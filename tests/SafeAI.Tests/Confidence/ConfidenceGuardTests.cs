@@ -12,7 +12,7 @@ public class ConfidenceGuardTests
     private static IChatClient Build(IChatClient inner, Action<ConfidenceOptions> configure, Action<SafeAIPipelineBuilder>? more = null) =>
         inner.AsBuilder().UseSafeAI(safe =>
         {
-            safe.AddConfidence(configure);
+            safe.Configure(o => o.RecordAllowVerdicts = true).AddConfidence(configure);
             more?.Invoke(safe);
         }).Build();
 
@@ -242,7 +242,7 @@ public class ConfidenceGuardTests
     public async Task GetStreamingResponseAsync_ProviderScoreOnLastUpdate_EstimatorSeesIt()
     {
         var faq = FaqChatClient.CreateDemo();
-        using var client = faq.AsBuilder().UseSafeAI(safe => safe.AddConfidence(o => o.Estimators.Add(new DelegateConfidenceEstimator("faq", static (_, r, _) =>
+        using var client = faq.AsBuilder().UseSafeAI(safe => safe.Configure(o => o.RecordAllowVerdicts = true).AddConfidence(o => o.Estimators.Add(new DelegateConfidenceEstimator("faq", static (_, r, _) =>
             ValueTask.FromResult(r.AdditionalProperties?.TryGetValue(FaqChatClient.MatchScoreKey, out var s) == true ? (double?)Convert.ToDouble(s, System.Globalization.CultureInfo.InvariantCulture) : null))))).Build();
 
         SafeAIResult? result = null;
@@ -269,7 +269,7 @@ public class ConfidenceGuardTests
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["SafeAI:Confidence:Threshold"] = "0.5" }).Build();
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(configuration);
-        services.AddSafeAI(safe => safe.AddConfidence(o => o.Estimators.Add(Fixed(0.7))));
+        services.AddSafeAI(safe => safe.Configure(o => o.RecordAllowVerdicts = true).AddConfidence(o => o.Estimators.Add(Fixed(0.7))));
         services.AddChatClient(TestChatClient.Answering("ok")).UseSafeAI();
         await using var provider = services.BuildServiceProvider();
         var client = provider.GetRequiredService<IChatClient>();

@@ -28,7 +28,7 @@ public class AIDisclosureGuardTests
     [Fact]
     public async Task GetResponseAsync_LaterTurn_NoNoticeButDisclosureAttached()
     {
-        using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe.AddAIDisclosure()).Build();
+        using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe.Configure(o => o.RecordAllowVerdicts = true).AddAIDisclosure()).Build();
 
         var response = await client.GetResponseAsync(
             [new(ChatRole.User, "hi"), new(ChatRole.Assistant, "Hello!"), new(ChatRole.User, "What are your opening hours?")],
@@ -36,7 +36,7 @@ public class AIDisclosureGuardTests
 
         Assert.StartsWith("Our branches", response.Text, StringComparison.Ordinal);
         Assert.Equal(AIDisclosureMode.MachineGenerated, response.GetAIDisclosure()!.Mode);
-        Assert.Equal("disclosure.attached", response.GetSafeAIResult()!.Single().Reason);
+        Assert.Equal("disclosure.ok", response.GetSafeAIResult()!.Single().Reason);
     }
 
     [Fact]

@@ -15,7 +15,7 @@ public class RateLimitingConfigurationTests
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(configuration);
         services.AddSingleton<TimeProvider>(new FakeTimeProvider());
-        services.AddSafeAI(safe => safe.AddRateLimiting(o => o.PermitLimit = 100));
+        services.AddSafeAI(safe => safe.Configure(o => o.RecordAllowVerdicts = true).AddRateLimiting(o => o.PermitLimit = 100));
         services.AddChatClient(TestChatClient.Answering("ok")).UseSafeAI();
         more?.Invoke(services);
         return (services.BuildServiceProvider(), configuration);

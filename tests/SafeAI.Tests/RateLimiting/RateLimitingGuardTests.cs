@@ -297,7 +297,7 @@ public class RateLimitingTelemetryTests
         using var meterFactory = new TestMeterFactory();
         var time = new FakeTimeProvider();
         using var client = TestChatClient.Answering("ok").AsBuilder()
-            .UseSafeAI(safe => safe.UseTimeProvider(time).UseMeterFactory(meterFactory).AddRateLimiting(o => o.PermitLimit = 1))
+            .UseSafeAI(safe => safe.UseTimeProvider(time).UseMeterFactory(meterFactory).Configure(o => o.RecordAllowVerdicts = true).AddRateLimiting(o => o.PermitLimit = 1))
             .Build();
         using var collector = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(meterFactory, SafeAIDiagnostics.MeterName, SafeAIDiagnostics.VerdictsInstrument);
 

@@ -9,7 +9,7 @@ internal static class RateLimitingTestHelpers
     public static IChatClient Build(IChatClient inner, FakeTimeProvider time, Action<RateLimitingOptions> configure, Action<SafeAIOptions>? pipeline = null) =>
         inner.AsBuilder().UseSafeAI(safe =>
         {
-            safe.UseTimeProvider(time).AddRateLimiting(configure);
+            safe.UseTimeProvider(time).Configure(o => o.RecordAllowVerdicts = true).AddRateLimiting(configure);
             if (pipeline is not null)
             {
                 safe.Configure(pipeline);
