@@ -140,32 +140,12 @@ internal sealed class ConfidenceGuard : AIGuard
             context.Options = original;
         }
 
-        return StreamAsync(options, context, stream);
+        return new ConfidenceStream(this, options, context, stream);
     }
 
-    private async IAsyncEnumerable<ChatResponseUpdate> StreamAsync(ConfidenceOptions options, SafeAIContext context, IAsyncEnumerable<ChatResponseUpdate> stream)
+    /// <summary>After the stream ends, estimates the confidence of the whole answer; a low score adds an honest note.</summary>
+    private async ValueTask<ChatResponseUpdate?> FinishStreamAsync(ConfidenceOptions options, SafeAIContext context, List<ChatResponseUpdate> updates)
     {
-        var updates = new List<ChatResponseUpdate>();
-        ChatResponseUpdate? last = null;
-        await foreach (var update in stream.WithCancellation(context.CancellationToken).ConfigureAwait(false))
-        {
-            if (ReferenceEquals(update, context.Refusal))
-            {
-                // A stage further in rejected the answer: there is nothing to estimate.
-                yield return update;
-                yield break;
-            }
-
-            updates.Add(update);
-            last = update;
-            yield return update;
-        }
-
-        if (updates.Count == 0)
-        {
-            yield break;
-        }
-
         var start = context.TimeProvider.GetTimestamp();
         var response = updates.ToChatResponse();
         response.RawRepresentation = updates;
@@ -176,15 +156,18 @@ internal sealed class ConfidenceGuard : AIGuard
         if (verdict.Action is GuardAction.Modify or GuardAction.Degrade)
         {
             // The text is already out: say honestly that it may be wrong.
-            yield return new ChatResponseUpdate(ChatRole.Assistant, "\n\n" + options.GetHonestUncertaintyMessage(context.CallContext))
+            var last = updates[^1];
+            return new ChatResponseUpdate(ChatRole.Assistant, "\n\n" + options.GetHonestUncertaintyMessage(context.CallContext))
             {
-                ResponseId = last?.ResponseId,
-                MessageId = last?.MessageId,
-                ConversationId = last?.ConversationId,
-                ModelId = last?.ModelId,
+                ResponseId = last.ResponseId,
+                MessageId = last.MessageId,
+                ConversationId = last.ConversationId,
+                ModelId = last.ModelId,
                 CreatedAt = context.TimeProvider.GetUtcNow(),
             };
         }
+
+        return null;
     }
 
     /// <summary>Copies provider fields that streams carry on single updates (for example a score on the last one) onto the joined response.</summary>
@@ -290,4 +273,32 @@ internal sealed class ConfidenceGuard : AIGuard
             FinishReason = ChatFinishReason.Stop,
             Usage = original.Usage,
         };
+
+    /// <summary>Passes the answer through as it streams, keeping its updates to estimate the whole answer at the end.</summary>
+    private sealed class ConfidenceStream(ConfidenceGuard guard, ConfidenceOptions options, SafeAIContext context, IAsyncEnumerable<ChatResponseUpdate> source)
+        : UpdateStream(source, context.CancellationToken)
+    {
+        private readonly List<ChatResponseUpdate> _updates = [];
+
+        protected override ChatResponseUpdate? OnUpdate(ChatResponseUpdate update)
+        {
+            if (ReferenceEquals(update, context.Refusal))
+            {
+                // A stage further in rejected the answer: there is nothing to estimate.
+                Stop();
+                return update;
+            }
+
+            _updates.Add(update);
+            return update;
+        }
+
+        protected override async ValueTask OnCompletedAsync()
+        {
+            if (_updates.Count > 0 && await guard.FinishStreamAsync(options, context, _updates).ConfigureAwait(false) is { } note)
+            {
+                Enqueue(note);
+            }
+        }
+    }
 }

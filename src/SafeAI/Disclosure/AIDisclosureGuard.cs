@@ -45,7 +45,7 @@ internal sealed class AIDisclosureGuard : AIGuard
     {
         ArgumentNullException.ThrowIfNull(context);
         var stream = await next.GetStreamingResponseAsync(context).ConfigureAwait(false);
-        return DiscloseStreamAsync(context, stream);
+        return new DisclosureStream(this, context, stream);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -74,31 +74,21 @@ internal sealed class AIDisclosureGuard : AIGuard
         return response;
     }
 
-    private async IAsyncEnumerable<ChatResponseUpdate> DiscloseStreamAsync(SafeAIContext context, IAsyncEnumerable<ChatResponseUpdate> source)
+    private ChatResponseUpdate Lead(SafeAIContext context, ChatResponseUpdate first)
     {
-        var first = true;
-        await foreach (var update in source.WithCancellation(context.CancellationToken).ConfigureAwait(false))
+        var disclosure = Describe(context, first.ModelId, first.CreatedAt, ReferenceEquals(first, context.Refusal));
+        var notice = GetNotice(context);
+        var lead = new ChatResponseUpdate(ChatRole.Assistant, notice is null ? null : notice + "\n\n")
         {
-            if (first)
-            {
-                first = false;
-                var disclosure = Describe(context, update.ModelId, update.CreatedAt, ReferenceEquals(update, context.Refusal));
-                var notice = GetNotice(context);
-                var lead = new ChatResponseUpdate(ChatRole.Assistant, notice is null ? null : notice + "\n\n")
-                {
-                    ResponseId = update.ResponseId,
-                    MessageId = update.MessageId,
-                    ConversationId = update.ConversationId,
-                    ModelId = update.ModelId,
-                    CreatedAt = update.CreatedAt,
-                    AdditionalProperties = new() { [AIDisclosure.PropertyKey] = disclosure },
-                };
-                Record(context, disclosure, notice is not null);
-                yield return lead;
-            }
-
-            yield return update;
-        }
+            ResponseId = first.ResponseId,
+            MessageId = first.MessageId,
+            ConversationId = first.ConversationId,
+            ModelId = first.ModelId,
+            CreatedAt = first.CreatedAt,
+            AdditionalProperties = new() { [AIDisclosure.PropertyKey] = disclosure },
+        };
+        Record(context, disclosure, notice is not null);
+        return lead;
     }
 
     private AIDisclosure Describe(SafeAIContext context, string? modelId, DateTimeOffset? createdAt, bool isRefusal)
@@ -223,5 +213,24 @@ internal sealed class AIDisclosureGuard : AIGuard
         }
 
         return null;
+    }
+
+    /// <summary>Puts one leading update with the disclosure (and notice) before the first update of the answer.</summary>
+    private sealed class DisclosureStream(AIDisclosureGuard guard, SafeAIContext context, IAsyncEnumerable<ChatResponseUpdate> source)
+        : UpdateStream(source, context.CancellationToken)
+    {
+        private bool _led;
+
+        protected override ChatResponseUpdate? OnUpdate(ChatResponseUpdate update)
+        {
+            if (_led)
+            {
+                return update;
+            }
+
+            _led = true;
+            Enqueue(update);
+            return guard.Lead(context, update);
+        }
     }
 }

@@ -119,7 +119,7 @@ internal sealed partial class FallbackGuard : AIGuard
             }
 
             handedOff = true;
-            return GuardStreamAsync(context, options, stream, start, total, attempt, linked, callerToken);
+            return new FallbackStream(this, context, options, stream, start, total, attempt, linked, callerToken);
         }
         finally
         {
@@ -130,112 +130,6 @@ internal sealed partial class FallbackGuard : AIGuard
                 attempt?.Dispose();
                 total?.Dispose();
             }
-        }
-    }
-
-    private async IAsyncEnumerable<ChatResponseUpdate> GuardStreamAsync(
-        SafeAIContext context,
-        FallbackOptions options,
-        IAsyncEnumerable<ChatResponseUpdate> stream,
-        long start,
-        CancellationTokenSource? total,
-        CancellationTokenSource? attempt,
-        CancellationTokenSource? linked,
-        [EnumeratorCancellation] CancellationToken callerToken)
-    {
-        var enumerator = stream.GetAsyncEnumerator(linked?.Token ?? callerToken);
-        try
-        {
-            // Until the first chunk reaches the caller, any trigger may still hand the call to the fallback.
-            ChatResponseUpdate? first = null;
-            var trigger = FallbackTriggers.None;
-            Exception? failure = null;
-            try
-            {
-                if (await MoveFirstAsync(context, enumerator, callerToken).ConfigureAwait(false))
-                {
-                    first = enumerator.Current;
-                }
-            }
-            catch (Exception ex) when (Classify(ex, context, options, attempt, total, callerToken) != FallbackTriggers.None)
-            {
-                trigger = Classify(ex, context, options, attempt, total, callerToken);
-                failure = ex;
-            }
-
-            if (first is not null)
-            {
-                trigger = CheckUpdate(context, options, first);
-            }
-
-            if (trigger != FallbackTriggers.None)
-            {
-                var answer = await AnswerAsync(context, options, trigger, failure, start, total?.Token ?? default).ConfigureAwait(false);
-                foreach (var update in answer.ToChatResponseUpdates())
-                {
-                    yield return update;
-                }
-
-                yield break;
-            }
-
-            if (first is null)
-            {
-                yield break;
-            }
-
-            // The first chunk is out: the attempt timeout no longer applies; the total timeout still does.
-            _ = attempt?.TryReset();
-            yield return first;
-            var last = first;
-            while (true)
-            {
-                bool more;
-                try
-                {
-                    more = await enumerator.MoveNextAsync().ConfigureAwait(false);
-                }
-                catch (Exception ex) when (!callerToken.IsCancellationRequested && ex is not SafeAIException)
-                {
-                    failure = ex;
-                    more = false;
-                }
-
-                if (failure is not null)
-                {
-                    var verdict = GuardVerdict.Degrade(Name, FallbackReasons.StreamInterrupted, failure.GetType().Name) with
-                    {
-                        Elapsed = context.TimeProvider.GetElapsedTime(start),
-                    };
-                    context.AddVerdict(verdict);
-                    LogStreamInterrupted(context.Pipeline.Logger, Name, failure.GetType().Name);
-                    yield return new ChatResponseUpdate(ChatRole.Assistant, "\n\n" + options.StreamInterruptedMessage)
-                    {
-                        ResponseId = last.ResponseId,
-                        MessageId = last.MessageId,
-                        ConversationId = last.ConversationId,
-                        ModelId = last.ModelId,
-                        CreatedAt = context.TimeProvider.GetUtcNow(),
-                        FinishReason = ChatFinishReason.Stop,
-                    };
-                    yield break;
-                }
-
-                if (!more)
-                {
-                    yield break;
-                }
-
-                last = enumerator.Current;
-                yield return last;
-            }
-        }
-        finally
-        {
-            await enumerator.DisposeAsync().ConfigureAwait(false);
-            linked?.Dispose();
-            attempt?.Dispose();
-            total?.Dispose();
         }
     }
 
@@ -614,4 +508,110 @@ internal sealed partial class FallbackGuard : AIGuard
 
     [LoggerMessage(EventId = 63, Level = LogLevel.Warning, Message = "SafeAI stage {Stage}: a stream failed with {ExceptionType} after its first chunk; it was ended with a notice.")]
     private static partial void LogStreamInterrupted(ILogger logger, string stage, string exceptionType);
+
+    /// <summary>
+    /// Watches a primary stream: until its first chunk reaches the caller any trigger may still hand the call to the
+    /// fallback; after that, a failure ends the stream with a notice instead of an exception.
+    /// </summary>
+    private sealed class FallbackStream(
+        FallbackGuard guard,
+        SafeAIContext context,
+        FallbackOptions options,
+        IAsyncEnumerable<ChatResponseUpdate> source,
+        long start,
+        CancellationTokenSource? total,
+        CancellationTokenSource? attempt,
+        CancellationTokenSource? linked,
+        CancellationToken callerToken)
+        : UpdateStream(source, linked?.Token ?? callerToken)
+    {
+        private ChatResponseUpdate? _last;
+
+        protected override CancellationToken SelectReadToken(CancellationToken readerToken) => linked?.Token ?? callerToken;
+
+        protected override async ValueTask<bool> StartAsync()
+        {
+            ChatResponseUpdate? first = null;
+            var trigger = FallbackTriggers.None;
+            Exception? failure = null;
+            try
+            {
+                if (await guard.MoveFirstAsync(context, Source, callerToken).ConfigureAwait(false))
+                {
+                    first = Source.Current;
+                }
+            }
+            catch (Exception ex) when (Classify(ex, context, options, attempt, total, callerToken) != FallbackTriggers.None)
+            {
+                trigger = Classify(ex, context, options, attempt, total, callerToken);
+                failure = ex;
+            }
+
+            if (first is not null)
+            {
+                trigger = CheckUpdate(context, options, first);
+            }
+
+            if (trigger != FallbackTriggers.None)
+            {
+                var answer = await guard.AnswerAsync(context, options, trigger, failure, start, total?.Token ?? default).ConfigureAwait(false);
+                foreach (var update in answer.ToChatResponseUpdates())
+                {
+                    Enqueue(update);
+                }
+
+                Stop();
+                return TryDequeue();
+            }
+
+            if (first is null)
+            {
+                Stop();
+                return false;
+            }
+
+            // The first chunk is out: the attempt timeout no longer applies; the total timeout still does.
+            _ = attempt?.TryReset();
+            _last = first;
+            Enqueue(first);
+            return TryDequeue();
+        }
+
+        protected override ChatResponseUpdate? OnUpdate(ChatResponseUpdate update) => _last = update;
+
+        protected override bool OnFault(Exception exception, out ChatResponseUpdate? replacement)
+        {
+            if (callerToken.IsCancellationRequested || exception is SafeAIException)
+            {
+                replacement = null;
+                return false;
+            }
+
+            var verdict = GuardVerdict.Degrade(guard.Name, FallbackReasons.StreamInterrupted, exception.GetType().Name) with
+            {
+                Elapsed = context.TimeProvider.GetElapsedTime(start),
+            };
+            context.AddVerdict(verdict);
+            LogStreamInterrupted(context.Pipeline.Logger, guard.Name, exception.GetType().Name);
+            var last = _last!;
+            replacement = new ChatResponseUpdate(ChatRole.Assistant, "\n\n" + options.StreamInterruptedMessage)
+            {
+                ResponseId = last.ResponseId,
+                MessageId = last.MessageId,
+                ConversationId = last.ConversationId,
+                ModelId = last.ModelId,
+                CreatedAt = context.TimeProvider.GetUtcNow(),
+                FinishReason = ChatFinishReason.Stop,
+            };
+            return true;
+        }
+
+        protected override ValueTask OnDisposeAsync()
+        {
+            linked?.Dispose();
+            attempt?.Dispose();
+            total?.Dispose();
+            return default;
+        }
+    }
 }
