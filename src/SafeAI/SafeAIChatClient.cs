@@ -90,7 +90,7 @@ public sealed class SafeAIChatClient : DelegatingChatClient
     public override IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        return StreamAsync(messages, options, cancellationToken);
+        return new PipelineStream(this, messages, options, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -179,96 +179,6 @@ public sealed class SafeAIChatClient : DelegatingChatClient
         return rejection is null ? response : throw rejection;
     }
 
-    private async IAsyncEnumerable<ChatResponseUpdate> StreamAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        var pipeline = _pipeline;
-        var context = pipeline.RentContext(InnerClient, messages, options, streaming: true, cancellationToken);
-        StartCall(context);
-        var finished = false;
-        string? responseId = null;
-        string? conversationId = null;
-        string? modelId = null;
-        try
-        {
-            IAsyncEnumerable<ChatResponseUpdate> stream;
-            try
-            {
-                stream = await pipeline.InvokeStreamingAsync(0, context).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                FailCall(context, ex);
-                finished = true;
-                throw;
-            }
-
-            var enumerator = stream.WithCancellation(cancellationToken).ConfigureAwait(false).GetAsyncEnumerator();
-            try
-            {
-                while (true)
-                {
-                    bool more;
-                    try
-                    {
-                        more = await enumerator.MoveNextAsync();
-                    }
-                    catch (Exception ex)
-                    {
-                        FailCall(context, ex);
-                        finished = true;
-                        throw;
-                    }
-
-                    if (!more)
-                    {
-                        break;
-                    }
-
-                    var update = enumerator.Current;
-                    if (ReferenceEquals(update, context.Refusal) && context.PipelineOptions.OnRejected == RejectionBehavior.ThrowException)
-                    {
-                        break;
-                    }
-
-                    responseId ??= update.ResponseId;
-                    conversationId ??= update.ConversationId;
-                    modelId ??= update.ModelId;
-                    yield return update;
-                }
-            }
-            finally
-            {
-                await enumerator.DisposeAsync();
-            }
-
-            var result = context.CreateResult();
-            finished = true;
-            var rejection = FinishCall(context, result);
-            if (rejection is not null)
-            {
-                throw rejection;
-            }
-
-            yield return new ChatResponseUpdate
-            {
-                ResponseId = responseId,
-                ConversationId = conversationId,
-                ModelId = modelId,
-                AdditionalProperties = new() { [SafeAIResult.PropertyKey] = result },
-            };
-        }
-        finally
-        {
-            if (!finished)
-            {
-                // The caller stopped reading early (or cancelled): not a failure, but the call is over.
-                FinishCall(context, context.CreateResult());
-            }
-
-            pipeline.ReturnContext(context);
-        }
-    }
-
     private void StartCall(SafeAIContext context)
     {
         if (SafeAITelemetry.ActivitySource.HasListeners())
@@ -336,6 +246,154 @@ public sealed class SafeAIChatClient : DelegatingChatClient
         if (!context.IsStreaming)
         {
             _pipeline.ReturnContext(context);
+        }
+    }
+
+    /// <summary>
+    /// One streaming call: rents a context at the first read, runs the pipeline, passes the updates on and ends with
+    /// the update that carries the result. Each enumeration is a new call.
+    /// </summary>
+    private sealed class PipelineStream : UpdateStream
+    {
+        private readonly SafeAIChatClient _owner;
+        private readonly IEnumerable<ChatMessage> _messages;
+        private readonly ChatOptions? _options;
+        private readonly CancellationToken _callToken;
+        private SafeAIContext? _context;
+        private CancellationTokenSource? _linked;
+        private bool _finished;
+        private string? _responseId;
+        private string? _conversationId;
+        private string? _modelId;
+
+        public PipelineStream(SafeAIChatClient owner, IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken callToken)
+            : base(null, callToken)
+        {
+            _owner = owner;
+            _messages = messages;
+            _options = options;
+            _callToken = callToken;
+        }
+
+        protected override CancellationToken SelectReadToken(CancellationToken readerToken)
+        {
+            if (!readerToken.CanBeCanceled || readerToken == _callToken)
+            {
+                return _callToken;
+            }
+
+            if (!_callToken.CanBeCanceled)
+            {
+                return readerToken;
+            }
+
+            _linked = CancellationTokenSource.CreateLinkedTokenSource(_callToken, readerToken);
+            return _linked.Token;
+        }
+
+        protected override UpdateStream CreateFresh() => new PipelineStream(_owner, _messages, _options, _callToken);
+
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+        protected override async ValueTask<bool> StartAsync()
+        {
+            var pipeline = _owner._pipeline;
+            var context = pipeline.RentContext(_owner.InnerClient, _messages, _options, streaming: true, ReadToken);
+            _context = context;
+            _owner.StartCall(context);
+            IAsyncEnumerable<ChatResponseUpdate> stream;
+            try
+            {
+                stream = await pipeline.InvokeStreamingAsync(0, context).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                _owner.FailCall(context, ex);
+                _finished = true;
+                throw;
+            }
+
+            SetSource(stream);
+            return await ReadNextAsync().ConfigureAwait(false);
+        }
+
+        protected override ChatResponseUpdate? OnUpdate(ChatResponseUpdate update)
+        {
+            var context = _context!;
+            if (ReferenceEquals(update, context.Refusal) && context.PipelineOptions.OnRejected == RejectionBehavior.ThrowException)
+            {
+                // End here: the rejection is thrown once the stages have unwound.
+                return null;
+            }
+
+            _responseId ??= update.ResponseId;
+            _conversationId ??= update.ConversationId;
+            _modelId ??= update.ModelId;
+            return update;
+        }
+
+        protected override bool OnFault(Exception exception, out ChatResponseUpdate? replacement)
+        {
+            _owner.FailCall(_context!, exception);
+            _finished = true;
+            replacement = null;
+            return false;
+        }
+
+        protected override ValueTask OnCompletedAsync()
+        {
+            // The stages' streams clean up first (leases, timers), as they would at the end of a loop over them.
+            var disposing = DisposeSourceAsync();
+            if (!disposing.IsCompletedSuccessfully)
+            {
+                return CompleteAfterAsync(disposing);
+            }
+
+            disposing.GetAwaiter().GetResult();
+            Complete();
+            return default;
+        }
+
+        protected override ValueTask OnDisposeAsync()
+        {
+            if (_context is { } context)
+            {
+                _context = null;
+                if (!_finished)
+                {
+                    // The caller stopped reading early (or cancelled): not a failure, but the call is over.
+                    _owner.FinishCall(context, context.CreateResult());
+                }
+
+                _owner._pipeline.ReturnContext(context);
+            }
+
+            _linked?.Dispose();
+            return default;
+        }
+
+        private async ValueTask CompleteAfterAsync(ValueTask disposing)
+        {
+            await disposing.ConfigureAwait(false);
+            Complete();
+        }
+
+        private void Complete()
+        {
+            var context = _context!;
+            var result = context.CreateResult();
+            _finished = true;
+            if (_owner.FinishCall(context, result) is { } rejection)
+            {
+                throw rejection;
+            }
+
+            Enqueue(new ChatResponseUpdate
+            {
+                ResponseId = _responseId,
+                ConversationId = _conversationId,
+                ModelId = _modelId,
+                AdditionalProperties = new() { [SafeAIResult.PropertyKey] = result },
+            });
         }
     }
 }

@@ -286,4 +286,84 @@ public class StreamingTests
 
         Assert.Equal(["g:before", "g:started"], log);
     }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_SameStreamReadTwice_TwoCallsEachWithItsOwnResult()
+    {
+        var calls = 0;
+        var inner = new TestChatClient
+        {
+            GetStreamingResponseAsyncCallback = (_, _, ct) =>
+            {
+                Interlocked.Increment(ref calls);
+                return TestChatClient.Chunks(ct, "a", "b");
+            },
+        };
+        using var client = inner.AsBuilder().UseSafeAI(safe => safe.AddAIDisclosure().AddInputCheck("c", (_, _) => ValueTask.FromResult(GuardVerdict.Allow("c", "test.seen")))).Build();
+        var stream = client.GetStreamingResponseAsync("hi", cancellationToken: Ct);
+
+        var first = await CollectAsync(stream);
+        var second = await CollectAsync(stream);
+
+        Assert.Equal(2, calls);
+        Assert.Equal(["a", "b", ""], second.Skip(1).Select(u => u.Text));
+        Assert.Equal(first.Select(u => u.Text), second.Select(u => u.Text));
+        Assert.NotSame(first[^1].GetSafeAIResult(), second[^1].GetSafeAIResult());
+        Assert.Equal(["test.seen", "disclosure.notice"], second[^1].GetSafeAIResult()!.Select(v => v.Reason));
+        Assert.NotNull(second[0].GetAIDisclosure());
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_ReaderTokenCancelled_ModelStreamSeesIt()
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var inner = TestChatClient.Streaming("one ", "two ", "three ", "four");
+        using var client = inner.AsBuilder().UseSafeAI(safe => safe.AddAIDisclosure().AddFallback(o => o.Fallbacks.Add(ChatFallback.Static("fallback")))).Build();
+        var texts = new List<string>();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var update in client.GetStreamingResponseAsync("hi", cancellationToken: CancellationToken.None).WithCancellation(cts.Token))
+            {
+                texts.Add(update.Text);
+                if (update.Text == "one ")
+                {
+                    await cts.CancelAsync();
+                }
+            }
+        });
+
+        Assert.DoesNotContain("two ", texts);
+
+        // The call's context went back to the pool in order: the next call works and carries its own result.
+        var again = await CollectAsync(client.GetStreamingResponseAsync("hi", cancellationToken: Ct));
+        Assert.Equal("one two three four", string.Concat(again.Skip(1).Select(u => u.Text)).Trim());
+    }
+
+    [Fact]
+    public async Task StageStream_ReadASecondTime_ThrowsClearError()
+    {
+        IAsyncEnumerable<ChatResponseUpdate>? stageStream = null;
+        var inner = TestChatClient.Streaming("a", "b");
+        using var client = inner.AsBuilder().UseSafeAI(safe => safe
+            .Add(new StreamSpyGuard(stream => stageStream = stream), order: GuardOrder.Disclosure - 1)
+            .AddAIDisclosure()).Build();
+
+        await CollectAsync(client.GetStreamingResponseAsync("hi", cancellationToken: Ct));
+
+        var ex = Assert.Throws<InvalidOperationException>(() => stageStream!.GetAsyncEnumerator(Ct));
+        Assert.Contains("read once", ex.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class StreamSpyGuard(Action<IAsyncEnumerable<ChatResponseUpdate>> seen) : AIGuard("spy")
+    {
+        public override ValueTask<ChatResponse> InvokeAsync(SafeAIContext context, GuardNext next) => next.GetResponseAsync(context);
+
+        public override async ValueTask<IAsyncEnumerable<ChatResponseUpdate>> InvokeStreamingAsync(SafeAIContext context, GuardNext next)
+        {
+            var stream = await next.GetStreamingResponseAsync(context);
+            seen(stream);
+            return stream;
+        }
+    }
 }

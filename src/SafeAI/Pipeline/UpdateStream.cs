@@ -156,6 +156,16 @@ internal abstract class UpdateStream : IAsyncEnumerable<ChatResponseUpdate>, IAs
     /// <param name="source">The source.</param>
     protected void SetSource(IAsyncEnumerable<ChatResponseUpdate> source) => _source = source;
 
+    /// <summary>Disposes the source early (before <see cref="DisposeAsync"/>), for work that must follow the source's own clean-up.</summary>
+    /// <returns>A task that completes when the source is disposed.</returns>
+    protected ValueTask DisposeSourceAsync()
+    {
+        var inner = _inner;
+        _inner = null;
+        _source = null;
+        return inner is null ? default : inner.DisposeAsync();
+    }
+
     /// <summary>Adds an update to yield after the current one (and after updates queued earlier).</summary>
     /// <param name="update">The update.</param>
     protected void Enqueue(ChatResponseUpdate update)
