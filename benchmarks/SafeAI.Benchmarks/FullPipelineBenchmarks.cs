@@ -27,7 +27,7 @@ public class FullPipelineBenchmarks
 
     private IChatClient _bare = null!;
     private IChatClient _safeAI = null!;
-    private IChatClient _safeAILean = null!;
+    private IChatClient _safeAIRecordAll = null!;
     private IChatClient _extensionsAI = null!;
     private ResiliencePipeline<ChatResponse> _polly = null!;
     private ReviewQueue _queue = null!;
@@ -38,7 +38,7 @@ public class FullPipelineBenchmarks
         _bare = new InstantChatClient();
         _queue = new ReviewQueue(new InMemoryReviewStore());
         _safeAI = CreateFullPipeline(new InstantChatClient(), _queue);
-        _safeAILean = CreateFullPipeline(new InstantChatClient(), _queue, recordAllowVerdicts: false);
+        _safeAIRecordAll = CreateFullPipeline(new InstantChatClient(), _queue, recordAllowVerdicts: true);
 
         // Microsoft.Extensions.AI's own middleware doing comparable trivial work in five layers.
         _extensionsAI = new InstantChatClient().AsBuilder()
@@ -63,7 +63,7 @@ public class FullPipelineBenchmarks
     [GlobalCleanup]
     public void Cleanup() => _queue.Dispose();
 
-    internal static IChatClient CreateFullPipeline(IChatClient inner, IReviewQueue queue, bool recordAllowVerdicts = true) =>
+    internal static IChatClient CreateFullPipeline(IChatClient inner, IReviewQueue queue, bool recordAllowVerdicts = false) =>
         inner.AsBuilder().UseSafeAI(safe => safe
             .Configure(o => o.RecordAllowVerdicts = recordAllowVerdicts)
             .AddAIDisclosure()
@@ -85,8 +85,8 @@ public class FullPipelineBenchmarks
     [Benchmark(Description = "SafeAI full default pipeline (5 stages)")]
     public Task<ChatResponse> SafeAIFull() => _safeAI.GetResponseAsync(Messages, Options);
 
-    [Benchmark(Description = "SafeAI full pipeline, RecordAllowVerdicts off")]
-    public Task<ChatResponse> SafeAIFullLean() => _safeAILean.GetResponseAsync(Messages, Options);
+    [Benchmark(Description = "SafeAI full pipeline, RecordAllowVerdicts on")]
+    public Task<ChatResponse> SafeAIFullRecordAll() => _safeAIRecordAll.GetResponseAsync(Messages, Options);
 
     [Benchmark(Description = "Anchor: M.E.AI, 5 middleware layers")]
     public Task<ChatResponse> ExtensionsAIMiddleware() => _extensionsAI.GetResponseAsync(Messages, Options);

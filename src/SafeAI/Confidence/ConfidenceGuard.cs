@@ -147,7 +147,7 @@ internal sealed class ConfidenceGuard : AIGuard
     private async ValueTask<ChatResponseUpdate?> FinishStreamAsync(ConfidenceOptions options, SafeAIContext context, List<ChatResponseUpdate> updates)
     {
         var start = context.TimeProvider.GetTimestamp();
-        var response = updates.ToChatResponse();
+        var response = StreamedAnswer.Join(updates);
         response.RawRepresentation = updates;
         MergeAdditionalProperties(updates, response);
         var (score, source) = await EstimateAsync(options, context, response, 0).ConfigureAwait(false);
