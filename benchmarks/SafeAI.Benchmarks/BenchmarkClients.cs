@@ -3,6 +3,21 @@ using Microsoft.Extensions.AI;
 
 namespace SafeAI.Benchmarks;
 
+/// <summary>The inputs the pipeline benchmarks share.</summary>
+internal static class BenchmarkInputs
+{
+    /// <summary>Mid-conversation (an earlier assistant turn), so the first-turn AI notice is not added: the common case.</summary>
+    public static readonly List<ChatMessage> Conversation =
+    [
+        new(ChatRole.User, "Hi"),
+        new(ChatRole.Assistant, "Hello! How can I help?"),
+        new(ChatRole.User, "What are your opening hours?"),
+    ];
+
+    /// <summary>A signed-in user on a low-risk call: the rate limiter partitions by user, review has no trigger.</summary>
+    public static readonly ChatOptions LowRiskUser = new ChatOptions().WithUser("u-42").WithRiskTier(RiskTier.Low);
+}
+
 /// <summary>
 /// The baseline "model": answers at once with a fresh response per call (as a real client does), or streams
 /// pre-built updates without awaiting, so that what the benchmarks measure is the pipeline around it.

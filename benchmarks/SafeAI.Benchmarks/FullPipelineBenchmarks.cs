@@ -15,15 +15,9 @@ namespace SafeAI.Benchmarks;
 [MemoryDiagnoser]
 public class FullPipelineBenchmarks
 {
-    // Mid-conversation (an earlier assistant turn), so the first-turn AI notice is not added: the common case.
-    private static readonly List<ChatMessage> Messages =
-    [
-        new(ChatRole.User, "Hi"),
-        new(ChatRole.Assistant, "Hello! How can I help?"),
-        new(ChatRole.User, "What are your opening hours?"),
-    ];
+    private static readonly List<ChatMessage> Messages = BenchmarkInputs.Conversation;
 
-    private static readonly ChatOptions Options = new ChatOptions().WithUser("u-42").WithRiskTier(RiskTier.Low);
+    private static readonly ChatOptions Options = BenchmarkInputs.LowRiskUser;
 
     private IChatClient _bare = null!;
     private IChatClient _safeAI = null!;
@@ -100,14 +94,9 @@ public class FullPipelineBenchmarks
 [MemoryDiagnoser]
 public class FullPipelineStreamingBenchmarks
 {
-    private static readonly List<ChatMessage> Messages =
-    [
-        new(ChatRole.User, "Hi"),
-        new(ChatRole.Assistant, "Hello! How can I help?"),
-        new(ChatRole.User, "What are your opening hours?"),
-    ];
+    private static readonly List<ChatMessage> Messages = BenchmarkInputs.Conversation;
 
-    private static readonly ChatOptions Options = new ChatOptions().WithUser("u-42").WithRiskTier(RiskTier.Low);
+    private static readonly ChatOptions Options = BenchmarkInputs.LowRiskUser;
 
     private IChatClient _bare = null!;
     private IChatClient _safeAI = null!;

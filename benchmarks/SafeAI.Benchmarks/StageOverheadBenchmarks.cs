@@ -4,33 +4,33 @@ using SafeAI.Review;
 
 namespace SafeAI.Benchmarks;
 
-/// <summary>Each stage of the default pipeline alone, on its success path, against the bare inner client.</summary>
-[MemoryDiagnoser]
-public class StageOverheadBenchmarks
+/// <summary>One stage of the default pipeline alone (or none), on its success path, built per <see cref="Stage"/>.</summary>
+public abstract class SingleStageBenchmarks
 {
-    private static readonly List<ChatMessage> Messages =
-    [
-        new(ChatRole.User, "Hi"),
-        new(ChatRole.Assistant, "Hello! How can I help?"),
-        new(ChatRole.User, "What are your opening hours?"),
-    ];
+    protected static readonly List<ChatMessage> Messages = BenchmarkInputs.Conversation;
 
-    private static readonly ChatOptions Options = new ChatOptions().WithUser("u-42").WithRiskTier(RiskTier.Low);
+    protected static readonly ChatOptions Options = BenchmarkInputs.LowRiskUser;
 
-    private IChatClient _client = null!;
     private ReviewQueue _queue = null!;
 
     [Params("none (bare client)", "empty pipeline", "rate limit", "confidence", "human review (no trigger)", "disclosure", "fallback")]
     public string Stage { get; set; } = "";
 
+    protected IChatClient Client { get; private set; } = null!;
+
+    protected virtual int Chunks => 16;
+
     [GlobalSetup]
     public void Setup()
     {
         _queue = new ReviewQueue(new InMemoryReviewStore());
-        _client = Create(Stage, new InstantChatClient(), _queue);
+        Client = Create(Stage, new InstantChatClient(Chunks), _queue);
     }
 
-    internal static IChatClient Create(string stage, IChatClient inner, ReviewQueue queue) =>
+    [GlobalCleanup]
+    public void Cleanup() => _queue.Dispose();
+
+    private static IChatClient Create(string stage, IChatClient inner, ReviewQueue queue) =>
         stage switch
         {
             "none (bare client)" => inner,
@@ -50,51 +50,30 @@ public class StageOverheadBenchmarks
             "fallback" => inner.AsBuilder().UseSafeAI(safe => safe.AddFallback(o => o.Fallbacks.Add(ChatFallback.Static("unavailable")))).Build(),
             _ => throw new InvalidOperationException(stage),
         };
+}
 
-    [GlobalCleanup]
-    public void Cleanup() => _queue.Dispose();
-
+/// <summary>Each stage of the default pipeline alone, on its success path, against the bare inner client.</summary>
+[MemoryDiagnoser]
+public class StageOverheadBenchmarks : SingleStageBenchmarks
+{
     [Benchmark]
-    public Task<ChatResponse> Call() => _client.GetResponseAsync(Messages, Options);
+    public Task<ChatResponse> Call() => Client.GetResponseAsync(Messages, Options);
 }
 
 /// <summary>Each stage of the default pipeline alone on a stream of 1 and 32 chunks; per chunk = (Mean[32] - Mean[1]) / 31, less the same for the bare client.</summary>
 [MemoryDiagnoser]
-public class StageStreamingOverheadBenchmarks
+public class StageStreamingOverheadBenchmarks : SingleStageBenchmarks
 {
-    private static readonly List<ChatMessage> Messages =
-    [
-        new(ChatRole.User, "Hi"),
-        new(ChatRole.Assistant, "Hello! How can I help?"),
-        new(ChatRole.User, "What are your opening hours?"),
-    ];
-
-    private static readonly ChatOptions Options = new ChatOptions().WithUser("u-42").WithRiskTier(RiskTier.Low);
-
-    private IChatClient _client = null!;
-    private ReviewQueue _queue = null!;
-
-    [Params("none (bare client)", "empty pipeline", "rate limit", "confidence", "human review (no trigger)", "disclosure", "fallback")]
-    public string Stage { get; set; } = "";
-
     [Params(1, 32)]
-    public int Chunks { get; set; }
+    public int ChunkCount { get; set; }
 
-    [GlobalSetup]
-    public void Setup()
-    {
-        _queue = new ReviewQueue(new InMemoryReviewStore());
-        _client = StageOverheadBenchmarks.Create(Stage, new InstantChatClient(Chunks), _queue);
-    }
-
-    [GlobalCleanup]
-    public void Cleanup() => _queue.Dispose();
+    protected override int Chunks => ChunkCount;
 
     [Benchmark]
     public async Task<int> Stream()
     {
         var n = 0;
-        await foreach (var update in _client.GetStreamingResponseAsync(Messages, Options))
+        await foreach (var update in Client.GetStreamingResponseAsync(Messages, Options))
         {
             n += update.Contents.Count;
         }
