@@ -180,6 +180,23 @@ public sealed class SqliteReviewStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Open_NotADatabaseFile_FailsWithClearErrorAndRetriesOnNextCall()
+    {
+        await File.WriteAllTextAsync(DbPath, new string('x', 4096), Ct);
+        using var store = NewStore();
+
+        var ex = await Assert.ThrowsAsync<ReviewStoreException>(async () => await store.AddAsync(new ReviewItem { Id = "a", ProposedAnswer = "x" }, Ct));
+        Assert.StartsWith($"The SQLite review store '{DbPath}' could not add a review item:", ex.Message, StringComparison.Ordinal);
+        Assert.IsType<SqliteException>(ex.InnerException);
+
+        SqliteConnection.ClearAllPools();
+        File.Delete(DbPath);
+        await store.AddAsync(new ReviewItem { Id = "a", ProposedAnswer = "x" }, Ct);
+        Assert.Equal("x", (await store.GetAsync("a", Ct))!.ProposedAnswer);
+        Assert.Equal(SqliteReviewStore.SchemaVersion, await store.GetSchemaVersionAsync(Ct));
+    }
+
+    [Fact]
     public async Task GetAsync_CorruptRow_FailsWithClearError()
     {
         using var store = NewStore();
