@@ -366,4 +366,19 @@ public sealed class SqliteReviewStoreTests : IDisposable
         Assert.True(File.Exists(path), $"The crash writer was not built at {path}.");
         return path;
     }
+
+    [Fact]
+    public void Options_EachInvalidSetting_ErrorNamesItUnderItsStoresSection()
+    {
+        Assert.Equal(
+            "SafeAI:HumanReview:Sqlite:DataSource or SafeAI:HumanReview:Sqlite:ConnectionString must be set.",
+            Assert.Throws<ArgumentException>(() => new SqliteReviewStore(new SqliteReviewStoreOptions { DataSource = " " })).Message.Split(" (Parameter")[0]);
+        Assert.Equal(
+            "SafeAI:Feedback:Sqlite:BusyTimeout must be between 1 millisecond and 10 minutes.",
+            new SqliteFeedbackStoreOptions { BusyTimeout = TimeSpan.FromMinutes(11) }.GetError());
+        Assert.Equal(
+            "SafeAI:HumanReview:Sqlite:BusyTimeout must be between 1 millisecond and 10 minutes.",
+            new SqliteReviewStoreOptions { BusyTimeout = TimeSpan.Zero }.GetError());
+        Assert.Null(new SqliteFeedbackStoreOptions { DataSource = string.Empty, ConnectionString = "Data Source=x.db" }.GetError());
+    }
 }
