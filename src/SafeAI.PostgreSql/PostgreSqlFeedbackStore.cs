@@ -16,17 +16,10 @@ internal sealed class PostgreSqlFeedbackStore : IFeedbackStore, IDisposable, IAs
     internal const string Component = "feedback";
     internal const int SchemaVersion = 1;
 
-    // The same constant as the review store's: it serializes all SafeAI migrations across app instances.
-    private const long MigrationLockKey = 0x5AFE_A1_0001;
-
     private const string SelectColumns = "seq, id, response_id, rating, comment, user_id, tenant_id, conversation_id, review_ticket_id, created_at";
 
-    private readonly NpgsqlDataSource _dataSource;
-    private readonly string _schema;
-    private readonly string _description;
+    private readonly PostgreSqlDatabase _database;
     private readonly string _table;
-    private readonly SemaphoreSlim _initGate = new(1, 1);
-    private volatile bool _initialized;
 
     public PostgreSqlFeedbackStore(PostgreSqlFeedbackStoreOptions options)
     {
@@ -36,15 +29,17 @@ internal sealed class PostgreSqlFeedbackStore : IFeedbackStore, IDisposable, IAs
             throw new ArgumentException(error, nameof(options));
         }
 
-        var builder = new NpgsqlConnectionStringBuilder(options.ConnectionString)
-        {
-            Timeout = (int)Math.Ceiling(options.ConnectTimeout.TotalSeconds),
-            CommandTimeout = (int)Math.Ceiling(options.CommandTimeout.TotalSeconds),
-        };
-        _dataSource = NpgsqlDataSource.Create(builder);
-        _schema = options.Schema;
-        _table = $"\"{_schema}\".safeai_feedback";
-        _description = $"{builder.Host}:{builder.Port}/{builder.Database}";
+        _table = $"\"{options.Schema}\".safeai_feedback";
+        _database = new PostgreSqlDatabase(
+            options.ConnectionString,
+            options.Schema,
+            options.ConnectTimeout,
+            options.CommandTimeout,
+            store: "feedback",
+            Component,
+            SchemaVersion,
+            GetMigrations(_table),
+            static (message, inner) => inner is null ? new FeedbackStoreException(message) : new FeedbackStoreException(message, inner));
     }
 
     public async ValueTask AddAsync(FeedbackEntry entry, CancellationToken cancellationToken = default)
@@ -53,8 +48,8 @@ internal sealed class PostgreSqlFeedbackStore : IFeedbackStore, IDisposable, IAs
         entry.Validate();
         try
         {
-            await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
-            var command = _dataSource.CreateCommand(
+            await _database.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+            var command = _database.DataSource.CreateCommand(
                 $"INSERT INTO {_table} (id, response_id, rating, comment, user_id, tenant_id, conversation_id, review_ticket_id, created_at) VALUES (@id, @response, @rating, @comment, @user, @tenant, @conversation, @ticket, @created)");
             await using (command.ConfigureAwait(false))
             {
@@ -76,7 +71,7 @@ internal sealed class PostgreSqlFeedbackStore : IFeedbackStore, IDisposable, IAs
         }
         catch (DbException ex)
         {
-            throw Wrap("add feedback", ex);
+            throw _database.Wrap("add feedback", ex);
         }
     }
 
@@ -85,8 +80,8 @@ internal sealed class PostgreSqlFeedbackStore : IFeedbackStore, IDisposable, IAs
         ArgumentException.ThrowIfNullOrEmpty(id);
         try
         {
-            await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
-            var command = _dataSource.CreateCommand($"SELECT {SelectColumns} FROM {_table} WHERE id = @id");
+            await _database.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+            var command = _database.DataSource.CreateCommand($"SELECT {SelectColumns} FROM {_table} WHERE id = @id");
             await using (command.ConfigureAwait(false))
             {
                 command.Parameters.AddWithValue("id", id);
@@ -96,7 +91,7 @@ internal sealed class PostgreSqlFeedbackStore : IFeedbackStore, IDisposable, IAs
         }
         catch (DbException ex)
         {
-            throw Wrap("read feedback", ex);
+            throw _database.Wrap("read feedback", ex);
         }
     }
 
@@ -107,8 +102,8 @@ internal sealed class PostgreSqlFeedbackStore : IFeedbackStore, IDisposable, IAs
         var after = FeedbackQuery.ParseContinuation(query.ContinuationToken);
         try
         {
-            await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
-            var command = _dataSource.CreateCommand(
+            await _database.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+            var command = _database.DataSource.CreateCommand(
                 $"SELECT {SelectColumns} FROM {_table} WHERE seq > @after AND (@response::text IS NULL OR response_id = @response) " +
                 "AND (@ticket::text IS NULL OR review_ticket_id = @ticket) AND (@rating::integer IS NULL OR rating = @rating) ORDER BY seq LIMIT @limit");
             await using (command.ConfigureAwait(false))
@@ -124,31 +119,15 @@ internal sealed class PostgreSqlFeedbackStore : IFeedbackStore, IDisposable, IAs
         }
         catch (DbException ex)
         {
-            throw Wrap("list feedback", ex);
+            throw _database.Wrap("list feedback", ex);
         }
     }
 
-    public void Dispose()
-    {
-        _dataSource.Dispose();
-        _initGate.Dispose();
-    }
+    public void Dispose() => _database.Dispose();
 
-    public async ValueTask DisposeAsync()
-    {
-        await _dataSource.DisposeAsync().ConfigureAwait(false);
-        _initGate.Dispose();
-    }
+    public ValueTask DisposeAsync() => _database.DisposeAsync();
 
-    internal async Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken)
-    {
-        await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            return await ReadVersionAsync(connection, null, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    internal Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken) => _database.GetSchemaVersionAsync(cancellationToken);
 
     private static void AddText(NpgsqlCommand command, string name, string? value) =>
         command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Text) { Value = (object?)value ?? DBNull.Value });
@@ -171,7 +150,7 @@ internal sealed class PostgreSqlFeedbackStore : IFeedbackStore, IDisposable, IAs
                 var rating = reader.GetInt32(3);
                 if (!Enum.IsDefined((FeedbackRating)rating))
                 {
-                    throw new FeedbackStoreException($"The PostgreSQL feedback store {_description} holds an entry with an unknown rating ({rating.ToString(CultureInfo.InvariantCulture)}).");
+                    throw new FeedbackStoreException($"The PostgreSQL feedback store {_database.Description} holds an entry with an unknown rating ({rating.ToString(CultureInfo.InvariantCulture)}).");
                 }
 
                 items.Add(new FeedbackEntry
@@ -192,10 +171,10 @@ internal sealed class PostgreSqlFeedbackStore : IFeedbackStore, IDisposable, IAs
         return (items, null);
     }
 
-    private string[] GetMigrations() =>
+    private static string[] GetMigrations(string table) =>
     [
         $"""
-        CREATE TABLE {_table} (
+        CREATE TABLE {table} (
             seq              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             id               text    NOT NULL UNIQUE,
             response_id      text    NOT NULL,
@@ -207,101 +186,8 @@ internal sealed class PostgreSqlFeedbackStore : IFeedbackStore, IDisposable, IAs
             review_ticket_id text    NULL,
             created_at       bigint  NOT NULL
         );
-        CREATE INDEX ix_safeai_feedback_response ON {_table} (response_id, seq);
-        CREATE INDEX ix_safeai_feedback_ticket ON {_table} (review_ticket_id);
+        CREATE INDEX ix_safeai_feedback_response ON {table} (response_id, seq);
+        CREATE INDEX ix_safeai_feedback_ticket ON {table} (review_ticket_id);
         """,
     ];
-
-    private ValueTask EnsureInitializedAsync(CancellationToken cancellationToken) =>
-        _initialized ? ValueTask.CompletedTask : new ValueTask(InitializeAsync(cancellationToken));
-
-    private async Task InitializeAsync(CancellationToken cancellationToken)
-    {
-        await _initGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (_initialized)
-            {
-                return;
-            }
-
-            var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using (connection.ConfigureAwait(false))
-            {
-                var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-                await using (transaction.ConfigureAwait(false))
-                {
-                    await ExecuteAsync(connection, transaction, string.Create(CultureInfo.InvariantCulture, $"SELECT pg_advisory_xact_lock({MigrationLockKey})"), cancellationToken).ConfigureAwait(false);
-                    await ExecuteAsync(connection, transaction, $"""
-                        CREATE SCHEMA IF NOT EXISTS "{_schema}";
-                        CREATE TABLE IF NOT EXISTS "{_schema}".safeai_schema_version (
-                            component  text        PRIMARY KEY,
-                            version    integer     NOT NULL,
-                            applied_at timestamptz NOT NULL DEFAULT now()
-                        );
-                        """, cancellationToken).ConfigureAwait(false);
-                    var version = await ReadVersionAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
-                    if (version > SchemaVersion)
-                    {
-                        throw new FeedbackStoreException(
-                            $"The PostgreSQL feedback store {_description} (schema {_schema}) has schema version {version}, newer than this SafeAI.PostgreSql supports ({SchemaVersion}). Upgrade the package.");
-                    }
-
-                    var migrations = GetMigrations();
-                    for (var v = version; v < SchemaVersion; v++)
-                    {
-                        await ExecuteAsync(connection, transaction, migrations[v], cancellationToken).ConfigureAwait(false);
-                    }
-
-                    if (version < SchemaVersion)
-                    {
-                        var record = new NpgsqlCommand(
-                            $"""
-                            INSERT INTO "{_schema}".safeai_schema_version (component, version) VALUES (@component, @version)
-                            ON CONFLICT (component) DO UPDATE SET version = excluded.version, applied_at = now()
-                            """,
-                            connection,
-                            transaction);
-                        await using (record.ConfigureAwait(false))
-                        {
-                            record.Parameters.AddWithValue("component", Component);
-                            record.Parameters.AddWithValue("version", SchemaVersion);
-                            await record.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                        }
-                    }
-
-                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            _initialized = true;
-        }
-        finally
-        {
-            _initGate.Release();
-        }
-    }
-
-    private async Task<int> ReadVersionAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken)
-    {
-        var command = new NpgsqlCommand($"SELECT version FROM \"{_schema}\".safeai_schema_version WHERE component = @component", connection, transaction);
-        await using (command.ConfigureAwait(false))
-        {
-            command.Parameters.AddWithValue("component", Component);
-            var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-            return value is null or DBNull ? 0 : Convert.ToInt32(value, CultureInfo.InvariantCulture);
-        }
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
-    {
-        var command = new NpgsqlCommand(sql, connection, transaction);
-        await using (command.ConfigureAwait(false))
-        {
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private FeedbackStoreException Wrap(string operation, DbException ex) =>
-        new($"The PostgreSQL feedback store {_description} could not {operation}: {ex.Message}", ex);
 }

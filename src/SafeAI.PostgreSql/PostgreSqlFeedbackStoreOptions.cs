@@ -1,9 +1,7 @@
-using System.Text.RegularExpressions;
-
 namespace SafeAI.PostgreSql;
 
 /// <summary>Settings of the PostgreSQL feedback store (configuration section <c>SafeAI:Feedback:PostgreSql</c>).</summary>
-public sealed partial class PostgreSqlFeedbackStoreOptions
+public sealed class PostgreSqlFeedbackStoreOptions
 {
     /// <summary>The configuration section the options bind to.</summary>
     public const string SectionName = "SafeAI:Feedback:PostgreSql";
@@ -20,26 +18,5 @@ public sealed partial class PostgreSqlFeedbackStoreOptions
     /// <summary>Gets or sets how long one command may take before the store fails with a clear error. Default 10 seconds.</summary>
     public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    internal string? GetError()
-    {
-        if (string.IsNullOrWhiteSpace(ConnectionString))
-        {
-            return $"{SectionName}:ConnectionString must be set.";
-        }
-
-        if (string.IsNullOrEmpty(Schema) || !IdentifierPattern().IsMatch(Schema))
-        {
-            return $"{SectionName}:Schema must be a plain identifier (letters, digits and underscores, not starting with a digit).";
-        }
-
-        if (ConnectTimeout < TimeSpan.FromSeconds(1) || CommandTimeout < TimeSpan.FromSeconds(1))
-        {
-            return $"{SectionName}:ConnectTimeout and {SectionName}:CommandTimeout must be at least 1 second.";
-        }
-
-        return null;
-    }
-
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,62}$", RegexOptions.CultureInvariant)]
-    private static partial Regex IdentifierPattern();
+    internal string? GetError() => PostgreSqlStoreSettings.GetError(SectionName, ConnectionString, Schema, ConnectTimeout, CommandTimeout);
 }

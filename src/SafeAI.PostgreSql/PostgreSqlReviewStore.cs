@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Globalization;
 using System.Text;
 using Npgsql;
 using NpgsqlTypes;
@@ -17,15 +16,8 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
     internal const string Component = "review";
     internal const int SchemaVersion = 1;
 
-    // An arbitrary constant that serializes SafeAI migrations across app instances.
-    private const long MigrationLockKey = 0x5AFE_A1_0001;
-
-    private readonly NpgsqlDataSource _dataSource;
-    private readonly string _schema;
-    private readonly string _description;
+    private readonly PostgreSqlDatabase _database;
     private readonly string _items;
-    private readonly SemaphoreSlim _initGate = new(1, 1);
-    private volatile bool _initialized;
 
     public PostgreSqlReviewStore(PostgreSqlReviewStoreOptions options)
     {
@@ -35,15 +27,17 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
             throw new ArgumentException(error, nameof(options));
         }
 
-        var builder = new NpgsqlConnectionStringBuilder(options.ConnectionString)
-        {
-            Timeout = (int)Math.Ceiling(options.ConnectTimeout.TotalSeconds),
-            CommandTimeout = (int)Math.Ceiling(options.CommandTimeout.TotalSeconds),
-        };
-        _dataSource = NpgsqlDataSource.Create(builder);
-        _schema = options.Schema;
-        _items = $"\"{_schema}\".safeai_review_items";
-        _description = $"{builder.Host}:{builder.Port}/{builder.Database}";
+        _items = $"\"{options.Schema}\".safeai_review_items";
+        _database = new PostgreSqlDatabase(
+            options.ConnectionString,
+            options.Schema,
+            options.ConnectTimeout,
+            options.CommandTimeout,
+            store: "review",
+            Component,
+            SchemaVersion,
+            GetMigrations(_items),
+            static (message, inner) => inner is null ? new ReviewStoreException(message) : new ReviewStoreException(message, inner));
     }
 
     public async ValueTask AddAsync(ReviewItem item, CancellationToken cancellationToken = default)
@@ -51,8 +45,8 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
         ArgumentNullException.ThrowIfNull(item);
         try
         {
-            await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
-            var command = _dataSource.CreateCommand(
+            await _database.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+            var command = _database.DataSource.CreateCommand(
                 $"INSERT INTO {_items} (id, version, state, tier, created_at, expires_at, claimed_by, data) VALUES (@id, @version, @state, @tier, @created, @expires, @claimed, @data)");
             await using (command.ConfigureAwait(false))
             {
@@ -67,7 +61,7 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
         }
         catch (DbException ex)
         {
-            throw Wrap("add a review item", ex);
+            throw _database.Wrap("add a review item", ex);
         }
     }
 
@@ -76,8 +70,8 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
         ArgumentException.ThrowIfNullOrEmpty(id);
         try
         {
-            await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
-            var command = _dataSource.CreateCommand($"SELECT seq, data::text FROM {_items} WHERE id = @id");
+            await _database.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+            var command = _database.DataSource.CreateCommand($"SELECT seq, data::text FROM {_items} WHERE id = @id");
             await using (command.ConfigureAwait(false))
             {
                 command.Parameters.AddWithValue("id", id);
@@ -87,7 +81,7 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
         }
         catch (DbException ex)
         {
-            throw Wrap("read a review item", ex);
+            throw _database.Wrap("read a review item", ex);
         }
     }
 
@@ -96,8 +90,8 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
         ArgumentNullException.ThrowIfNull(item);
         try
         {
-            await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
-            var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await _database.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+            var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
                 return await ReplaceAsync(connection, null, item, expectedVersion, cancellationToken).ConfigureAwait(false);
@@ -105,7 +99,7 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
         }
         catch (DbException ex)
         {
-            throw Wrap("update a review item", ex);
+            throw _database.Wrap("update a review item", ex);
         }
     }
 
@@ -116,7 +110,7 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
         var after = ReviewContinuation.Parse(query.ContinuationToken);
         try
         {
-            await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+            await _database.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
             var states = query.GetEffectiveStates();
             var stateValues = new int[states.Count];
             for (var i = 0; i < stateValues.Length; i++)
@@ -124,7 +118,7 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
                 stateValues[i] = (int)states[i];
             }
 
-            var command = _dataSource.CreateCommand(
+            var command = _database.DataSource.CreateCommand(
                 $"SELECT seq, data::text FROM {_items} WHERE seq > @after AND state = ANY(@states) AND (@tier::integer IS NULL OR tier = @tier) ORDER BY seq LIMIT @limit");
             await using (command.ConfigureAwait(false))
             {
@@ -138,7 +132,7 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
         }
         catch (DbException ex)
         {
-            throw Wrap("list review items", ex);
+            throw _database.Wrap("list review items", ex);
         }
     }
 
@@ -147,8 +141,8 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
         ArgumentException.ThrowIfNullOrWhiteSpace(reviewerId);
         try
         {
-            await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
-            var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await _database.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+            var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
                 var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
@@ -185,7 +179,7 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
         }
         catch (DbException ex)
         {
-            throw Wrap("claim a review item", ex);
+            throw _database.Wrap("claim a review item", ex);
         }
     }
 
@@ -193,8 +187,8 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
     {
         try
         {
-            await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
-            var command = _dataSource.CreateCommand(
+            await _database.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+            var command = _database.DataSource.CreateCommand(
                 $"SELECT seq, data::text FROM {_items} WHERE expires_at <= @now AND state IN ({(int)ReviewState.Pending}, {(int)ReviewState.Claimed}, {(int)ReviewState.Escalated}) ORDER BY seq LIMIT @limit");
             await using (command.ConfigureAwait(false))
             {
@@ -205,31 +199,15 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
         }
         catch (DbException ex)
         {
-            throw Wrap("list due review items", ex);
+            throw _database.Wrap("list due review items", ex);
         }
     }
 
-    public void Dispose()
-    {
-        _dataSource.Dispose();
-        _initGate.Dispose();
-    }
+    public void Dispose() => _database.Dispose();
 
-    public async ValueTask DisposeAsync()
-    {
-        await _dataSource.DisposeAsync().ConfigureAwait(false);
-        _initGate.Dispose();
-    }
+    public ValueTask DisposeAsync() => _database.DisposeAsync();
 
-    internal async Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken)
-    {
-        await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            return await ReadVersionAsync(connection, null, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    internal Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken) => _database.GetSchemaVersionAsync(cancellationToken);
 
     private static async Task<(List<ReviewItem> Items, long? MoreAfter)> ReadItemsAsync(NpgsqlCommand command, int pageSize, CancellationToken cancellationToken)
     {
@@ -278,10 +256,10 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
         command.Parameters.Add(new NpgsqlParameter("data", NpgsqlDbType.Text) { Value = ReviewItemJson.Serialize(item) });
     }
 
-    private string[] GetMigrations() =>
+    private static string[] GetMigrations(string items) =>
     [
         $"""
-        CREATE TABLE {_items} (
+        CREATE TABLE {items} (
             seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             id         text    NOT NULL UNIQUE,
             version    bigint  NOT NULL,
@@ -292,101 +270,8 @@ internal sealed class PostgreSqlReviewStore : IReviewStore, IDisposable, IAsyncD
             claimed_by text    NULL,
             data       text    NOT NULL
         );
-        CREATE INDEX ix_safeai_review_items_state ON {_items} (state, tier, seq);
-        CREATE INDEX ix_safeai_review_items_expires ON {_items} (expires_at);
+        CREATE INDEX ix_safeai_review_items_state ON {items} (state, tier, seq);
+        CREATE INDEX ix_safeai_review_items_expires ON {items} (expires_at);
         """,
     ];
-
-    private ValueTask EnsureInitializedAsync(CancellationToken cancellationToken) =>
-        _initialized ? ValueTask.CompletedTask : new ValueTask(InitializeAsync(cancellationToken));
-
-    private async Task InitializeAsync(CancellationToken cancellationToken)
-    {
-        await _initGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (_initialized)
-            {
-                return;
-            }
-
-            var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using (connection.ConfigureAwait(false))
-            {
-                var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-                await using (transaction.ConfigureAwait(false))
-                {
-                    await ExecuteAsync(connection, transaction, string.Create(CultureInfo.InvariantCulture, $"SELECT pg_advisory_xact_lock({MigrationLockKey})"), cancellationToken).ConfigureAwait(false);
-                    await ExecuteAsync(connection, transaction, $"""
-                        CREATE SCHEMA IF NOT EXISTS "{_schema}";
-                        CREATE TABLE IF NOT EXISTS "{_schema}".safeai_schema_version (
-                            component  text        PRIMARY KEY,
-                            version    integer     NOT NULL,
-                            applied_at timestamptz NOT NULL DEFAULT now()
-                        );
-                        """, cancellationToken).ConfigureAwait(false);
-                    var version = await ReadVersionAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
-                    if (version > SchemaVersion)
-                    {
-                        throw new ReviewStoreException(
-                            $"The PostgreSQL review store {_description} (schema {_schema}) has schema version {version}, newer than this SafeAI.PostgreSql supports ({SchemaVersion}). Upgrade the package.");
-                    }
-
-                    var migrations = GetMigrations();
-                    for (var v = version; v < SchemaVersion; v++)
-                    {
-                        await ExecuteAsync(connection, transaction, migrations[v], cancellationToken).ConfigureAwait(false);
-                    }
-
-                    if (version < SchemaVersion)
-                    {
-                        var record = new NpgsqlCommand(
-                            $"""
-                            INSERT INTO "{_schema}".safeai_schema_version (component, version) VALUES (@component, @version)
-                            ON CONFLICT (component) DO UPDATE SET version = excluded.version, applied_at = now()
-                            """,
-                            connection,
-                            transaction);
-                        await using (record.ConfigureAwait(false))
-                        {
-                            record.Parameters.AddWithValue("component", Component);
-                            record.Parameters.AddWithValue("version", SchemaVersion);
-                            await record.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                        }
-                    }
-
-                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            _initialized = true;
-        }
-        finally
-        {
-            _initGate.Release();
-        }
-    }
-
-    private async Task<int> ReadVersionAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken)
-    {
-        var command = new NpgsqlCommand($"SELECT version FROM \"{_schema}\".safeai_schema_version WHERE component = @component", connection, transaction);
-        await using (command.ConfigureAwait(false))
-        {
-            command.Parameters.AddWithValue("component", Component);
-            var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-            return value is null or DBNull ? 0 : Convert.ToInt32(value, CultureInfo.InvariantCulture);
-        }
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
-    {
-        var command = new NpgsqlCommand(sql, connection, transaction);
-        await using (command.ConfigureAwait(false))
-        {
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private ReviewStoreException Wrap(string operation, DbException ex) =>
-        new($"The PostgreSQL review store {_description} could not {operation}: {ex.Message}", ex);
 }

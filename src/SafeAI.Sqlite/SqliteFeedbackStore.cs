@@ -40,11 +40,7 @@ internal sealed class SqliteFeedbackStore : IFeedbackStore, IDisposable
         """,
     ];
 
-    private readonly string _connectionString;
-    private readonly string _description;
-    private readonly int _busyTimeoutMs;
-    private readonly SemaphoreSlim _initGate = new(1, 1);
-    private volatile bool _initialized;
+    private readonly SqliteDatabase _database;
 
     public SqliteFeedbackStore(SqliteFeedbackStoreOptions options)
     {
@@ -54,13 +50,17 @@ internal sealed class SqliteFeedbackStore : IFeedbackStore, IDisposable
             throw new ArgumentException(error, nameof(options));
         }
 
-        var builder = string.IsNullOrWhiteSpace(options.ConnectionString)
-            ? new SqliteConnectionStringBuilder { DataSource = options.DataSource }
-            : new SqliteConnectionStringBuilder(options.ConnectionString);
-        builder.DefaultTimeout = Math.Max(1, (int)Math.Ceiling(options.BusyTimeout.TotalSeconds));
-        _connectionString = builder.ToString();
-        _description = builder.DataSource;
-        _busyTimeoutMs = (int)options.BusyTimeout.TotalMilliseconds;
+        _database = new SqliteDatabase(
+            options.ConnectionString,
+            options.DataSource,
+            options.BusyTimeout,
+            extraPragmas: string.Empty,
+            store: "feedback",
+            Component,
+            SchemaVersion,
+            Migrations,
+            static (message, inner) => inner is null ? new FeedbackStoreException(message) : new FeedbackStoreException(message, inner),
+            wrapSchemaErrors: true);
     }
 
     public async ValueTask AddAsync(FeedbackEntry entry, CancellationToken cancellationToken = default)
@@ -69,7 +69,7 @@ internal sealed class SqliteFeedbackStore : IFeedbackStore, IDisposable
         entry.Validate();
         try
         {
-            using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
             using var command = connection.CreateCommand();
             command.CommandText = """
                 INSERT INTO safeai_feedback (id, response_id, rating, comment, user_id, tenant_id, conversation_id, review_ticket_id, created_at)
@@ -92,7 +92,7 @@ internal sealed class SqliteFeedbackStore : IFeedbackStore, IDisposable
         }
         catch (DbException ex)
         {
-            throw Wrap("add feedback", ex);
+            throw _database.Wrap("add feedback", ex);
         }
     }
 
@@ -101,7 +101,7 @@ internal sealed class SqliteFeedbackStore : IFeedbackStore, IDisposable
         ArgumentException.ThrowIfNullOrEmpty(id);
         try
         {
-            using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
             using var command = connection.CreateCommand();
             command.CommandText = $"SELECT {SelectColumns} FROM safeai_feedback WHERE id = $id";
             command.Parameters.AddWithValue("$id", id);
@@ -110,7 +110,7 @@ internal sealed class SqliteFeedbackStore : IFeedbackStore, IDisposable
         }
         catch (DbException ex)
         {
-            throw Wrap("read feedback", ex);
+            throw _database.Wrap("read feedback", ex);
         }
     }
 
@@ -121,7 +121,7 @@ internal sealed class SqliteFeedbackStore : IFeedbackStore, IDisposable
         var after = FeedbackQuery.ParseContinuation(query.ContinuationToken);
         try
         {
-            using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
             using var command = connection.CreateCommand();
             var sql = new StringBuilder($"SELECT {SelectColumns} FROM safeai_feedback WHERE seq > $after");
             if (query.ResponseId is { } response)
@@ -166,24 +166,20 @@ internal sealed class SqliteFeedbackStore : IFeedbackStore, IDisposable
         }
         catch (DbException ex)
         {
-            throw Wrap("list feedback", ex);
+            throw _database.Wrap("list feedback", ex);
         }
     }
 
-    public void Dispose() => _initGate.Dispose();
+    public void Dispose() => _database.Dispose();
 
-    internal async Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken)
-    {
-        using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        return await ReadVersionAsync(connection, null, cancellationToken).ConfigureAwait(false);
-    }
+    internal Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken) => _database.GetSchemaVersionAsync(cancellationToken);
 
     private FeedbackEntry Read(SqliteDataReader reader)
     {
         var rating = reader.GetInt32(3);
         if (!Enum.IsDefined((FeedbackRating)rating))
         {
-            throw new FeedbackStoreException($"The SQLite feedback store '{_description}' holds an entry with an unknown rating ({rating.ToString(CultureInfo.InvariantCulture)}).");
+            throw new FeedbackStoreException($"The SQLite feedback store '{_database.Description}' holds an entry with an unknown rating ({rating.ToString(CultureInfo.InvariantCulture)}).");
         }
 
         return new FeedbackEntry
@@ -199,114 +195,4 @@ internal sealed class SqliteFeedbackStore : IFeedbackStore, IDisposable
             CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(9)),
         };
     }
-
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            using (var pragma = connection.CreateCommand())
-            {
-                pragma.CommandText = string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {_busyTimeoutMs}; PRAGMA synchronous = FULL;");
-                await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            if (!_initialized)
-            {
-                await InitializeAsync(connection, cancellationToken).ConfigureAwait(false);
-            }
-
-            return connection;
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
-        }
-    }
-
-    private async Task InitializeAsync(SqliteConnection connection, CancellationToken cancellationToken)
-    {
-        await _initGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (_initialized)
-            {
-                return;
-            }
-
-            using (var wal = connection.CreateCommand())
-            {
-                wal.CommandText = "PRAGMA journal_mode = WAL;";
-                await wal.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            using (var create = connection.CreateCommand())
-            {
-                create.Transaction = transaction;
-                create.CommandText = """
-                    CREATE TABLE IF NOT EXISTS safeai_schema_version (
-                        component  TEXT    PRIMARY KEY,
-                        version    INTEGER NOT NULL,
-                        applied_at TEXT    NOT NULL
-                    );
-                    """;
-                await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            var version = await ReadVersionAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
-            if (version > SchemaVersion)
-            {
-                throw new FeedbackStoreException(
-                    $"The SQLite feedback store '{_description}' has schema version {version}, newer than this SafeAI.Sqlite supports ({SchemaVersion}). Upgrade the package.");
-            }
-
-            for (var v = version; v < SchemaVersion; v++)
-            {
-                using var migrate = connection.CreateCommand();
-                migrate.Transaction = transaction;
-                migrate.CommandText = Migrations[v];
-                await migrate.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            if (version < SchemaVersion)
-            {
-                using var record = connection.CreateCommand();
-                record.Transaction = transaction;
-                record.CommandText = """
-                    INSERT INTO safeai_schema_version (component, version, applied_at) VALUES ($component, $version, datetime('now'))
-                    ON CONFLICT (component) DO UPDATE SET version = excluded.version, applied_at = excluded.applied_at
-                    """;
-                record.Parameters.AddWithValue("$component", Component);
-                record.Parameters.AddWithValue("$version", SchemaVersion);
-                await record.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            _initialized = true;
-        }
-        catch (DbException ex)
-        {
-            throw Wrap("create or migrate its schema", ex);
-        }
-        finally
-        {
-            _initGate.Release();
-        }
-    }
-
-    private static async Task<int> ReadVersionAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT version FROM safeai_schema_version WHERE component = $component";
-        command.Parameters.AddWithValue("$component", Component);
-        var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-        return value is null or DBNull ? 0 : Convert.ToInt32(value, CultureInfo.InvariantCulture);
-    }
-
-    private FeedbackStoreException Wrap(string operation, DbException ex) =>
-        new($"The SQLite feedback store '{_description}' could not {operation}: {ex.Message}", ex);
 }

@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Globalization;
 using System.Text;
 using Microsoft.Data.Sqlite;
 using SafeAI.Review;
@@ -37,11 +36,7 @@ internal sealed class SqliteReviewStore : IReviewStore, IDisposable
         """,
     ];
 
-    private readonly string _connectionString;
-    private readonly string _description;
-    private readonly int _busyTimeoutMs;
-    private readonly SemaphoreSlim _initGate = new(1, 1);
-    private volatile bool _initialized;
+    private readonly SqliteDatabase _database;
 
     public SqliteReviewStore(SqliteReviewStoreOptions options)
     {
@@ -51,13 +46,17 @@ internal sealed class SqliteReviewStore : IReviewStore, IDisposable
             throw new ArgumentException(error, nameof(options));
         }
 
-        var builder = string.IsNullOrWhiteSpace(options.ConnectionString)
-            ? new SqliteConnectionStringBuilder { DataSource = options.DataSource }
-            : new SqliteConnectionStringBuilder(options.ConnectionString);
-        builder.DefaultTimeout = Math.Max(1, (int)Math.Ceiling(options.BusyTimeout.TotalSeconds));
-        _connectionString = builder.ToString();
-        _description = builder.DataSource;
-        _busyTimeoutMs = (int)options.BusyTimeout.TotalMilliseconds;
+        _database = new SqliteDatabase(
+            options.ConnectionString,
+            options.DataSource,
+            options.BusyTimeout,
+            extraPragmas: " PRAGMA foreign_keys = ON;",
+            store: "review",
+            Component,
+            SchemaVersion,
+            Migrations,
+            static (message, inner) => inner is null ? new ReviewStoreException(message) : new ReviewStoreException(message, inner),
+            wrapSchemaErrors: false);
     }
 
     public async ValueTask AddAsync(ReviewItem item, CancellationToken cancellationToken = default)
@@ -65,7 +64,7 @@ internal sealed class SqliteReviewStore : IReviewStore, IDisposable
         ArgumentNullException.ThrowIfNull(item);
         try
         {
-            using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
             using var command = connection.CreateCommand();
             command.CommandText = """
                 INSERT INTO safeai_review_items (id, version, state, tier, created_at, expires_at, claimed_by, data)
@@ -81,7 +80,7 @@ internal sealed class SqliteReviewStore : IReviewStore, IDisposable
         }
         catch (DbException ex)
         {
-            throw Wrap("add a review item", ex);
+            throw _database.Wrap("add a review item", ex);
         }
     }
 
@@ -90,7 +89,7 @@ internal sealed class SqliteReviewStore : IReviewStore, IDisposable
         ArgumentException.ThrowIfNullOrEmpty(id);
         try
         {
-            using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
             using var command = connection.CreateCommand();
             command.CommandText = $"SELECT {SelectColumns} FROM safeai_review_items WHERE id = $id";
             command.Parameters.AddWithValue("$id", id);
@@ -99,7 +98,7 @@ internal sealed class SqliteReviewStore : IReviewStore, IDisposable
         }
         catch (DbException ex)
         {
-            throw Wrap("read a review item", ex);
+            throw _database.Wrap("read a review item", ex);
         }
     }
 
@@ -108,12 +107,12 @@ internal sealed class SqliteReviewStore : IReviewStore, IDisposable
         ArgumentNullException.ThrowIfNull(item);
         try
         {
-            using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
             return await ReplaceAsync(connection, null, item, expectedVersion, cancellationToken).ConfigureAwait(false);
         }
         catch (DbException ex)
         {
-            throw Wrap("update a review item", ex);
+            throw _database.Wrap("update a review item", ex);
         }
     }
 
@@ -124,7 +123,7 @@ internal sealed class SqliteReviewStore : IReviewStore, IDisposable
         var after = ReviewContinuation.Parse(query.ContinuationToken);
         try
         {
-            using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
             using var command = connection.CreateCommand();
             var sql = new StringBuilder($"SELECT {SelectColumns} FROM safeai_review_items WHERE seq > $after AND state IN (");
             var states = query.GetEffectiveStates();
@@ -164,7 +163,7 @@ internal sealed class SqliteReviewStore : IReviewStore, IDisposable
         }
         catch (DbException ex)
         {
-            throw Wrap("list review items", ex);
+            throw _database.Wrap("list review items", ex);
         }
     }
 
@@ -173,7 +172,7 @@ internal sealed class SqliteReviewStore : IReviewStore, IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(reviewerId);
         try
         {
-            using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
 
             // BEGIN IMMEDIATE takes the write lock first, so two claims (also from other processes) run one after the other.
             using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
@@ -211,7 +210,7 @@ internal sealed class SqliteReviewStore : IReviewStore, IDisposable
         }
         catch (DbException ex)
         {
-            throw Wrap("claim a review item", ex);
+            throw _database.Wrap("claim a review item", ex);
         }
     }
 
@@ -219,7 +218,7 @@ internal sealed class SqliteReviewStore : IReviewStore, IDisposable
     {
         try
         {
-            using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
             using var command = connection.CreateCommand();
             command.CommandText = $"SELECT {SelectColumns} FROM safeai_review_items WHERE expires_at <= $now AND state IN ({(int)ReviewState.Pending}, {(int)ReviewState.Claimed}, {(int)ReviewState.Escalated}) ORDER BY seq LIMIT $limit";
             command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
@@ -235,17 +234,13 @@ internal sealed class SqliteReviewStore : IReviewStore, IDisposable
         }
         catch (DbException ex)
         {
-            throw Wrap("list due review items", ex);
+            throw _database.Wrap("list due review items", ex);
         }
     }
 
-    public void Dispose() => _initGate.Dispose();
+    public void Dispose() => _database.Dispose();
 
-    internal async Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken)
-    {
-        using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        return await ReadVersionAsync(connection, null, cancellationToken).ConfigureAwait(false);
-    }
+    internal Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken) => _database.GetSchemaVersionAsync(cancellationToken);
 
     private static async Task<bool> ReplaceAsync(SqliteConnection connection, SqliteTransaction? transaction, ReviewItem item, long expectedVersion, CancellationToken cancellationToken)
     {
@@ -271,110 +266,4 @@ internal sealed class SqliteReviewStore : IReviewStore, IDisposable
         command.Parameters.AddWithValue("$claimed", (object?)item.ClaimedBy ?? DBNull.Value);
         command.Parameters.AddWithValue("$data", ReviewItemJson.Serialize(item));
     }
-
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            using (var pragma = connection.CreateCommand())
-            {
-                pragma.CommandText = string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {_busyTimeoutMs}; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
-                await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            if (!_initialized)
-            {
-                await InitializeAsync(connection, cancellationToken).ConfigureAwait(false);
-            }
-
-            return connection;
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
-        }
-    }
-
-    private async Task InitializeAsync(SqliteConnection connection, CancellationToken cancellationToken)
-    {
-        await _initGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (_initialized)
-            {
-                return;
-            }
-
-            using (var wal = connection.CreateCommand())
-            {
-                wal.CommandText = "PRAGMA journal_mode = WAL;";
-                await wal.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            using (var create = connection.CreateCommand())
-            {
-                create.Transaction = transaction;
-                create.CommandText = """
-                    CREATE TABLE IF NOT EXISTS safeai_schema_version (
-                        component  TEXT    PRIMARY KEY,
-                        version    INTEGER NOT NULL,
-                        applied_at TEXT    NOT NULL
-                    );
-                    """;
-                await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            var version = await ReadVersionAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
-            if (version > SchemaVersion)
-            {
-                throw new ReviewStoreException(
-                    $"The SQLite review store '{_description}' has schema version {version}, newer than this SafeAI.Sqlite supports ({SchemaVersion}). Upgrade the package.");
-            }
-
-            for (var v = version; v < SchemaVersion; v++)
-            {
-                using var migrate = connection.CreateCommand();
-                migrate.Transaction = transaction;
-                migrate.CommandText = Migrations[v];
-                await migrate.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            if (version < SchemaVersion)
-            {
-                using var record = connection.CreateCommand();
-                record.Transaction = transaction;
-                record.CommandText = """
-                    INSERT INTO safeai_schema_version (component, version, applied_at) VALUES ($component, $version, datetime('now'))
-                    ON CONFLICT (component) DO UPDATE SET version = excluded.version, applied_at = excluded.applied_at
-                    """;
-                record.Parameters.AddWithValue("$component", Component);
-                record.Parameters.AddWithValue("$version", SchemaVersion);
-                await record.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            _initialized = true;
-        }
-        finally
-        {
-            _initGate.Release();
-        }
-    }
-
-    private static async Task<int> ReadVersionAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT version FROM safeai_schema_version WHERE component = $component";
-        command.Parameters.AddWithValue("$component", Component);
-        var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-        return value is null or DBNull ? 0 : Convert.ToInt32(value, CultureInfo.InvariantCulture);
-    }
-
-    private ReviewStoreException Wrap(string operation, DbException ex) =>
-        new($"The SQLite review store '{_description}' could not {operation}: {ex.Message}", ex);
 }

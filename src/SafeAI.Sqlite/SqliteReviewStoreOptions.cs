@@ -15,18 +15,5 @@ public sealed class SqliteReviewStoreOptions
     /// <summary>Gets or sets how long a write waits for another writer (SQLite <c>busy_timeout</c>) before it fails with a clear error. Default 5 seconds.</summary>
     public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    internal string? GetError()
-    {
-        if (string.IsNullOrWhiteSpace(ConnectionString) && string.IsNullOrWhiteSpace(DataSource))
-        {
-            return $"{SectionName}:DataSource or {SectionName}:ConnectionString must be set.";
-        }
-
-        if (BusyTimeout <= TimeSpan.Zero || BusyTimeout > TimeSpan.FromMinutes(10))
-        {
-            return $"{SectionName}:BusyTimeout must be between 1 millisecond and 10 minutes.";
-        }
-
-        return null;
-    }
+    internal string? GetError() => SqliteStoreSettings.GetError(SectionName, DataSource, ConnectionString, BusyTimeout);
 }

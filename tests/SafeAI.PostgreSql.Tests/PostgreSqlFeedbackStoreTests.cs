@@ -56,6 +56,37 @@ public sealed class PostgreSqlFeedbackStoreTests(PostgresFixture fixture) : ICla
     }
 
     [Fact]
+    public async Task Open_FeedbackAndReviewStoresFirstUseAtOnce_MigrateBothOnceAndKeepEveryWrite()
+    {
+        var writes = new List<Task>();
+        for (var i = 0; i < 4; i++)
+        {
+            var reviews = new PostgreSqlReviewStore(new PostgreSqlReviewStoreOptions { ConnectionString = fixture.ConnectionString, Schema = _schema });
+            _disposables.Add(reviews);
+            var feedback = NewStore();
+            var n = i;
+            writes.Add(Task.Run(async () => await reviews.AddAsync(new ReviewItem { Id = $"item-{n}", ProposedAnswer = "x" }, Ct), Ct));
+            writes.Add(Task.Run(async () => await feedback.AddAsync(FeedbackEntry.Create($"resp-{n}", FeedbackRating.Up), Ct), Ct));
+        }
+
+        await Task.WhenAll(writes);
+
+        await using var connection = new NpgsqlConnection(fixture.ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand(
+            $"""
+            SELECT (SELECT string_agg(component || ':' || version, ',' ORDER BY component) FROM "{_schema}".safeai_schema_version),
+                   (SELECT count(*) FROM "{_schema}".safeai_review_items), (SELECT count(*) FROM "{_schema}".safeai_feedback)
+            """,
+            connection);
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        Assert.True(await reader.ReadAsync(Ct));
+        Assert.Equal("feedback:1,review:1", reader.GetString(0));
+        Assert.Equal(4, reader.GetInt64(1));
+        Assert.Equal(4, reader.GetInt64(2));
+    }
+
+    [Fact]
     public async Task RoundTrip_AnotherInstance_ReadsEveryFieldFiltersAndPages()
     {
         var writer = NewStore();

@@ -258,4 +258,22 @@ public sealed class PostgreSqlReviewStoreTests(PostgresFixture fixture) : IClass
         Assert.Contains("SafeAI:HumanReview:PostgreSql:Schema", ex.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => new PostgreSqlReviewStore(new PostgreSqlReviewStoreOptions()));
     }
+
+    [Fact]
+    public void Options_EachInvalidSetting_ErrorNamesItUnderItsStoresSection()
+    {
+        Assert.Equal(
+            "SafeAI:HumanReview:PostgreSql:ConnectionString must be set.",
+            Assert.Throws<ArgumentException>(() => new PostgreSqlReviewStore(new PostgreSqlReviewStoreOptions { ConnectionString = " " })).Message.Split(" (Parameter")[0]);
+        Assert.Equal(
+            "SafeAI:Feedback:PostgreSql:Schema must be a plain identifier (letters, digits and underscores, not starting with a digit).",
+            new PostgreSqlFeedbackStoreOptions { ConnectionString = "Host=x", Schema = "1abc" }.GetError());
+        Assert.Equal(
+            "SafeAI:Feedback:PostgreSql:ConnectTimeout and SafeAI:Feedback:PostgreSql:CommandTimeout must be at least 1 second.",
+            new PostgreSqlFeedbackStoreOptions { ConnectionString = "Host=x", CommandTimeout = TimeSpan.FromMilliseconds(999) }.GetError());
+        Assert.Equal(
+            "SafeAI:HumanReview:PostgreSql:ConnectTimeout and SafeAI:HumanReview:PostgreSql:CommandTimeout must be at least 1 second.",
+            new PostgreSqlReviewStoreOptions { ConnectionString = "Host=x", ConnectTimeout = TimeSpan.Zero }.GetError());
+        Assert.Null(new PostgreSqlFeedbackStoreOptions { ConnectionString = "Host=x", Schema = "_safe_ai1" }.GetError());
+    }
 }

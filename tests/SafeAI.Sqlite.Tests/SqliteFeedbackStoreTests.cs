@@ -140,6 +140,40 @@ public sealed class SqliteFeedbackStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Open_NotADatabaseFile_FailsWithSchemaErrorAndRetriesOnNextCall()
+    {
+        await File.WriteAllTextAsync(DbPath, new string('x', 4096), Ct);
+        using var store = NewStore();
+
+        var ex = await Assert.ThrowsAsync<FeedbackStoreException>(async () => await store.AddAsync(FeedbackEntry.Create("r", FeedbackRating.Up), Ct));
+        Assert.StartsWith($"The SQLite feedback store '{DbPath}' could not create or migrate its schema:", ex.Message, StringComparison.Ordinal);
+        Assert.IsType<SqliteException>(ex.InnerException);
+
+        SqliteConnection.ClearAllPools();
+        File.Delete(DbPath);
+        await store.AddAsync(FeedbackEntry.Create("r", FeedbackRating.Up), Ct);
+        Assert.Single((await store.ListAsync(new FeedbackQuery(), Ct)).Items);
+        Assert.Equal(SqliteFeedbackStore.SchemaVersion, await store.GetSchemaVersionAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Open_ManyFirstCallsAtOnce_CreateTheSchemaOnceAndKeepEveryEntry()
+    {
+        using var store = NewStore();
+        var adds = new Task[16];
+        for (var i = 0; i < adds.Length; i++)
+        {
+            var entry = FeedbackEntry.Create($"r{i}", FeedbackRating.Up);
+            adds[i] = Task.Run(async () => await store.AddAsync(entry, Ct), Ct);
+        }
+
+        await Task.WhenAll(adds);
+
+        Assert.Equal(adds.Length, (await store.ListAsync(new FeedbackQuery { PageSize = 100 }, Ct)).Items.Count);
+        Assert.Equal(SqliteFeedbackStore.SchemaVersion, await store.GetSchemaVersionAsync(Ct));
+    }
+
+    [Fact]
     public async Task Open_FolderMissing_FailsWithClearErrorNamingTheFile()
     {
         var path = Path.Combine(_dir, "no-such-folder", "feedback.db");

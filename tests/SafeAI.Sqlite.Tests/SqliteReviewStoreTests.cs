@@ -180,6 +180,23 @@ public sealed class SqliteReviewStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Open_NotADatabaseFile_FailsWithClearErrorAndRetriesOnNextCall()
+    {
+        await File.WriteAllTextAsync(DbPath, new string('x', 4096), Ct);
+        using var store = NewStore();
+
+        var ex = await Assert.ThrowsAsync<ReviewStoreException>(async () => await store.AddAsync(new ReviewItem { Id = "a", ProposedAnswer = "x" }, Ct));
+        Assert.StartsWith($"The SQLite review store '{DbPath}' could not add a review item:", ex.Message, StringComparison.Ordinal);
+        Assert.IsType<SqliteException>(ex.InnerException);
+
+        SqliteConnection.ClearAllPools();
+        File.Delete(DbPath);
+        await store.AddAsync(new ReviewItem { Id = "a", ProposedAnswer = "x" }, Ct);
+        Assert.Equal("x", (await store.GetAsync("a", Ct))!.ProposedAnswer);
+        Assert.Equal(SqliteReviewStore.SchemaVersion, await store.GetSchemaVersionAsync(Ct));
+    }
+
+    [Fact]
     public async Task GetAsync_CorruptRow_FailsWithClearError()
     {
         using var store = NewStore();
@@ -348,5 +365,20 @@ public sealed class SqliteReviewStoreTests : IDisposable
         var path = Path.Combine(testsDir, "SafeAI.Sqlite.Tests.CrashWriter", "bin", configuration, tfm, "SafeAI.Sqlite.Tests.CrashWriter.dll");
         Assert.True(File.Exists(path), $"The crash writer was not built at {path}.");
         return path;
+    }
+
+    [Fact]
+    public void Options_EachInvalidSetting_ErrorNamesItUnderItsStoresSection()
+    {
+        Assert.Equal(
+            "SafeAI:HumanReview:Sqlite:DataSource or SafeAI:HumanReview:Sqlite:ConnectionString must be set.",
+            Assert.Throws<ArgumentException>(() => new SqliteReviewStore(new SqliteReviewStoreOptions { DataSource = " " })).Message.Split(" (Parameter")[0]);
+        Assert.Equal(
+            "SafeAI:Feedback:Sqlite:BusyTimeout must be between 1 millisecond and 10 minutes.",
+            new SqliteFeedbackStoreOptions { BusyTimeout = TimeSpan.FromMinutes(11) }.GetError());
+        Assert.Equal(
+            "SafeAI:HumanReview:Sqlite:BusyTimeout must be between 1 millisecond and 10 minutes.",
+            new SqliteReviewStoreOptions { BusyTimeout = TimeSpan.Zero }.GetError());
+        Assert.Null(new SqliteFeedbackStoreOptions { DataSource = string.Empty, ConnectionString = "Data Source=x.db" }.GetError());
     }
 }
