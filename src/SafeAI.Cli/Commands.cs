@@ -225,8 +225,9 @@ internal static class Commands
             TargetBenignFpr = args.Double("fpr", 0.025),
             MaxEscalation = args.Double("max-escalation", 0.3),
             Combine = args.Optional("combine"),
+            SourceBalance = args.Double("source-balance", 1),
         };
-        if (settings.Epochs is < 1 or > 1000 || settings.Tokens is < 8 or > 512 || settings.TargetBenignFpr is <= 0 or >= 1 || settings.MaxEscalation is <= 0 or > 1
+        if (settings.Epochs is < 1 or > 1000 || settings.Tokens is < 8 or > 512 || settings.TargetBenignFpr is <= 0 or >= 1 || settings.MaxEscalation is <= 0 or > 1 || settings.SourceBalance is < 0 or > 1
             || settings.Combine is not (null or "mean-logit" or "second"))
         {
             throw new ArgumentException("--epochs must be 1 to 1000, --tokens 8 to 512, --fpr and --max-escalation between 0 and 1, --combine mean-logit or second.");

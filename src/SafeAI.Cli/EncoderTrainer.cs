@@ -32,6 +32,9 @@ internal sealed record EncoderSettings
     public int MaxEscalatedWindows { get; init; } = 1;
 
     public string? Combine { get; init; }
+
+    /// <summary>How far the sources are evened out in training (0: as they are; 1: every source weighs the same).</summary>
+    public double SourceBalance { get; init; } = 1;
 }
 
 /// <summary>The trained heads, the chosen bands and how the choice went on the calibration texts.</summary>
@@ -58,9 +61,10 @@ internal static class EncoderTrainer
         var dim = trainX[0].Length;
         var weights = new float[c][];
         var biases = new float[c];
+        var sourceWeight = SourceWeights(train, settings.SourceBalance);
         for (var k = 0; k < c; k++)
         {
-            (weights[k], biases[k]) = FitHead(train, trainX, categories[k], settings, dim);
+            (weights[k], biases[k]) = FitHead(train, trainX, sourceWeight, categories[k], settings, dim);
         }
 
         // Thresholds: one benign quantile for all heads (per-source weighted), as the n-gram tier; bias shifted to 0.5.
@@ -132,6 +136,11 @@ internal static class EncoderTrainer
             throw new InvalidOperationException("No band setting keeps the escalation within --max-escalation on the calibration texts.");
         }
 
+        if (Array.TrueForAll(chosen.Bands, static b => b is null))
+        {
+            throw new FormatException("On the calibration texts the encoder improves no category's ranking (or too few categories have 5 calibration positives), so a cascade would never use it; the heads were not written.");
+        }
+
         report.Add(string.Create(CultureInfo.InvariantCulture, $"chosen: combine {chosen.Combine}, calibration escalation {chosen.Escalation:P1}; per category AUROC {string.Join(", ", categories.Select((n, k) => $"{n} {chosen.Auroc[k]:F4}"))}"));
         var probabilityBands = chosen.Bands.Select(b => b is { } v ? ((double, double)?)(Sigmoid(v.Item1), Sigmoid(v.Item2)) : null).ToArray();
         foreach (var line in report)
@@ -190,7 +199,19 @@ internal static class EncoderTrainer
         return path;
     }
 
-    private static (float[] Weights, float Bias) FitHead(IReadOnlyList<LabelledText> train, float[][] x, string category, EncoderSettings settings, int dim)
+    /// <summary>
+    /// Per-text weights that even out the sources (power <paramref name="balance"/> of mean size / source size: 0 leaves them
+    /// as they are, 1 makes every source weigh the same), so that the heads learn what the corpora share rather than one
+    /// corpus's style (thousands of tweets against a few hundred plainly worded statements).
+    /// </summary>
+    private static double[] SourceWeights(IReadOnlyList<LabelledText> train, double balance)
+    {
+        var counts = train.GroupBy(e => e.Source, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var mean = (double)train.Count / counts.Count;
+        return train.Select(e => e.Weight * Math.Pow(mean / counts[e.Source], balance)).ToArray();
+    }
+
+    private static (float[] Weights, float Bias) FitHead(IReadOnlyList<LabelledText> train, float[][] x, double[] exampleWeight, string category, EncoderSettings settings, int dim)
     {
         var n = train.Count;
         var y = train.Select(e => e.Has(category)).ToArray();
@@ -225,7 +246,7 @@ internal static class EncoderTrainer
                         z += w[d] * xi[d];
                     }
 
-                    var sw = (y[i] ? positiveWeight : 1) * train[i].Weight;
+                    var sw = (y[i] ? positiveWeight : 1) * exampleWeight[i];
                     var err = sw * (Sigmoid(z) - (y[i] ? 1 : 0));
                     total += sw;
                     for (var d = 0; d < dim; d++)
