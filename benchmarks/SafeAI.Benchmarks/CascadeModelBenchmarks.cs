@@ -83,8 +83,8 @@ public class CascadePercentileBenchmarks
         ranked.Sort((a, b) => (a.Escalated, a.Tokens, a.Chars).CompareTo((b.Escalated, b.Tokens, b.Chars)));
         var pick = ranked[Math.Min(ranked.Count - 1, ranked.Count * CostPercentile / 100)];
         _text = pick.Text;
-        var normalized = TextNormalizer.Normalize(_text);
-        _encoderWindow = [second.CreateWindows(normalized[..Math.Min(normalized.Length, _cascade.MaxTokens)], 0, 1, out _)[0]];
+        var chosen = TextNormalizer.Normalize(_text);
+        _encoderWindow = [second.CreateWindows(chosen[..Math.Min(chosen.Length, _cascade.MaxTokens)], 0, 1, out _)[0]];
         Console.WriteLine($"// held-out mix: {ranked.Count} texts, {ranked.Count(r => r.Escalated > 0)} escalated; cost p{CostPercentile}: {pick.Escalated} window(s) to the encoder, {pick.Tokens} tokens, {pick.Chars} characters");
     }
 
