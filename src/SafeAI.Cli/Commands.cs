@@ -93,7 +93,12 @@ internal static class Commands
     {
         var threshold = args.Double("threshold", 0.5);
         var (data, title) = args.Optional("data") is { } folder
-            ? (SharedCorpus.Load(folder).Where(e => DataSplit.IsHeldOut(e.Text)).ToList(), "SafeAI default model: held-out 20% of the shared corpora (split seed " + DataSplit.Seed + ")")
+            ? args.Optional("set") switch
+            {
+                null or "heldout" => (SharedCorpus.Load(folder).Where(e => DataSplit.IsHeldOut(e.Text)).ToList(), "SafeAI default model: held-out 20% of the shared corpora (split seed " + DataSplit.Seed + ")"),
+                "convabuse-test" => (SharedCorpus.LoadConvAbuse(folder, "test"), "SafeAI default model: ConvAbuse test split (out of distribution)"),
+                var other => throw new ArgumentException($"--set must be heldout or convabuse-test (it is '{other}')."),
+            }
             : (LabelledData.Read(args.Required("input")), "SafeAI content model evaluation: " + Path.GetFileName(args.Required("input")));
         if (data.Count == 0)
         {
@@ -236,6 +241,15 @@ internal static class Commands
         var all = args.Optional("data") is { } folder
             ? SharedCorpus.Load(folder).Where(e => !DataSplit.IsHeldOut(e.Text)).ToList()
             : args.All("input").SelectMany(LabelledData.Read).ToList();
+        if (args.Flag("convabuse"))
+        {
+            // Chatbot-directed abuse, for the encoder tier only: its train and valid splits, less their held-out part (the test split stays an independent check).
+            var root = args.Optional("data") ?? throw new ArgumentException("--convabuse needs --data (the shared corpora folder).");
+            var known = all.Select(e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
+            all.AddRange(SharedCorpus.LoadConvAbuse(root, "train").Concat(SharedCorpus.LoadConvAbuse(root, "valid"))
+                .Where(e => !DataSplit.IsHeldOut(e.Text) && known.Add(DataSplit.Key(e.Text))));
+        }
+
         if (all.Count == 0)
         {
             throw new ArgumentException("Give --input (labelled JSONL or CSV, repeatable) or --data (the shared corpora folder).");

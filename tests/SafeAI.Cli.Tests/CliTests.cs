@@ -282,6 +282,31 @@ public sealed class CliTests : IDisposable
         return path;
     }
 
+    [Fact]
+    public async Task Eval_ConvAbuseTestSet_EvaluatesTheOutOfDistributionSplit()
+    {
+        var folder = SharedData.Folder;
+        if (folder is null)
+        {
+            Assert.Skip("The shared corpora (../shared/data) are not present.");
+        }
+
+        var (code, output, errors) = await RunAsync("eval", "--data", folder, "--set", "convabuse-test", "--report", Path.Combine(_dir, "ca.html"));
+
+        Assert.True(code == 0, errors);
+        Assert.Contains("ConvAbuse test split", output, StringComparison.Ordinal);
+        Assert.Contains("| harassment | 128 | 694 |", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Eval_UnknownSet_FailsWithUsageExitCode()
+    {
+        var (code, _, errors) = await RunAsync("eval", "--data", _dir, "--set", "everything");
+
+        Assert.Equal(2, code);
+        Assert.Contains("--set must be heldout or convabuse-test", errors, StringComparison.Ordinal);
+    }
+
     private string WriteTrainingData()
     {
         var path = Path.Combine(_dir, "train.jsonl");
