@@ -12,10 +12,12 @@ namespace SafeAI.Onnx;
 /// validated when loaded, so a wrong file fails at start-up with an error that names the file and the problem.
 /// </summary>
 /// <remarks>
-/// Three kinds of model: <c>sequence-classifier</c> (a Hugging Face text classifier exported to ONNX, BERT / RoBERTa /
-/// DeBERTa tokenizers), <c>encoder-heads</c> (a sentence-embedding encoder plus linear heads, one per category) and
+/// Four kinds of model: <c>sequence-classifier</c> (a Hugging Face text classifier exported to ONNX, BERT / RoBERTa /
+/// DeBERTa tokenizers), <c>encoder-heads</c> (a sentence-embedding encoder plus linear heads, one per category),
 /// <c>ngram-linear</c> (hashed character and word n-grams with linear heads, no ONNX at all; the default model, see
-/// <see cref="LoadDefault"/>).
+/// <see cref="LoadDefault"/>) and <c>cascade</c> (an <c>ngram-linear</c> first tier that scores every window, and one of the
+/// ONNX kinds as a second tier for the windows whose first-tier score of some category lies in that category's uncertainty
+/// band; see the SafeAI.Onnx.MiniLM package for a trained one).
 /// </remarks>
 public sealed class ContentModel : IDisposable
 {
