@@ -93,7 +93,12 @@ internal static class Commands
     {
         var threshold = args.Double("threshold", 0.5);
         var (data, title) = args.Optional("data") is { } folder
-            ? (SharedCorpus.Load(folder).Where(e => DataSplit.IsHeldOut(e.Text)).ToList(), "SafeAI default model: held-out 20% of the shared corpora (split seed " + DataSplit.Seed + ")")
+            ? args.Optional("set") switch
+            {
+                null or "heldout" => (SharedCorpus.Load(folder).Where(e => DataSplit.IsHeldOut(e.Text)).ToList(), "SafeAI default model: held-out 20% of the shared corpora (split seed " + DataSplit.Seed + ")"),
+                "convabuse-test" => (SharedCorpus.LoadConvAbuse(folder, "test"), "SafeAI default model: ConvAbuse test split (out of distribution)"),
+                var other => throw new ArgumentException($"--set must be heldout or convabuse-test (it is '{other}')."),
+            }
             : (LabelledData.Read(args.Required("input")), "SafeAI content model evaluation: " + Path.GetFileName(args.Required("input")));
         if (data.Count == 0)
         {
@@ -102,14 +107,27 @@ internal static class Commands
 
         using var model = LoadModel(args.Optional("model"));
         var scores = new double[data.Count][];
+        var escalated = 0;
         for (var i = 0; i < data.Count; i++)
         {
+            var before = model.EscalatedWindows;
             var s = await model.ScoreAsync(data[i].Text, cancellationToken).ConfigureAwait(false);
             scores[i] = model.Categories.Select(c => s[c]).ToArray();
+            escalated += model.EscalatedWindows > before ? 1 : 0;
+        }
+
+        if (model.IsCascade)
+        {
+            title = title.Replace("SafeAI default model", "SafeAI cascade (n-gram, then MiniLM)", StringComparison.Ordinal);
         }
 
         var result = EvaluationResult.Compute(data, scores, model.Categories, _ => threshold);
         var markdown = result.ToMarkdown(title);
+        if (model.IsCascade)
+        {
+            markdown += string.Create(CultureInfo.InvariantCulture, $"\nEscalated to the second tier: {escalated} of {data.Count} texts ({(double)escalated / data.Count:P2}).\n");
+        }
+
         await console.WriteLineAsync(markdown).ConfigureAwait(false);
         var unknown = data.SelectMany(d => d.Labels).Distinct().Where(l => !model.Categories.Contains(l)).ToList();
         if (unknown.Count > 0)
@@ -132,6 +150,16 @@ internal static class Commands
     public static async Task<int> TrainAsync(Arguments args, TextWriter console)
     {
         var output = args.Required("output");
+        switch (args.Optional("tier"))
+        {
+            case null or "ngram":
+                break;
+            case "encoder":
+                return await TrainEncoderAsync(args, output, console).ConfigureAwait(false);
+            case var other:
+                throw new ArgumentException($"--tier must be ngram or encoder (it is '{other}').");
+        }
+
         var settings = new TrainSettings
         {
             Seed = args.Int("seed", 42),
@@ -188,7 +216,83 @@ internal static class Commands
         return 0;
     }
 
-    private static ContentModel LoadModel(string? path) => path is null ? ContentModel.LoadDefault() : ContentModel.Load(path);
+    /// <summary>
+    /// <c>safeai train --tier encoder --data ../shared/data | --input ..., --output folder [--seed 42] [--epochs 20] [--tokens 128]
+    /// [--fpr 0.025] [--max-escalation 0.3] [--combine mean-logit|second] [--cache embeddings.bin]</c>: the cascade's MiniLM heads and bands.
+    /// </summary>
+    private static async Task<int> TrainEncoderAsync(Arguments args, string output, TextWriter console)
+    {
+        var settings = new EncoderSettings
+        {
+            Seed = args.Int("seed", 42),
+            Epochs = args.Int("epochs", 20),
+            Tokens = args.Int("tokens", 128),
+            TargetBenignFpr = args.Double("fpr", 0.025),
+            MaxEscalation = args.Double("max-escalation", 0.3),
+            Combine = args.Optional("combine"),
+            SourceBalance = args.Double("source-balance", 1),
+        };
+        if (settings.Epochs is < 1 or > 1000 || settings.Tokens is < 8 or > 512 || settings.TargetBenignFpr is <= 0 or >= 1 || settings.MaxEscalation is <= 0 or > 1 || settings.SourceBalance is < 0 or > 1
+            || settings.Combine is not (null or "mean-logit" or "second"))
+        {
+            throw new ArgumentException("--epochs must be 1 to 1000, --tokens 8 to 512, --fpr and --max-escalation between 0 and 1, --combine mean-logit or second.");
+        }
+
+        var all = args.Optional("data") is { } folder
+            ? SharedCorpus.Load(folder).Where(e => !DataSplit.IsHeldOut(e.Text)).ToList()
+            : args.All("input").SelectMany(LabelledData.Read).ToList();
+        if (args.Flag("convabuse"))
+        {
+            // Chatbot-directed abuse, for the encoder tier only: its train and valid splits, less their held-out part (the test split stays an independent check).
+            var root = args.Optional("data") ?? throw new ArgumentException("--convabuse needs --data (the shared corpora folder).");
+            var known = all.Select(e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
+            all.AddRange(SharedCorpus.LoadConvAbuse(root, "train").Concat(SharedCorpus.LoadConvAbuse(root, "valid"))
+                .Where(e => !DataSplit.IsHeldOut(e.Text) && known.Add(DataSplit.Key(e.Text))));
+        }
+
+        if (all.Count == 0)
+        {
+            throw new ArgumentException("Give --input (labelled JSONL or CSV, repeatable) or --data (the shared corpora folder).");
+        }
+
+        using var fast = ContentModel.LoadDefault();
+        var categories = fast.Categories.ToArray();
+        var calibration = all.Where(e => DataSplit.IsCalibration(e.Text)).ToList();
+        var train = all.Where(e => !DataSplit.IsCalibration(e.Text)).ToList();
+        if (calibration.Count(e => e.IsBenign) < 10 || train.Count == 0)
+        {
+            throw new FormatException("The data is too small to set the encoder's thresholds and bands apart from training (fewer than 10 benign calibration texts).");
+        }
+
+        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Training encoder heads on {train.Count} texts, calibrating on {calibration.Count}; categories: {string.Join(", ", categories)}.")).ConfigureAwait(false);
+        var cache = args.Optional("cache") ?? Path.Combine(Path.GetTempPath(), "safeai-minilm-embeddings.bin");
+        float[][] trainX, calibrationX;
+        using (var embeddings = new EncoderEmbeddings(settings.Tokens, settings.WindowChars, cache))
+        {
+            trainX = embeddings.Embed(train.Select(e => e.Text).ToList(), line => console.WriteLine(line));
+            calibrationX = embeddings.Embed(calibration.Select(e => e.Text).ToList(), line => console.WriteLine(line));
+        }
+
+        var calibrationFast = new double[calibration.Count][];
+        for (var i = 0; i < calibration.Count; i++)
+        {
+            var s = await fast.ScoreAsync(calibration[i].Text).ConfigureAwait(false);
+            calibrationFast[i] = categories.Select(c => s[c]).ToArray();
+        }
+
+        var result = EncoderTrainer.Train(train, trainX, calibration, calibrationX, calibrationFast, categories, settings, line => console.WriteLine(line));
+        var path = EncoderTrainer.Write(result, settings, output);
+        await console.WriteLineAsync($"Wrote {path} and encoder.json. Use it with: safeai eval --model {path}, or in code SafeAI.Onnx.MiniLM.MiniLMContentModel.Load(\"{path}\").").ConfigureAwait(false);
+        return 0;
+    }
+
+    /// <summary>Loads a model: none for the default n-gram model, <c>cascade</c> for the shipped MiniLM cascade, else a description path (files it names that are not in its folder come from the MiniLM package).</summary>
+    internal static ContentModel LoadModel(string? path) => path switch
+    {
+        null or "default" or "ngram" => ContentModel.LoadDefault(),
+        SafeAI.Onnx.MiniLM.MiniLMContentModel.CascadeName => SafeAI.Onnx.MiniLM.MiniLMContentModel.LoadCascade(),
+        _ => SafeAI.Onnx.MiniLM.MiniLMContentModel.Load(path),
+    };
 
     private static string? ReadText(string file, int line, string json)
     {

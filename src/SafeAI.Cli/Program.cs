@@ -11,15 +11,24 @@ internal static class Program
           safeai score --input in.jsonl --output out.jsonl [--model safeai-model.json] [--threshold 0.5]
               each input line {"text": ...} becomes {"text", "scores": {category: probability}, "flagged", "categories"}
           safeai eval  --input labelled.jsonl|.csv [--model ...] [--threshold 0.5] [--report eval.html] [--markdown eval.md]
-          safeai eval  --data ../shared/data   (the held-out 20% of the shared corpora)
-              per-category AUROC, AUPRC, precision, recall, F1 and false-positive rate; ROC curves in an HTML report
+          safeai eval  --data ../shared/data [--set heldout|convabuse-test]
+              (the held-out 20% of the shared corpora, or ConvAbuse's test split as an out-of-distribution check)
+              per-category AUROC, AUPRC, precision, recall, F1 and false-positive rate; ROC curves in an HTML report;
+              for a cascade, the share of texts escalated to the second tier
           safeai train --input labelled.jsonl|.csv [--input ...] | --data ../shared/data  --output folder
                        [--seed 42] [--epochs 6] [--bits 18] [--fpr 0.025] [--categories hate,prompt_injection]
               trains the n-gram model; point SafeAI at folder/safeai-model.json
+          safeai train --tier encoder --input ... | --data ../shared/data [--convabuse]  --output folder
+                       [--seed 42] [--epochs 20] [--tokens 128] [--fpr 0.025] [--max-escalation 0.3]
+                       [--combine mean-logit|second] [--source-balance 1] [--cache embeddings.bin]
+              trains the MiniLM heads and the cascade's bands on top of the default n-gram model
+              (load with --model folder/safeai-model.json or MiniLMContentModel.Load)
+
+        --model: default (the n-gram model that ships in SafeAI.Onnx), cascade (the MiniLM cascade of
+        SafeAI.Onnx.MiniLM) or a safeai-model.json path (files it names that are not beside it come from the MiniLM package).
 
         Labelled data: JSONL lines {"text": ..., "labels": ["hate"]} (empty for benign) or {"text": ..., "label": "benign"};
         CSV with a header holding text and label (or labels, separated by ';').
-        Without --model, the default model that ships in SafeAI.Onnx is used.
         """;
 
     public static async Task<int> Main(string[] args) =>

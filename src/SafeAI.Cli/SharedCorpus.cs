@@ -208,6 +208,66 @@ internal static partial class SharedCorpus
         return merged;
     }
 
+    /// <summary>
+    /// ConvAbuse (CC-BY-4.0, amandacurry/convabuse): user turns addressed to chatbots. A turn is <c>harassment</c> when most of
+    /// its annotators gave an abuse level below 0, plus <c>hate</c> when one of them marked it racist, sexist, homophobic or
+    /// transphobic; benign when most gave 0 or 1; ties and unreadable rows are left out. Not part of <see cref="Load"/>
+    /// (so the held-out evaluation of the default model is unchanged): the encoder tier may train on its train and valid
+    /// splits, and its test split is an out-of-distribution check.
+    /// </summary>
+    public static List<LabelledText> LoadConvAbuse(string root, string split)
+    {
+        var path = Path.Combine(root, "toxicity", "convabuse", $"ConvAbuseEMNLP{split}.csv");
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"The ConvAbuse file '{path}' does not exist (expected the shared corpora, for example ../shared/data).", path);
+        }
+
+        var rows = Csv.ReadFile(path);
+        var header = rows[0];
+        var user = Csv.Column(header, "user");
+        var result = new List<LabelledText>();
+        foreach (var r in rows.Skip(1).Where(r => r.Length == header.Length))
+        {
+            int abusive = 0, fine = 0;
+            var hate = false;
+            for (var a = 1; a <= 8; a++)
+            {
+                foreach (var level in (string[])["1", "0", "-1", "-2", "-3"])
+                {
+                    var c = Csv.Column(header, $"Annotator{a}_is_abuse.{level}");
+                    if (c >= 0 && r[c].Trim() == "1")
+                    {
+                        if (level[0] == '-')
+                        {
+                            abusive++;
+                        }
+                        else
+                        {
+                            fine++;
+                        }
+                    }
+                }
+
+                foreach (var type in (string[])["racist", "sexist", "homophobic", "transphobic"])
+                {
+                    var c = Csv.Column(header, $"Annotator{a}_{type}");
+                    hate |= c >= 0 && r[c].Trim() == "1";
+                }
+            }
+
+            var text = r[user].Trim();
+            if (abusive == fine || text.Length == 0)
+            {
+                continue;
+            }
+
+            result.Add(new LabelledText(text, abusive > fine ? (hate ? ["harassment", "hate"] : ["harassment"]) : None, "convabuse"));
+        }
+
+        return result;
+    }
+
     /// <summary>The hand-written seed texts embedded in the tool (source <c>seed</c>, weight <see cref="SeedWeight"/>).</summary>
     public static List<LabelledText> LoadSeed()
     {

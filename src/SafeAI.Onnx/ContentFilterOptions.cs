@@ -27,6 +27,13 @@ public sealed class ContentFilterOptions : AIGuardOptions
     /// </summary>
     public string? ModelPath { get; set; }
 
+    /// <summary>
+    /// Gets or sets a function that loads the model (given <see cref="Runtime"/>) instead of <see cref="ModelPath"/>, for
+    /// models that ship in other packages (for example <c>UseMiniLMCascade()</c> of SafeAI.Onnx.MiniLM). The filter
+    /// calls it once and disposes the model with the filter. Set either this or <see cref="ModelPath"/>, not both.
+    /// </summary>
+    public Func<OnnxRuntimeOptions, ContentModel>? ModelFactory { get; set; }
+
     /// <summary>Gets or sets how the model runs (threads, execution provider, micro-batching).</summary>
     public OnnxRuntimeOptions Runtime { get; set; } = new();
 

@@ -23,6 +23,11 @@ internal sealed class ContentFilterOptionsValidator : IValidateOptions<ContentFi
             errors.Add($"{S}:ModelPath is required: the path of the model description file (safeai-model.json).");
         }
 
+        if (options.ModelFactory is not null && !string.IsNullOrWhiteSpace(options.ModelPath))
+        {
+            errors.Add($"{S}:ModelPath and ModelFactory are both set ({options.ModelPath}); set one of them.");
+        }
+
         if (!IsScore(options.DefaultThreshold))
         {
             errors.Add($"{S}:DefaultThreshold must be between 0 and 1 (it is {options.DefaultThreshold}).");

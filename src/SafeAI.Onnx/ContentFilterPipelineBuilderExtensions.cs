@@ -94,7 +94,10 @@ public static class ContentFilterPipelineBuilderExtensions
             throw new OptionsValidationException(ContentFilterOptions.SectionName, typeof(ContentFilterOptions), errors);
         }
 
-        var loaded = model ?? (string.IsNullOrWhiteSpace(options.ModelPath) ? ContentModel.LoadDefault() : ContentModel.Load(options.ModelPath, options.Runtime));
+        var loaded = model
+            ?? (options.ModelFactory is { } factory ? factory(options.Runtime) ?? throw new InvalidOperationException($"{ContentFilterOptions.SectionName}:ModelFactory returned null.")
+            : string.IsNullOrWhiteSpace(options.ModelPath) ? ContentModel.LoadDefault()
+            : ContentModel.Load(options.ModelPath, options.Runtime));
         foreach (var category in options.Categories.Keys)
         {
             if (!loaded.Categories.Contains(category, StringComparer.OrdinalIgnoreCase))

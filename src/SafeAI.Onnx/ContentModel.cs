@@ -12,10 +12,12 @@ namespace SafeAI.Onnx;
 /// validated when loaded, so a wrong file fails at start-up with an error that names the file and the problem.
 /// </summary>
 /// <remarks>
-/// Three kinds of model: <c>sequence-classifier</c> (a Hugging Face text classifier exported to ONNX, BERT / RoBERTa /
-/// DeBERTa tokenizers), <c>encoder-heads</c> (a sentence-embedding encoder plus linear heads, one per category) and
+/// Four kinds of model: <c>sequence-classifier</c> (a Hugging Face text classifier exported to ONNX, BERT / RoBERTa /
+/// DeBERTa tokenizers), <c>encoder-heads</c> (a sentence-embedding encoder plus linear heads, one per category),
 /// <c>ngram-linear</c> (hashed character and word n-grams with linear heads, no ONNX at all; the default model, see
-/// <see cref="LoadDefault"/>).
+/// <see cref="LoadDefault"/>) and <c>cascade</c> (an <c>ngram-linear</c> first tier that scores every window, and one of the
+/// ONNX kinds as a second tier for the windows whose first-tier score of some category lies in that category's uncertainty
+/// band; see the SafeAI.Onnx.MiniLM package for a trained one).
 /// </remarks>
 public sealed class ContentModel : IDisposable
 {
@@ -29,6 +31,11 @@ public sealed class ContentModel : IDisposable
     private readonly int _embeddingSize;
     private readonly MicroBatcher? _batcher;
     private readonly int _maxBatchSize;
+    private readonly ContentModel? _fast;
+    private readonly ContentModel? _second;
+    private readonly CascadeBand?[]? _bands;
+    private readonly int[]? _secondIndex;
+    private long _escalatedWindows;
     private int _disposed;
 
     private ContentModel(ModelDescription description, NgramWeights weights)
@@ -38,6 +45,31 @@ public sealed class ContentModel : IDisposable
         _categories = [.. description.NgramCategories];
         _inputNames = [];
         _outputNames = [];
+    }
+
+    private ContentModel(ModelDescription description, ContentModel fast, ContentModel second)
+    {
+        _description = description;
+        _fast = fast;
+        _second = second;
+        _categories = fast._categories;
+        _inputNames = [];
+        _outputNames = [];
+        _bands = new CascadeBand?[_categories.Length];
+        _secondIndex = new int[_categories.Length];
+        Array.Fill(_secondIndex, -1);
+        foreach (var band in description.Cascade!.Bands)
+        {
+            var k = Array.IndexOf(_categories, band.Category);
+            var j = Array.IndexOf(second._categories, band.Category);
+            if (k < 0 || j < 0)
+            {
+                throw new ContentModelException(description.FileName, $"band \"{band.Category}\" names a category that {(k < 0 ? "the fast tier" : "the second tier")} does not score (it scores: {string.Join(", ", k < 0 ? _categories : second._categories)}).");
+            }
+
+            _bands[k] = band;
+            _secondIndex[k] = j;
+        }
     }
 
     private ContentModel(ModelDescription description, ModelFiles files, OnnxRuntimeOptions options)
@@ -76,11 +108,20 @@ public sealed class ContentModel : IDisposable
     /// <summary>Gets the categories the model scores, in output order.</summary>
     public IReadOnlyList<string> Categories => _categories;
 
-    /// <summary>Gets the most tokens the model reads at once (one window, special tokens included); for an <c>ngram-linear</c> model, characters.</summary>
-    public int MaxTokens => _description.MaxTokens;
+    /// <summary>Gets the most tokens the model reads at once (one window, special tokens included); for an <c>ngram-linear</c> or <c>cascade</c> model, characters.</summary>
+    public int MaxTokens => _fast?.MaxTokens ?? _description.MaxTokens;
 
     /// <summary>Gets a value indicating whether concurrent requests are gathered into batches.</summary>
-    public bool MicroBatching => _batcher is not null;
+    public bool MicroBatching => _batcher is not null || _second?.MicroBatching == true;
+
+    /// <summary>Gets how many windows a <c>cascade</c> model has sent to its second tier since it was loaded (0 for other kinds).</summary>
+    internal long EscalatedWindows => Interlocked.Read(ref _escalatedWindows);
+
+    /// <summary>Gets a value indicating whether this is a <c>cascade</c> model.</summary>
+    internal bool IsCascade => _fast is not null;
+
+    /// <summary>Gets the second tier of a <c>cascade</c> model.</summary>
+    internal ContentModel? SecondTier => _second;
 
     internal ModelTokenizer? Tokenizer => _tokenizer;
 
@@ -185,6 +226,8 @@ public sealed class ContentModel : IDisposable
 
         _batcher?.Dispose();
         _session?.Dispose();
+        _fast?.Dispose();
+        _second?.Dispose();
     }
 
     /// <summary>Splits text into overlapping windows of at most <see cref="MaxTokens"/> tokens, framed by the start and end ids.</summary>
@@ -192,7 +235,12 @@ public sealed class ContentModel : IDisposable
     {
         if (_ngram is not null)
         {
-            return CreateNgramWindows(text, maxWindows, out truncated);
+            return CreateNgramWindows(text, maxWindows, withText: false, out truncated);
+        }
+
+        if (_fast is not null)
+        {
+            return _fast.CreateNgramWindows(text, maxWindows, withText: true, out truncated);
         }
 
         var body = MaxTokens - 2;
@@ -237,6 +285,11 @@ public sealed class ContentModel : IDisposable
             return new ValueTask<float[]>(ScoreNgram(windows));
         }
 
+        if (_fast is not null)
+        {
+            return ScoreCascadeAsync(windows, cancellationToken);
+        }
+
         if (_batcher is not null)
         {
             return _batcher.ScoreAsync(windows, cancellationToken);
@@ -261,6 +314,11 @@ public sealed class ContentModel : IDisposable
         if (_ngram is not null)
         {
             return ScoreNgram(windows);
+        }
+
+        if (_fast is not null)
+        {
+            return ScoreCascadeAsync(windows, cancellationToken).AsTask().GetAwaiter().GetResult();
         }
 
         if (windows.Count <= _maxBatchSize)
@@ -518,6 +576,11 @@ public sealed class ContentModel : IDisposable
         }
 
         var description = ModelDescription.Parse(descriptionName, json);
+        if (description.Kind == ModelKind.Cascade)
+        {
+            return LoadCascade(description, files, options);
+        }
+
         if (description.Kind == ModelKind.NgramLinear)
         {
             using var weights = files.Open(description.Model);
@@ -527,8 +590,130 @@ public sealed class ContentModel : IDisposable
         return new ContentModel(description, files, options);
     }
 
-    /// <summary>Splits normalised text into windows of at most <see cref="MaxTokens"/> characters that overlap by an eighth, each window the n-gram feature ids of its characters.</summary>
-    private List<int[]> CreateNgramWindows(string text, int maxWindows, out bool truncated)
+    private static ContentModel LoadCascade(ModelDescription description, ModelFiles files, OnnxRuntimeOptions options)
+    {
+        var cascade = description.Cascade!;
+        ContentModel? fast = null, second = null;
+        try
+        {
+            fast = cascade.Fast == CascadeDescription.DefaultFast ? LoadDefault() : LoadNested(cascade.Fast, files, options);
+            if (!fast.IsNgram)
+            {
+                throw new ContentModelException(description.FileName, $"the fast tier \"{cascade.Fast}\" must be an ngram-linear model.");
+            }
+
+            second = LoadNested(cascade.Second, files, options);
+            if (second.IsNgram || second.IsCascade)
+            {
+                throw new ContentModelException(description.FileName, $"the second tier \"{cascade.Second}\" must be an encoder-heads or sequence-classifier model.");
+            }
+
+            return new ContentModel(description, fast, second);
+        }
+        catch
+        {
+            fast?.Dispose();
+            second?.Dispose();
+            throw;
+        }
+    }
+
+    private static ContentModel LoadNested(string name, ModelFiles files, OnnxRuntimeOptions options)
+    {
+        using var stream = files.Open(name);
+        return Load(files.Describe(name), stream, files, options);
+    }
+
+    /// <summary>
+    /// Scores windows of a cascade: every window on the fast tier; then the windows where some category's fast score lies in
+    /// its band (at most <c>maxEscalatedWindows</c>, the least certain first) on the second tier, whose scores replace or are
+    /// averaged (in logits) with the fast scores of the categories in band.
+    /// </summary>
+    private ValueTask<float[]> ScoreCascadeAsync(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
+    {
+        var c = _categories.Length;
+        var scores = new float[windows.Count * c];
+        List<(int Window, float Margin)>? picks = null;
+        for (var w = 0; w < windows.Count; w++)
+        {
+            var window = windows[w];
+            var row = scores.AsSpan(w * c, c);
+            _fast!._ngram!.Score(window.AsSpan(1, window[0]), row);
+            var margin = float.PositiveInfinity;
+            for (var k = 0; k < c; k++)
+            {
+                if (_bands![k] is { } band && row[k] >= band.Low && row[k] <= band.High)
+                {
+                    margin = MathF.Min(margin, MathF.Abs(Logit(row[k])));
+                }
+            }
+
+            if (!float.IsPositiveInfinity(margin))
+            {
+                (picks ??= []).Add((w, margin));
+            }
+        }
+
+        return picks is null ? new ValueTask<float[]>(scores) : EscalateAsync(windows, scores, picks, cancellationToken);
+    }
+
+    private async ValueTask<float[]> EscalateAsync(IReadOnlyList<int[]> windows, float[] scores, List<(int Window, float Margin)> picks, CancellationToken cancellationToken)
+    {
+        var max = _description.Cascade!.MaxEscalatedWindows;
+        if (picks.Count > max)
+        {
+            picks.Sort(static (a, b) => a.Margin != b.Margin ? a.Margin.CompareTo(b.Margin) : a.Window.CompareTo(b.Window));
+            picks.RemoveRange(max, picks.Count - max);
+        }
+
+        var second = new List<int[]>(picks.Count);
+        foreach (var (w, _) in picks)
+        {
+            var window = windows[w];
+            var text = string.Create(window.Length - 1 - window[0], window, static (chars, source) =>
+            {
+                for (var i = 0; i < chars.Length; i++)
+                {
+                    chars[i] = (char)source[1 + source[0] + i];
+                }
+            });
+
+            second.Add(_second!.CreateWindows(text, 0, 1, out _)[0]);
+        }
+
+        Interlocked.Add(ref _escalatedWindows, picks.Count);
+        var secondScores = await _second!.ScoreWindowsAsync(second, cancellationToken).ConfigureAwait(false);
+        var c = _categories.Length;
+        var sc = _second._categories.Length;
+        var mean = _description.Cascade.Combine == CascadeCombine.MeanLogit;
+        for (var p = 0; p < picks.Count; p++)
+        {
+            var row = scores.AsSpan(picks[p].Window * c, c);
+            for (var k = 0; k < c; k++)
+            {
+                if (_bands![k] is { } band && row[k] >= band.Low && row[k] <= band.High)
+                {
+                    var e = secondScores[(p * sc) + _secondIndex![k]];
+                    row[k] = mean ? Sigmoid((Logit(row[k]) + Logit(e)) / 2) : e;
+                }
+            }
+        }
+
+        return scores;
+    }
+
+    private static float Logit(float p)
+    {
+        p = Math.Clamp(p, 1e-6f, 1 - 1e-6f);
+        return MathF.Log(p / (1 - p));
+    }
+
+    /// <summary>
+    /// Splits normalised text into windows of at most <see cref="MaxTokens"/> characters that overlap by an eighth, each window
+    /// the n-gram feature ids of its characters; <paramref name="withText"/> (a cascade's windows): the feature count first and the
+    /// window's characters after the features, for the second tier.
+    /// </summary>
+    private List<int[]> CreateNgramWindows(string text, int maxWindows, bool withText, out bool truncated)
     {
         var size = _description.MaxTokens;
         var stride = size - (size / 8);
@@ -538,7 +723,21 @@ public sealed class ContentModel : IDisposable
         do
         {
             var count = Math.Min(size, text.Length - start);
-            windows.Add(NgramFeatures.Extract(text.AsSpan(start, count), _description.Bits));
+            var features = NgramFeatures.Extract(text.AsSpan(start, count), _description.Bits);
+            if (withText)
+            {
+                var window = new int[1 + features.Length + count];
+                window[0] = features.Length;
+                features.CopyTo(window, 1);
+                for (var i = 0; i < count; i++)
+                {
+                    window[1 + features.Length + i] = text[start + i];
+                }
+
+                features = window;
+            }
+
+            windows.Add(features);
             if (start + count >= text.Length)
             {
                 break;

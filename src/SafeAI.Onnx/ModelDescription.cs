@@ -8,6 +8,37 @@ internal enum ModelKind
     EncoderHeads,
     SequenceClassifier,
     NgramLinear,
+    Cascade,
+}
+
+/// <summary>How a cascade combines the two tiers' scores of an escalated category.</summary>
+internal enum CascadeCombine
+{
+    /// <summary>The mean of the two tiers' logits.</summary>
+    MeanLogit,
+
+    /// <summary>The second tier's score alone.</summary>
+    Second,
+}
+
+/// <summary>The fast-tier score range of one category that sends a window to the second tier.</summary>
+internal readonly record struct CascadeBand(string Category, float Low, float High);
+
+/// <summary>The parts of a <c>cascade</c> description.</summary>
+internal sealed class CascadeDescription
+{
+    /// <summary>The value of <c>fast</c> that names the default model of this package.</summary>
+    public const string DefaultFast = "default";
+
+    public required string Fast { get; init; }
+
+    public required string Second { get; init; }
+
+    public CascadeCombine Combine { get; init; }
+
+    public int MaxEscalatedWindows { get; init; }
+
+    public required IReadOnlyList<CascadeBand> Bands { get; init; }
 }
 
 internal enum TokenizerKind
@@ -92,6 +123,9 @@ internal sealed class ModelDescription
     /// <summary>Category per output index; <see langword="null"/> entries are not reported (for example a "safe" label).</summary>
     public IReadOnlyList<string?> Labels { get; init; } = [];
 
+    /// <summary>Gets the tiers of a <c>cascade</c> model.</summary>
+    public CascadeDescription? Cascade { get; init; }
+
     public static ModelDescription Parse(string fileName, ReadOnlySpan<byte> json)
     {
         JsonDocument document;
@@ -124,13 +158,19 @@ internal sealed class ModelDescription
                 "encoder-heads" => ModelKind.EncoderHeads,
                 "sequence-classifier" => ModelKind.SequenceClassifier,
                 "ngram-linear" => ModelKind.NgramLinear,
-                null => throw Fail(fileName, "\"kind\" is missing (\"encoder-heads\", \"sequence-classifier\" or \"ngram-linear\")."),
-                var other => throw Fail(fileName, $"\"kind\" is \"{other}\"; expected \"encoder-heads\", \"sequence-classifier\" or \"ngram-linear\"."),
+                "cascade" => ModelKind.Cascade,
+                null => throw Fail(fileName, "\"kind\" is missing (\"encoder-heads\", \"sequence-classifier\", \"ngram-linear\" or \"cascade\")."),
+                var other => throw Fail(fileName, $"\"kind\" is \"{other}\"; expected \"encoder-heads\", \"sequence-classifier\", \"ngram-linear\" or \"cascade\"."),
             };
 
             if (kind == ModelKind.NgramLinear)
             {
                 return ParseNgram(fileName, root);
+            }
+
+            if (kind == ModelKind.Cascade)
+            {
+                return ParseCascade(fileName, root);
             }
 
             var model = GetString(fileName, root, "model") ?? GetString(fileName, root, "encoder")
@@ -247,6 +287,62 @@ internal sealed class ModelDescription
             MaxTokens = windowChars,
             Bits = bits,
             NgramCategories = categories,
+        };
+    }
+
+    private static ModelDescription ParseCascade(string fileName, JsonElement root)
+    {
+        var fast = GetString(fileName, root, "fast") ?? throw Fail(fileName, "\"fast\" is missing: the description file of the first tier (an ngram-linear model), or \"default\" for the model that ships in SafeAI.Onnx.");
+        var second = GetString(fileName, root, "second") ?? throw Fail(fileName, "\"second\" is missing: the description file of the second tier (an encoder-heads or sequence-classifier model).");
+        var combine = GetString(fileName, root, "combine") switch
+        {
+            null or "mean-logit" => CascadeCombine.MeanLogit,
+            "second" => CascadeCombine.Second,
+            var other => throw Fail(fileName, $"\"combine\" is \"{other}\"; expected \"mean-logit\" or \"second\"."),
+        };
+        var maxEscalated = GetInt(fileName, root, "maxEscalatedWindows") ?? 2;
+        if (maxEscalated is < 1 or > 64)
+        {
+            throw Fail(fileName, $"\"maxEscalatedWindows\" is {maxEscalated}; it must be between 1 and 64.");
+        }
+
+        if (!root.TryGetProperty("bands", out var bands) || bands.ValueKind != JsonValueKind.Object)
+        {
+            throw Fail(fileName, "\"bands\" is missing: the first-tier score range of each category that goes to the second tier, e.g. \"bands\": { \"hate\": { \"low\": 0.1, \"high\": 0.8 } }.");
+        }
+
+        var list = new List<CascadeBand>();
+        foreach (var band in bands.EnumerateObject())
+        {
+            var name = CheckCategory(fileName, band.Name);
+            if (band.Value.ValueKind != JsonValueKind.Object
+                || !band.Value.TryGetProperty("low", out var low) || low.ValueKind != JsonValueKind.Number
+                || !band.Value.TryGetProperty("high", out var high) || high.ValueKind != JsonValueKind.Number)
+            {
+                throw Fail(fileName, $"band \"{name}\" needs \"low\" and \"high\": numbers from 0 to 1.");
+            }
+
+            var (l, h) = (low.GetDouble(), high.GetDouble());
+            if (!(l >= 0 && h <= 1 && l <= h))
+            {
+                throw Fail(fileName, $"band \"{name}\" is [{l.ToString(CultureInfo.InvariantCulture)}, {h.ToString(CultureInfo.InvariantCulture)}]; it needs 0 <= low <= high <= 1.");
+            }
+
+            list.Add(new CascadeBand(name, (float)l, (float)h));
+        }
+
+        if (list.Count == 0)
+        {
+            throw Fail(fileName, "\"bands\" is empty: a cascade needs at least one category that can go to the second tier.");
+        }
+
+        return new ModelDescription
+        {
+            FileName = fileName,
+            Kind = ModelKind.Cascade,
+            Model = second,
+            Output = string.Empty,
+            Cascade = new CascadeDescription { Fast = fast, Second = second, Combine = combine, MaxEscalatedWindows = maxEscalated, Bands = list },
         };
     }
 

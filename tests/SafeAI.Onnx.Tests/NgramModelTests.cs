@@ -17,6 +17,100 @@ public sealed class NgramModelTests : IDisposable
     }
 
     [Fact]
+    public void NgramFeatures_AnyText_MatchesThePlainDefinitionOfTheFeatures()
+    {
+        var random = new Random(5);
+        const string Alphabet = "abcdefghij KLMNOP 0123 .,!'\t\nüé🙂\u200B";
+        for (var t = 0; t < 300; t++)
+        {
+            var text = new string(Enumerable.Range(0, random.Next(0, 40)).Select(_ => Alphabet[random.Next(Alphabet.Length)]).ToArray());
+
+            Assert.Equal(Reference(text, 18), NgramFeatures.Extract(text, 18));
+        }
+    }
+
+    /// <summary>The features as the model card defines them, written plainly (char 3-5-grams of the prepared text, then words and word pairs).</summary>
+    private static int[] Reference(string text, int bits)
+    {
+        var mask = (1u << bits) - 1;
+        var prepared = new System.Text.StringBuilder(" ");
+        foreach (var raw in text)
+        {
+            if (char.IsWhiteSpace(raw) || char.IsControl(raw))
+            {
+                if (prepared[^1] != ' ')
+                {
+                    prepared.Append(' ');
+                }
+            }
+            else
+            {
+                prepared.Append(char.ToLowerInvariant(raw));
+            }
+        }
+
+        if (prepared[^1] != ' ')
+        {
+            prepared.Append(' ');
+        }
+
+        var chars = prepared.ToString();
+        var ids = new List<int>();
+        for (var i = 0; i + 3 <= chars.Length; i++)
+        {
+            var h = 2166136261u;
+            for (var k = 0; k < 5 && i + k < chars.Length; k++)
+            {
+                h = (h ^ chars[i + k]) * 16777619u;
+                if (k >= 2)
+                {
+                    ids.Add((int)(Mix(h + (uint)k) & mask));
+                }
+            }
+        }
+
+        var previous = 0u;
+        var hasPrevious = false;
+        static bool IsWord(char c) => c < '\u0080' ? char.IsAsciiLetterOrDigit(c) : char.IsLetterOrDigit(c);
+        for (var i = 0; i < chars.Length;)
+        {
+            if (!IsWord(chars[i]))
+            {
+                i++;
+                continue;
+            }
+
+            var h = 2166136261u ^ 0x9E3779B9u;
+            while (i < chars.Length && (IsWord(chars[i]) || chars[i] == '\''))
+            {
+                h = (h ^ chars[i]) * 16777619u;
+                i++;
+            }
+
+            ids.Add((int)(Mix(h ^ 0x51ED27u) & mask));
+            if (hasPrevious)
+            {
+                ids.Add((int)(Mix((previous * 0x01000193u) ^ h ^ 0xB16B00B5u) & mask));
+            }
+
+            previous = h;
+            hasPrevious = true;
+        }
+
+        return [.. ids];
+
+        static uint Mix(uint h)
+        {
+            h ^= h >> 16;
+            h *= 0x85EBCA6Bu;
+            h ^= h >> 13;
+            h *= 0xC2B2AE35u;
+            h ^= h >> 16;
+            return h;
+        }
+    }
+
+    [Fact]
     public async Task Load_WrittenWeights_ScoreTheLinearModel()
     {
         // One category; weight +127 (scale 0.1) on every feature of "bad", so "bad" scores sigmoid(-2 + 12.7 * n / sqrt(n)).

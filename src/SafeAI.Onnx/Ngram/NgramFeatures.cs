@@ -78,7 +78,26 @@ internal static class NgramFeatures
     private static int AddCharGrams(ReadOnlySpan<char> chars, uint mask, int[] ids)
     {
         var n = 0;
-        for (var i = 0; i + 3 <= chars.Length; i++)
+        var i = 0;
+
+        // Unrolled while five characters remain (the 3-, 4- and 5-gram starting at i): the same ids as the loop below.
+        var output = ids.AsSpan();
+        for (; i + 5 <= chars.Length; i++)
+        {
+            var w = chars.Slice(i, 5);
+            var grams = output.Slice(n, 3);
+            var h = (FnvOffset ^ w[0]) * FnvPrime;
+            h = (h ^ w[1]) * FnvPrime;
+            h = (h ^ w[2]) * FnvPrime;
+            grams[0] = (int)(Mix(h + 2) & mask);
+            h = (h ^ w[3]) * FnvPrime;
+            grams[1] = (int)(Mix(h + 3) & mask);
+            h = (h ^ w[4]) * FnvPrime;
+            grams[2] = (int)(Mix(h + 4) & mask);
+            n += 3;
+        }
+
+        for (; i + 3 <= chars.Length; i++)
         {
             var h = FnvOffset;
             for (var k = 0; k < 5 && i + k < chars.Length; k++)
