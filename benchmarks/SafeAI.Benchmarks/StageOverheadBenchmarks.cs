@@ -60,11 +60,11 @@ public class StageOverheadBenchmarks : SingleStageBenchmarks
     public Task<ChatResponse> Call() => Client.GetResponseAsync(Messages, Options);
 }
 
-/// <summary>Each stage of the default pipeline alone on a stream of 1 and 32 chunks; per chunk = (Mean[32] - Mean[1]) / 31, less the same for the bare client.</summary>
+/// <summary>Each stage of the default pipeline alone on a stream of 1 and 256 chunks; per chunk = (Mean[256] - Mean[1]) / 255, less the same for the bare client.</summary>
 [MemoryDiagnoser]
 public class StageStreamingOverheadBenchmarks : SingleStageBenchmarks
 {
-    [Params(1, 32)]
+    [Params(1, 256)]
     public int ChunkCount { get; set; }
 
     protected override int Chunks => ChunkCount;

@@ -355,6 +355,50 @@ public class StreamingTests
         Assert.Contains("read once", ex.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task GetStreamingResponseAsync_DisclosureThenPassThrough_AllChunksInOrderAndModelFailureStillReachesCaller()
+    {
+        var disposed = false;
+        var inner = new TestChatClient { GetStreamingResponseAsyncCallback = (_, _, ct) => FailingAfter(ct, 40, () => disposed = true) };
+        using var client = inner.AsBuilder().UseSafeAI(safe => safe.AddAIDisclosure(o => o.Notice = AIDisclosureNotice.None)).Build();
+        var texts = new List<string>();
+
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+        {
+            await foreach (var update in client.GetStreamingResponseAsync("hi", cancellationToken: Ct))
+            {
+                texts.Add(update.Text);
+            }
+        });
+
+        Assert.Equal("model broke", ex.Message);
+        Assert.Equal([string.Empty, .. Enumerable.Range(0, 40).Select(i => $"c{i} ")], texts);
+        Assert.True(disposed);
+    }
+
+    private static async IAsyncEnumerable<ChatResponseUpdate> FailingAfter([EnumeratorCancellation] CancellationToken cancellationToken, int chunks, Action onDispose)
+    {
+        try
+        {
+            for (var i = 0; i < chunks; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (i % 8 == 0)
+                {
+                    await Task.Yield();
+                }
+
+                yield return new ChatResponseUpdate(ChatRole.Assistant, $"c{i} ");
+            }
+
+            throw new InvalidOperationException("model broke");
+        }
+        finally
+        {
+            onDispose();
+        }
+    }
+
     private sealed class StreamSpyGuard(Action<IAsyncEnumerable<ChatResponseUpdate>> seen) : AIGuard("spy")
     {
         public override ValueTask<ChatResponse> InvokeAsync(SafeAIContext context, GuardNext next) => next.GetResponseAsync(context);

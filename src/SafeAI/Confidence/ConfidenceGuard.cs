@@ -278,7 +278,7 @@ internal sealed class ConfidenceGuard : AIGuard
     private sealed class ConfidenceStream(ConfidenceGuard guard, ConfidenceOptions options, SafeAIContext context, IAsyncEnumerable<ChatResponseUpdate> source)
         : UpdateStream(source, context.CancellationToken)
     {
-        private readonly List<ChatResponseUpdate> _updates = [];
+        private readonly List<ChatResponseUpdate> _updates = new(16);
 
         protected override ChatResponseUpdate? OnUpdate(ChatResponseUpdate update)
         {

@@ -230,6 +230,7 @@ internal sealed class AIDisclosureGuard : AIGuard
 
             _led = true;
             Enqueue(update);
+            PassThrough();
             return guard.Lead(context, update);
         }
     }

@@ -59,7 +59,7 @@ internal static class StreamedAnswer
         update.Contents is [TextContent { AdditionalProperties: null, Annotations: null or { Count: 0 } }];
 
     private static bool SameMetadata(ChatResponseUpdate a, ChatResponseUpdate b) =>
-        a.Role == b.Role &&
+        SameRole(a.Role, b.Role) &&
         a.CreatedAt == b.CreatedAt &&
         a.FinishReason == b.FinishReason &&
         string.Equals(a.MessageId, b.MessageId, StringComparison.Ordinal) &&
@@ -67,6 +67,10 @@ internal static class StreamedAnswer
         string.Equals(a.ModelId, b.ModelId, StringComparison.Ordinal) &&
         string.Equals(a.ConversationId, b.ConversationId, StringComparison.Ordinal) &&
         string.Equals(a.AuthorName, b.AuthorName, StringComparison.Ordinal);
+
+    // ChatRole compares its value ignoring case; updates of one stream usually share the very same string.
+    private static bool SameRole(ChatRole? a, ChatRole? b) =>
+        a is { } x ? b is { } y && (ReferenceEquals(x.Value, y.Value) || x == y) : b is null;
 
     private static ChatResponseUpdate Fold(List<ChatResponseUpdate> updates, int start, int end)
     {

@@ -29,6 +29,7 @@ internal abstract class UpdateStream : IAsyncEnumerable<ChatResponseUpdate>, IAs
     private readonly CancellationToken _token;
     private IAsyncEnumerable<ChatResponseUpdate>? _source;
     private IAsyncEnumerator<ChatResponseUpdate>? _inner;
+    private IAsyncEnumerator<ChatResponseUpdate>? _reading;
     private CancellationToken _readToken;
     private ChatResponseUpdate? _current;
     private ChatResponseUpdate? _next;
@@ -37,6 +38,7 @@ internal abstract class UpdateStream : IAsyncEnumerable<ChatResponseUpdate>, IAs
     private int _state;
     private bool _started;
     private bool _disposed;
+    private bool _passThrough;
 
     /// <summary>Initializes a new instance of the <see cref="UpdateStream"/> class.</summary>
     /// <param name="source">The stream to forward; <see langword="null"/> when <see cref="StartAsync"/> sets it with <see cref="SetSource"/>.</param>
@@ -162,6 +164,7 @@ internal abstract class UpdateStream : IAsyncEnumerable<ChatResponseUpdate>, IAs
     {
         var inner = _inner;
         _inner = null;
+        _reading = null;
         _source = null;
         return inner is null ? default : inner.DisposeAsync();
     }
@@ -201,10 +204,11 @@ internal abstract class UpdateStream : IAsyncEnumerable<ChatResponseUpdate>, IAs
     /// <returns>Whether there is an update to read in <see cref="Current"/>.</returns>
     protected ValueTask<bool> ReadNextAsync()
     {
+        var reading = _reading ??= Source;
         ValueTask<bool> moving;
         try
         {
-            moving = Source.MoveNextAsync();
+            moving = reading.MoveNextAsync();
         }
         catch (Exception ex)
         {
@@ -213,11 +217,18 @@ internal abstract class UpdateStream : IAsyncEnumerable<ChatResponseUpdate>, IAs
 
         if (moving.IsCompletedSuccessfully)
         {
-            return moving.Result ? Accept(_inner!.Current) : EndOfSourceAsync();
+            return moving.Result ? Accept(reading.Current) : EndOfSourceAsync();
         }
 
         return AwaitReadAsync(moving);
     }
+
+    /// <summary>
+    /// Declares that from now on this stream only passes updates through: no more work per update, at the end or on a
+    /// fault. Once its queued updates are out, the stream reading this one reads this one's source directly, so the
+    /// layer costs nothing per update (it is still disposed in order).
+    /// </summary>
+    protected void PassThrough() => _passThrough = true;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> AwaitReadAsync(ValueTask<bool> moving)
@@ -232,11 +243,17 @@ internal abstract class UpdateStream : IAsyncEnumerable<ChatResponseUpdate>, IAs
             return Fault(ex);
         }
 
-        return more ? await Accept(_inner!.Current).ConfigureAwait(false) : await EndOfSourceAsync().ConfigureAwait(false);
+        return more ? await Accept(_reading!.Current).ConfigureAwait(false) : await EndOfSourceAsync().ConfigureAwait(false);
     }
 
     private ValueTask<bool> Accept(ChatResponseUpdate update)
     {
+        if (_reading is UpdateStream { _passThrough: true, _next: null, _state: Reading, _started: true } layer)
+        {
+            // The layer below has nothing more to do: read what it reads from now on.
+            _reading = layer._reading ?? layer.Source;
+        }
+
         if (OnUpdate(update) is { } yielded)
         {
             _current = yielded;
