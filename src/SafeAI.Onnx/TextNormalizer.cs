@@ -18,8 +18,10 @@ internal static class TextNormalizer
             return text;
         }
 
-        var visible = RemoveInvisible(ToNfkc(text));
-        var latin = MapHomoglyphs(visible);
+        // ASCII text is its own NFKC form and holds no homoglyphs or format characters: skip those passes.
+        var ascii = Ascii.IsValid(text);
+        var visible = RemoveInvisible(ascii ? text : ToNfkc(text));
+        var latin = ascii ? visible : MapHomoglyphs(visible);
         var joined = JoinSpacedLetters(latin);
         return MapLeetspeak(joined);
     }
@@ -82,6 +84,11 @@ internal static class TextNormalizer
     private static bool IsInvisible(string text, int i)
     {
         var c = text[i];
+        if (char.IsAscii(c))
+        {
+            return false;
+        }
+
         if (c is '\u3164' or '\u115F' or '\u1160' or '\uFFA0' or '\u2800' or '\u034F' || c is >= '\uFE00' and <= '\uFE0F')
         {
             return true;
