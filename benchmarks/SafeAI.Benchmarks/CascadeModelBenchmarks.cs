@@ -19,7 +19,7 @@ public class CascadeModelBenchmarks
     public void Setup()
     {
         _cascade = MiniLMContentModel.LoadCascade();
-        _fast = ContentModel.LoadDefault();
+        _fast = ContentModel.LoadDefaultNgram();
         _heldOut = DefaultModelBenchmarks.LoadHeldOut();
     }
 

@@ -15,7 +15,7 @@ internal sealed class EncoderEmbeddings : IDisposable
     public const int Dimension = 384;
     private const int BatchSize = 32;
     private const uint CacheMagic = 0x5341454D; // "SAEM"
-    private readonly ContentModel _encoder;
+    private readonly EncoderHeadsContentModel _encoder;
     private readonly string? _cachePath;
     private readonly Dictionary<ulong, float[]> _cache = [];
     private int _added;

@@ -76,7 +76,7 @@ public static class MiniLMContentModel
     }
 
     /// <summary>The bare encoder (one placeholder head) reading at most <paramref name="maxTokens"/> tokens: for embedding texts when training heads.</summary>
-    internal static ContentModel LoadEncoder(int maxTokens, OnnxRuntimeOptions? options = null)
+    internal static EncoderHeadsContentModel LoadEncoder(int maxTokens, OnnxRuntimeOptions? options = null)
     {
         var zeros = string.Join(",", Enumerable.Repeat("0", 384));
         var json = string.Create(CultureInfo.InvariantCulture, $$"""
@@ -85,6 +85,6 @@ public static class MiniLMContentModel
               "maxTokens": {{maxTokens}}, "output": "last_hidden_state", "pooling": "mean", "normalize": true,
               "heads": { "placeholder": { "weights": [{{zeros}}], "bias": 0 } } }
             """);
-        return ContentModel.Load(new MemoryStream(Encoding.UTF8.GetBytes(json)), MiniLMFiles.OpenCarrier, options, "minilm");
+        return (EncoderHeadsContentModel)ContentModel.Load(new MemoryStream(Encoding.UTF8.GetBytes(json)), MiniLMFiles.OpenCarrier, options, "minilm");
     }
 }

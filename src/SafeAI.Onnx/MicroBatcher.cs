@@ -9,7 +9,7 @@ namespace SafeAI.Onnx;
 /// </summary>
 internal sealed class MicroBatcher : IDisposable
 {
-    private readonly ContentModel _model;
+    private readonly OnnxContentModel _model;
     private readonly int _maxBatchSize;
     private readonly TimeSpan _window;
     private readonly TimeProvider _timeProvider;
@@ -17,7 +17,7 @@ internal sealed class MicroBatcher : IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
 
-    public MicroBatcher(ContentModel model, int maxBatchSize, TimeSpan window, TimeProvider timeProvider)
+    public MicroBatcher(OnnxContentModel model, int maxBatchSize, TimeSpan window, TimeProvider timeProvider)
     {
         _model = model;
         _maxBatchSize = maxBatchSize;

@@ -9,6 +9,7 @@ internal enum ModelKind
     SequenceClassifier,
     NgramLinear,
     Cascade,
+    Ensemble,
 }
 
 /// <summary>How a cascade combines the two tiers' scores of an escalated category.</summary>
@@ -39,6 +40,21 @@ internal sealed class CascadeDescription
     public int MaxEscalatedWindows { get; init; }
 
     public required IReadOnlyList<CascadeBand> Bands { get; init; }
+}
+
+/// <summary>How an <c>ensemble</c> scores one category: the members' logit weights and the calibrated bias.</summary>
+internal readonly record struct EnsembleMix(string Category, float EncoderWeight, float NgramWeight, float Bias);
+
+/// <summary>The parts of an <c>ensemble</c> description.</summary>
+internal sealed class EnsembleDescription
+{
+    public required string Encoder { get; init; }
+
+    public string? Ngram { get; init; }
+
+    public int WindowTokens { get; init; }
+
+    public required IReadOnlyList<EnsembleMix> Categories { get; init; }
 }
 
 internal enum TokenizerKind
@@ -126,6 +142,9 @@ internal sealed class ModelDescription
     /// <summary>Gets the tiers of a <c>cascade</c> model.</summary>
     public CascadeDescription? Cascade { get; init; }
 
+    /// <summary>Gets the members and mixing of an <c>ensemble</c> model.</summary>
+    public EnsembleDescription? Ensemble { get; init; }
+
     public static ModelDescription Parse(string fileName, ReadOnlySpan<byte> json)
     {
         JsonDocument document;
@@ -159,9 +178,15 @@ internal sealed class ModelDescription
                 "sequence-classifier" => ModelKind.SequenceClassifier,
                 "ngram-linear" => ModelKind.NgramLinear,
                 "cascade" => ModelKind.Cascade,
-                null => throw Fail(fileName, "\"kind\" is missing (\"encoder-heads\", \"sequence-classifier\", \"ngram-linear\" or \"cascade\")."),
-                var other => throw Fail(fileName, $"\"kind\" is \"{other}\"; expected \"encoder-heads\", \"sequence-classifier\", \"ngram-linear\" or \"cascade\"."),
+                "ensemble" => ModelKind.Ensemble,
+                null => throw Fail(fileName, "\"kind\" is missing (\"encoder-heads\", \"sequence-classifier\", \"ngram-linear\", \"cascade\" or \"ensemble\")."),
+                var other => throw Fail(fileName, $"\"kind\" is \"{other}\"; expected \"encoder-heads\", \"sequence-classifier\", \"ngram-linear\", \"cascade\" or \"ensemble\"."),
             };
+
+            if (kind == ModelKind.Ensemble)
+            {
+                return ParseEnsemble(fileName, root);
+            }
 
             if (kind == ModelKind.NgramLinear)
             {
@@ -343,6 +368,75 @@ internal sealed class ModelDescription
             Model = second,
             Output = string.Empty,
             Cascade = new CascadeDescription { Fast = fast, Second = second, Combine = combine, MaxEscalatedWindows = maxEscalated, Bands = list },
+        };
+    }
+
+    private static ModelDescription ParseEnsemble(string fileName, JsonElement root)
+    {
+        var encoder = GetString(fileName, root, "encoder") ?? throw Fail(fileName, "\"encoder\" is missing: the description file of the ONNX member (a sequence-classifier or encoder-heads model).");
+        var ngram = GetString(fileName, root, "ngram");
+        var windowTokens = GetInt(fileName, root, "windowTokens") ?? 64;
+        if (windowTokens is < 8 or > 4096)
+        {
+            throw Fail(fileName, $"\"windowTokens\" is {windowTokens}; it must be between 8 and 4096.");
+        }
+
+        if (!root.TryGetProperty("categories", out var categories) || categories.ValueKind != JsonValueKind.Object)
+        {
+            throw Fail(fileName, "\"categories\" is missing: how each category mixes the members, e.g. \"categories\": { \"hate\": { \"encoder\": 1, \"ngram\": 0, \"bias\": -0.4 } }.");
+        }
+
+        var list = new List<EnsembleMix>();
+        foreach (var category in categories.EnumerateObject())
+        {
+            var name = CheckCategory(fileName, category.Name);
+            if (category.Value.ValueKind != JsonValueKind.Object)
+            {
+                throw Fail(fileName, $"category \"{name}\" must be an object with \"encoder\", \"ngram\" and \"bias\" numbers.");
+            }
+
+            float Number(string property, float fallback)
+            {
+                if (!category.Value.TryGetProperty(property, out var value))
+                {
+                    return fallback;
+                }
+
+                if (value.ValueKind != JsonValueKind.Number || !double.IsFinite(value.GetDouble()))
+                {
+                    throw Fail(fileName, $"category \"{name}\": \"{property}\" must be a finite number.");
+                }
+
+                return (float)value.GetDouble();
+            }
+
+            var mix = new EnsembleMix(name, Number("encoder", 1), Number("ngram", 0), Number("bias", 0));
+            if (mix.NgramWeight != 0 && ngram is null)
+            {
+                throw Fail(fileName, $"category \"{name}\" has an n-gram weight but the description names no \"ngram\" member.");
+            }
+
+            if (mix.EncoderWeight == 0 && mix.NgramWeight == 0)
+            {
+                throw Fail(fileName, $"category \"{name}\" has no member weight: give \"encoder\" or \"ngram\" a weight other than 0.");
+            }
+
+            list.Add(mix);
+        }
+
+        if (list.Count == 0)
+        {
+            throw Fail(fileName, "\"categories\" is empty: an ensemble needs at least one category.");
+        }
+
+        return new ModelDescription
+        {
+            FileName = fileName,
+            Kind = ModelKind.Ensemble,
+            Model = encoder,
+            Output = string.Empty,
+            MaxTokens = windowTokens,
+            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, Categories = list },
         };
     }
 

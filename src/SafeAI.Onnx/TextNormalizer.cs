@@ -6,7 +6,10 @@ namespace SafeAI.Onnx;
 /// <summary>
 /// Undoes common tricks that hide text from a classifier, before scoring (the caller's text is never changed):
 /// Unicode NFKC (full-width and styled letters), zero-width, invisible and bidi control characters, homoglyphs
-/// (Cyrillic and Greek look-alikes inside Latin words), leetspeak (<c>h4t3</c>) and spaced-out letters (<c>k i l l</c>).
+/// (Cyrillic and Greek look-alikes inside Latin words), leetspeak (<c>h4t3</c>) and spaced-out letters (<c>k i l l</c>);
+/// then collapses repetition that carries no meaning but skews a classifier: runs of one character (more than three
+/// become three) and consecutive repeats of a word (three or more become one) or of a phrase of two to eight words (two
+/// or more become one).
 /// </summary>
 internal static class TextNormalizer
 {
@@ -23,7 +26,113 @@ internal static class TextNormalizer
         var visible = RemoveInvisible(ascii ? text : ToNfkc(text));
         var latin = ascii ? visible : MapHomoglyphs(visible);
         var joined = JoinSpacedLetters(latin);
-        return MapLeetspeak(joined);
+        return CollapseRepeats(CollapseCharacterRuns(MapLeetspeak(joined)));
+    }
+
+    /// <summary>The longest phrase (in words) whose consecutive repeats are collapsed.</summary>
+    internal const int MaxRepeatedPhrase = 8;
+
+    /// <summary>Cuts runs of more than three of the same character to three ("aaaaaaaa" to "aaa", "!!!!!!" to "!!!").</summary>
+    private static string CollapseCharacterRuns(string text)
+    {
+        StringBuilder? sb = null;
+        var run = 0;
+        for (var i = 0; i < text.Length; i++)
+        {
+            run = i > 0 && text[i] == text[i - 1] ? run + 1 : 1;
+            if (run <= 3)
+            {
+                sb?.Append(text[i]);
+                continue;
+            }
+
+            sb ??= new StringBuilder(text.Length).Append(text, 0, i);
+        }
+
+        return sb?.ToString() ?? text;
+    }
+
+    /// <summary>Collapses consecutive repeats of a word (three or more) or of a phrase of two to eight words (two or more) to one.</summary>
+    private static string CollapseRepeats(string text)
+    {
+        // Words as (start, end of the word, end including the white space after it).
+        List<(int Start, int End, int Next)>? words = null;
+        var i = 0;
+        while (i < text.Length && char.IsWhiteSpace(text[i]))
+        {
+            i++;
+        }
+
+        while (i < text.Length)
+        {
+            var start = i;
+            while (i < text.Length && !char.IsWhiteSpace(text[i]))
+            {
+                i++;
+            }
+
+            var end = i;
+            while (i < text.Length && char.IsWhiteSpace(text[i]))
+            {
+                i++;
+            }
+
+            (words ??= []).Add((start, end, i));
+        }
+
+        if (words is null || words.Count < 3)
+        {
+            return text;
+        }
+
+        StringBuilder? sb = null;
+        var w = 0;
+        while (w < words.Count)
+        {
+            var collapsed = false;
+            for (var n = Math.Min(MaxRepeatedPhrase, (words.Count - w) / 2); n >= 1; n--)
+            {
+                var repeats = 1;
+                while (w + ((repeats + 1) * n) <= words.Count && SamePhrase(text, words, w, w + (repeats * n), n))
+                {
+                    repeats++;
+                }
+
+                if (repeats >= (n == 1 ? 3 : 2))
+                {
+                    sb ??= new StringBuilder(text.Length).Append(text, 0, words[w].Start);
+                    var last = w + (repeats * n) - 1;
+                    sb.Append(text, words[w].Start, words[w + n - 1].End - words[w].Start);
+                    sb.Append(text, words[last].End, words[last].Next - words[last].End);
+                    w += repeats * n;
+                    collapsed = true;
+                    break;
+                }
+            }
+
+            if (!collapsed)
+            {
+                sb?.Append(text, words[w].Start, words[w].Next - words[w].Start);
+                w++;
+            }
+        }
+
+        return sb?.ToString() ?? text;
+    }
+
+    private static bool SamePhrase(string text, List<(int Start, int End, int Next)> words, int a, int b, int n)
+    {
+        for (var k = 0; k < n; k++)
+        {
+            var (sa, ea, _) = words[a + k];
+            var (sb, eb, _) = words[b + k];
+            if (!text.AsSpan(sa, ea - sa).Equals(text.AsSpan(sb, eb - sb), StringComparison.OrdinalIgnoreCase))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static string ToNfkc(string text)

@@ -10,7 +10,7 @@ public sealed class MiniLMCascadeTests(MiniLMCascadeTests.Models models) : IClas
     {
         public ContentModel Cascade { get; } = MiniLMContentModel.LoadCascade();
 
-        public ContentModel Fast { get; } = ContentModel.LoadDefault();
+        public ContentModel Fast { get; } = ContentModel.LoadDefaultNgram();
 
         public void Dispose()
         {

@@ -27,7 +27,7 @@ public sealed class CascadeModelTests : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         using var cascade = ContentModel.Load(WriteCascade("\"hate\": { \"low\": 0, \"high\": 1 }"));
-        using var fast = ContentModel.LoadDefault();
+        using var fast = ContentModel.LoadDefaultNgram();
         using var second = _tiny.Load();
         const string Text = "those people are vermin";
 
@@ -58,7 +58,7 @@ public sealed class CascadeModelTests : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         using var cascade = ContentModel.Load(WriteCascade("\"hate\": { \"low\": 0.999, \"high\": 1 }"));
-        using var fast = ContentModel.LoadDefault();
+        using var fast = ContentModel.LoadDefaultNgram();
         const string Text = "Could you help me plan a birthday party for my daughter?";
 
         var scores = await cascade.ScoreAsync(Text, ct);

@@ -71,7 +71,7 @@ public sealed class MiniLmFixture : IDisposable
         {
             var texts = Violent.Concat(Benign).ToArray();
             var windows = texts.Select(t => probe.CreateWindows(t, 0, 1, out _)[0]).ToList();
-            var embeddings = probe.Embed(windows, CancellationToken.None);
+            var embeddings = ((EncoderHeadsContentModel)probe).Embed(windows, CancellationToken.None);
             (weights, bias) = FitLogistic(embeddings, 384, texts.Select((_, i) => i < Violent.Length ? 1f : 0f).ToArray());
         }
 

@@ -1,0 +1,316 @@
+using System.Buffers;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace SafeAI.Onnx;
+
+/// <summary>
+/// What the two ONNX kinds share (<c>encoder-heads</c> and <c>sequence-classifier</c>): one thread-safe ONNX Runtime
+/// session, the tokenizer, token windows, batching and cancellation. Each kind reads the model's output its own way.
+/// </summary>
+internal abstract class OnnxContentModel : ContentModel
+{
+    private readonly InferenceSession _session;
+    private readonly ModelTokenizer _tokenizer;
+    private readonly string[] _inputNames;
+    private readonly string[] _outputNames;
+    private MicroBatcher? _batcher;
+    private int _maxBatchSize;
+
+    private protected OnnxContentModel(ModelDescription description, ModelFiles files, OnnxRuntimeOptions options, string[] categories)
+        : base(description, categories)
+    {
+        _tokenizer = ModelTokenizer.Create(description.Tokenizer, files);
+        _session = CreateSession(description, files, options);
+        try
+        {
+            _inputNames = ValidateInputs(files.Describe(description.Model));
+            _outputNames = [description.Output];
+        }
+        catch
+        {
+            _session.Dispose();
+            throw;
+        }
+    }
+
+    public override bool MicroBatching => _batcher is not null;
+
+    internal override ModelTokenizer Tokenizer => _tokenizer;
+
+    private protected InferenceSession Session => _session;
+
+    /// <summary>Splits text into overlapping windows of at most <see cref="ContentModel.MaxTokens"/> tokens, framed by the start and end ids.</summary>
+    internal override List<int[]> CreateWindows(string text, int overlap, int maxWindows, out bool truncated)
+    {
+        var body = MaxTokens - 2;
+        overlap = Math.Clamp(overlap, 0, body / 2);
+        var stride = body - overlap;
+        var budget = (stride * (maxWindows - 1)) + body;
+        var ids = _tokenizer.Encode(text, budget, out var complete);
+        truncated = !complete;
+        var windows = new List<int[]>(Math.Max(1, ((ids.Count - overlap) + stride - 1) / stride));
+        var start = 0;
+        do
+        {
+            var count = Math.Min(body, ids.Count - start);
+            windows.Add(Frame(ids, start, count));
+            if (start + count >= ids.Count || windows.Count >= maxWindows)
+            {
+                break;
+            }
+
+            start += stride;
+        }
+        while (true);
+
+        return windows;
+    }
+
+    /// <summary>One window: <paramref name="count"/> ids from <paramref name="start"/>, between the start and end ids.</summary>
+    internal int[] Frame(IReadOnlyList<int> ids, int start, int count)
+    {
+        var window = new int[count + 2];
+        window[0] = _tokenizer.StartId;
+        for (var i = 0; i < count; i++)
+        {
+            window[i + 1] = ids[start + i];
+        }
+
+        window[^1] = _tokenizer.EndId;
+        return window;
+    }
+
+    internal override ValueTask<float[]> ScoreWindowsAsync(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_batcher is not null)
+        {
+            return _batcher.ScoreAsync(windows, cancellationToken);
+        }
+
+        // Off the caller's thread, so that a stage's time budget can end the wait (and, through RunOptions.Terminate, the run).
+        return new ValueTask<float[]>(Task.Factory.StartNew(
+            static s =>
+            {
+                var (model, w, ct) = ((OnnxContentModel, IReadOnlyList<int[]>, CancellationToken))s!;
+                return model.ScoreNow(w, ct);
+            },
+            (this, windows, cancellationToken),
+            cancellationToken,
+            TaskCreationOptions.DenyChildAttach,
+            TaskScheduler.Default));
+    }
+
+    /// <summary>Scores windows on the calling thread, in runs of at most the batch size.</summary>
+    internal float[] ScoreNow(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
+    {
+        if (windows.Count <= _maxBatchSize)
+        {
+            return Run(windows, 0, windows.Count, cancellationToken);
+        }
+
+        var c = CategoryArray.Length;
+        var all = new float[windows.Count * c];
+        for (var start = 0; start < windows.Count; start += _maxBatchSize)
+        {
+            var count = Math.Min(_maxBatchSize, windows.Count - start);
+            Run(windows, start, count, cancellationToken).CopyTo(all, start * c);
+        }
+
+        return all;
+    }
+
+    /// <summary>Validates the output, runs the smallest input once (output shapes that only show at run time) and starts batching; the last step of a kind's constructor.</summary>
+    private protected void Start(ModelFiles files, OnnxRuntimeOptions options)
+    {
+        try
+        {
+            ValidateOutput(files.Describe(Description.Model), _session.OutputMetadata[Description.Output].Dimensions);
+            _maxBatchSize = options.MaxBatchSize;
+            var probe = Run([[_tokenizer.StartId, _tokenizer.EndId]], 0, 1, CancellationToken.None);
+            if (probe.Length != CategoryArray.Length)
+            {
+                throw new ContentModelException(files.Describe(Description.Model), $"a test run returned {probe.Length} scores; the description expects {CategoryArray.Length}.");
+            }
+
+            if (options.MicroBatching)
+            {
+                _batcher = new MicroBatcher(this, options.MaxBatchSize, options.BatchWindow, TimeProvider.System);
+            }
+        }
+        catch
+        {
+            _session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Checks the shape of the model's output for this kind.</summary>
+    private protected abstract void ValidateOutput(string name, int[] dimensions);
+
+    /// <summary>Turns the model's output for <paramref name="count"/> windows of <paramref name="seq"/> tokens into scores.</summary>
+    private protected abstract float[] ReadOutput(OrtValue output, long[] mask, int count, int seq, bool embeddingsOnly);
+
+    private protected float[] Run(IReadOnlyList<int[]> windows, int first, int count, CancellationToken cancellationToken, bool embeddingsOnly = false)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var seq = 0;
+        for (var i = 0; i < count; i++)
+        {
+            seq = Math.Max(seq, windows[first + i].Length);
+        }
+
+        var size = count * seq;
+        var ids = ArrayPool<long>.Shared.Rent(size);
+        var mask = ArrayPool<long>.Shared.Rent(size);
+        var types = _inputNames.Length == 3 ? ArrayPool<long>.Shared.Rent(size) : null;
+        var values = new OrtValue[_inputNames.Length];
+        try
+        {
+            for (var b = 0; b < count; b++)
+            {
+                var window = windows[first + b];
+                var row = b * seq;
+                for (var t = 0; t < seq; t++)
+                {
+                    var real = t < window.Length;
+                    ids[row + t] = real ? window[t] : _tokenizer.PadId;
+                    mask[row + t] = real ? 1 : 0;
+                }
+            }
+
+            if (types is not null)
+            {
+                Array.Clear(types, 0, size);
+            }
+
+            long[] shape = [count, seq];
+            values[0] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, ids.AsMemory(0, size), shape);
+            values[1] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, mask.AsMemory(0, size), shape);
+            if (types is not null)
+            {
+                values[2] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, types.AsMemory(0, size), shape);
+            }
+
+            using var runOptions = new RunOptions();
+            using var registration = cancellationToken.CanBeCanceled
+                ? cancellationToken.UnsafeRegister(static s => ((RunOptions)s!).Terminate = true, runOptions)
+                : default;
+            IDisposableReadOnlyCollection<OrtValue> outputs;
+            try
+            {
+                outputs = _session.Run(runOptions, _inputNames, values, _outputNames);
+            }
+            catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+
+            using (outputs)
+            {
+                return ReadOutput(outputs[0], mask, count, seq, embeddingsOnly);
+            }
+        }
+        finally
+        {
+            foreach (var value in values)
+            {
+                value?.Dispose();
+            }
+
+            ArrayPool<long>.Shared.Return(ids);
+            ArrayPool<long>.Shared.Return(mask);
+            if (types is not null)
+            {
+                ArrayPool<long>.Shared.Return(types);
+            }
+        }
+    }
+
+    private protected override void ReleaseResources()
+    {
+        _batcher?.Dispose();
+        _session.Dispose();
+    }
+
+    private static InferenceSession CreateSession(ModelDescription description, ModelFiles files, OnnxRuntimeOptions options)
+    {
+        var name = files.Describe(description.Model);
+        using var sessionOptions = new SessionOptions
+        {
+            IntraOpNumThreads = options.IntraOpThreads,
+            InterOpNumThreads = options.InterOpThreads,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+
+        if (options.ExecutionProvider == OnnxExecutionProvider.Cuda)
+        {
+            try
+            {
+                sessionOptions.AppendExecutionProvider_CUDA(options.DeviceId);
+            }
+            catch (Exception ex) when (ex is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+            {
+                throw new ContentModelException(name, $"the CUDA execution provider is not available ({ex.Message}); add the Microsoft.ML.OnnxRuntime.Gpu package and a CUDA runtime, or use ExecutionProvider = Cpu.", ex);
+            }
+        }
+
+        try
+        {
+            if (files.TryGetPath(description.Model) is { } path)
+            {
+                return new InferenceSession(path, sessionOptions);
+            }
+
+            using var stream = files.Open(description.Model);
+            using var buffer = new MemoryStream();
+            stream.CopyTo(buffer);
+            return new InferenceSession(buffer.ToArray(), sessionOptions);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            throw new ContentModelException(name, $"not a readable ONNX model ({ex.Message}).", ex);
+        }
+    }
+
+    private string[] ValidateInputs(string name)
+    {
+        var inputs = _session.InputMetadata;
+        var d = Description;
+        foreach (var required in (string[])[d.IdsInput, d.MaskInput])
+        {
+            if (!inputs.TryGetValue(required, out var meta))
+            {
+                throw new ContentModelException(name, $"input '{required}' is missing (the model has inputs: {string.Join(", ", inputs.Keys)}).");
+            }
+
+            if (meta.ElementDataType != TensorElementType.Int64 || meta.Dimensions.Length != 2)
+            {
+                throw new ContentModelException(name, $"input '{required}' must be an int64 tensor [batch, tokens]; it is {meta.ElementDataType} of rank {meta.Dimensions.Length}.");
+            }
+        }
+
+        foreach (var input in inputs.Keys)
+        {
+            if (input != d.IdsInput && input != d.MaskInput && input != d.TypeIdsInput)
+            {
+                throw new ContentModelException(name, $"input '{input}' is not one this runtime can feed (it feeds {d.IdsInput}, {d.MaskInput} and {d.TypeIdsInput}).");
+            }
+        }
+
+        if (!_session.OutputMetadata.TryGetValue(d.Output, out var output))
+        {
+            throw new ContentModelException(name, $"output '{d.Output}' is missing (the model has outputs: {string.Join(", ", _session.OutputMetadata.Keys)}).");
+        }
+
+        if (output.ElementDataType != TensorElementType.Float)
+        {
+            throw new ContentModelException(name, $"output '{d.Output}' must be float32; it is {output.ElementDataType}.");
+        }
+
+        return inputs.ContainsKey(d.TypeIdsInput) ? [d.IdsInput, d.MaskInput, d.TypeIdsInput] : [d.IdsInput, d.MaskInput];
+    }
+}
