@@ -91,13 +91,18 @@ internal static class Commands
     /// <summary><c>safeai eval --input labelled.jsonl | --data ../shared/data [--model ...] [--threshold 0.5] [--report report.html] [--markdown eval.md]</c>.</summary>
     public static async Task<int> EvalAsync(Arguments args, TextWriter console, CancellationToken cancellationToken)
     {
+        if (args.Optional("set") == "sources")
+        {
+            return await SourcesEvaluation.RunAsync(args, args.Required("data"), console, cancellationToken).ConfigureAwait(false);
+        }
+
         var threshold = args.Double("threshold", 0.5);
         var (data, title) = args.Optional("data") is { } folder
             ? args.Optional("set") switch
             {
                 null or "heldout" => (SharedCorpus.Load(folder).Where(e => DataSplit.IsHeldOut(e.Text)).ToList(), "SafeAI default model: held-out 20% of the shared corpora (split seed " + DataSplit.Seed + ")"),
                 "convabuse-test" => (SharedCorpus.LoadConvAbuse(folder, "test"), "SafeAI default model: ConvAbuse test split (out of distribution)"),
-                var other => throw new ArgumentException($"--set must be heldout or convabuse-test (it is '{other}')."),
+                var other => throw new ArgumentException($"--set must be sources, heldout or convabuse-test (it is '{other}')."),
             }
             : (LabelledData.Read(args.Required("input")), "SafeAI content model evaluation: " + Path.GetFileName(args.Required("input")));
         if (data.Count == 0)
@@ -255,7 +260,7 @@ internal static class Commands
             throw new ArgumentException("Give --input (labelled JSONL or CSV, repeatable) or --data (the shared corpora folder).");
         }
 
-        using var fast = ContentModel.LoadDefault();
+        using var fast = ContentModel.LoadDefaultNgram();
         var categories = fast.Categories.ToArray();
         var calibration = all.Where(e => DataSplit.IsCalibration(e.Text)).ToList();
         var train = all.Where(e => !DataSplit.IsCalibration(e.Text)).ToList();
@@ -286,10 +291,11 @@ internal static class Commands
         return 0;
     }
 
-    /// <summary>Loads a model: none for the default n-gram model, <c>cascade</c> for the shipped MiniLM cascade, else a description path (files it names that are not in its folder come from the MiniLM package).</summary>
+    /// <summary>Loads a model: none or <c>default</c> for the default model, <c>ngram</c> for its n-gram part alone, <c>cascade</c> for the MiniLM cascade, else a description path (files it names that are not in its folder come from the MiniLM package).</summary>
     internal static ContentModel LoadModel(string? path) => path switch
     {
-        null or "default" or "ngram" => ContentModel.LoadDefault(),
+        null or "default" => ContentModel.LoadDefault(),
+        "ngram" => ContentModel.LoadDefaultNgram(),
         SafeAI.Onnx.MiniLM.MiniLMContentModel.CascadeName => SafeAI.Onnx.MiniLM.MiniLMContentModel.LoadCascade(),
         _ => SafeAI.Onnx.MiniLM.MiniLMContentModel.Load(path),
     };

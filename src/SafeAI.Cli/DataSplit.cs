@@ -38,6 +38,30 @@ internal static class DataSplit
 
     public static bool IsHeldOut(string text) => Part(text) < 20;
 
+    /// <summary>
+    /// Sources held out whole from the fine-tuned tier's training and thresholds: the out-of-source check of
+    /// <c>safeai eval --set sources</c> (harmful requests written by other teams, toxicity and hate from other platforms, other
+    /// jailbreak styles, benign chat prompts, search questions and benign-but-alarming security prompts).
+    /// </summary>
+    public static readonly IReadOnlySet<string> HeldOutSources = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "harmbench", "advbench", "donotanswer", "surge", "toxigen", "giskard", "tap_jailbreaks", "ifeval", "mt_bench", "mitre_frr", "nq_open",
+    };
+
+    /// <summary>
+    /// The sources of benign everyday requests (shared/data/benign): the sample on which the default thresholds are set
+    /// (their calibration part) and the false-positive rate is measured (their held-out parts and the held-out sources).
+    /// </summary>
+    public static readonly IReadOnlySet<string> BenignRequestSources = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "banking77", "clinc150", "hwu64", "snips", "gsm8k", "nq_open", "mt_bench", "arena_hard", "self_instruct", "ifeval", "mitre_frr", "tldr", "awesome_chatgpt_prompts",
+    };
+
+    /// <summary>The part of a text from <paramref name="source"/>: heldout-source, test (the random held-out 20 %), calib or train.</summary>
+    public static string PartName(string source, string text) =>
+        HeldOutSources.Contains(source) ? "heldout-source"
+        : Part(text) switch { < 20 => "test", < 32 => "calib", _ => "train" };
+
     public static bool IsCalibration(string text) => Part(text) is >= 20 and < 32;
 
     /// <summary>A key for de-duplication: lower-cased, white space collapsed, trimmed.</summary>

@@ -53,6 +53,10 @@ internal static class Program
                     return await Commands.EvalAsync(options, output, cancellationToken).ConfigureAwait(false);
                 case "train":
                     return await Commands.TrainAsync(options, output).ConfigureAwait(false);
+                case "calibrate":
+                    return await CalibrateCommand.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
+                case "corpus":
+                    return await CorpusCommand.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
                 default:
                     await errors.WriteLineAsync($"Unknown command '{args[0]}'.\n\n{Usage}").ConfigureAwait(false);
                     return 2;

@@ -202,6 +202,8 @@ internal static partial class SharedCorpus
             }
         }
 
+        LoadRequests(P, Add);
+
         var merged = CapAndMerge(all, cap);
         var keys = merged.Select(m => DataSplit.Key(m.Text)).ToHashSet(StringComparer.Ordinal);
         merged.AddRange(LoadSeed().Where(e => keys.Add(DataSplit.Key(e.Text))));
@@ -286,7 +288,7 @@ internal static partial class SharedCorpus
         var capped = all
             .GroupBy(e => e.Source + "|" + string.Join(',', e.Labels), StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
-            .SelectMany(g => g.OrderBy(e => Hash(e.Text)).ThenBy(e => e.Text, StringComparer.Ordinal).Take(cap));
+            .SelectMany(g => g.OrderBy(e => Hash(e.Text)).ThenBy(e => e.Text, StringComparer.Ordinal).Take(CapOf(g.First().Source, cap)));
         var merged = new Dictionary<string, LabelledText>(StringComparer.Ordinal);
         var order = new List<string>();
         foreach (var e in capped)

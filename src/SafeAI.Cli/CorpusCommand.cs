@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Text.Json;
+using SafeAI.Onnx;
+using SafeAI.Onnx.MiniLM;
+
+namespace SafeAI.Cli;
+
+/// <summary>
+/// <c>safeai corpus --data ../shared/data --output corpus.jsonl [--tokens 128]</c>: writes the shared corpora as the
+/// fine-tuning script reads them: one JSON line per text with its labels, source, part (train, calib, test, heldout-source,
+/// convabuse-test) and the token ids of its first window exactly as the filter's encoder tier sees it at run time
+/// (normalised, BERT word pieces of the MiniLM vocabulary, framed by [CLS] and [SEP]); long texts also give their last window.
+/// </summary>
+internal static class CorpusCommand
+{
+    public static async Task<int> RunAsync(Arguments args, TextWriter console, CancellationToken cancellationToken)
+    {
+        var folder = args.Required("data");
+        var output = args.Required("output");
+        var tokens = args.Int("tokens", 128);
+        if (tokens is < 16 or > 256)
+        {
+            throw new ArgumentException($"--tokens must be 16 to 256 (it is {tokens}).");
+        }
+
+        var rows = SharedCorpus.Load(folder);
+        var convabuse = SharedCorpus.LoadConvAbuse(folder, "train").Concat(SharedCorpus.LoadConvAbuse(folder, "valid")).ToList();
+        var convabuseTest = SharedCorpus.LoadConvAbuse(folder, "test");
+        using var encoder = MiniLMContentModel.LoadEncoder(tokens, new OnnxRuntimeOptions { MicroBatching = false });
+        var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var temp = output + ".tmp";
+        var writer = new StreamWriter(temp);
+        await using (writer.ConfigureAwait(false))
+        {
+            async Task WriteAsync(LabelledText row, string part)
+            {
+                var windows = encoder.CreateWindows(TextNormalizer.Normalize(row.Text), overlap: 0, maxWindows: 64, out _);
+                var line = JsonSerializer.Serialize(new CorpusLine(
+                    row.Text,
+                    row.Labels,
+                    row.Source,
+                    part,
+                    row.Weight,
+                    windows[0],
+                    windows.Count > 1 ? windows[^1] : null));
+                await writer.WriteLineAsync(line.AsMemory(), cancellationToken).ConfigureAwait(false);
+                counts[part] = counts.GetValueOrDefault(part) + 1;
+            }
+
+            foreach (var row in rows)
+            {
+                await WriteAsync(row, DataSplit.PartName(row.Source, row.Text)).ConfigureAwait(false);
+            }
+
+            foreach (var row in convabuse)
+            {
+                await WriteAsync(row, "train").ConfigureAwait(false);
+            }
+
+            foreach (var row in convabuseTest)
+            {
+                await WriteAsync(row, "convabuse-test").ConfigureAwait(false);
+            }
+        }
+
+        File.Move(temp, output, overwrite: true);
+        foreach (var (part, count) in counts)
+        {
+            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{part}: {count}")).ConfigureAwait(false);
+        }
+
+        await console.WriteLineAsync("Wrote " + output).ConfigureAwait(false);
+        return 0;
+    }
+
+    private sealed record CorpusLine(
+        [property: System.Text.Json.Serialization.JsonPropertyName("text")] string Text,
+        [property: System.Text.Json.Serialization.JsonPropertyName("labels")] IReadOnlyList<string> Labels,
+        [property: System.Text.Json.Serialization.JsonPropertyName("source")] string Source,
+        [property: System.Text.Json.Serialization.JsonPropertyName("part")] string Part,
+        [property: System.Text.Json.Serialization.JsonPropertyName("weight")] double Weight,
+        [property: System.Text.Json.Serialization.JsonPropertyName("ids")] int[] Ids,
+        [property: System.Text.Json.Serialization.JsonPropertyName("tail")] int[]? Tail);
+}

@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using SafeAI.Onnx;
+
+namespace SafeAI.Cli;
+
+/// <summary>
+/// <c>safeai eval --data ../shared/data --set sources [--model ...] [--threshold 0.5] [--markdown out.md] [--json out.json]</c>:
+/// how the model does on text it was not trained on, source by source. First the sources held out whole from the
+/// fine-tuned model's training and thresholds (<see cref="DataSplit.HeldOutSources"/>, plus ConvAbuse's test split):
+/// per source, the share of harmful texts flagged by any category (recall at the default thresholds) and the share of
+/// benign texts flagged; then the same for the random held-out 20 % of the trained sources (in-distribution, a
+/// secondary line); then the false-positive rate on benign everyday requests, both ways.
+/// </summary>
+internal static class SourcesEvaluation
+{
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    public static async Task<int> RunAsync(Arguments args, string folder, TextWriter console, CancellationToken cancellationToken)
+    {
+        var threshold = args.Double("threshold", 0.5);
+        if (threshold is <= 0 or >= 1)
+        {
+            throw new ArgumentException($"--threshold must be between 0 and 1 (it is {threshold.ToString(CultureInfo.InvariantCulture)}).");
+        }
+
+        var rows = SharedCorpus.Load(folder)
+            .Select(e => (Row: e, Part: DataSplit.PartName(e.Source, e.Text)))
+            .Where(r => r.Part is "heldout-source" or "test")
+            .Concat(SharedCorpus.LoadConvAbuse(folder, "test").Select(e => (Row: e with { Source = "convabuse_test" }, Part: "heldout-source")))
+            .ToList();
+        using var model = Commands.LoadModel(args.Optional("model"));
+        var scores = new double[rows.Count];
+        var flagged = new bool[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var s = await model.ScoreAsync(rows[i].Row.Text, cancellationToken).ConfigureAwait(false);
+            scores[i] = s.Values.Max();
+            flagged[i] = scores[i] >= threshold;
+        }
+
+        var report = Compute(rows.Select(r => (r.Row.Source, r.Part, r.Row.IsBenign)).ToList(), scores, flagged);
+        var markdown = ToMarkdown(report, model, threshold);
+        await console.WriteLineAsync(markdown).ConfigureAwait(false);
+        if (args.Optional("markdown") is { } md)
+        {
+            await File.WriteAllTextAsync(md, markdown, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (args.Optional("json") is { } json)
+        {
+            await File.WriteAllTextAsync(json, JsonSerializer.Serialize(report, Indented) + "\n", cancellationToken).ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+
+    internal static SourcesReport Compute(IReadOnlyList<(string Source, string Part, bool Benign)> rows, IReadOnlyList<double> scores, IReadOnlyList<bool> flagged)
+    {
+        var sources = new List<SourceLine>();
+        foreach (var group in Enumerable.Range(0, rows.Count).GroupBy(i => (rows[i].Part, rows[i].Source)).OrderBy(g => g.Key.Part, StringComparer.Ordinal).ThenBy(g => g.Key.Source, StringComparer.Ordinal))
+        {
+            var harmful = group.Where(i => !rows[i].Benign).ToList();
+            var benign = group.Where(i => rows[i].Benign).ToList();
+            double? auroc = harmful.Count > 0 && benign.Count > 0
+                ? Metrics.Auroc([.. group.Select(i => scores[i])], [.. group.Select(i => !rows[i].Benign)])
+                : null;
+            sources.Add(new SourceLine(
+                group.Key.Source,
+                group.Key.Part == "heldout-source",
+                harmful.Count,
+                benign.Count,
+                harmful.Count > 0 ? Round((double)harmful.Count(i => flagged[i]) / harmful.Count) : null,
+                benign.Count > 0 ? Round((double)benign.Count(i => flagged[i]) / benign.Count) : null,
+                auroc is { } a ? Round(a) : null));
+        }
+
+        double? Rate(Func<int, bool> include)
+        {
+            var picked = Enumerable.Range(0, rows.Count).Where(include).ToList();
+            return picked.Count == 0 ? null : Round((double)picked.Count(i => flagged[i]) / picked.Count);
+        }
+
+        bool BenignRequest(int i) => rows[i].Benign && DataSplit.BenignRequestSources.Contains(rows[i].Source);
+        var heldOut = Enumerable.Range(0, rows.Count).Where(i => rows[i].Part == "heldout-source").ToList();
+        return new SourcesReport(
+            sources,
+            Rate(i => BenignRequest(i) && rows[i].Part == "heldout-source"),
+            Rate(i => BenignRequest(i) && rows[i].Part == "test"),
+            Rate(i => !rows[i].Benign && rows[i].Part == "heldout-source"),
+            Rate(i => !rows[i].Benign && rows[i].Part == "test"),
+            heldOut.Any(i => rows[i].Benign) && heldOut.Any(i => !rows[i].Benign)
+                ? Round(Metrics.Auroc([.. heldOut.Select(i => scores[i])], [.. heldOut.Select(i => !rows[i].Benign)]))
+                : null);
+    }
+
+    private static string ToMarkdown(SourcesReport report, ContentModel model, double threshold)
+    {
+        var sb = new StringBuilder();
+        var kind = model.Description.Kind.ToString();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"# SafeAI content model ({kind}): evaluation by source, threshold {threshold:0.##}");
+        sb.AppendLine();
+        sb.AppendLine("Flagged = any category at or above the threshold. Recall: harmful texts flagged. FPR: benign texts flagged.");
+        sb.AppendLine("AUROC: harmful vs benign texts of the same source (any-harm score = the highest category score).");
+        sb.AppendLine();
+        sb.AppendLine("| measure | sources held out whole | random 20 % of trained sources |");
+        sb.AppendLine("|---|---|---|");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"| benign everyday requests flagged | {Percent(report.BenignRequestFprHeldOut)} | {Percent(report.BenignRequestFprRandom)} |");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"| harmful texts flagged (any category) | {Percent(report.HarmRecallHeldOut)} | {Percent(report.HarmRecallRandom)} |");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"| AUROC, all held-out-source texts | {Number(report.AurocHeldOut)} | |");
+        foreach (var heldOut in new[] { true, false })
+        {
+            sb.AppendLine();
+            sb.AppendLine(heldOut
+                ? "## Sources held out whole (never trained on; thresholds not set on them)"
+                : "## Random 20 % of the trained sources (in-distribution; flatters)");
+            sb.AppendLine();
+            sb.AppendLine("| source | harmful | benign | recall | FPR | AUROC |");
+            sb.AppendLine("|---|---:|---:|---:|---:|---:|");
+            foreach (var line in report.Sources.Where(s => s.HeldOutWhole == heldOut))
+            {
+                sb.AppendLine(CultureInfo.InvariantCulture, $"| {line.Source} | {line.Harmful} | {line.Benign} | {Percent(line.Recall)} | {Percent(line.Fpr)} | {Number(line.Auroc)} |");
+            }
+        }
+
+        return sb.ToString();
+    }
+
+    private static string Percent(double? value) => value is { } v ? v.ToString("P1", CultureInfo.InvariantCulture) : "–";
+
+    private static string Number(double? value) => value is { } v ? v.ToString("0.000", CultureInfo.InvariantCulture) : "–";
+
+    private static double Round(double value) => Math.Round(value, 4);
+}
+
+/// <summary>One source's line of the evaluation by source.</summary>
+internal sealed record SourceLine(string Source, bool HeldOutWhole, int Harmful, int Benign, double? Recall, double? Fpr, double? Auroc);
+
+/// <summary>The evaluation by source: per-source lines and the headline rates.</summary>
+internal sealed record SourcesReport(
+    IReadOnlyList<SourceLine> Sources,
+    double? BenignRequestFprHeldOut,
+    double? BenignRequestFprRandom,
+    double? HarmRecallHeldOut,
+    double? HarmRecallRandom,
+    double? AurocHeldOut);
