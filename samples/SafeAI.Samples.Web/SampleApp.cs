@@ -54,6 +54,9 @@ public static partial class SampleApp
         builder.Services.AddAntiforgery(o => o.Cookie.Name = "safeai-sample-af");
 
         builder.Services.AddSafeAI(safe => safe
+            // The content filter with the default model that ships in SafeAI.Onnx: it screens the question before the
+            // model sees it (prompt injection, hate, violence, ...) and the answer before the customer does.
+            .AddContentFilter()
             .AddAIDisclosure(o => o.Notice = AIDisclosureNotice.FirstTurn)
             .AddRateLimiting(o =>
             {
@@ -149,15 +152,22 @@ public static partial class SampleApp
         history.Add(new ChatMessage(ChatRole.User, message));
         var response = await chat.GetResponseAsync(history, options, cancellationToken);
         http.Response.ApplySafeAI(response);
-        history.AddRange(response.Messages);
-        conversations.Save(conversationId, history);
-
         var result = response.GetSafeAIResult();
+        if (result?.Outcome is not (GuardAction.Block or GuardAction.Limit))
+        {
+            // A blocked or rate-limited question never reached the model: it is not kept, so it is not sent (and
+            // screened, and blocked) again with every later question of the conversation.
+            history.AddRange(response.Messages);
+            conversations.Save(conversationId, history);
+        }
+
         var review = response.GetReviewOutcome();
         var (notice, answer) = SplitNotice(response, result);
+        var screened = Screened(result);
         var status = result?.Outcome switch
         {
             GuardAction.Block => "blocked",
+            _ when screened is { Action: GuardAction.Modify } => "redacted",
             GuardAction.Limit => "rate-limited",
             _ when review is { State: ReviewState.Pending or ReviewState.Claimed or ReviewState.Escalated } => "pending-review",
             _ => "answered",
@@ -172,6 +182,7 @@ public static partial class SampleApp
             highStakes,
             review = review is null ? null : new { ticketId = review.TicketId, state = StateName(review.State) },
             disclosure = Describe(response.GetAIDisclosure()),
+            screening = screened is not { } s ? null : new { stage = s.Stage, reason = s.Reason, label = ScreeningLabel(s) },
             outcome = result is null ? null : GuardVerdict.GetActionName(result.Outcome),
             verdicts = result?.Verdicts.Select(static v => new
             {
@@ -226,6 +237,39 @@ public static partial class SampleApp
             decidedAt = item.DecidedAt,
             disclosure = Describe(disclosure),
         });
+    }
+
+    // The verdict that blocked the call, else the first that changed the text (a redaction), else none.
+    private static GuardVerdict? Screened(SafeAIResult? result)
+    {
+        if (result is null)
+        {
+            return null;
+        }
+
+        GuardVerdict? modified = null;
+        foreach (var verdict in result.Verdicts)
+        {
+            if (verdict.Action == GuardAction.Block)
+            {
+                return verdict;
+            }
+
+            modified ??= verdict.Action == GuardAction.Modify ? verdict : null;
+        }
+
+        return modified;
+    }
+
+    // The words the page shows on a blocked or redacted message: what acted, and why, in plain words.
+    private static string ScreeningLabel(GuardVerdict verdict)
+    {
+        var what = verdict.Reason.StartsWith("content.", StringComparison.Ordinal)
+            ? verdict.Reason["content.".Length..].Replace('_', ' ')
+            : null;
+        var by = verdict.Stage.StartsWith("content", StringComparison.Ordinal) ? "the content filter" : "a safeguard";
+        var verb = verdict.Action == GuardAction.Block ? "Blocked" : "Redacted";
+        return what is null ? $"{verb} by {by}" : $"{verb} by {by}: {what}";
     }
 
     private static (string? Notice, string Answer) SplitNotice(ChatResponse response, SafeAIResult? result)
