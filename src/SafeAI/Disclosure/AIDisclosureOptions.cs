@@ -44,7 +44,15 @@ public sealed class AIDisclosureOptions : AIGuardOptions
 }
 
 /// <summary>Validates <see cref="AIDisclosureOptions"/>.</summary>
-[OptionsValidator]
 internal sealed partial class AIDisclosureOptionsValidator : IValidateOptions<AIDisclosureOptions>
 {
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, AIDisclosureOptions options) =>
+        ValidationMessages.WithoutRepeatedNames(new Generated().Validate(name, options));
+
+    /// <summary>The validator generated from the data annotations (and <see cref="System.ComponentModel.DataAnnotations.IValidatableObject"/>).</summary>
+    [OptionsValidator]
+    private sealed partial class Generated : IValidateOptions<AIDisclosureOptions>
+    {
+    }
 }
