@@ -1,10 +1,12 @@
 using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.AI;
 using SafeAI.AspNetCore;
 using SafeAI.Review;
@@ -24,6 +26,8 @@ public static partial class SampleApp
     public const string DemoReviewerId = "demo-reviewer";
 
     private const int MaxMessageLength = 4000;
+
+    private const int MaxBodyBytes = 64 * 1024;
 
     /// <summary>Builds the app: SafeAI (disclosure, deferred human review, SQLite stores), cookie sign-in, pages and endpoints.</summary>
     /// <param name="args">Command-line arguments (e.g. <c>--urls http://127.0.0.1:0 --Sample:DataDirectory /tmp/x</c>).</param>
@@ -52,6 +56,8 @@ public static partial class SampleApp
         });
         builder.Services.AddAuthorizationBuilder().AddPolicy(SafeAIReviewEndpointOptions.DefaultPolicyName, p => p.RequireRole("reviewer"));
         builder.Services.AddAntiforgery(o => o.Cookie.Name = "safeai-sample-af");
+        // Error responses without a body of their own (a 401 from the reviewers' API, a 404, a 405) get a problem body.
+        builder.Services.AddProblemDetails();
 
         builder.Services.AddSafeAI(safe => safe
             // The content filter with the default model that ships in SafeAI.Onnx: it screens the question before the
@@ -89,6 +95,7 @@ public static partial class SampleApp
             http.Response.Headers.ContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
             return next(http);
         });
+        app.UseStatusCodePages();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();
@@ -97,7 +104,7 @@ public static partial class SampleApp
         app.MapGet("/", () => Page("index.html", "text/html; charset=utf-8"));
         app.MapGet("/chat.js", () => Page("chat.js", "text/javascript; charset=utf-8"));
         app.MapGet("/chat.css", () => Page("chat.css", "text/css; charset=utf-8"));
-        app.MapPost("/api/chat", ChatAsync);
+        app.MapPost("/api/chat", ChatAsync).Accepts<ChatRequest>("application/json");
         app.MapGet("/api/chat/reviews/{ticketId}", ReviewedAnswerAsync);
         app.MapSafeAIFeedback("/api/feedback");
         app.MapSafeAIReviews("/reviews");
@@ -123,8 +130,14 @@ public static partial class SampleApp
     [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$", RegexOptions.CultureInvariant)]
     private static partial Regex ConversationIdPattern();
 
-    private static async Task<IResult> ChatAsync(ChatRequest? request, IChatClient chat, Conversations conversations, HttpContext http, CancellationToken cancellationToken)
+    private static async Task<IResult> ChatAsync(IChatClient chat, Conversations conversations, HttpContext http, CancellationToken cancellationToken)
     {
+        var (request, invalid) = await ReadChatRequestAsync(http, cancellationToken);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
         var message = request?.Message?.Trim();
         if (string.IsNullOrEmpty(message))
         {
@@ -195,6 +208,37 @@ public static partial class SampleApp
                 elapsedMs = v.Elapsed.TotalMilliseconds,
             }),
         });
+    }
+
+    // The body is read here, not bound by the framework: binding answers malformed JSON (or a string that is not valid
+    // text, such as a lone surrogate) with an empty 400; this answers with a problem response that says what is wrong.
+    private static async Task<(ChatRequest? Request, IResult? Error)> ReadChatRequestAsync(HttpContext http, CancellationToken cancellationToken)
+    {
+        if (!http.Request.HasJsonContentType())
+        {
+            return (null, Results.Problem(statusCode: 415, title: "Unsupported media type", detail: "Send the request body as application/json."));
+        }
+
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+        {
+            size.MaxRequestBodySize = MaxBodyBytes;
+        }
+
+        try
+        {
+            var request = await http.Request.ReadFromJsonAsync<ChatRequest>(cancellationToken);
+            return request is null
+                ? (null, Results.Problem(statusCode: 400, title: "Invalid request", detail: "The request body must be a JSON object."))
+                : (request, null);
+        }
+        catch (JsonException ex)
+        {
+            return (null, Results.Problem(statusCode: 400, title: "Invalid request", detail: "The request body is not valid JSON: " + ex.Message));
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, Results.Problem(statusCode: 413, title: "Request too large", detail: $"The request body must be at most {MaxBodyBytes} bytes."));
+        }
     }
 
     // The answer to a deferred question, once a reviewer decided. Only the conversation that asked may read it.

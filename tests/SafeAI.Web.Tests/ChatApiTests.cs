@@ -125,4 +125,46 @@ public sealed class ChatApiTests : IAsyncLifetime
         using var api = await _http.SendAsync(request, Ct);
         Assert.Equal(HttpStatusCode.Unauthorized, api.StatusCode);
     }
+
+    [Theory]
+    [InlineData("GET", "/reviews/api/items")]
+    [InlineData("GET", "/reviews/api/me")]
+    [InlineData("POST", "/reviews/api/claim-next")]
+    public async Task ReviewersApi_AnonymousPlainRequest_401ProblemNotARedirect(string method, string path)
+    {
+        // A script or curl call, without the X-Requested-With header a browser's XHR library adds.
+        using var api = await _http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path), Ct);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, api.StatusCode);
+        Assert.Equal("application/problem+json", api.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Theory]
+    [InlineData("{\"message\": \"hi\"", "not valid JSON")]
+    [InlineData("{\"message\": \"broken \\ud800 text\"}", "not valid JSON")]
+    [InlineData("{\"message\": 42}", "not valid JSON")]
+    [InlineData("[\"hi\"]", "not valid JSON")]
+    [InlineData("null", "must be a JSON object")]
+    public async Task PostChat_MalformedJsonOrInvalidString_400ProblemSayingWhy(string body, string expected)
+    {
+        using var response = await _http.PostAsync("/api/chat", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        Assert.Contains(expected, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PostChat_InvalidUtf8_400ProblemSayingWhy()
+    {
+        using var content = new ByteArrayContent([.. "{\"message\": \""u8, 0xFF, 0xFE, .. "\"}"u8]);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+
+        using var response = await _http.PostAsync("/api/chat", content, Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("not valid JSON", (await response.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
 }
