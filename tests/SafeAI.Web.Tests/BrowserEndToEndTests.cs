@@ -65,7 +65,8 @@ public sealed class BrowserEndToEndTests
         Assert.StartsWith("mode=none", await chatResponse.HeaderValueAsync("ai-disclosure"), StringComparison.Ordinal);
         var pending = chat.Locator("li.msg.assistant[data-kind=pending]");
         await Assertions.Expect(pending).ToContainTextAsync("Pending human review");
-        await Assertions.Expect(pending).ToContainTextAsync("You're chatting with an AI assistant");
+        // The pending-review text is not the AI's, so it carries no AI notice (the first model answer will).
+        await Assertions.Expect(pending).Not.ToContainTextAsync("You're chatting with an AI assistant");
         await Assertions.Expect(pending).Not.ToContainTextAsync("15,000");
         var responseId = (await chatResponse.JsonAsync())!.Value.GetProperty("responseId").GetString()!;
 
@@ -158,12 +159,15 @@ public sealed class BrowserEndToEndTests
         await Assertions.Expect(label).ToBeVisibleAsync();
         await Assertions.Expect(label).ToHaveTextAsync("Blocked by the content filter: prompt injection");
         await Assertions.Expect(blocked.Locator(".badge.ai")).ToHaveCountAsync(0);
+        await Assertions.Expect(blocked).Not.ToContainTextAsync("You're chatting with an AI assistant");
         await Assertions.Expect(blocked.GetByRole(AriaRole.Button, new() { Name = "Thumbs down" })).ToHaveCountAsync(0);
         await Assertions.Expect(blocked).Not.ToContainTextAsync("Our branches");
 
-        // An everyday question in the same conversation is still answered.
+        // An everyday question in the same conversation is still answered, and the AI's first answer carries the notice.
         await chat.GetByRole(AriaRole.Button, new() { Name = "What are your opening hours?" }).ClickAsync();
-        await Assertions.Expect(chat.Locator("li.msg.assistant[data-kind=ai]")).ToContainTextAsync("Our branches are open");
+        var answered = chat.Locator("li.msg.assistant[data-kind=ai]");
+        await Assertions.Expect(answered).ToContainTextAsync("Our branches are open");
+        await Assertions.Expect(answered.Locator(".notice")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^You're chatting with an AI assistant"));
         Directory.CreateDirectory(ScreenshotDirectory);
         await chat.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, "chat-blocked.png"), FullPage = true });
     }

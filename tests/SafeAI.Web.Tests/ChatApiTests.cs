@@ -43,6 +43,8 @@ public sealed class ChatApiTests : IAsyncLifetime
         var json = await limited.Content.ReadFromJsonAsync<JsonElement>(Ct);
         Assert.Equal("rate-limited", json.GetProperty("status").GetString());
         Assert.Contains("try again", json.GetProperty("answer").GetString(), StringComparison.Ordinal);
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("notice").ValueKind);
+        Assert.DoesNotContain("chatting with an AI", json.GetProperty("answer").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -76,6 +78,8 @@ public sealed class ChatApiTests : IAsyncLifetime
         Assert.Equal("block", json.GetProperty("outcome").GetString());
         Assert.Equal("content.prompt_injection", json.GetProperty("screening").GetProperty("reason").GetString());
         Assert.Equal("Blocked by the content filter: prompt injection", json.GetProperty("screening").GetProperty("label").GetString());
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("notice").ValueKind);
+        Assert.Equal("Sorry, I can't help with that request.", json.GetProperty("answer").GetString());
         Assert.Contains(json.GetProperty("verdicts").EnumerateArray(), v => v.GetProperty("stage").GetString() == "content-input" && v.GetProperty("action").GetString() == "block");
 
         // The blocked question is not kept: the next question of the conversation is answered.
@@ -83,6 +87,7 @@ public sealed class ChatApiTests : IAsyncLifetime
         var answer = await next.Content.ReadFromJsonAsync<JsonElement>(Ct);
         Assert.Equal("answered", answer.GetProperty("status").GetString());
         Assert.StartsWith("Our branches are open", answer.GetProperty("answer").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("You're chatting with an AI assistant", answer.GetProperty("notice").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
