@@ -15,6 +15,9 @@ public sealed class BrowserEndToEndTests
 {
     private const string Chromium = "/usr/bin/chromium";
 
+    // A threat the default model scores as violence (0.87): with violence set to Redact, it is removed before the model sees it.
+    private const string ViolentMessage = "I will kill you and your whole family.";
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static string ScreenshotDirectory =>
@@ -170,6 +173,38 @@ public sealed class BrowserEndToEndTests
         await Assertions.Expect(answered.Locator(".notice")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^You're chatting with an AI assistant"));
         Directory.CreateDirectory(ScreenshotDirectory);
         await chat.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, "chat-blocked.png"), FullPage = true });
+    }
+
+    [Fact]
+    public async Task ViolentMessage_ContentFilterSetToRedact_AnswerLabelledRedacted()
+    {
+        if (!File.Exists(Chromium))
+        {
+            Assert.Skip("chromium not found at /usr/bin/chromium: apt-get install -y chromium");
+        }
+
+        // The same sample, configured (as an operator would, in appsettings or on the command line) to redact violence instead of blocking it.
+        await using var host = await SampleHost.StartAsync(Ct, "--SafeAI:ContentFilter:Categories:violence:Action=Redact");
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+        });
+        await using var context = await browser.NewContextAsync();
+        context.SetDefaultTimeout(30_000);
+        var chat = await context.NewPageAsync();
+        await chat.GotoAsync(host.Address.ToString().TrimEnd('/') + "/");
+
+        await chat.GetByLabel("Your question").FillAsync(ViolentMessage);
+        await chat.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
+
+        var redacted = chat.Locator("li.msg.assistant[data-kind=redacted]");
+        await Assertions.Expect(redacted.Locator(".badge.redacted")).ToBeVisibleAsync();
+        await Assertions.Expect(redacted.Locator(".badge.redacted")).ToHaveTextAsync("Redacted by the content filter: violence");
+        await Assertions.Expect(redacted.Locator(".badge.ai")).ToHaveTextAsync("AI-generated");
+        await Assertions.Expect(redacted.Locator(".answer")).Not.ToBeEmptyAsync();
     }
 
     [Fact]

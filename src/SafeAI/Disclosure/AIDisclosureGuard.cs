@@ -70,6 +70,7 @@ internal sealed class AIDisclosureGuard : AIGuard
     private bool RemembersConversation(SafeAIContext context) =>
         _options.Notice == AIDisclosureNotice.FirstTurn && context.CallContext.ConversationId is not null;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ChatResponse> InvokeRememberingAsync(SafeAIContext context, GuardNext next)
     {
         var key = ConversationMemory.KeyOf(context.CallContext);
