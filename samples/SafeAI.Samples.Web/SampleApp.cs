@@ -1,10 +1,12 @@
 using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.AI;
 using SafeAI.AspNetCore;
 using SafeAI.Review;
@@ -24,6 +26,8 @@ public static partial class SampleApp
     public const string DemoReviewerId = "demo-reviewer";
 
     private const int MaxMessageLength = 4000;
+
+    private const int MaxBodyBytes = 64 * 1024;
 
     /// <summary>Builds the app: SafeAI (disclosure, deferred human review, SQLite stores), cookie sign-in, pages and endpoints.</summary>
     /// <param name="args">Command-line arguments (e.g. <c>--urls http://127.0.0.1:0 --Sample:DataDirectory /tmp/x</c>).</param>
@@ -52,8 +56,13 @@ public static partial class SampleApp
         });
         builder.Services.AddAuthorizationBuilder().AddPolicy(SafeAIReviewEndpointOptions.DefaultPolicyName, p => p.RequireRole("reviewer"));
         builder.Services.AddAntiforgery(o => o.Cookie.Name = "safeai-sample-af");
+        // Error responses without a body of their own (a 401 from the reviewers' API, a 404, a 405) get a problem body.
+        builder.Services.AddProblemDetails();
 
         builder.Services.AddSafeAI(safe => safe
+            // The content filter with the default model that ships in SafeAI.Onnx: it screens the question before the
+            // model sees it (prompt injection, hate, violence, ...) and the answer before the customer does.
+            .AddContentFilter()
             .AddAIDisclosure(o => o.Notice = AIDisclosureNotice.FirstTurn)
             .AddRateLimiting(o =>
             {
@@ -86,6 +95,7 @@ public static partial class SampleApp
             http.Response.Headers.ContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
             return next(http);
         });
+        app.UseStatusCodePages();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();
@@ -94,7 +104,7 @@ public static partial class SampleApp
         app.MapGet("/", () => Page("index.html", "text/html; charset=utf-8"));
         app.MapGet("/chat.js", () => Page("chat.js", "text/javascript; charset=utf-8"));
         app.MapGet("/chat.css", () => Page("chat.css", "text/css; charset=utf-8"));
-        app.MapPost("/api/chat", ChatAsync);
+        app.MapPost("/api/chat", ChatAsync).Accepts<ChatRequest>("application/json");
         app.MapGet("/api/chat/reviews/{ticketId}", ReviewedAnswerAsync);
         app.MapSafeAIFeedback("/api/feedback");
         app.MapSafeAIReviews("/reviews");
@@ -120,8 +130,14 @@ public static partial class SampleApp
     [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$", RegexOptions.CultureInvariant)]
     private static partial Regex ConversationIdPattern();
 
-    private static async Task<IResult> ChatAsync(ChatRequest? request, IChatClient chat, Conversations conversations, HttpContext http, CancellationToken cancellationToken)
+    private static async Task<IResult> ChatAsync(IChatClient chat, Conversations conversations, HttpContext http, CancellationToken cancellationToken)
     {
+        var (request, invalid) = await ReadChatRequestAsync(http, cancellationToken);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
         var message = request?.Message?.Trim();
         if (string.IsNullOrEmpty(message))
         {
@@ -149,15 +165,22 @@ public static partial class SampleApp
         history.Add(new ChatMessage(ChatRole.User, message));
         var response = await chat.GetResponseAsync(history, options, cancellationToken);
         http.Response.ApplySafeAI(response);
-        history.AddRange(response.Messages);
-        conversations.Save(conversationId, history);
-
         var result = response.GetSafeAIResult();
+        if (result?.Outcome is not (GuardAction.Block or GuardAction.Limit))
+        {
+            // A blocked or rate-limited question never reached the model: it is not kept, so it is not sent (and
+            // screened, and blocked) again with every later question of the conversation.
+            history.AddRange(response.Messages);
+            conversations.Save(conversationId, history);
+        }
+
         var review = response.GetReviewOutcome();
         var (notice, answer) = SplitNotice(response, result);
+        var screened = Screened(result);
         var status = result?.Outcome switch
         {
             GuardAction.Block => "blocked",
+            _ when screened is { Action: GuardAction.Modify } => "redacted",
             GuardAction.Limit => "rate-limited",
             _ when review is { State: ReviewState.Pending or ReviewState.Claimed or ReviewState.Escalated } => "pending-review",
             _ => "answered",
@@ -172,6 +195,7 @@ public static partial class SampleApp
             highStakes,
             review = review is null ? null : new { ticketId = review.TicketId, state = StateName(review.State) },
             disclosure = Describe(response.GetAIDisclosure()),
+            screening = screened is not { } s ? null : new { stage = s.Stage, reason = s.Reason, label = ScreeningLabel(s) },
             outcome = result is null ? null : GuardVerdict.GetActionName(result.Outcome),
             verdicts = result?.Verdicts.Select(static v => new
             {
@@ -184,6 +208,37 @@ public static partial class SampleApp
                 elapsedMs = v.Elapsed.TotalMilliseconds,
             }),
         });
+    }
+
+    // The body is read here, not bound by the framework: binding answers malformed JSON (or a string that is not valid
+    // text, such as a lone surrogate) with an empty 400; this answers with a problem response that says what is wrong.
+    private static async Task<(ChatRequest? Request, IResult? Error)> ReadChatRequestAsync(HttpContext http, CancellationToken cancellationToken)
+    {
+        if (!http.Request.HasJsonContentType())
+        {
+            return (null, Results.Problem(statusCode: 415, title: "Unsupported media type", detail: "Send the request body as application/json."));
+        }
+
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+        {
+            size.MaxRequestBodySize = MaxBodyBytes;
+        }
+
+        try
+        {
+            var request = await http.Request.ReadFromJsonAsync<ChatRequest>(cancellationToken);
+            return request is null
+                ? (null, Results.Problem(statusCode: 400, title: "Invalid request", detail: "The request body must be a JSON object."))
+                : (request, null);
+        }
+        catch (JsonException ex)
+        {
+            return (null, Results.Problem(statusCode: 400, title: "Invalid request", detail: "The request body is not valid JSON: " + ex.Message));
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, Results.Problem(statusCode: 413, title: "Request too large", detail: $"The request body must be at most {MaxBodyBytes} bytes."));
+        }
     }
 
     // The answer to a deferred question, once a reviewer decided. Only the conversation that asked may read it.
@@ -226,6 +281,39 @@ public static partial class SampleApp
             decidedAt = item.DecidedAt,
             disclosure = Describe(disclosure),
         });
+    }
+
+    // The verdict that blocked the call, else the first that changed the text (a redaction), else none.
+    private static GuardVerdict? Screened(SafeAIResult? result)
+    {
+        if (result is null)
+        {
+            return null;
+        }
+
+        GuardVerdict? modified = null;
+        foreach (var verdict in result.Verdicts)
+        {
+            if (verdict.Action == GuardAction.Block)
+            {
+                return verdict;
+            }
+
+            modified ??= verdict.Action == GuardAction.Modify ? verdict : null;
+        }
+
+        return modified;
+    }
+
+    // The words the page shows on a blocked or redacted message: what acted, and why, in plain words.
+    private static string ScreeningLabel(GuardVerdict verdict)
+    {
+        var what = verdict.Reason.StartsWith("content.", StringComparison.Ordinal)
+            ? verdict.Reason["content.".Length..].Replace('_', ' ')
+            : null;
+        var by = verdict.Stage.StartsWith("content", StringComparison.Ordinal) ? "the content filter" : "a safeguard";
+        var verb = verdict.Action == GuardAction.Block ? "Blocked" : "Redacted";
+        return what is null ? $"{verb} by {by}" : $"{verb} by {by}: {what}";
     }
 
     private static (string? Notice, string Answer) SplitNotice(ChatResponse response, SafeAIResult? result)

@@ -43,6 +43,26 @@ internal static class EndpointJson
         }
     }
 
+    /// <summary>Reads an optional whole number from the query; a value that is not one becomes a problem response naming the parameter.</summary>
+    public static bool TryParseQueryInt(string? text, string name, out int? value, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out IResult? error)
+    {
+        value = null;
+        error = null;
+        if (string.IsNullOrEmpty(text))
+        {
+            return true;
+        }
+
+        if (int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var parsed))
+        {
+            value = parsed;
+            return true;
+        }
+
+        error = Problem(StatusCodes.Status400BadRequest, "Invalid query", $"{name} must be a whole number.");
+        return false;
+    }
+
     public static IResult Problem(int status, string title, string detail) =>
         Results.Problem(detail: detail, statusCode: status, title: title);
 

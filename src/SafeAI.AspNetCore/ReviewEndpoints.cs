@@ -28,7 +28,9 @@ internal sealed partial class ReviewEndpoints(IReviewQueue queue, SafeAIReviewEn
 
     private static readonly ConcurrentDictionary<string, string> Assets = new(StringComparer.Ordinal);
 
-    public async Task<IResult> ListAsync(string? state, int? pageSize, string? continuationToken, HttpContext http, CancellationToken cancellationToken)
+    // Numbers in the query are read here rather than bound, so that a bad value gets a problem response naming it
+    // (binding answers 400 with an empty body).
+    public async Task<IResult> ListAsync(string? state, string? pageSize, string? continuationToken, HttpContext http, CancellationToken cancellationToken)
     {
         if (!TryParseStates(state, out var states))
         {
@@ -36,9 +38,14 @@ internal sealed partial class ReviewEndpoints(IReviewQueue queue, SafeAIReviewEn
                 "state must be open, decided, all, or a comma-separated list of pending, claimed, escalated, approved, edited, rejected, expired.");
         }
 
+        if (!EndpointJson.TryParseQueryInt(pageSize, "pageSize", out var size, out var badSize))
+        {
+            return badSize;
+        }
+
         try
         {
-            var page = await queue.ListAsync(new ReviewQuery { States = states, PageSize = pageSize ?? 50, ContinuationToken = continuationToken }, cancellationToken).ConfigureAwait(false);
+            var page = await queue.ListAsync(new ReviewQuery { States = states, PageSize = size ?? 50, ContinuationToken = continuationToken }, cancellationToken).ConfigureAwait(false);
             var items = new object[page.Items.Count];
             for (var i = 0; i < items.Length; i++)
             {
@@ -94,16 +101,21 @@ internal sealed partial class ReviewEndpoints(IReviewQueue queue, SafeAIReviewEn
         return await ChangeAsync(http, id, () => queue.ClaimAsync(id, reviewer, version, cancellationToken)).ConfigureAwait(false);
     }
 
-    public async Task<IResult> ClaimNextAsync(int? tier, HttpContext http, CancellationToken cancellationToken)
+    public async Task<IResult> ClaimNextAsync(string? tier, HttpContext http, CancellationToken cancellationToken)
     {
         if (GetReviewer(http) is not { } reviewer)
         {
             return NoReviewerId();
         }
 
+        if (!EndpointJson.TryParseQueryInt(tier, "tier", out var minimumTier, out var badTier))
+        {
+            return badTier;
+        }
+
         try
         {
-            var item = await queue.ClaimNextAsync(reviewer, tier, cancellationToken).ConfigureAwait(false);
+            var item = await queue.ClaimNextAsync(reviewer, minimumTier, cancellationToken).ConfigureAwait(false);
             return item is null ? Results.NoContent() : Results.Json(ToJson(item));
         }
         catch (ReviewStoreException ex)

@@ -55,7 +55,8 @@ public static class SafeAIEndpointRouteBuilderExtensions
     /// <c>POST api/items/{id}/decision</c> (approve, edit or reject), and the reviewers' page at the prefix itself.
     /// Everything requires a signed-in user who satisfies the reviewer policy
     /// (<see cref="SafeAIReviewEndpointOptions.PolicyName"/>), which the host defines; until it does, every request is
-    /// denied. The reviewer recorded on a decision is the signed-in user, never a value from the body.
+    /// denied. Under <c>api/</c> a denial is <c>401</c> (not signed in) or <c>403</c> (not a reviewer), never a redirect to a
+    /// sign-in page, and every <c>400</c> is a problem response (<c>application/problem+json</c>) saying what is wrong. The reviewer recorded on a decision is the signed-in user, never a value from the body.
     /// </summary>
     /// <param name="endpoints">The endpoint route builder.</param>
     /// <param name="prefix">The route prefix. Default <c>/safeai/reviews</c>.</param>
@@ -78,12 +79,16 @@ public static class SafeAIEndpointRouteBuilderExtensions
         var group = endpoints.MapGroup(prefix);
         group.RequireAuthorization(ReviewerRequirement.CreatePolicy(options.PolicyName));
         var handlers = new ReviewEndpoints(queue, options, prefix.TrimEnd('/'));
-        group.MapGet("/api/me", handlers.Me).WithName("SafeAI.Reviews.Me");
-        group.MapGet("/api/items", handlers.ListAsync).WithName("SafeAI.Reviews.List");
-        group.MapGet("/api/items/{id}", handlers.GetAsync).WithName("SafeAI.Reviews.Get");
-        group.MapPost("/api/items/{id}/claim", handlers.ClaimAsync).WithName("SafeAI.Reviews.Claim");
-        group.MapPost("/api/claim-next", handlers.ClaimNextAsync).WithName("SafeAI.Reviews.ClaimNext");
-        group.MapPost("/api/items/{id}/decision", handlers.DecideAsync).WithName("SafeAI.Reviews.Decide");
+
+        // The API answers a caller who is not signed in with 401 and one who is not a reviewer with 403, never with a
+        // redirect to a sign-in page (cookie authentication redirects only the reviewers' page itself).
+        var api = group.MapGroup("/api").DisableCookieRedirect();
+        api.MapGet("/me", handlers.Me).WithName("SafeAI.Reviews.Me");
+        api.MapGet("/items", handlers.ListAsync).WithName("SafeAI.Reviews.List");
+        api.MapGet("/items/{id}", handlers.GetAsync).WithName("SafeAI.Reviews.Get");
+        api.MapPost("/items/{id}/claim", handlers.ClaimAsync).WithName("SafeAI.Reviews.Claim");
+        api.MapPost("/claim-next", handlers.ClaimNextAsync).WithName("SafeAI.Reviews.ClaimNext");
+        api.MapPost("/items/{id}/decision", handlers.DecideAsync).WithName("SafeAI.Reviews.Decide");
         if (options.ServePage)
         {
             group.MapGet("/", handlers.PageAsync).ExcludeFromDescription();

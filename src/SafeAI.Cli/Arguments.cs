@@ -2,25 +2,47 @@ using System.Globalization;
 
 namespace SafeAI.Cli;
 
-/// <summary>Parsed <c>--name value</c> options (a name may repeat; a name without a value is a flag).</summary>
+/// <summary>
+/// Parsed <c>--name value</c> (or <c>--name=value</c>) options; a name may repeat. Given the command's
+/// <see cref="CommandSpec"/>, an unknown name, a flag given a value or an option without one is an
+/// <see cref="ArgumentException"/> (exit code 2); without one, a name without a value is a flag.
+/// </summary>
 internal sealed class Arguments
 {
     private readonly Dictionary<string, List<string>> _values = new(StringComparer.OrdinalIgnoreCase);
     private readonly HashSet<string> _flags = new(StringComparer.OrdinalIgnoreCase);
 
-    public Arguments(IEnumerable<string> args)
+    public Arguments(IEnumerable<string> args, CommandSpec? spec = null)
     {
         string? pending = null;
         foreach (var arg in args)
         {
             if (arg.StartsWith("--", StringComparison.Ordinal))
             {
-                if (pending is not null)
+                EndPending(pending, spec);
+                var name = arg[2..];
+                string? inline = null;
+                if (name.IndexOf('=', StringComparison.Ordinal) is var eq and > 0)
                 {
-                    _flags.Add(pending);
+                    (name, inline) = (name[..eq], name[(eq + 1)..]);
                 }
 
-                pending = arg[2..];
+                Check(name, spec);
+                if (inline is not null)
+                {
+                    if (spec?.IsFlag(name) == true)
+                    {
+                        throw new ArgumentException($"--{name} takes no value (it was given '{inline}').");
+                    }
+
+                    Add(name, inline);
+                    pending = null;
+                }
+                else
+                {
+                    pending = spec?.IsFlag(name) == true ? Flagged(name) : name;
+                }
+
                 continue;
             }
 
@@ -29,19 +51,52 @@ internal sealed class Arguments
                 throw new ArgumentException($"Unexpected argument '{arg}': options are written --name value.");
             }
 
-            if (!_values.TryGetValue(pending, out var list))
-            {
-                _values[pending] = list = [];
-            }
-
-            list.Add(arg);
+            Add(pending, arg);
             pending = null;
         }
 
-        if (pending is not null)
+        EndPending(pending, spec);
+    }
+
+    private string? Flagged(string name)
+    {
+        _flags.Add(name);
+        return null;
+    }
+
+    private void EndPending(string? pending, CommandSpec? spec)
+    {
+        if (pending is null)
         {
-            _flags.Add(pending);
+            return;
         }
+
+        if (spec is not null)
+        {
+            throw new ArgumentException($"--{pending} needs a value.");
+        }
+
+        _flags.Add(pending);
+    }
+
+    private void Add(string name, string value)
+    {
+        if (!_values.TryGetValue(name, out var list))
+        {
+            _values[name] = list = [];
+        }
+
+        list.Add(value);
+    }
+
+    private static void Check(string name, CommandSpec? spec)
+    {
+        if (spec is null || spec.Accepts(name))
+        {
+            return;
+        }
+
+        throw new ArgumentException($"Unknown option '--{name}' for 'safeai {spec.Name}'.{CommandLine.Suggest(name, spec.Options.Concat(spec.Flags), "--")} Run 'safeai {spec.Name} --help' for its options.");
     }
 
     public string Required(string name) => Optional(name) ?? throw new ArgumentException($"--{name} is required.");
@@ -56,6 +111,14 @@ internal sealed class Arguments
         Optional(name) is not { } s ? fallback
         : int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v
         : throw new ArgumentException($"--{name} must be a whole number (it is '{s}').");
+
+    public double Double(string name, double fallback, double min, double max)
+    {
+        var value = Double(name, fallback);
+        return value >= min && value <= max
+            ? value
+            : throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"--{name} must be between {min} and {max} (it is '{Optional(name)}')."));
+    }
 
     public double Double(string name, double fallback) =>
         Optional(name) is not { } s ? fallback

@@ -17,7 +17,8 @@ internal static class Commands
     {
         var input = args.Required("input");
         var output = args.Required("output");
-        var threshold = args.Double("threshold", 0.5);
+        var threshold = args.Double("threshold", 0.5, 0, 1);
+        var invalid = InvalidLines.From(args, errors);
         if (!File.Exists(input))
         {
             throw new FileNotFoundException($"The input file '{input}' does not exist.", input);
@@ -30,37 +31,57 @@ internal static class Commands
         var written = 0;
         var number = 0;
         var batch = new List<(int Line, string Json)>(BatchSize);
-        var writer = new StreamWriter(output, append: false, new UTF8Encoding(false));
-        await using (writer.ConfigureAwait(false))
+        // Written beside the output and moved into place at the end: a failed run leaves no empty or half-written file.
+        var partial = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(output))!, $".{Path.GetFileName(output)}.{Environment.ProcessId}.partial");
+        try
         {
-            foreach (var line in File.ReadLines(input))
+            var writer = new StreamWriter(partial, append: false, new UTF8Encoding(false));
+            await using (writer.ConfigureAwait(false))
             {
-                batch.Add((++number, line));
-                if (batch.Count == BatchSize)
+                foreach (var line in File.ReadLines(input))
                 {
-                    written += await WriteBatchAsync(model, batch, input, threshold, writer, cancellationToken).ConfigureAwait(false);
-                    batch.Clear();
-                    progress.Report(number);
+                    batch.Add((++number, line));
+                    if (batch.Count == BatchSize)
+                    {
+                        written += await WriteBatchAsync(model, batch, input, threshold, invalid, writer, cancellationToken).ConfigureAwait(false);
+                        batch.Clear();
+                        progress.Report(number);
+                    }
                 }
+
+                written += await WriteBatchAsync(model, batch, input, threshold, invalid, writer, cancellationToken).ConfigureAwait(false);
+                progress.Report(number);
             }
 
-            written += await WriteBatchAsync(model, batch, input, threshold, writer, cancellationToken).ConfigureAwait(false);
-            progress.Report(number);
+            File.Move(partial, output, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(partial);
         }
 
         progress.Done();
-        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Scored {written} texts into {output}.")).ConfigureAwait(false);
+        var skipped = invalid.Skipped > 0 ? string.Create(CultureInfo.InvariantCulture, $" Skipped {invalid.Skipped} malformed lines (listed above).") : string.Empty;
+        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Scored {written} texts into {output}.{skipped}")).ConfigureAwait(false);
         return 0;
     }
 
     /// <summary>Scores one batch of input lines concurrently and writes their records in input order; returns how many were written.</summary>
-    private static async Task<int> WriteBatchAsync(ContentModel model, List<(int Line, string Json)> batch, string input, double threshold, StreamWriter writer, CancellationToken cancellationToken)
+    private static async Task<int> WriteBatchAsync(ContentModel model, List<(int Line, string Json)> batch, string input, double threshold, InvalidLines invalid, StreamWriter writer, CancellationToken cancellationToken)
     {
         var texts = new string?[batch.Count];
         var tasks = new Task<IReadOnlyDictionary<string, double>>[batch.Count];
         for (var i = 0; i < batch.Count; i++)
         {
-            texts[i] = ReadText(input, batch[i].Line, batch[i].Json);
+            try
+            {
+                texts[i] = ReadText(input, batch[i].Line, batch[i].Json);
+            }
+            catch (FormatException ex)
+            {
+                invalid.Handle(ex);
+            }
+
             tasks[i] = texts[i] is { } t ? model.ScoreAsync(t, cancellationToken).AsTask() : Task.FromResult<IReadOnlyDictionary<string, double>>(new Dictionary<string, double>());
         }
 
@@ -89,14 +110,15 @@ internal static class Commands
     }
 
     /// <summary><c>safeai eval --input labelled.jsonl | --data ../shared/data [--model ...] [--threshold 0.5] [--report report.html] [--markdown eval.md]</c>.</summary>
-    public static async Task<int> EvalAsync(Arguments args, TextWriter console, CancellationToken cancellationToken)
+    public static async Task<int> EvalAsync(Arguments args, TextWriter console, TextWriter errors, CancellationToken cancellationToken)
     {
         if (args.Optional("set") == "sources")
         {
             return await SourcesEvaluation.RunAsync(args, args.Required("data"), console, cancellationToken).ConfigureAwait(false);
         }
 
-        var threshold = args.Double("threshold", 0.5);
+        var threshold = args.Double("threshold", 0.5, 0, 1);
+        var invalid = InvalidLines.From(args, errors);
         var (data, title) = args.Optional("data") is { } folder
             ? args.Optional("set") switch
             {
@@ -104,13 +126,18 @@ internal static class Commands
                 "convabuse-test" => (SharedCorpus.LoadConvAbuse(folder, "test"), "SafeAI default model: ConvAbuse test split (out of distribution)"),
                 var other => throw new ArgumentException($"--set must be sources, heldout or convabuse-test (it is '{other}')."),
             }
-            : (LabelledData.Read(args.Required("input")), "SafeAI content model evaluation: " + Path.GetFileName(args.Required("input")));
+            : (LabelledData.Read(args.Required("input"), invalid), "SafeAI content model evaluation: " + Path.GetFileName(args.Required("input")));
         if (data.Count == 0)
         {
             throw new FormatException("The evaluation data holds no texts.");
         }
 
         using var model = LoadModel(args.Optional("model"));
+        if (args.Optional("input") is { } labelled && !args.Flag("ignore-unknown-labels"))
+        {
+            CheckLabels(data, model.Categories, labelled);
+        }
+
         var scores = new double[data.Count][];
         var escalated = 0;
         for (var i = 0; i < data.Count; i++)
@@ -152,15 +179,16 @@ internal static class Commands
     }
 
     /// <summary><c>safeai train --input data.jsonl|csv [--input more.csv] | --data ../shared/data, --output folder [--seed 42] [--epochs 6] [--bits 18] [--fpr 0.025]</c>.</summary>
-    public static async Task<int> TrainAsync(Arguments args, TextWriter console)
+    public static async Task<int> TrainAsync(Arguments args, TextWriter console, TextWriter errors)
     {
         var output = args.Required("output");
+        var invalid = InvalidLines.From(args, errors);
         switch (args.Optional("tier"))
         {
             case null or "ngram":
                 break;
             case "encoder":
-                return await TrainEncoderAsync(args, output, console).ConfigureAwait(false);
+                return await TrainEncoderAsync(args, output, invalid, console).ConfigureAwait(false);
             case var other:
                 throw new ArgumentException($"--tier must be ngram or encoder (it is '{other}').");
         }
@@ -185,7 +213,7 @@ internal static class Commands
         }
         else
         {
-            all = args.All("input").SelectMany(LabelledData.Read).ToList();
+            all = args.All("input").SelectMany(p => LabelledData.Read(p, invalid)).ToList();
             if (all.Count == 0)
             {
                 throw new ArgumentException("Give --input (labelled JSONL or CSV, repeatable) or --data (the shared corpora folder).");
@@ -198,6 +226,15 @@ internal static class Commands
         if (categories.Length == 0)
         {
             throw new FormatException("The training data has no labelled (non-benign) texts.");
+        }
+
+        var labels = all.SelectMany(static e => e.Labels).ToHashSet(StringComparer.Ordinal);
+        foreach (var category in categories)
+        {
+            if (!labels.Contains(category))
+            {
+                throw new ArgumentException($"--categories: no text of the data is labelled \"{category}\".{CommandLine.Suggest(category, labels)} The data's labels: {string.Join(", ", labels.Order(StringComparer.Ordinal))}.");
+            }
         }
 
         var calibration = all.Where(e => DataSplit.IsCalibration(e.Text)).ToList();
@@ -225,7 +262,7 @@ internal static class Commands
     /// <c>safeai train --tier encoder --data ../shared/data | --input ..., --output folder [--seed 42] [--epochs 20] [--tokens 128]
     /// [--fpr 0.025] [--max-escalation 0.3] [--combine mean-logit|second] [--cache embeddings.bin]</c>: the cascade's MiniLM heads and bands.
     /// </summary>
-    private static async Task<int> TrainEncoderAsync(Arguments args, string output, TextWriter console)
+    private static async Task<int> TrainEncoderAsync(Arguments args, string output, InvalidLines invalid, TextWriter console)
     {
         var settings = new EncoderSettings
         {
@@ -245,7 +282,7 @@ internal static class Commands
 
         var all = args.Optional("data") is { } folder
             ? SharedCorpus.Load(folder).Where(e => !DataSplit.IsHeldOut(e.Text)).ToList()
-            : args.All("input").SelectMany(LabelledData.Read).ToList();
+            : args.All("input").SelectMany(p => LabelledData.Read(p, invalid)).ToList();
         if (args.Flag("convabuse"))
         {
             // Chatbot-directed abuse, for the encoder tier only: its train and valid splits, less their held-out part (the test split stays an independent check).
@@ -317,6 +354,25 @@ internal static class Commands
         catch (JsonException ex)
         {
             throw new FormatException($"{file}:{line}: not valid JSON ({ex.Message}).", ex);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // System.Text.Json refuses strings that are not valid UTF-16 (a lone surrogate such as "\ud800").
+            throw new FormatException($"{file}:{line}: the \"text\" string is not valid text ({ex.Message}).", ex);
+        }
+    }
+
+    /// <summary>Fails (exit code 2) on a label of the user's data that the model does not score, suggesting the closest category.</summary>
+    private static void CheckLabels(List<LabelledText> data, IReadOnlyList<string> categories, string file)
+    {
+        foreach (var label in data.SelectMany(static d => d.Labels).Distinct(StringComparer.Ordinal))
+        {
+            if (!categories.Contains(label, StringComparer.Ordinal))
+            {
+                throw new ArgumentException(
+                    $"{file}: the label \"{label}\" is not a category of the model.{CommandLine.Suggest(label, categories)} The model scores: {string.Join(", ", categories)}, and \"benign\". " +
+                    "Add --ignore-unknown-labels to evaluate the other labels anyway.");
+            }
         }
     }
 

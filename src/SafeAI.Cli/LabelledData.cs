@@ -11,7 +11,8 @@ internal static class LabelledData
 {
     private static readonly HashSet<string> BenignNames = new(StringComparer.OrdinalIgnoreCase) { string.Empty, "benign", "safe", "none", "0", "ok" };
 
-    public static List<LabelledText> Read(string path)
+    /// <summary>Reads a JSONL, CSV or TSV file of labelled texts; a malformed line fails or is skipped as <paramref name="invalid"/> says.</summary>
+    public static List<LabelledText> Read(string path, InvalidLines? invalid = null)
     {
         if (!File.Exists(path))
         {
@@ -19,12 +20,13 @@ internal static class LabelledData
         }
 
         return path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase)
-            ? ReadCsv(path, path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase) ? '\t' : ',')
-            : ReadJsonl(File.ReadLines(path), path);
+            ? ReadCsv(path, path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase) ? '\t' : ',', invalid ?? InvalidLines.Fail)
+            : ReadJsonl(File.ReadLines(path), path, invalid);
     }
 
-    public static List<LabelledText> ReadJsonl(IEnumerable<string> lines, string path)
+    public static List<LabelledText> ReadJsonl(IEnumerable<string> lines, string path, InvalidLines? invalid = null)
     {
+        invalid ??= InvalidLines.Fail;
         var list = new List<LabelledText>();
         var number = 0;
         foreach (var line in lines)
@@ -35,27 +37,49 @@ internal static class LabelledData
                 continue;
             }
 
-            JsonElement root;
             try
             {
-                using var doc = JsonDocument.Parse(line);
-                root = doc.RootElement.Clone();
+                list.Add(ParseLine(line, path, number));
             }
-            catch (JsonException ex)
+            catch (FormatException ex)
             {
-                throw new FormatException($"{path}:{number}: not valid JSON ({ex.Message}).", ex);
+                invalid.Handle(ex);
             }
+        }
 
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
-            {
-                throw new FormatException($"{path}:{number}: each line needs a \"text\" string.");
-            }
+        return list;
+    }
 
+    private static LabelledText ParseLine(string line, string path, int number)
+    {
+        JsonElement root;
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            root = doc.RootElement.Clone();
+        }
+        catch (JsonException ex)
+        {
+            throw new FormatException($"{path}:{number}: not valid JSON ({ex.Message}).", ex);
+        }
+
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
+        {
+            throw new FormatException($"{path}:{number}: each line needs a \"text\" string.");
+        }
+
+        try
+        {
             var labels = new List<string>();
             if (root.TryGetProperty("labels", out var many) && many.ValueKind == JsonValueKind.Array)
             {
                 foreach (var l in many.EnumerateArray())
                 {
+                    if (l.ValueKind != JsonValueKind.String)
+                    {
+                        throw new FormatException($"{path}:{number}: \"labels\" must hold strings (it holds {l.ValueKind.ToString().ToLowerInvariant()} {l.GetRawText()}).");
+                    }
+
                     AddLabel(labels, l.GetString(), path, number);
                 }
             }
@@ -69,13 +93,16 @@ internal static class LabelledData
             }
 
             var source = root.TryGetProperty("source", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString()! : Path.GetFileName(path);
-            list.Add(new LabelledText(text.GetString()!, labels, source));
+            return new LabelledText(text.GetString()!, labels, source);
         }
-
-        return list;
+        catch (InvalidOperationException ex)
+        {
+            // System.Text.Json refuses strings that are not valid UTF-16 (a lone surrogate such as "\ud800").
+            throw new FormatException($"{path}:{number}: a string is not valid text ({ex.Message}).", ex);
+        }
     }
 
-    private static List<LabelledText> ReadCsv(string path, char separator)
+    private static List<LabelledText> ReadCsv(string path, char separator, InvalidLines invalid)
     {
         var rows = Csv.ReadFile(path, separator);
         if (rows.Count == 0)
@@ -100,18 +127,25 @@ internal static class LabelledData
                 continue;
             }
 
-            if (r.Length <= Math.Max(t, l))
+            try
             {
-                throw new FormatException($"{path}: row {i + 1} has {r.Length} cells; the header has {rows[0].Length}.");
-            }
+                if (r.Length <= Math.Max(t, l))
+                {
+                    throw new FormatException($"{path}: row {i + 1} has {r.Length} cells; the header has {rows[0].Length}.");
+                }
 
-            var labels = new List<string>();
-            foreach (var label in r[l].Split([';', '|'], StringSplitOptions.TrimEntries))
+                var labels = new List<string>();
+                foreach (var label in r[l].Split([';', '|'], StringSplitOptions.TrimEntries))
+                {
+                    AddLabel(labels, label, path, i + 1);
+                }
+
+                list.Add(new LabelledText(r[t], labels, Path.GetFileName(path)));
+            }
+            catch (FormatException ex)
             {
-                AddLabel(labels, label, path, i + 1);
+                invalid.Handle(ex);
             }
-
-            list.Add(new LabelledText(r[t], labels, Path.GetFileName(path)));
         }
 
         return list;

@@ -29,6 +29,8 @@ internal static class Program
 
         Labelled data: JSONL lines {"text": ..., "labels": ["hate"]} (empty for benign) or {"text": ..., "label": "benign"};
         CSV with a header holding text and label (or labels, separated by ';').
+        A malformed input line fails the command naming file and line; --on-invalid skip reports and skips it instead.
+        safeai <command> --help prints one command's options.
         """;
 
     public static async Task<int> Main(string[] args) =>
@@ -38,28 +40,41 @@ internal static class Program
     {
         if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
         {
-            await output.WriteLineAsync(Usage).ConfigureAwait(false);
-            return args.Length == 0 ? 2 : 0;
+            if (args.Length > 1 && CommandLine.Commands.TryGetValue(args[1], out var named))
+            {
+                await output.WriteLineAsync(named.Help + CommandLine.ExitCodes).ConfigureAwait(false);
+                return CommandLine.Success;
+            }
+
+            await output.WriteLineAsync(Usage + CommandLine.ExitCodes).ConfigureAwait(false);
+            return args.Length == 0 ? CommandLine.BadUsage : CommandLine.Success;
+        }
+
+        CommandLine.Commands.TryGetValue(args[0], out var spec);
+        if (spec is not null && args.Skip(1).Any(static a => a is "-h" or "--help"))
+        {
+            await output.WriteLineAsync(spec.Help + CommandLine.ExitCodes).ConfigureAwait(false);
+            return CommandLine.Success;
         }
 
         try
         {
-            var options = new Arguments(args.Skip(1));
+            var options = new Arguments(args.Skip(1), spec);
             switch (args[0])
             {
                 case "score":
                     return await Commands.ScoreAsync(options, output, errors, cancellationToken).ConfigureAwait(false);
                 case "eval":
-                    return await Commands.EvalAsync(options, output, cancellationToken).ConfigureAwait(false);
+                    return await Commands.EvalAsync(options, output, errors, cancellationToken).ConfigureAwait(false);
                 case "train":
-                    return await Commands.TrainAsync(options, output).ConfigureAwait(false);
+                    return await Commands.TrainAsync(options, output, errors).ConfigureAwait(false);
                 case "calibrate":
                     return await CalibrateCommand.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
                 case "corpus":
                     return await CorpusCommand.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
                 default:
-                    await errors.WriteLineAsync($"Unknown command '{args[0]}'.\n\n{Usage}").ConfigureAwait(false);
-                    return 2;
+                    await errors.WriteLineAsync($"Unknown command '{args[0]}'.{CommandLine.Suggest(args[0], CommandLine.Commands.Keys)}\n\n{Usage}").ConfigureAwait(false);
+                    return CommandLine.BadUsage;
             }
         }
         catch (ArgumentException ex)
@@ -70,7 +85,19 @@ internal static class Program
         catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException or ContentModelException)
         {
             await errors.WriteLineAsync("safeai: " + ex.Message).ConfigureAwait(false);
-            return 1;
+            return CommandLine.BadInput;
+        }
+        catch (OperationCanceledException)
+        {
+            await errors.WriteLineAsync("safeai: cancelled.").ConfigureAwait(false);
+            return CommandLine.BadInput;
+        }
+#pragma warning disable CA1031 // The tool's last line of defence: a clean message and exit code, never an unhandled-exception dump.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            await errors.WriteLineAsync($"safeai: unexpected error ({ex.GetType().Name}): {ex.Message}. This is a bug in safeai; please report it with the command line.").ConfigureAwait(false);
+            return CommandLine.BadInput;
         }
     }
 }

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -33,12 +34,20 @@ public sealed class SafeAIEndpointsTests : IAsyncDisposable
         }
     }
 
-    private async Task<(WebApplication App, HttpClient Http)> StartAsync(bool reviewerPolicy = true, IFeedbackStore? feedbackStore = null)
+    private async Task<(WebApplication App, HttpClient Http)> StartAsync(bool reviewerPolicy = true, IFeedbackStore? feedbackStore = null, bool cookies = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, HeaderAuthHandler>("Test", null);
+        if (cookies)
+        {
+            builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie(o => o.LoginPath = "/login");
+        }
+        else
+        {
+            builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, HeaderAuthHandler>("Test", null);
+        }
+
         var authorization = builder.Services.AddAuthorizationBuilder();
         if (reviewerPolicy)
         {
@@ -70,7 +79,7 @@ public sealed class SafeAIEndpointsTests : IAsyncDisposable
         app.MapSafeAIReviews();
         await app.StartAsync(Ct);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return (app, new HttpClient { BaseAddress = new Uri(address) });
+        return (app, new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(address) });
     }
 
     private static HttpRequestMessage As(HttpMethod method, string url, string? user, string? role = null, object? body = null)
@@ -117,6 +126,53 @@ public sealed class SafeAIEndpointsTests : IAsyncDisposable
 
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, customer.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("/safeai/reviews/api/items", "GET")]
+    [InlineData("/safeai/reviews/api/items/some-id", "GET")]
+    [InlineData("/safeai/reviews/api/claim-next", "POST")]
+    public async Task Reviews_AnonymousApiCallUnderCookieAuthentication_401NotARedirect(string url, string method)
+    {
+        var (_, http) = await StartAsync(cookies: true);
+
+        using var api = await http.SendAsync(As(new HttpMethod(method), url, null), Ct);
+        using var page = await http.SendAsync(As(HttpMethod.Get, "/safeai/reviews/", null), Ct);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, api.StatusCode);
+        Assert.Equal(HttpStatusCode.Redirect, page.StatusCode);
+        Assert.StartsWith("/login", page.Headers.Location!.PathAndQuery, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("GET", "/safeai/reviews/api/items?pageSize=ten", "pageSize must be a whole number.")]
+    [InlineData("POST", "/safeai/reviews/api/claim-next?tier=high", "tier must be a whole number.")]
+    public async Task Reviews_QueryValueNotANumber_400ProblemNamingIt(string method, string url, string expected)
+    {
+        var (_, http) = await StartAsync();
+
+        using var response = await http.SendAsync(As(new HttpMethod(method), url, "rita", "reviewer"), Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(expected, (await response.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("detail").GetString());
+    }
+
+    [Theory]
+    [InlineData("{\"responseId\":\"r\",\"rating\":\"up\",\"comment\":\"broken \\ud800 text\"}")]
+    [InlineData("{\"responseId\":\"r\",\"rating\":\"up\",\"comment\":[1]}")]
+    [InlineData("{\"responseId\":\"r\",")]
+    public async Task Feedback_MalformedJsonOrInvalidString_400Problem(string body)
+    {
+        var store = new InMemoryFeedbackStore();
+        var (_, http) = await StartAsync(feedbackStore: store);
+
+        using var response = await http.PostAsync("/safeai/feedback", new StringContent(body, Encoding.UTF8, "application/json"), Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("not valid JSON", (await response.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Empty((await store.ListAsync(new FeedbackQuery(), Ct)).Items);
     }
 
     [Fact]

@@ -95,6 +95,36 @@ public class DependencyInjectionTests
         Assert.True(ex.Message.Contains(expected, StringComparison.Ordinal), ex.Message);
     }
 
+    [Theory]
+    [InlineData("SafeAI:BlockedMessage", "", "SafeAI:BlockedMessage must not be empty.")]
+    [InlineData("SafeAI:DefaultCheckTimeout", "00:00:00", "SafeAI:DefaultCheckTimeout must be between 1 ms and 1 day (it is 00:00:00).")]
+    [InlineData("SafeAI:RateLimitedMessage", "wait {1} s", "SafeAI:RateLimitedMessage is not a valid format string")]
+    [InlineData("SafeAI:Disclosure:NoticeText", "", "SafeAI:Disclosure:NoticeText must not be empty.")]
+    [InlineData("SafeAI:RateLimiting:PermitLimit", "0", "SafeAI:RateLimiting:PermitLimit must be at least 1.")]
+    public async Task AddSafeAI_InvalidSetting_MessageNamesTheSettingOnce(string key, string value, string expected)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection([KeyValuePair.Create(key, (string?)value)]);
+        builder.Services.AddSingleton<IConfiguration>(builder.Configuration);
+        builder.Services.AddSafeAI(safe => safe.AddAIDisclosure().AddRateLimiting());
+        using var host = builder.Build();
+
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Ct));
+
+        var failure = Assert.Single(ex.Failures);
+        Assert.StartsWith(expected, failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Build_InCodeInvalidTimeout_MessageNamesTheSettingOnce()
+    {
+        var builder = new SafeAIPipelineBuilder().Configure(o => o.DefaultCheckTimeout = TimeSpan.Zero);
+
+        var ex = Assert.Throws<OptionsValidationException>(() => builder.Build());
+
+        Assert.Equal("SafeAI:DefaultCheckTimeout must be between 1 ms and 1 day (it is 00:00:00).", Assert.Single(ex.Failures));
+    }
+
     [Fact]
     public void Build_InCodeInvalidSetting_ThrowsNamingTheSetting()
     {

@@ -25,10 +25,10 @@ public sealed class SampleHost : IAsyncDisposable
 
     public Uri Address { get; }
 
-    public static async Task<SampleHost> StartAsync(CancellationToken cancellationToken)
+    public static async Task<SampleHost> StartAsync(CancellationToken cancellationToken, params string[] settings)
     {
         var data = Directory.CreateTempSubdirectory("safeai-web-").FullName;
-        var app = SampleApp.Build(["--urls=http://127.0.0.1:0", "--Sample:DataDirectory=" + data, "--Logging:LogLevel:Default=Warning", "--environment=Production"]);
+        var app = SampleApp.Build(["--urls=http://127.0.0.1:0", "--Sample:DataDirectory=" + data, "--Logging:LogLevel:Default=Warning", "--environment=Production", .. settings]);
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new SampleHost(app, data, new Uri(address));

@@ -32,13 +32,14 @@
   }
 
   // The label says honestly where the text came from.
-  function label(kind, reviewer) {
+  function label(kind, reviewer, screening) {
     switch (kind) {
       case 'reviewed': return el('span', 'badge reviewed', 'Reviewed by a person' + (reviewer ? ' (' + reviewer + ')' : ''));
       case 'finished': return el('span', 'badge reviewed', 'Review finished: see below');
       case 'pending': return el('span', 'badge pending', 'Pending human review');
       case 'none': return el('span', 'badge none', 'Not AI-generated');
-      case 'blocked': return el('span', 'badge blocked', 'Blocked by a safeguard');
+      case 'blocked': return el('span', 'badge blocked', screening || 'Blocked by a safeguard');
+      case 'redacted': return el('span', 'badge redacted', screening || 'Redacted by a safeguard');
       default: return el('span', 'badge ai', 'AI-generated');
     }
   }
@@ -57,8 +58,9 @@
     var who = el('p', 'who');
     who.appendChild(el('span', null, 'Assistant'));
     // An answer a person approved is still the AI's text: it carries both labels.
-    if (opts.kind === 'reviewed') { who.appendChild(label('ai')); }
-    who.appendChild(label(opts.kind, opts.reviewer));
+    // A redacted answer is still the AI's text, with parts removed: it carries both labels too.
+    if (opts.kind === 'reviewed' || opts.kind === 'redacted') { who.appendChild(label('ai')); }
+    who.appendChild(label(opts.kind, opts.reviewer, opts.screening));
     li.appendChild(who);
     if (opts.notice) { li.appendChild(el('p', 'notice', opts.notice)); }
     li.appendChild(el('p', 'text answer', opts.answer));
@@ -132,6 +134,7 @@
   function kindOf(data) {
     if (data.status === 'pending-review') { return 'pending'; }
     if (data.status === 'blocked' || data.status === 'rate-limited') { return 'blocked'; }
+    if (data.status === 'redacted') { return 'redacted'; }
     if (data.disclosure && data.disclosure.mode === 'none') { return 'none'; }
     if (data.disclosure && data.disclosure.mode === 'ai-originated') { return 'reviewed'; }
     return 'ai';
@@ -170,6 +173,7 @@
         answer: data.answer,
         verdicts: data.verdicts,
         disclosure: data.disclosure,
+        screening: data.screening && data.screening.label,
         responseId: data.responseId,
         ticketId: data.review && data.review.ticketId
       });

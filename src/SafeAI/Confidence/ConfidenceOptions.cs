@@ -77,7 +77,15 @@ public sealed class ConfidenceOptions : AIGuardOptions, IValidatableObject
 }
 
 /// <summary>Validates <see cref="ConfidenceOptions"/> at start-up.</summary>
-[OptionsValidator]
 internal sealed partial class ConfidenceOptionsValidator : IValidateOptions<ConfidenceOptions>
 {
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, ConfidenceOptions options) =>
+        ValidationMessages.WithoutRepeatedNames(new Generated().Validate(name, options));
+
+    /// <summary>The validator generated from the data annotations (and <see cref="System.ComponentModel.DataAnnotations.IValidatableObject"/>).</summary>
+    [OptionsValidator]
+    private sealed partial class Generated : IValidateOptions<ConfidenceOptions>
+    {
+    }
 }

@@ -10,6 +10,10 @@ public static class SafeAIServiceCollectionExtensions
     /// Registers the SafeAI pipeline: its settings (bound from the <c>SafeAI</c> configuration section when an
     /// <c>IConfiguration</c> is registered, validated at start-up) and the singleton <see cref="SafeAIPipeline"/>
     /// that <c>services.AddChatClient(...).UseSafeAI()</c> wraps around the chat client.
+    /// At start-up every key under <c>SafeAI</c> must be a setting of the section or of a stage in use, with a value of the
+    /// right shape: a typo fails validation naming the closest valid key (see <see cref="SafeAIOptions.AllowUnknownConfigurationKeys"/>).
+    /// A setting that code and configuration both set to different values is logged once, at Information, with the value
+    /// that took effect and the configuration source.
     /// Calling it again adds to the same pipeline.
     /// </summary>
     /// <param name="services">The services.</param>
@@ -43,6 +47,7 @@ public static class SafeAIServiceCollectionExtensions
             services.AddSingleton(builder);
             _ = services.AddSafeAIOptions<SafeAIOptions>(SafeAIOptions.SectionName);
             services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<SafeAIOptions>, SafeAIOptionsValidator>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<SafeAIOptions>, SafeAIConfigurationValidator>());
             services.TryAddSingleton(TimeProvider.System);
             services.TryAddSingleton(static sp => sp.GetRequiredService<SafeAIPipelineBuilder>().Build(sp));
         }

@@ -1,5 +1,7 @@
+using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace SafeAI;
@@ -11,7 +13,11 @@ public static class AIDisclosureBuilderExtensions
     /// Adds the AI disclosure stage: every answer carries an <see cref="AIDisclosure"/> (read it with
     /// <c>response.GetAIDisclosure()</c>, write it as a header with <see cref="AIDisclosure.ToHeaderValue"/>), and, by
     /// default, the first answer of a conversation starts with a visible notice. With dependency injection the settings
-    /// are bound from <c>SafeAI:Disclosure</c>.
+    /// are bound from <c>SafeAI:Disclosure</c>. With a conversation id on the call (<c>options.WithConversation(id)</c>) the
+    /// first answer of each conversation carries the notice (conversations are remembered for
+    /// <see cref="AIDisclosureOptions.ConversationMemoryDuration"/>, shared through an <c>IDistributedCache</c> when one is
+    /// registered); without one, an answer to a request holding no earlier assistant message does. The notice never leads
+    /// text the model did not write (a refusal, a rate-limit answer: disclosure mode <c>none</c>).
     /// </summary>
     /// <param name="builder">The pipeline builder.</param>
     /// <param name="configure">Changes the settings.</param>
@@ -29,7 +35,12 @@ public static class AIDisclosureBuilderExtensions
                 _ = services.Configure(configure);
             }
 
-            return builder.Add(static sp => new AIDisclosureGuard(sp.GetRequiredService<IOptions<AIDisclosureOptions>>().Value));
+            return builder.Add(static sp =>
+            {
+                var options = sp.GetRequiredService<IOptions<AIDisclosureOptions>>().Value;
+                var logger = sp.GetService<ILoggerFactory>()?.CreateLogger("SafeAI");
+                return new AIDisclosureGuard(options, new ConversationMemory(options, sp.GetService<IDistributedCache>(), logger));
+            });
         }
 
         var options = new AIDisclosureOptions();

@@ -18,24 +18,33 @@ internal sealed class AIDisclosureGuard : AIGuard
     internal const string DefaultName = "disclosure";
 
     private readonly AIDisclosureOptions _options;
+    private readonly ConversationMemory _memory;
     private (IChatClient? Client, ChatClientMetadata? Metadata) _metadataCache;
     private AIDisclosure? _last;
 
-    public AIDisclosureGuard(AIDisclosureOptions options)
+    public AIDisclosureGuard(AIDisclosureOptions options, ConversationMemory? memory = null)
         : base(DefaultName, options)
     {
         _options = options;
+        _memory = memory ?? new ConversationMemory(options);
     }
 
     public override int Order => GuardOrder.Disclosure;
 
+    internal ConversationMemory Memory => _memory;
+
     public override ValueTask<ChatResponse> InvokeAsync(SafeAIContext context, GuardNext next)
     {
         ArgumentNullException.ThrowIfNull(context);
+        if (RemembersConversation(context))
+        {
+            return InvokeRememberingAsync(context, next);
+        }
+
         var pending = next.GetResponseAsync(context);
         if (pending.IsCompletedSuccessfully)
         {
-            return new ValueTask<ChatResponse>(Disclose(context, pending.Result));
+            return new ValueTask<ChatResponse>(Disclose(context, pending.Result, firstTurn: null, out _));
         }
 
         return AwaitAndDiscloseAsync(pending, context);
@@ -44,19 +53,47 @@ internal sealed class AIDisclosureGuard : AIGuard
     public override async ValueTask<IAsyncEnumerable<ChatResponseUpdate>> InvokeStreamingAsync(SafeAIContext context, GuardNext next)
     {
         ArgumentNullException.ThrowIfNull(context);
+        bool? firstTurn = null;
+        string? key = null;
+        if (RemembersConversation(context))
+        {
+            key = ConversationMemory.KeyOf(context.CallContext);
+            firstTurn = !await _memory.HasSeenAsync(key, context.TimeProvider.GetUtcNow(), context.CancellationToken).ConfigureAwait(false);
+        }
+
         var stream = await next.GetStreamingResponseAsync(context).ConfigureAwait(false);
-        return new DisclosureStream(this, context, stream);
+        return new DisclosureStream(this, context, stream, firstTurn, key);
+    }
+
+    // With a conversation id, "first turn" means the first answer of that conversation this app showed the notice on;
+    // without one, the request carrying no earlier assistant message.
+    private bool RemembersConversation(SafeAIContext context) =>
+        _options.Notice == AIDisclosureNotice.FirstTurn && context.CallContext.ConversationId is not null;
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ChatResponse> InvokeRememberingAsync(SafeAIContext context, GuardNext next)
+    {
+        var key = ConversationMemory.KeyOf(context.CallContext);
+        var seen = await _memory.HasSeenAsync(key, context.TimeProvider.GetUtcNow(), context.CancellationToken).ConfigureAwait(false);
+        var response = Disclose(context, await next.GetResponseAsync(context).ConfigureAwait(false), firstTurn: !seen, out var shown);
+        if (shown)
+        {
+            await _memory.MarkSeenAsync(key, context.TimeProvider.GetUtcNow(), context.CancellationToken).ConfigureAwait(false);
+        }
+
+        return response;
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ChatResponse> AwaitAndDiscloseAsync(ValueTask<ChatResponse> pending, SafeAIContext context) =>
-        Disclose(context, await pending.ConfigureAwait(false));
+        Disclose(context, await pending.ConfigureAwait(false), firstTurn: null, out _);
 
-    private ChatResponse Disclose(SafeAIContext context, ChatResponse response)
+    private ChatResponse Disclose(SafeAIContext context, ChatResponse response, bool? firstTurn, out bool noticeShown)
     {
         var disclosure = Describe(context, response.ModelId, response.CreatedAt, ReferenceEquals(response, context.Refusal));
         (response.AdditionalProperties ??= [])[AIDisclosure.PropertyKey] = disclosure;
-        var notice = GetNotice(context);
+        var notice = GetNotice(context, disclosure.Mode, firstTurn);
+        noticeShown = notice is not null;
         if (notice is not null)
         {
             var target = FirstAssistantMessage(response);
@@ -74,10 +111,16 @@ internal sealed class AIDisclosureGuard : AIGuard
         return response;
     }
 
-    private ChatResponseUpdate Lead(SafeAIContext context, ChatResponseUpdate first)
+    private ChatResponseUpdate Lead(SafeAIContext context, ChatResponseUpdate first, bool? firstTurn, string? conversationKey)
     {
         var disclosure = Describe(context, first.ModelId, first.CreatedAt, ReferenceEquals(first, context.Refusal));
-        var notice = GetNotice(context);
+        var notice = GetNotice(context, disclosure.Mode, firstTurn);
+        if (notice is not null && conversationKey is not null)
+        {
+            // A stream cannot wait here: the memory is updated in the background (its failures are logged, never thrown).
+            _ = _memory.MarkSeenAsync(conversationKey, context.TimeProvider.GetUtcNow(), CancellationToken.None).AsTask();
+        }
+
         var lead = new ChatResponseUpdate(ChatRole.Assistant, notice is null ? null : notice + "\n\n")
         {
             ResponseId = first.ResponseId,
@@ -148,16 +191,24 @@ internal sealed class AIDisclosureGuard : AIGuard
         return disclosure;
     }
 
-    private string? GetNotice(SafeAIContext context)
+    private string? GetNotice(SafeAIContext context, AIDisclosureMode mode, bool? firstTurn)
     {
-        // The notice is about the conversation (the user is talking to an AI system), so it is shown on the first turn
-        // even when this particular answer is SafeAI's own text (a refusal, a pending-review notice).
-        if (_options.Notice == AIDisclosureNotice.None)
+        // The notice says that the text was written by an AI, so it never leads text the model did not write (a refusal,
+        // a rate-limit answer, a pending-review notice, a non-AI fallback: mode none); the first model answer of the
+        // conversation carries it instead.
+        if (_options.Notice == AIDisclosureNotice.None || mode == AIDisclosureMode.None)
         {
             return null;
         }
 
-        if (_options.Notice == AIDisclosureNotice.FirstTurn)
+        if (_options.Notice == AIDisclosureNotice.FirstTurn && firstTurn is { } first)
+        {
+            if (!first)
+            {
+                return null;
+            }
+        }
+        else if (_options.Notice == AIDisclosureNotice.FirstTurn)
         {
             foreach (var message in context.Messages)
             {
@@ -216,7 +267,7 @@ internal sealed class AIDisclosureGuard : AIGuard
     }
 
     /// <summary>Puts one leading update with the disclosure (and notice) before the first update of the answer.</summary>
-    private sealed class DisclosureStream(AIDisclosureGuard guard, SafeAIContext context, IAsyncEnumerable<ChatResponseUpdate> source)
+    private sealed class DisclosureStream(AIDisclosureGuard guard, SafeAIContext context, IAsyncEnumerable<ChatResponseUpdate> source, bool? firstTurn, string? conversationKey)
         : UpdateStream(source, context.CancellationToken)
     {
         private bool _led;
@@ -231,7 +282,7 @@ internal sealed class AIDisclosureGuard : AIGuard
             _led = true;
             Enqueue(update);
             PassThrough();
-            return guard.Lead(context, update);
+            return guard.Lead(context, update, firstTurn, conversationKey);
         }
     }
 }

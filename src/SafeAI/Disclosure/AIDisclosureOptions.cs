@@ -41,10 +41,34 @@ public sealed class AIDisclosureOptions : AIGuardOptions
 
     /// <summary>Gets or sets the model named in the disclosure; by default the response's model id.</summary>
     public string? Model { get; set; }
+
+    /// <summary>
+    /// Gets or sets how long a conversation is remembered after its last turn, for <see cref="AIDisclosureNotice.FirstTurn"/>
+    /// with a conversation id (<c>options.WithConversation(id)</c>): a conversation not seen for longer is greeted with the
+    /// notice again. Default: 1 day. Between 1 second and 366 days.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "366.00:00:00", ErrorMessage = "SafeAI:Disclosure:ConversationMemoryDuration must be between 1 second and 366 days.")]
+    public TimeSpan ConversationMemoryDuration { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// Gets or sets the most conversations remembered in process (the least recently seen are forgotten first). When an
+    /// <c>IDistributedCache</c> is registered, it holds the same facts for every instance of the app, with the same expiry.
+    /// Default: 100,000 (a few MB). Between 1 and 10,000,000.
+    /// </summary>
+    [Range(1, 10_000_000, ErrorMessage = "SafeAI:Disclosure:MaxRememberedConversations must be between 1 and 10,000,000.")]
+    public int MaxRememberedConversations { get; set; } = 100_000;
 }
 
 /// <summary>Validates <see cref="AIDisclosureOptions"/>.</summary>
-[OptionsValidator]
 internal sealed partial class AIDisclosureOptionsValidator : IValidateOptions<AIDisclosureOptions>
 {
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, AIDisclosureOptions options) =>
+        ValidationMessages.WithoutRepeatedNames(new Generated().Validate(name, options));
+
+    /// <summary>The validator generated from the data annotations (and <see cref="System.ComponentModel.DataAnnotations.IValidatableObject"/>).</summary>
+    [OptionsValidator]
+    private sealed partial class Generated : IValidateOptions<AIDisclosureOptions>
+    {
+    }
 }

@@ -138,7 +138,15 @@ public sealed class FallbackOptions : AIGuardOptions, IValidatableObject
 }
 
 /// <summary>Validates <see cref="FallbackOptions"/> at start-up.</summary>
-[OptionsValidator]
 internal sealed partial class FallbackOptionsValidator : IValidateOptions<FallbackOptions>
 {
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, FallbackOptions options) =>
+        ValidationMessages.WithoutRepeatedNames(new Generated().Validate(name, options));
+
+    /// <summary>The validator generated from the data annotations (and <see cref="System.ComponentModel.DataAnnotations.IValidatableObject"/>).</summary>
+    [OptionsValidator]
+    private sealed partial class Generated : IValidateOptions<FallbackOptions>
+    {
+    }
 }

@@ -88,6 +88,14 @@ public sealed class SafeAIOptions : IValidatableObject
     public bool LogMessageContent { get; set; }
 
     /// <summary>
+    /// Gets or sets a value indicating whether keys under the <c>SafeAI</c> configuration section that this version does
+    /// not know are accepted (each is logged at Warning) instead of failing validation at start-up. Off by default, so
+    /// that a typo (<c>SafeAI:RateLimting</c>) is caught; turn it on for forward compatibility, when one configuration
+    /// serves apps on different SafeAI versions. A value of the wrong shape (<c>"SafeAI": "yes"</c>) always fails.
+    /// </summary>
+    public bool AllowUnknownConfigurationKeys { get; set; }
+
+    /// <summary>
     /// Gets or sets a delegate that chooses the text of a rejection, for localisation or per-reason wording.
     /// Return <see langword="null"/> to use the configured message. Not bound from configuration.
     /// </summary>

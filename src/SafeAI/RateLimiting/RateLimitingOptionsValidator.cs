@@ -38,7 +38,7 @@ internal sealed partial class RateLimitingOptionsValidator : IValidateOptions<Ra
             var generated = new RateLimitingOptionsValidator().Validate(Options.DefaultName, options);
             if (generated.Failed)
             {
-                failures.AddRange(generated.Failures);
+                failures.AddRange(ValidationMessages.WithoutRepeatedNames(generated).Failures ?? []);
             }
         }
 

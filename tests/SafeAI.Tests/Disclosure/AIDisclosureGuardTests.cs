@@ -53,19 +53,124 @@ public class AIDisclosureGuardTests
         Assert.StartsWith("Sie chatten mit einer KI.", german.Text, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task GetResponseAsync_FirstTurnRefusal_ModeNoneWithNotice()
+    [Theory]
+    [InlineData(AIDisclosureNotice.FirstTurn)]
+    [InlineData(AIDisclosureNotice.EveryAnswer)]
+    public async Task GetResponseAsync_FirstTurnRefusal_ModeNoneWithoutNotice(AIDisclosureNotice notice)
     {
         using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe
-            .AddAIDisclosure()
+            .AddAIDisclosure(o => o.Notice = notice)
             .AddInputCheck("b", (_, _) => ValueTask.FromResult(GuardVerdict.Block("b", "x.y")))).Build();
 
         var response = await client.GetResponseAsync("anything", cancellationToken: Ct);
 
         Assert.Equal(AIDisclosureMode.None, response.GetAIDisclosure()!.Mode);
         Assert.Null(response.GetAIDisclosure()!.Model);
-        Assert.EndsWith(new SafeAIOptions().BlockedMessage, response.Text, StringComparison.Ordinal);
-        Assert.StartsWith(new AIDisclosureOptions().NoticeText, response.Text, StringComparison.Ordinal);
+        Assert.Equal(new SafeAIOptions().BlockedMessage, response.Text);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_RateLimitedAnswer_ModeNoneWithoutNotice()
+    {
+        using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe
+            .AddAIDisclosure()
+            .AddRateLimiting(o => (o.PartitionBy, o.PermitLimit) = (RateLimitPartition.Global, 1))).Build();
+        _ = await client.GetResponseAsync("What are your opening hours?", cancellationToken: Ct);
+
+        var limited = await client.GetResponseAsync("What are your opening hours?", new ChatOptions().WithConversation("new-conversation"), Ct);
+
+        Assert.Equal(GuardAction.Limit, limited.GetSafeAIResult()!.Outcome);
+        Assert.Equal(AIDisclosureMode.None, limited.GetAIDisclosure()!.Mode);
+        Assert.DoesNotContain(new AIDisclosureOptions().NoticeText, limited.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_SameConversationIdWithoutHistory_NoticeOnItsFirstAnswerOnly()
+    {
+        using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe.AddAIDisclosure()).Build();
+        var notice = new AIDisclosureOptions().NoticeText;
+
+        var first = await client.GetResponseAsync("What are your opening hours?", new ChatOptions().WithConversation("c-1"), Ct);
+        var second = await client.GetResponseAsync("How do I reset my password?", new ChatOptions().WithConversation("c-1"), Ct);
+        var other = await client.GetResponseAsync("What are your opening hours?", new ChatOptions().WithConversation("c-2"), Ct);
+        var otherTenant = await client.GetResponseAsync("What are your opening hours?", new ChatOptions().WithConversation("c-1").WithTenant("t-2"), Ct);
+
+        Assert.StartsWith(notice, first.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain(notice, second.Text, StringComparison.Ordinal);
+        Assert.Equal(AIDisclosureMode.MachineGenerated, second.GetAIDisclosure()!.Mode);
+        Assert.StartsWith(notice, other.Text, StringComparison.Ordinal);
+        Assert.StartsWith(notice, otherTenant.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_RefusalThenModelAnswerInOneConversation_NoticeOnTheModelAnswer()
+    {
+        using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe
+            .AddAIDisclosure()
+            .AddInputCheck("kw", (ctx, _) => ValueTask.FromResult(ctx.GetInputText().Contains("forbidden", StringComparison.Ordinal) ? GuardVerdict.Block("kw", "kw.hit") : GuardVerdict.Allow("kw")))).Build();
+        var notice = new AIDisclosureOptions().NoticeText;
+
+        var refusal = await client.GetResponseAsync("forbidden words", new ChatOptions().WithConversation("c-1"), Ct);
+        var answer = await client.GetResponseAsync("What are your opening hours?", new ChatOptions().WithConversation("c-1"), Ct);
+        var later = await client.GetResponseAsync("What are your opening hours?", new ChatOptions().WithConversation("c-1"), Ct);
+
+        Assert.Equal(new SafeAIOptions().BlockedMessage, refusal.Text);
+        Assert.StartsWith(notice, answer.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain(notice, later.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_ConversationIdleLongerThanTheMemory_NoticeAgain()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe
+            .UseTimeProvider(time)
+            .AddAIDisclosure(o => o.ConversationMemoryDuration = TimeSpan.FromHours(1))).Build();
+        var notice = new AIDisclosureOptions().NoticeText;
+        var options = new ChatOptions().WithConversation("c-1");
+
+        var first = await client.GetResponseAsync("hours?", options, Ct);
+        time.Advance(TimeSpan.FromMinutes(50));
+        var withinTheHour = await client.GetResponseAsync("hours?", options, Ct);
+        time.Advance(TimeSpan.FromMinutes(50));
+        var renewedByTheLastTurn = await client.GetResponseAsync("hours?", options, Ct);
+        time.Advance(TimeSpan.FromMinutes(61));
+        var forgotten = await client.GetResponseAsync("hours?", options, Ct);
+
+        Assert.StartsWith(notice, first.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain(notice, withinTheHour.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain(notice, renewedByTheLastTurn.Text, StringComparison.Ordinal);
+        Assert.StartsWith(notice, forgotten.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_MoreConversationsThanTheMemoryHolds_MemoryStaysBounded()
+    {
+        using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe.AddAIDisclosure(o => o.MaxRememberedConversations = 10)).Build();
+        var guard = client.GetService<SafeAIPipeline>()!.Stages.OfType<AIDisclosureGuard>().Single();
+
+        for (var i = 0; i < 100; i++)
+        {
+            _ = await client.GetResponseAsync("hours?", new ChatOptions().WithConversation("c-" + i), Ct);
+        }
+
+        Assert.InRange(guard.Memory.Count, 1, 10);
+        var latest = await client.GetResponseAsync("hours?", new ChatOptions().WithConversation("c-99"), Ct);
+        Assert.DoesNotContain(new AIDisclosureOptions().NoticeText, latest.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_SameConversationId_NoticeOnTheFirstStreamOnly()
+    {
+        using var client = FaqChatClient.CreateDemo().AsBuilder().UseSafeAI(safe => safe.AddAIDisclosure()).Build();
+        var notice = new AIDisclosureOptions().NoticeText;
+
+        var first = await client.GetStreamingResponseAsync("hours?", new ChatOptions().WithConversation("s-1"), Ct).ToChatResponseAsync(Ct);
+        var second = await client.GetStreamingResponseAsync("hours?", new ChatOptions().WithConversation("s-1"), Ct).ToChatResponseAsync(Ct);
+
+        Assert.StartsWith(notice, first.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain(notice, second.Text, StringComparison.Ordinal);
+        Assert.Equal(AIDisclosureMode.MachineGenerated, second.GetAIDisclosure()!.Mode);
     }
 
     [Fact]

@@ -1,0 +1,192 @@
+using System.Globalization;
+
+namespace SafeAI.Cli;
+
+/// <summary>
+/// What one command accepts: the options that take a value, the flags that do not, and its <c>--help</c> text.
+/// A command listed in <see cref="CommandLine.Commands"/> rejects any other option (exit code 2), naming the closest valid one.
+/// </summary>
+/// <param name="Name">The command, as typed (<c>score</c>).</param>
+/// <param name="Help">The text <c>safeai {name} --help</c> prints.</param>
+/// <param name="Options">The options that take a value, without <c>--</c>.</param>
+/// <param name="Flags">The options that take no value, without <c>--</c>.</param>
+internal sealed record CommandSpec(string Name, string Help, IReadOnlyList<string> Options, IReadOnlyList<string> Flags)
+{
+    public bool Accepts(string name) => Options.Contains(name, StringComparer.OrdinalIgnoreCase) || Flags.Contains(name, StringComparer.OrdinalIgnoreCase);
+
+    public bool IsFlag(string name) => Flags.Contains(name, StringComparer.OrdinalIgnoreCase);
+}
+
+/// <summary>The commands' option tables, the exit codes, and the "did you mean" suggestion shared by every check.</summary>
+internal static class CommandLine
+{
+    /// <summary>Success.</summary>
+    public const int Success = 0;
+
+    /// <summary>Bad input: a malformed line (without <c>--on-invalid skip</c>), a missing or unreadable file, a model that does not load.</summary>
+    public const int BadInput = 1;
+
+    /// <summary>Bad usage: an unknown command, option or label, a missing option, a value out of range.</summary>
+    public const int BadUsage = 2;
+
+    public const string ExitCodes = """
+        Exit codes: 0 success; 1 bad input (a malformed line, a missing or unreadable file, a model that does not load);
+        2 bad usage (unknown command, option or label, a missing option, a value out of range). Errors go to standard error.
+        """;
+
+    private const string InvalidLinesHelp = """
+          --on-invalid fail|skip  a malformed input line (not JSON, no "text" string, an invalid string such as a lone
+                                  surrogate): fail (default: exit 1, naming file and line, no output file is left behind)
+                                  or skip (each one is reported as file:line on standard error, the rest is processed)
+        """;
+
+    public static readonly IReadOnlyDictionary<string, CommandSpec> Commands = new Dictionary<string, CommandSpec>(StringComparer.Ordinal)
+    {
+        ["score"] = new(
+            "score",
+            """
+            safeai score --input in.jsonl --output out.jsonl [--model default|cascade|safeai-model.json] [--threshold 0.5]
+                         [--on-invalid fail|skip] [--progress]
+              Each input line {"text": ...} becomes {"text", "scores": {category: probability}, "flagged", "categories"}.
+              The output file is written whole or not at all (it appears when every line is scored).
+              --threshold 0 to 1   the score from which a category is flagged (default 0.5)
+              --progress           draw a progress bar on standard error even when it is redirected
+            """ + InvalidLinesHelp,
+            ["input", "output", "model", "threshold", "on-invalid"],
+            ["progress"]),
+        ["eval"] = new(
+            "eval",
+            """
+            safeai eval --input labelled.jsonl|.csv [--model ...] [--threshold 0.5] [--report eval.html] [--markdown eval.md]
+                        [--on-invalid fail|skip] [--ignore-unknown-labels]
+            safeai eval --data ../shared/data [--set heldout|convabuse-test] [--model ...]
+            safeai eval --data ../shared/data --set sources [--model ...] [--markdown out.md] [--json out.json]
+              (sources: per source, harmful texts and benign texts flagged, the sources held out whole from the
+              default model's training first, then the random held-out 20 % of the trained sources)
+              Per-category AUROC, AUPRC, precision, recall, F1 and false-positive rate; ROC curves in an HTML report.
+              --threshold 0 to 1        the score from which a category counts as flagged (default 0.5)
+              --ignore-unknown-labels   evaluate even when --input has labels the model does not score (they are listed,
+                                        not evaluated); without it such a label (a typo such as "hatee") is an error
+            """ + InvalidLinesHelp,
+            ["input", "data", "set", "model", "threshold", "report", "markdown", "json", "on-invalid"],
+            ["ignore-unknown-labels"]),
+        ["train"] = new(
+            "train",
+            """
+            safeai train --input labelled.jsonl|.csv [--input ...] | --data ../shared/data  --output folder
+                         [--seed 42] [--epochs 6] [--bits 18] [--fpr 0.025] [--categories hate,prompt_injection]
+            safeai train --tier encoder --input ... | --data ../shared/data [--convabuse]  --output folder
+                         [--seed 42] [--epochs 20] [--tokens 128] [--fpr 0.025] [--max-escalation 0.3]
+                         [--combine mean-logit|second] [--source-balance 1] [--cache embeddings.bin]
+              Trains the n-gram model (or, with --tier encoder, the MiniLM cascade's heads and bands).
+              --categories   the categories to train; each must be a label of the data
+            """ + InvalidLinesHelp,
+            ["input", "data", "output", "tier", "seed", "epochs", "bits", "fpr", "categories", "tokens", "max-escalation", "combine", "source-balance", "cache", "on-invalid"],
+            ["convabuse"]),
+        ["corpus"] = new(
+            "corpus",
+            """
+            safeai corpus --data ../shared/data --output corpus.jsonl [--tokens 128]
+              Writes the shared corpora as the fine-tuning script reads them (training/train-filter.sh): one line per text
+              with its labels, source, part (train, calib, test, heldout-source, convabuse-test) and its token ids exactly
+              as the default model's encoder sees them at run time.
+              --tokens 16 to 256   the window the ids are cut to (default 128)
+            """,
+            ["data", "output", "tokens"],
+            []),
+        ["calibrate"] = new(
+            "calibrate",
+            """
+            safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.015]
+              Sets each category's bias of an ensemble model so that, at the default threshold 0.5, at most the given share
+              of the benign-request calibration sample is flagged by any category (the description is rewritten).
+              --benign-rate 0 to 0.5   the share of the benign sample that may be flagged (default 0.015)
+            """,
+            ["model", "data", "benign-rate"],
+            []),
+    };
+
+    /// <summary>Gets the valid name closest to <paramref name="name"/> (case-insensitive edit distance), or <see langword="null"/> when none is close.</summary>
+    public static string? Closest(string name, IEnumerable<string> candidates)
+    {
+        string? best = null;
+        var bestDistance = int.MaxValue;
+        foreach (var candidate in candidates)
+        {
+            var distance = Distance(name.ToUpperInvariant(), candidate.ToUpperInvariant());
+            if (distance < bestDistance)
+            {
+                (best, bestDistance) = (candidate, distance);
+            }
+        }
+
+        // Close: at most a third of the longer name changed (so "frob" suggests nothing, "treshold" suggests threshold).
+        return best is not null && bestDistance <= Math.Max(1, Math.Max(name.Length, best.Length) / 3) ? best : null;
+    }
+
+    /// <summary>" Did you mean --x?" when a close valid name exists, else an empty string.</summary>
+    public static string Suggest(string name, IEnumerable<string> candidates, string prefix = "") =>
+        Closest(name, candidates) is { } close ? string.Create(CultureInfo.InvariantCulture, $" Did you mean {prefix}{close}?") : string.Empty;
+
+    // Edits (insert, delete, change, swap two neighbours) that turn one name into the other.
+    private static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (var i = 0; i <= a.Length; i++)
+        {
+            d[i, 0] = i;
+        }
+
+        for (var j = 0; j <= b.Length; j++)
+        {
+            d[0, j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                {
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+                }
+            }
+        }
+
+        return d[a.Length, b.Length];
+    }
+}
+
+/// <summary>What happens to a malformed input line (<c>--on-invalid</c>): it fails the command, or it is reported and skipped.</summary>
+/// <param name="Skip">Whether malformed lines are skipped.</param>
+/// <param name="Errors">Where skipped lines are reported.</param>
+internal sealed class InvalidLines(bool Skip, TextWriter Errors)
+{
+    /// <summary>Gets the policy that fails on the first malformed line.</summary>
+    public static InvalidLines Fail { get; } = new(false, TextWriter.Null);
+
+    /// <summary>Gets how many lines were skipped.</summary>
+    public int Skipped { get; private set; }
+
+    /// <summary>Reads <c>--on-invalid</c>.</summary>
+    public static InvalidLines From(Arguments args, TextWriter errors) => args.Optional("on-invalid") switch
+    {
+        null or "fail" => Fail,
+        "skip" => new InvalidLines(true, errors),
+        var other => throw new ArgumentException($"--on-invalid must be fail or skip (it is '{other}')."),
+    };
+
+    /// <summary>Fails with <paramref name="problem"/>, or reports it and returns so that the caller skips the line.</summary>
+    public void Handle(FormatException problem)
+    {
+        if (!Skip)
+        {
+            throw problem;
+        }
+
+        Skipped++;
+        Errors.WriteLine("safeai: skipped " + problem.Message);
+    }
+}
