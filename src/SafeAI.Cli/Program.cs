@@ -42,6 +42,11 @@ internal static class Program
             return args.Length == 0 ? 2 : 0;
         }
 
+        if (args[0] == "rollout")
+        {
+            return await RolloutCommand.RunAsync(args[1..], output, errors).ConfigureAwait(false);
+        }
+
         try
         {
             var options = new Arguments(args.Skip(1));
