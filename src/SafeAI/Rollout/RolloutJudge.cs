@@ -90,6 +90,10 @@ internal readonly record struct JudgeResult(
 /// </summary>
 internal static class RolloutJudge
 {
+    private static ReadOnlySpan<double> MixtureScales => [1, 0.25, 0.5, 2, 4, 8, 16];
+
+    private static ReadOnlySpan<double> MixtureWeights => [0.5, 0.5 / 6, 0.5 / 6, 0.5 / 6, 0.5 / 6, 0.5 / 6, 0.5 / 6];
+
     public static JudgeResult Evaluate(RolloutPlan plan, ReadOnlySpan<long> counts, int stageIndex, TimeSpan timeInStage)
     {
         var stage = plan.Stages[stageIndex];
@@ -216,8 +220,16 @@ internal static class RolloutJudge
 
         var diff = weightedDiff / weightSum;
         var variance = weightedVar / (weightSum * weightSum);
-        var tau = plan.Options.TunedEffect * baselineRate;
-        var half = MixtureConfidenceSequence.HalfWidth(variance, tau * tau, plan.AlphaPerGuardrail);
+        // Half the weight on the tuned effect, the rest spread from a quarter of it to sixteen times it, so a blatant
+        // degradation is caught within the first few hundred calls and a subtle one as fast as the tuned test allows.
+        Span<double> mixing = stackalloc double[MixtureScales.Length];
+        for (var k = 0; k < mixing.Length; k++)
+        {
+            var tau = MixtureScales[k] * plan.Options.TunedEffect * baselineRate;
+            mixing[k] = tau * tau;
+        }
+
+        var half = MixtureConfidenceSequence.HalfWidth(variance, mixing, MixtureWeights, plan.AlphaPerGuardrail);
         var lower = diff - half;
         var upper = diff + half;
         var tolerance = Math.Max(margin * baselineRate, g.AbsoluteTolerance);

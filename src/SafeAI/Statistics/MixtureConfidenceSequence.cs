@@ -56,4 +56,68 @@ internal static class MixtureConfidenceSequence
         var d = estimate - nullValue;
         return Math.Sqrt(variance / (variance + mixingVariance)) * Math.Exp(mixingVariance * d * d / (2 * variance * (variance + mixingVariance)));
     }
+
+    /// <summary>
+    /// Gets the half-width of the confidence sequence of a weighted mixture of normal mixtures (one per mixing variance).
+    /// A weighted average of test martingales is a test martingale, so the guarantee holds; the mixture is fast for large
+    /// effects at small samples and for small effects at large samples, paying only ln(1/weight) for the spread.
+    /// </summary>
+    /// <param name="variance">The variance V of the estimate; must be positive.</param>
+    /// <param name="mixingVariances">The mixing variances τ²ₖ; each positive.</param>
+    /// <param name="weights">Their weights; positive and summing to 1.</param>
+    /// <param name="alpha">The error rate, strictly between 0 and 1.</param>
+    /// <returns>The half-width: the distance d from the estimate at which Σ wₖ Λₖ(d) = 1/α.</returns>
+    public static double HalfWidth(double variance, ReadOnlySpan<double> mixingVariances, ReadOnlySpan<double> weights, double alpha)
+    {
+        if (mixingVariances.Length == 0 || mixingVariances.Length != weights.Length)
+        {
+            throw new ArgumentException("Give one weight per mixing variance.", nameof(weights));
+        }
+
+        // Σ w Λ ≤ max Λ, so below the smallest single half-width at α nothing rejects; Σ w Λ ≥ wₖ Λₖ, so at
+        // component k's half-width at α·wₖ everything rejects. The answer lies between; bisect on the log scale.
+        var low = double.PositiveInfinity;
+        var high = double.PositiveInfinity;
+        for (var k = 0; k < mixingVariances.Length; k++)
+        {
+            low = Math.Min(low, HalfWidth(variance, mixingVariances[k], alpha));
+            high = Math.Min(high, HalfWidth(variance, mixingVariances[k], alpha * weights[k]));
+        }
+
+        var target = Math.Log(1 / alpha);
+        for (var i = 0; i < 40 && high - low > 1e-7 * high; i++)
+        {
+            var mid = 0.5 * (low + high);
+            if (LogMixtureRatio(mid, variance, mixingVariances, weights) >= target)
+            {
+                high = mid;
+            }
+            else
+            {
+                low = mid;
+            }
+        }
+
+        return high;
+    }
+
+    private static double LogMixtureRatio(double distance, double variance, ReadOnlySpan<double> mixingVariances, ReadOnlySpan<double> weights)
+    {
+        Span<double> logs = stackalloc double[mixingVariances.Length];
+        var max = double.NegativeInfinity;
+        for (var k = 0; k < mixingVariances.Length; k++)
+        {
+            var t = mixingVariances[k];
+            logs[k] = Math.Log(weights[k]) + (0.5 * Math.Log(variance / (variance + t))) + (t * distance * distance / (2 * variance * (variance + t)));
+            max = Math.Max(max, logs[k]);
+        }
+
+        double sum = 0;
+        foreach (var l in logs)
+        {
+            sum += Math.Exp(l - max);
+        }
+
+        return max + Math.Log(sum);
+    }
 }

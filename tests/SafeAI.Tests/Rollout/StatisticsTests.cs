@@ -162,5 +162,27 @@ public class StatisticsTests
 
         Assert.True(halts <= 10, $"{halts} of 1000 sound experiments crossed the 1 % boundary");
     }
+
+    [Fact]
+    public void HalfWidth_SingleComponentMixture_EqualsTheClosedForm()
+    {
+        var closed = MixtureConfidenceSequence.HalfWidth(0.002, 0.0004, 0.05);
+        Assert.Equal(closed, MixtureConfidenceSequence.HalfWidth(0.002, [0.0004], [1.0], 0.05), 1e-8);
+    }
+
+    [Fact]
+    public void HalfWidth_Mixture_AtTheBoundaryTheWeightedRatioIsOneOverAlpha()
+    {
+        double[] taus = [0.0001, 0.01, 1];
+        double[] weights = [0.5, 0.25, 0.25];
+        var h = MixtureConfidenceSequence.HalfWidth(0.003, taus, weights, 0.05);
+        var ratio = 0.0;
+        for (var k = 0; k < taus.Length; k++)
+        {
+            ratio += weights[k] * MixtureConfidenceSequence.LikelihoodRatio(h, 0.003, taus[k]);
+        }
+
+        Assert.Equal(20, ratio, 1e-4);
+    }
 }
 
