@@ -196,6 +196,31 @@ public sealed class RolloutController
         return decision;
     }
 
+    /// <summary>
+    /// Runs the judge on a schedule until cancelled: <see cref="Evaluate"/> every <paramref name="interval"/> of the
+    /// controller's clock. Host it in a background service on one instance (decisions reach the others through a shared
+    /// store such as <c>RedisRolloutSync</c>).
+    /// </summary>
+    /// <param name="interval">Time between two looks; at least one second.</param>
+    /// <param name="cancellationToken">Stops the loop.</param>
+    /// <returns>A task that completes when cancelled.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="interval"/> is shorter than one second.</exception>
+    public async Task RunJudgeAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(interval, TimeSpan.FromSeconds(1));
+        using var timer = new PeriodicTimer(interval, _timeProvider);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                _ = Evaluate();
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
     /// <summary>Pauses promotion: traffic keeps the current split and the judge still aborts on a degradation, but promotes nothing until <see cref="Resume"/>.</summary>
     /// <param name="reason">Why, for the record.</param>
     /// <returns>The decision.</returns>

@@ -188,4 +188,26 @@ public class RolloutControllerTests
         Assert.Contains("SampleRatioAlpha", ex.Message, StringComparison.Ordinal);
         Assert.Contains("must be the last stage", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task RunJudgeAsync_HourlyOnAFakeClock_PromotesAfterSevenDays()
+    {
+        var time = new FakeTimeProvider();
+        var c = new RolloutController(Plan(), time);
+        Feed(c, 5000, 250, 95000, 4750);
+        using var cts = new CancellationTokenSource();
+        var loop = c.RunJudgeAsync(TimeSpan.FromHours(1), cts.Token);
+        for (var h = 0; h < 24 * 7 - 1; h++)
+        {
+            time.Advance(TimeSpan.FromHours(1));
+        }
+
+        Assert.Equal(0, c.StageIndex);
+        time.Advance(TimeSpan.FromHours(1));
+        Assert.Equal(1, c.StageIndex);
+        Assert.Equal(RolloutDecisionKind.Promote, Assert.Single(c.GetHistory()).Kind);
+        await cts.CancelAsync();
+        await loop;
+    }
 }
+
