@@ -29,6 +29,9 @@ public sealed partial class RedisRolloutSync : IAsyncDisposable
     private readonly RedisKey _stateKey;
     private readonly RedisChannel _channel;
     private ChannelMessageQueue? _queue;
+    private readonly RedisKey _countsKey;
+    private readonly SemaphoreSlim _flushGate = new(1, 1);
+    private long[] _flushed = [];
 
     private RedisRolloutSync(IConnectionMultiplexer connection, RolloutController controller, string prefix, ILogger? logger)
     {
@@ -37,6 +40,7 @@ public sealed partial class RedisRolloutSync : IAsyncDisposable
         _logger = logger ?? NullLogger.Instance;
         _stateKey = $"{prefix}rollout:{controller.Name}:state";
         _channel = RedisChannel.Literal($"{prefix}rollout:{controller.Name}");
+        _countsKey = $"{prefix}rollout:{controller.Name}:counts";
     }
 
     /// <summary>Connects a controller to the shared state: applies the stored state, subscribes to changes, and publishes the controller's own decisions.</summary>
@@ -68,6 +72,64 @@ public sealed partial class RedisRolloutSync : IAsyncDisposable
         return sync;
     }
 
+    /// <summary>Adds this instance's counts since the last flush to the shared totals (one HINCRBY per changed counter), so the judge sees every instance's calls exactly once.</summary>
+    /// <param name="cancellationToken">Cancels the wait for an earlier flush.</param>
+    /// <returns>A task that completes when Redis has the counts.</returns>
+    /// <exception cref="RedisException">Redis is unreachable; the counts are kept and sent with the next flush.</exception>
+    public async Task FlushCountsAsync(CancellationToken cancellationToken = default)
+    {
+        await _flushGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var current = _controller.ReadCounts();
+            if (_flushed.Length != current.Length)
+            {
+                _flushed = new long[current.Length];
+            }
+
+            var db = _connection.GetDatabase();
+            var pending = new List<Task<long>>();
+            for (var i = 0; i < current.Length; i++)
+            {
+                var delta = current[i] - _flushed[i];
+                if (delta != 0)
+                {
+                    pending.Add(db.HashIncrementAsync(_countsKey, i, delta));
+                }
+            }
+
+            _ = await Task.WhenAll(pending).ConfigureAwait(false);
+            _flushed = current;
+        }
+        finally
+        {
+            _ = _flushGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Runs the judge on the counts of every instance: flushes this instance's counts, reads the shared totals, evaluates,
+    /// and (when the decision changes something) publishes it to every instance. Call it on one instance on a schedule.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the flush.</param>
+    /// <returns>The decision.</returns>
+    /// <exception cref="RedisException">Redis is unreachable.</exception>
+    public async Task<RolloutDecision> EvaluateAsync(CancellationToken cancellationToken = default)
+    {
+        await FlushCountsAsync(cancellationToken).ConfigureAwait(false);
+        var entries = await _connection.GetDatabase().HashGetAllAsync(_countsKey).ConfigureAwait(false);
+        var counts = new long[_controller.ReadCounts().Length];
+        foreach (var e in entries)
+        {
+            if (int.TryParse(e.Name.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) && (uint)i < (uint)counts.Length && e.Value.TryParse(out long v))
+            {
+                counts[i] = v;
+            }
+        }
+
+        return _controller.Evaluate(counts);
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
@@ -76,6 +138,8 @@ public sealed partial class RedisRolloutSync : IAsyncDisposable
         {
             await _queue.UnsubscribeAsync().ConfigureAwait(false);
         }
+
+        _flushGate.Dispose();
     }
 
     private void OnDecision(object? sender, RolloutDecision decision)

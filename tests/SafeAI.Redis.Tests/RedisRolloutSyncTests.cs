@@ -93,6 +93,67 @@ public class RedisRolloutSyncTests(RedisFixture fixture) : IClassFixture<RedisFi
         }
     }
 
+    [Fact]
+    public async Task EvaluateAsync_CountsFromThreeInstances_JudgedExactlyOnceAndTheAbortReachesAll()
+    {
+        var server = fixture.Require();
+        var name = "counts-" + Guid.NewGuid().ToString("N");
+        var connections = new List<ConnectionMultiplexer>();
+        var syncs = new List<RedisRolloutSync>();
+        var controllers = new List<RolloutController>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                var connection = await ConnectionMultiplexer.ConnectAsync(server.Configuration);
+                connections.Add(connection);
+                var plan = new RolloutPlanOptions(); // an arm needs 200 calls before a guardrail may abort: one instance has 100
+                plan.Guardrails.Add(new RolloutGuardrail("bad"));
+                var controller = new RolloutController(plan, name: name);
+                controllers.Add(controller);
+                syncs.Add(await RedisRolloutSync.StartAsync(connection, controller, cancellationToken: Ct));
+            }
+
+            // Each instance alone sees too little to judge; together they show the AI arm at 20 % bad vs 5 %.
+            foreach (var c in controllers)
+            {
+                c.RecordExposure(RolloutArm.AI, 100);
+                c.RecordExposure(RolloutArm.Baseline, 1900);
+                c.RecordOutcome(RolloutArm.AI, "bad", 20);
+                c.RecordOutcome(RolloutArm.Baseline, "bad", 95);
+            }
+
+            Assert.Equal(RolloutDecisionKind.Continue, controllers[1].Evaluate().Kind);
+            await syncs[1].FlushCountsAsync(Ct);
+            await syncs[1].FlushCountsAsync(Ct); // nothing new: must not count twice
+            await syncs[2].FlushCountsAsync(Ct);
+            var decision = await syncs[0].EvaluateAsync(Ct);
+
+            Assert.Equal(300, decision.AISamples);
+            Assert.Equal(5700, decision.BaselineSamples);
+            Assert.Equal(RolloutDecisionKind.Abort, decision.Kind);
+            var clock = Stopwatch.StartNew();
+            while (controllers.Any(c => c.Status != RolloutStatus.Aborted) && clock.Elapsed < TimeSpan.FromSeconds(5))
+            {
+                await Task.Delay(1, Ct);
+            }
+
+            Assert.All(controllers, c => Assert.Equal(0, c.CurrentPercent));
+        }
+        finally
+        {
+            foreach (var s in syncs)
+            {
+                await s.DisposeAsync();
+            }
+
+            foreach (var c in connections)
+            {
+                await c.DisposeAsync();
+            }
+        }
+    }
+
     private static async Task WaitAsync(Func<bool> condition)
     {
         var clock = Stopwatch.StartNew();

@@ -157,14 +157,23 @@ public sealed class RolloutController
     /// Call it on a schedule (every few minutes or hourly); the judge stays valid however often it looks.
     /// </summary>
     /// <returns>The decision; <see cref="RolloutDecisionKind.Continue"/> when nothing changed.</returns>
-    public RolloutDecision Evaluate()
+    public RolloutDecision Evaluate() => Evaluate(null);
+
+    /// <summary>Evaluates on counts gathered from every instance (through a shared store) instead of this instance's own.</summary>
+    /// <param name="sharedCounts">The counts, laid out as <see cref="ReadCounts"/> returns them.</param>
+    internal RolloutDecision Evaluate(long[]? sharedCounts)
     {
+        if (sharedCounts is not null && sharedCounts.Length != _counts.Length)
+        {
+            throw new ArgumentException("The shared counts do not match this rollout's plan.", nameof(sharedCounts));
+        }
+
         RolloutDecision decision;
         lock (_gate)
         {
             var state = _state;
             var now = _timeProvider.GetUtcNow();
-            var counts = ReadCounts();
+            var counts = sharedCounts ?? ReadCounts();
             var result = RolloutJudge.Evaluate(_plan, counts, state.StageIndex, now - state.StageStartedAt);
             var kind = result.Kind;
             if (state.Status != RolloutStatus.Running && kind != RolloutDecisionKind.Continue)
@@ -197,7 +206,7 @@ public sealed class RolloutController
     }
 
     /// <summary>
-    /// Runs the judge on a schedule until cancelled: <see cref="Evaluate"/> every <paramref name="interval"/> of the
+    /// Runs the judge on a schedule until cancelled: <see cref="Evaluate()"/> every <paramref name="interval"/> of the
     /// controller's clock. Host it in a background service on one instance (decisions reach the others through a shared
     /// store such as <c>RedisRolloutSync</c>).
     /// </summary>
@@ -334,7 +343,8 @@ public sealed class RolloutController
         return decision;
     }
 
-    private long[] ReadCounts()
+    /// <summary>Reads every counter once (per stage, per arm: calls, then each metric).</summary>
+    internal long[] ReadCounts()
     {
         var copy = new long[_counts.Length];
         for (var i = 0; i < copy.Length; i++)
