@@ -37,7 +37,7 @@ internal sealed class RolloutGuard : AIGuard
         _baseline = options.Baseline ?? RolloutBaseline.Decline("This assistant is not available to you yet. Please use the help pages or contact us.");
         _buckets = new RolloutBucketing(options.Salt ?? controller.Name);
         _killSwitch = killSwitch;
-        _staticKillSwitch = options.KillSwitch;
+        _staticKillSwitch = killSwitch is null && options.KillSwitch; // under DI the reloading delegate decides
         _stickyBy = options.StickyBy;
         _canary = Copy(options.CanaryGroup, StringComparer.Ordinal);
         _deny = Copy(options.DenyList, StringComparer.Ordinal);

@@ -184,9 +184,35 @@ public class RolloutRoutingTests
         var during = await client.GetResponseAsync("q", User("staff-1"), Ct);
         var streamed = await client.GetStreamingResponseAsync("q", User("staff-1"), Ct).ToChatResponseAsync(Ct);
 
+        configuration["SafeAI:Rollout:KillSwitch"] = "false";
+        configuration.Reload();
+        var after = await client.GetResponseAsync("q", User("staff-1"), Ct);
+
         Assert.Equal("AI answer.", before.Text);
         Assert.Equal("FAQ answer.", during.Text);
         Assert.Equal("FAQ answer.", streamed.Text);
+        Assert.Equal("AI answer.", after.Text);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_KillSwitchOnAtStartFromConfiguration_ReleasedByConfiguration()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["SafeAI:Rollout:KillSwitch"] = "true" }).Build();
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.AddSafeAI(safe => safe.AddRollout(o => o.CanaryGroup.Add("staff-1")));
+        services.AddChatClient(TestChatClient.Answering("AI answer.")).UseSafeAI();
+        await using var provider = services.BuildServiceProvider();
+        var client = provider.GetRequiredService<IChatClient>();
+
+        var during = await client.GetResponseAsync("q", User("staff-1"), Ct);
+        configuration["SafeAI:Rollout:KillSwitch"] = "false";
+        configuration.Reload();
+        var after = await client.GetResponseAsync("q", User("staff-1"), Ct);
+
+        Assert.NotEqual("AI answer.", during.Text); // the default baseline: a polite decline
+        Assert.Equal(RolloutArm.Baseline, during.GetSafeAIResult()!.GetRolloutArm());
+        Assert.Equal("AI answer.", after.Text);
     }
 
     [Fact]
