@@ -405,6 +405,17 @@ public sealed class SafeAIContext
             return SafeAIResult.Empty;
         }
 
+        if (kept == 1)
+        {
+            foreach (var v in verdicts)
+            {
+                if (IsKeptWhenLean(v))
+                {
+                    return SafeAIResult.Create(new ReadOnlySpan<GuardVerdict>(in v));
+                }
+            }
+        }
+
         var buffer = new GuardVerdict[kept];
         var i = 0;
         foreach (var v in verdicts)

@@ -270,6 +270,21 @@ public class RolloutRoutingTests
     }
 
     [Fact]
+    public async Task GetResponseAsync_RoutineCallsOfOneArm_ShareOneImmutableResult()
+    {
+        var (client, _, _, _) = Build(o => { o.CanaryGroup.Add("staff-1"); o.CanaryGroup.Add("staff-2"); o.DenyList.Add("vip-1"); });
+        var first = (await client.GetResponseAsync("q", User("staff-1"), Ct)).GetSafeAIResult()!;
+        var second = (await client.GetResponseAsync("q", User("staff-2"), Ct)).GetSafeAIResult()!;
+        var denied = (await client.GetResponseAsync("q", User("vip-1"), Ct)).GetSafeAIResult()!;
+
+        Assert.Same(first, second); // no result allocated per call on the success path
+        Assert.Equal(RolloutArm.AI, first.GetRolloutArm());
+        Assert.Equal(RolloutArm.Baseline, denied.GetRolloutArm());
+        Assert.True(denied.TryGetVerdict("rollout", out var verdict));
+        Assert.Equal("deny", verdict.Detail);
+    }
+
+    [Fact]
     public async Task GetStreamingResponseAsync_BothArms_StreamTheirAnswers()
     {
         var (client, _, _, _) = Build(o => { o.CanaryGroup.Add("staff-1"); o.DenyList.Add("vip-1"); });
