@@ -122,7 +122,7 @@ internal sealed class RolloutGuard : AIGuard
         var state = _controller.Snapshot;
         stage = state.StageIndex;
         counted = false;
-        var arm = Decide(context, state, ref counted, out var how);
+        var arm = Decide(context.PeekCallContext(), state, ref counted, out var how);
         context.SetRolloutArm(RolloutArms.GetName(arm));
         context.AddVerdict(GuardVerdict.Allow(Name, arm == RolloutArm.AI ? ReasonAI : ReasonBaseline) with { Detail = how });
         if (counted)
@@ -133,7 +133,21 @@ internal sealed class RolloutGuard : AIGuard
         return arm;
     }
 
-    private RolloutArm Decide(SafeAIContext context, RolloutSnapshot state, ref bool counted, out string how)
+    /// <summary>Counts an outcome (feedback, a business event) for the arm the call context's key is in now; outcomes of keys outside the experiment are ignored.</summary>
+    internal bool RecordOutcome(SafeAICallContext call, string metric, long count)
+    {
+        var state = _controller.Snapshot;
+        var counted = false;
+        var arm = Decide(call, state, ref counted, out _);
+        if (counted)
+        {
+            _controller.RecordOutcome(arm, metric, count);
+        }
+
+        return counted;
+    }
+
+    private RolloutArm Decide(SafeAICallContext call, RolloutSnapshot state, ref bool counted, out string how)
     {
         if (_staticKillSwitch || (_killSwitch is not null && _killSwitch()) || state.Percent <= 0)
         {
@@ -141,7 +155,6 @@ internal sealed class RolloutGuard : AIGuard
             return RolloutArm.Baseline;
         }
 
-        var call = context.PeekCallContext();
         if (call.RolloutArm is { } forced)
         {
             how = "caller";

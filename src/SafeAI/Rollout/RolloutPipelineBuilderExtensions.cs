@@ -63,6 +63,28 @@ public static class RolloutPipelineBuilderExtensions
         return pipeline.GetStage<RolloutGuard>()?.Controller;
     }
 
+    /// <summary>
+    /// Counts an outcome for a person, tenant or conversation, in the arm their key is in now: a thumbs-down from the
+    /// feedback endpoint, or a business event such as a conversion or a deflected ticket. Keys outside the experiment
+    /// (canary group, deny list, segments, no key, rollout stopped) are not counted.
+    /// </summary>
+    /// <param name="pipeline">The pipeline with the rollout stage.</param>
+    /// <param name="callContext">Who the outcome belongs to (the same values the calls carry).</param>
+    /// <param name="metric">A metric of the plan: one of <see cref="RolloutMetrics"/>, a guardrail or a tracked metric.</param>
+    /// <param name="count">How many.</param>
+    /// <returns><see langword="true"/> when the outcome was counted.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The pipeline has no rollout stage.</exception>
+    /// <exception cref="ArgumentException"><paramref name="metric"/> is not a metric of the plan.</exception>
+    public static bool RecordRolloutOutcome(this SafeAIPipeline pipeline, SafeAICallContext callContext, string metric, long count = 1)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        ArgumentNullException.ThrowIfNull(callContext);
+        ArgumentNullException.ThrowIfNull(metric);
+        var stage = pipeline.GetStage<RolloutGuard>() ?? throw new InvalidOperationException("This pipeline has no rollout stage; add one with safe.AddRollout(...).");
+        return stage.RecordOutcome(callContext, metric, count);
+    }
+
     /// <summary>Gets the rollout arm a call was routed to, from its result.</summary>
     /// <param name="result">The call's result.</param>
     /// <returns>The arm, or <see langword="null"/> when no rollout stage routed the call.</returns>

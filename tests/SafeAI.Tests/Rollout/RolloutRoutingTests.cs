@@ -285,6 +285,36 @@ public class RolloutRoutingTests
     }
 
     [Fact]
+    public async Task RecordRolloutOutcome_ThumbsDownByUser_CountedInThatUsersArmOnly()
+    {
+        var (client, controller, _, _) = Build(o => o.CanaryGroup.Add("staff-1"));
+        var pipeline = client.GetService<SafeAIPipeline>()!;
+        string? aiUser = null, baselineUser = null;
+        for (var i = 0; aiUser is null || baselineUser is null; i++)
+        {
+            var id = $"u-{i}";
+            var arm = (await client.GetResponseAsync("q", User(id), Ct)).GetSafeAIResult()!.GetRolloutArm();
+            if (arm == RolloutArm.AI)
+            {
+                aiUser ??= id;
+            }
+            else
+            {
+                baselineUser ??= id;
+            }
+        }
+
+        Assert.True(pipeline.RecordRolloutOutcome(new SafeAICallContext { UserId = aiUser }, RolloutMetrics.ThumbsDown));
+        Assert.True(pipeline.RecordRolloutOutcome(new SafeAICallContext { UserId = baselineUser }, RolloutMetrics.ThumbsDown, 2));
+        Assert.False(pipeline.RecordRolloutOutcome(new SafeAICallContext { UserId = "staff-1" }, RolloutMetrics.ThumbsDown));
+        Assert.False(pipeline.RecordRolloutOutcome(SafeAICallContext.Empty, RolloutMetrics.ThumbsDown));
+
+        Assert.Equal(1, controller.GetCounts(RolloutArm.AI, RolloutMetrics.ThumbsDown).Events);
+        Assert.Equal(2, controller.GetCounts(RolloutArm.Baseline, RolloutMetrics.ThumbsDown).Events);
+        Assert.Throws<ArgumentException>(() => pipeline.RecordRolloutOutcome(new SafeAICallContext { UserId = aiUser }, "conversion"));
+    }
+
+    [Fact]
     public async Task GetStreamingResponseAsync_BothArms_StreamTheirAnswers()
     {
         var (client, _, _, _) = Build(o => { o.CanaryGroup.Add("staff-1"); o.DenyList.Add("vip-1"); });
