@@ -74,50 +74,53 @@ internal static class MixtureConfidenceSequence
             throw new ArgumentException("Give one weight per mixing variance.", nameof(weights));
         }
 
-        // Σ w Λ ≤ max Λ, so below the smallest single half-width at α nothing rejects; Σ w Λ ≥ wₖ Λₖ, so at
-        // component k's half-width at α·wₖ everything rejects. The answer lies between; bisect on the log scale.
-        var low = double.PositiveInfinity;
+        // Σ w Λ ≥ wₖ Λₖ, so at component k's half-width at α·wₖ the mixture already rejects: start there. In u = d² the
+        // log of the mixture, log Σ exp(aₖ + cₖ u), is increasing and convex, so Newton's method from a point above the
+        // root descends to it monotonically and fast (a handful of steps).
         var high = double.PositiveInfinity;
         for (var k = 0; k < mixingVariances.Length; k++)
         {
-            low = Math.Min(low, HalfWidth(variance, mixingVariances[k], alpha));
             high = Math.Min(high, HalfWidth(variance, mixingVariances[k], alpha * weights[k]));
         }
 
         var target = Math.Log(1 / alpha);
-        for (var i = 0; i < 40 && high - low > 1e-7 * high; i++)
+        var u = high * high;
+        for (var i = 0; i < 50; i++)
         {
-            var mid = 0.5 * (low + high);
-            if (LogMixtureRatio(mid, variance, mixingVariances, weights) >= target)
+            var (value, slope) = LogMixtureRatio(u, variance, mixingVariances, weights);
+            var step = (value - target) / slope;
+            if (!(step > 1e-13 * u))
             {
-                high = mid;
+                break;
             }
-            else
-            {
-                low = mid;
-            }
+
+            u -= step;
         }
 
-        return high;
+        return Math.Sqrt(u);
     }
 
-    private static double LogMixtureRatio(double distance, double variance, ReadOnlySpan<double> mixingVariances, ReadOnlySpan<double> weights)
+    /// <summary>Gets log Σ wₖ Λₖ at d² = <paramref name="u"/> and its derivative in u.</summary>
+    private static (double Value, double Slope) LogMixtureRatio(double u, double variance, ReadOnlySpan<double> mixingVariances, ReadOnlySpan<double> weights)
     {
         Span<double> logs = stackalloc double[mixingVariances.Length];
         var max = double.NegativeInfinity;
         for (var k = 0; k < mixingVariances.Length; k++)
         {
             var t = mixingVariances[k];
-            logs[k] = Math.Log(weights[k]) + (0.5 * Math.Log(variance / (variance + t))) + (t * distance * distance / (2 * variance * (variance + t)));
+            logs[k] = Math.Log(weights[k]) + (0.5 * Math.Log(variance / (variance + t))) + (t * u / (2 * variance * (variance + t)));
             max = Math.Max(max, logs[k]);
         }
 
-        double sum = 0;
-        foreach (var l in logs)
+        double sum = 0, slope = 0;
+        for (var k = 0; k < mixingVariances.Length; k++)
         {
-            sum += Math.Exp(l - max);
+            var e = Math.Exp(logs[k] - max);
+            var t = mixingVariances[k];
+            sum += e;
+            slope += e * t / (2 * variance * (variance + t));
         }
 
-        return max + Math.Log(sum);
+        return (max + Math.Log(sum), slope / sum);
     }
 }

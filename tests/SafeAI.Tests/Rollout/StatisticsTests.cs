@@ -167,7 +167,7 @@ public class StatisticsTests
     public void HalfWidth_SingleComponentMixture_EqualsTheClosedForm()
     {
         var closed = MixtureConfidenceSequence.HalfWidth(0.002, 0.0004, 0.05);
-        Assert.Equal(closed, MixtureConfidenceSequence.HalfWidth(0.002, [0.0004], [1.0], 0.05), 1e-8);
+        Assert.Equal(closed, MixtureConfidenceSequence.HalfWidth(0.002, [0.0004], [1.0], 0.05), 1e-12);
     }
 
     [Fact]
@@ -182,7 +182,7 @@ public class StatisticsTests
             ratio += weights[k] * MixtureConfidenceSequence.LikelihoodRatio(h, 0.003, taus[k]);
         }
 
-        Assert.Equal(20, ratio, 1e-4);
+        Assert.Equal(20, ratio, 1e-8);
     }
 }
 
