@@ -92,6 +92,9 @@ await BurstAsync("u-7", requests: 6);
 
 await ContentFilterScene.RunAsync(cancellationToken);
 
+Transcript.Heading("A rollout drill: 5 % to a new assistant, the kill switch, and an automatic rollback");
+await RolloutDrillScene.RunAsync(cancellationToken);
+
 Console.WriteLine();
 Console.WriteLine("Done.");
 

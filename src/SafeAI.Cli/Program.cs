@@ -57,6 +57,11 @@ internal static class Program
             return CommandLine.Success;
         }
 
+        if (args[0] == "rollout")
+        {
+            return await RolloutCommand.RunAsync(args[1..], output, errors).ConfigureAwait(false);
+        }
+
         try
         {
             var options = new Arguments(args.Skip(1), spec);

@@ -14,6 +14,8 @@ public sealed class SafeAIResult : IReadOnlyList<GuardVerdict>
     /// <summary>The key under which the result is stored in <c>AdditionalProperties</c> of responses and updates.</summary>
     public const string PropertyKey = "safeai.result";
 
+    private const int MaxInterned = 256;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<GuardVerdict, SafeAIResult> s_interned = new();
     private readonly GuardVerdict[] _verdicts;
     private readonly int _decisiveIndex;
 
@@ -125,7 +127,29 @@ public sealed class SafeAIResult : IReadOnlyList<GuardVerdict>
         return sb.ToString();
     }
 
-    internal static SafeAIResult Create(ReadOnlySpan<GuardVerdict> verdicts) => verdicts.IsEmpty ? Empty : new SafeAIResult(verdicts.ToArray());
+    internal static SafeAIResult Create(ReadOnlySpan<GuardVerdict> verdicts) =>
+        verdicts.IsEmpty ? Empty
+        : verdicts.Length == 1 && IsInternable(verdicts[0]) ? Interned(verdicts[0])
+        : new SafeAIResult(verdicts.ToArray());
+
+    /// <summary>
+    /// Gets a shared result for a call whose only recorded verdict is a plain, measurement-free Allow (such as the rollout
+    /// stage's <c>rollout.ai</c>), so the common success path of such a pipeline allocates no result. Results are
+    /// immutable, so sharing is safe; the table is bounded.
+    /// </summary>
+    private static SafeAIResult Interned(in GuardVerdict verdict)
+    {
+        if (s_interned.TryGetValue(verdict, out var shared))
+        {
+            return shared;
+        }
+
+        var created = new SafeAIResult([verdict]);
+        return s_interned.Count < MaxInterned ? s_interned.GetOrAdd(verdict, created) : created;
+    }
+
+    private static bool IsInternable(in GuardVerdict v) =>
+        v.Action == GuardAction.Allow && v.Elapsed == TimeSpan.Zero && v.Score is null && v.Threshold is null && v.RetryAfter is null;
 
     internal static SafeAIResult Create(GuardVerdict[] verdicts) => verdicts.Length == 0 ? Empty : new SafeAIResult(verdicts);
 

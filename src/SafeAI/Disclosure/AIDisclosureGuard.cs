@@ -201,6 +201,12 @@ internal sealed class AIDisclosureGuard : AIGuard
             return null;
         }
 
+        // A rollout's baseline arm that is not AI (a FAQ, a person): the user is not talking to an AI system.
+        if (context.RolloutArm is RolloutArms.Baseline && context.TryGetItem(AIDisclosure.ModeItemKey, out var declared) && declared is AIDisclosureMode.None)
+        {
+            return null;
+        }
+
         if (_options.Notice == AIDisclosureNotice.FirstTurn && firstTurn is { } first)
         {
             if (!first)

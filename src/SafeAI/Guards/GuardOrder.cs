@@ -16,6 +16,9 @@ public static class GuardOrder
     /// <summary>AI disclosure: outermost, so it describes every answer, including refusals.</summary>
     public const int Disclosure = 50;
 
+    /// <summary>Rollout routing: picks the arm before anything else runs, inside disclosure so baseline answers are described too.</summary>
+    public const int Rollout = 75;
+
     /// <summary>Rate and budget limits: before every check, so a rejected call costs nothing else.</summary>
     public const int RateLimiting = 100;
 

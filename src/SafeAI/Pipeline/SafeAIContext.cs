@@ -24,6 +24,7 @@ public sealed class SafeAIContext
     private IEnumerable<ChatMessage> _messages = [];
     private SafeAICallContext? _callContext;
     private Dictionary<string, object?>? _items;
+    private string? _rolloutArm;
 
     internal SafeAIContext(SafeAIPipeline pipeline)
     {
@@ -51,6 +52,9 @@ public sealed class SafeAIContext
 
     /// <summary>Gets the call context: values set on the options, with gaps filled from the ambient <see cref="SafeAICallContextAccessor.Current"/>.</summary>
     public SafeAICallContext CallContext => _callContext ??= ResolveCallContext();
+
+    /// <summary>Gets the rollout arm (<c>ai</c> or <c>baseline</c>) the rollout stage routed this call to; <see langword="null"/> when no rollout stage routed it. <see cref="CallContext"/> carries it too.</summary>
+    public string? RolloutArm => _rolloutArm;
 
     /// <summary>Gets the pipeline running the call.</summary>
     public SafeAIPipeline Pipeline => _pipeline;
@@ -93,6 +97,19 @@ public sealed class SafeAIContext
 
         return _items.TryGetValue(key, out value);
     }
+
+    /// <summary>Records the arm the rollout stage chose; the call context picks it up when it is next read.</summary>
+    internal void SetRolloutArm(string arm)
+    {
+        _rolloutArm = arm;
+        if (_callContext is { RolloutArm: null })
+        {
+            _callContext = null;
+        }
+    }
+
+    /// <summary>Reads the call context without caching it, so setting the arm afterwards costs nothing until someone reads it.</summary>
+    internal SafeAICallContext PeekCallContext() => _callContext ?? ResolveCallContext();
 
     internal Activity? Activity { get; set; }
 
@@ -349,6 +366,7 @@ public sealed class SafeAIContext
         Outcome = GuardAction.Allow;
         _callContext = null;
         _items = null;
+        _rolloutArm = null;
         Activity = null;
         InnerTask = null;
         Refusal = null;
@@ -385,6 +403,17 @@ public sealed class SafeAIContext
         if (kept == 0)
         {
             return SafeAIResult.Empty;
+        }
+
+        if (kept == 1)
+        {
+            foreach (var v in verdicts)
+            {
+                if (IsKeptWhenLean(v))
+                {
+                    return SafeAIResult.Create(new ReadOnlySpan<GuardVerdict>(in v));
+                }
+            }
         }
 
         var buffer = new GuardVerdict[kept];
@@ -458,6 +487,11 @@ public sealed class SafeAIContext
         if (resolved.ConversationId is null && Options?.ConversationId is { } providerConversation)
         {
             resolved = resolved with { ConversationId = providerConversation };
+        }
+
+        if (_rolloutArm is { } arm && resolved.RolloutArm is null)
+        {
+            resolved = resolved with { RolloutArm = arm };
         }
 
         return resolved;
