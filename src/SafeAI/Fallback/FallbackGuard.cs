@@ -63,9 +63,9 @@ internal sealed partial class FallbackGuard : AIGuard
         {
             pending = next.GetResponseAsync(context);
         }
-        catch (Exception ex) when (Classify(ex, context, options, null, null) != FallbackTriggers.None)
+        catch (Exception ex) when (Classify(ex, context, options, null, null, context.CancellationToken) != FallbackTriggers.None)
         {
-            return AnswerAsync(context, options, Classify(ex, context, options, null, null), ex, context.TimeProvider.GetTimestamp(), default);
+            return AnswerAsync(context, options, Classify(ex, context, options, null, null, context.CancellationToken), ex, context.TimeProvider.GetTimestamp(), default);
         }
 
         if (pending.IsCompletedSuccessfully)
@@ -141,9 +141,9 @@ internal sealed partial class FallbackGuard : AIGuard
         {
             response = await pending.ConfigureAwait(false);
         }
-        catch (Exception ex) when (Classify(ex, context, options, null, null) != FallbackTriggers.None)
+        catch (Exception ex) when (Classify(ex, context, options, null, null, context.CancellationToken) != FallbackTriggers.None)
         {
-            return await AnswerAsync(context, options, Classify(ex, context, options, null, null), ex, context.TimeProvider.GetTimestamp(), default).ConfigureAwait(false);
+            return await AnswerAsync(context, options, Classify(ex, context, options, null, null, context.CancellationToken), ex, context.TimeProvider.GetTimestamp(), default).ConfigureAwait(false);
         }
 
         var trigger = CheckResponse(context, options, response);
@@ -372,13 +372,12 @@ internal sealed partial class FallbackGuard : AIGuard
     }
 
     /// <summary>Decides which trigger an exception from further in fires; <see cref="FallbackTriggers.None"/> lets it pass to the caller.</summary>
-    internal static FallbackTriggers Classify(Exception exception, SafeAIContext context, FallbackOptions options, CancellationTokenSource? attempt, CancellationTokenSource? total, CancellationToken callerToken = default)
+    /// <remarks>
+    /// <paramref name="callerToken"/> is the caller's own token, never the stage's linked one: a caller that passed no
+    /// token cannot have cancelled, so a cancellation then is always one of this stage's timeouts.
+    /// </remarks>
+    internal static FallbackTriggers Classify(Exception exception, SafeAIContext context, FallbackOptions options, CancellationTokenSource? attempt, CancellationTokenSource? total, CancellationToken callerToken)
     {
-        if (!callerToken.CanBeCanceled)
-        {
-            callerToken = context.CancellationToken;
-        }
-
         if (callerToken.IsCancellationRequested || exception is SafeAIException)
         {
             return FallbackTriggers.None;

@@ -230,6 +230,40 @@ public class FallbackGuardTests
     }
 
     [Fact]
+    public async Task GetResponseAsync_AttemptTimeoutCallerPassedNoToken_FallsBackInsteadOfThrowing()
+    {
+        var time = new FakeTimeProvider();
+        using var client = Build(Hanging(), o => { o.AttemptTimeout = TimeSpan.FromSeconds(1); o.Add(ChatFallback.Static("Slow today, sorry.")); }, time);
+
+        // No cancellation token: the caller cannot have cancelled, so the cancellation is the stage's own timeout.
+#pragma warning disable xUnit1051 // The point of the test: the caller passes no token.
+        var pending = client.GetResponseAsync("hi");
+#pragma warning restore xUnit1051
+        time.Advance(TimeSpan.FromSeconds(1));
+        var response = await pending.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+        Assert.Equal("Slow today, sorry.", response.Text);
+        Assert.Equal(FallbackReasons.Timeout, FallbackVerdict(response).Reason);
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_AttemptTimeoutCallerPassedNoToken_FallsBackInsteadOfThrowing()
+    {
+        var time = new FakeTimeProvider();
+        var inner = new TestChatClient { GetStreamingResponseAsyncCallback = (_, _, ct) => SlowStart(ct) };
+        using var client = Build(inner, o => { o.AttemptTimeout = TimeSpan.FromSeconds(1); o.Add(ChatFallback.Static("Quick answer.")); }, time);
+
+#pragma warning disable xUnit1051 // The point of the test: the caller passes no token.
+        var reading = ReadAllAsync(client.GetStreamingResponseAsync("hi"));
+#pragma warning restore xUnit1051
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        time.Advance(TimeSpan.FromSeconds(1));
+        var updates = await reading.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+        Assert.Equal("Quick answer.", string.Concat(updates.Select(u => u.Text)));
+    }
+
+    [Fact]
     public async Task GetResponseAsync_TotalTimeoutSpent_SkipsModelFallbacksButStaticAnswers()
     {
         var time = new FakeTimeProvider();
