@@ -309,6 +309,51 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
         await Task.Delay(1_600, Ct); // let the pause end before other tests use the server
     }
 
+    [Fact]
+    public async Task Concurrency_AcquireGaveUpWhileRedisPaused_PermitsReturnedWithinASecond()
+    {
+        var server = fixture.Require();
+        var prefix = "t:" + Guid.NewGuid().ToString("N");
+        await using var store = NewStore(prefix);
+        var gate = new TaskCompletionSource<ChatResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var holding = false;
+        var model = new CountingClient { Respond = () => Volatile.Read(ref holding) ? gate.Task : Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok"))) };
+        using var app = model.AsBuilder().UseSafeAI(safe => safe.AddRateLimiting(o =>
+        {
+            o.Store = store;
+            o.Algorithm = RateLimitAlgorithm.Concurrency;
+            o.PermitLimit = 10;
+            o.StoreTimeout = TimeSpan.FromMilliseconds(200);
+        })).Build();
+        var user = new ChatOptions().WithUser("u");
+        Assert.Equal(GuardAction.Allow, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+
+        // Redis stalls: every acquire gives up after 200 ms, but its script runs once the pause ends.
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(server.Configuration + ",allowAdmin=true");
+        _ = await admin.GetDatabase().ExecuteAsync("CLIENT", "PAUSE", "800", "ALL");
+        var burst = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => app.GetResponseAsync("hi", user, Ct)));
+        Assert.All(burst, r => Assert.Equal(RateLimitReasons.StoreUnavailable, r.GetSafeAIResult()!.DecisiveVerdict!.Value.Reason));
+
+        // One second after the pause ended, no permit is held.
+        await Task.Delay(1_800, Ct);
+        long held = 0;
+        foreach (var key in (RedisResult[])(await admin.GetDatabase().ExecuteAsync("KEYS", prefix + "*"))!)
+        {
+            held += await admin.GetDatabase().SortedSetLengthAsync((string)key!);
+        }
+
+        Assert.Equal(0, held);
+
+        // All ten slots are free again: ten calls held in flight are admitted, the eleventh is limited.
+        Volatile.Write(ref holding, true);
+        var before = model.Calls;
+        var inFlight = Enumerable.Range(0, 10).Select(_ => app.GetResponseAsync("hi", user, Ct)).ToArray();
+        await WaitUntilAsync(() => model.Calls == before + 10);
+        Assert.Equal(GuardAction.Limit, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+        gate.SetResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "done")));
+        Assert.All(await Task.WhenAll(inFlight), r => Assert.Equal(GuardAction.Allow, r.GetSafeAIResult()!.Outcome));
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         var watch = Stopwatch.StartNew();
