@@ -272,7 +272,8 @@ internal sealed partial class FallbackGuard : AIGuard
                 SamplingDuration = settings.SamplingDuration,
                 BreakDuration = settings.BreakDuration,
                 ShouldHandle = static args => new ValueTask<bool>(args.Outcome.Exception is { } ex &&
-                    !(ex is OperationCanceledException && args.Context.CancellationToken.IsCancellationRequested) && ex is not SafeAIException),
+                    !(ex is OperationCanceledException && args.Context.CancellationToken.IsCancellationRequested) &&
+                    (ex is not SafeAIException || ex is SafeAIModelException)),
             })
             .Build();
         return Interlocked.CompareExchange(ref _breaker, pipeline, null) ?? pipeline;
@@ -297,7 +298,10 @@ internal sealed partial class FallbackGuard : AIGuard
             ChatResponse? response;
             try
             {
-                response = await fallback.GetResponseAsync(context, trigger, linked?.Token ?? callerToken).ConfigureAwait(false);
+                var pending = fallback.GetResponseAsync(context, trigger, linked?.Token ?? callerToken);
+                response = pending.IsCompleted
+                    ? await pending.ConfigureAwait(false)
+                    : await WaitForLinkAsync(context, pending.AsTask(), linked?.Token ?? callerToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (!callerToken.IsCancellationRequested)
             {
@@ -335,6 +339,24 @@ internal sealed partial class FallbackGuard : AIGuard
             CreatedAt = context.TimeProvider.GetUtcNow(),
             FinishReason = ChatFinishReason.Stop,
         };
+    }
+
+    /// <summary>
+    /// Waits for a link that calls something, bounded like the model call (<see cref="SafeAIOptions.ModelTimeout"/> and
+    /// the token) without the link's cooperation; a link given up on is detached and observed.
+    /// </summary>
+    private static async Task<ChatResponse?> WaitForLinkAsync(SafeAIContext context, Task<ChatResponse?> pending, CancellationToken token)
+    {
+        var timeout = context.PipelineOptions.ModelTimeout;
+        try
+        {
+            return await pending.WaitAsync(timeout, context.TimeProvider, token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException && !pending.IsCompleted)
+        {
+            AbandonedCalls.Detach(pending, context.Pipeline.Logger);
+            throw;
+        }
     }
 
     private static FallbackTriggers CheckResponse(SafeAIContext context, FallbackOptions options, ChatResponse response)
@@ -378,13 +400,22 @@ internal sealed partial class FallbackGuard : AIGuard
     /// </remarks>
     internal static FallbackTriggers Classify(Exception exception, SafeAIContext context, FallbackOptions options, CancellationTokenSource? attempt, CancellationTokenSource? total, CancellationToken callerToken)
     {
-        if (callerToken.IsCancellationRequested || exception is SafeAIException)
+        if (callerToken.IsCancellationRequested || exception is SafeAIException and not SafeAIModelException)
         {
             return FallbackTriggers.None;
         }
 
         FallbackTriggers trigger;
-        if (exception is OperationCanceledException && (attempt?.IsCancellationRequested == true || total?.IsCancellationRequested == true))
+        if (exception is SafeAIModelTimeoutException)
+        {
+            trigger = FallbackTriggers.Timeout;
+        }
+        else if (exception is SafeAIModelException)
+        {
+            // The model returned nothing usable (no response, no stream): a model failure like any exception.
+            trigger = FallbackTriggers.Exception;
+        }
+        else if (exception is OperationCanceledException && (attempt?.IsCancellationRequested == true || total?.IsCancellationRequested == true))
         {
             trigger = FallbackTriggers.Timeout;
         }
@@ -580,7 +611,7 @@ internal sealed partial class FallbackGuard : AIGuard
 
         protected override bool OnFault(Exception exception, out ChatResponseUpdate? replacement)
         {
-            if (callerToken.IsCancellationRequested || exception is SafeAIException)
+            if (callerToken.IsCancellationRequested || exception is SafeAIException and not SafeAIModelException)
             {
                 replacement = null;
                 return false;
