@@ -100,7 +100,7 @@ public abstract class OutputGuard : AIGuard
             return new ValueTask<ChatResponse>(response);
         }
 
-        var segment = new OutputSegment(response.Text, string.Empty, isFinal: true, response);
+        var segment = new OutputSegment(ContentText.Get(response), string.Empty, isFinal: true, response);
         var pending = RunCheckAsync(context, segment);
         if (pending.IsCompletedSuccessfully)
         {
@@ -123,6 +123,12 @@ public abstract class OutputGuard : AIGuard
 
         if (verdict.Action == GuardAction.Modify && segment.Replacement is { } replacement)
         {
+            if (HasNonPlainText(response))
+            {
+                // Reasoning, tool-call and data text was screened with the answer, but only answer text can be rewritten.
+                return context.Reject(AsBlock(verdict));
+            }
+
             ReplaceText(response, replacement);
         }
 
@@ -161,7 +167,7 @@ public abstract class OutputGuard : AIGuard
                     }
                     else
                     {
-                        var text = update.Text;
+                        var text = ContentText.Get(update);
                         if (text.Length == 0 && held.Count == 0)
                         {
                             // Nothing to screen and nothing held before it (role, usage, tool calls): pass it on in order.
@@ -205,10 +211,17 @@ public abstract class OutputGuard : AIGuard
                     recordedNotable = true;
                 }
 
-                if (verdict.Action == GuardAction.Modify && segment.Replacement is { } replacement)
+                if (verdict.Action == GuardAction.Modify && segment.Replacement is { } replacement && HasNonPlainText(held))
                 {
-                    yield return MergeWithReplacement(held, replacement);
-                    released = Tail(released, replacement, screening.ContextSize);
+                    // Reasoning, tool-call and data text was screened with the answer, but only answer text can be rewritten.
+                    yield return context.RejectUpdate(AsBlock(verdict) with { Elapsed = elapsed }, template: held[0]);
+                    yield break;
+                }
+
+                if (verdict.Action == GuardAction.Modify && segment.Replacement is { } rewritten)
+                {
+                    yield return MergeWithReplacement(held, rewritten);
+                    released = Tail(released, rewritten, screening.ContextSize);
                 }
                 else
                 {
@@ -238,6 +251,47 @@ public abstract class OutputGuard : AIGuard
         {
             await enumerator.DisposeAsync();
         }
+    }
+
+    private static GuardVerdict AsBlock(in GuardVerdict verdict) =>
+        new(GuardAction.Block, verdict.Stage, verdict.Reason)
+        {
+            Score = verdict.Score,
+            Threshold = verdict.Threshold,
+            Elapsed = verdict.Elapsed,
+            Detail = "text outside plain text parts needed rewriting",
+        };
+
+    private static bool HasNonPlainText(ChatResponse response)
+    {
+        foreach (var message in response.Messages)
+        {
+            foreach (var content in message.Contents)
+            {
+                if (ContentText.IsNonPlainText(content))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static bool HasNonPlainText(List<ChatResponseUpdate> held)
+    {
+        foreach (var update in held)
+        {
+            foreach (var content in update.Contents)
+            {
+                if (ContentText.IsNonPlainText(content))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     private static bool IsWindowReady(StringBuilder pending, OutputScreeningOptions screening)
