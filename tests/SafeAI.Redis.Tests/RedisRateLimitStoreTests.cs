@@ -131,6 +131,7 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
             o.PermitLimit = 100;
             o.TokenLimit = 1_000;
             o.TokenWindow = TimeSpan.FromMinutes(5);
+            o.EstimatedOutputTokens = 100; // a call reserves about 101 tokens
         }
 
         using var appA = Instance(storeA, Limits, model);
@@ -146,6 +147,51 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
         Assert.Equal(RateLimitReasons.Tokens, verdict.Reason);
         Assert.NotNull(verdict.RetryAfter);
         Assert.Equal(3, model.Calls);
+    }
+
+    [Fact]
+    public async Task TokenBudget_TenThousandConcurrentCallsOnTwoInstances_NeverOverspendByMoreThanOneReservation()
+    {
+        var prefix = "t:" + Guid.NewGuid().ToString("N");
+        await using var storeA = NewStore(prefix);
+        await using var storeB = NewStore(prefix);
+        var gate = new TaskCompletionSource<ChatResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        long spent = 0;
+        var model = new CountingClient
+        {
+            Respond = async () =>
+            {
+                var response = await gate.Task;
+                Interlocked.Add(ref spent, 10);
+                return response;
+            },
+        };
+        void Limits(RateLimitingOptions o)
+        {
+            o.PermitLimit = int.MaxValue;
+            o.TokenLimit = 1_000;
+            o.TokenWindow = TimeSpan.FromMinutes(5);
+            o.StoreTimeout = TimeSpan.FromSeconds(30);
+        }
+
+        using var appA = Instance(storeA, Limits, model);
+        using var appB = Instance(storeB, Limits, model);
+
+        // "hi" is estimated at 1 token and the answer may use 9 more (MaxOutputTokens): 10 tokens reserved a call.
+        var options = new ChatOptions { MaxOutputTokens = 9 }.WithUser("u");
+        var calls = Enumerable.Range(0, 10_000).Select(i => Task.Run(() => (i % 2 == 0 ? appA : appB).GetResponseAsync("hi", options, Ct), Ct)).ToArray();
+        while (model.Calls + calls.Count(c => c.IsCompleted) < calls.Length)
+        {
+            await Task.Delay(10, Ct);
+        }
+
+        gate.SetResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok")) { Usage = new UsageDetails { TotalTokenCount = 10 } });
+        var responses = await Task.WhenAll(calls);
+
+        var admitted = responses.Count(r => r.GetSafeAIResult()!.Outcome != GuardAction.Limit);
+        Assert.Equal(model.Calls, admitted);
+        Assert.True(Interlocked.Read(ref spent) <= 1_000 + 10, $"{admitted} calls admitted spent {spent} tokens of a 1,000 budget");
+        Assert.True(admitted >= 90, $"only {admitted} calls admitted");
     }
 
     [Theory]
