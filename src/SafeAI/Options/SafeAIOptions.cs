@@ -53,6 +53,8 @@ public sealed class SafeAIOptions : IValidatableObject
     public IDictionary<string, string> RejectionMessages { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
     {
         [GuardReasons.InputTooLong] = "Your message is too long for me to process. Please shorten it and try again.",
+        [GuardReasons.InputEmpty] = "Your message is empty. Please type a question and try again.",
+        [GuardReasons.InputInvalid] = "Sorry, I couldn't read that request. Please try again.",
     };
 
     /// <summary>

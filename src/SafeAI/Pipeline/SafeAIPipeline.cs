@@ -91,6 +91,11 @@ public sealed class SafeAIPipeline
 
     internal ValueTask<ChatResponse> InvokeAsync(int index, SafeAIContext context)
     {
+        if (index == 0 && !InputValidation.Validate(context, out var rejection))
+        {
+            return new ValueTask<ChatResponse>(context.Reject(rejection));
+        }
+
         if (index > context.DeepestEntered)
         {
             context.DeepestEntered = index;
@@ -123,6 +128,11 @@ public sealed class SafeAIPipeline
 
     internal ValueTask<IAsyncEnumerable<ChatResponseUpdate>> InvokeStreamingAsync(int index, SafeAIContext context)
     {
+        if (index == 0 && !InputValidation.Validate(context, out var rejection))
+        {
+            return new ValueTask<IAsyncEnumerable<ChatResponseUpdate>>(context.RejectStream(rejection));
+        }
+
         if (index > context.DeepestEntered)
         {
             context.DeepestEntered = index;
