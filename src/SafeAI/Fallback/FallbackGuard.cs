@@ -96,7 +96,10 @@ internal sealed partial class FallbackGuard : AIGuard
 
         var callerToken = context.CancellationToken;
         var total = options.TotalTimeout is { } tt ? new CancellationTokenSource(tt, context.TimeProvider) : null;
-        var attempt = options.AttemptTimeout is { } at ? new CancellationTokenSource(at, context.TimeProvider) : null;
+        // The attempt timer is separate from its token source so that it can be stopped at the first chunk (a source's
+        // TryReset cannot stop a timer of a custom TimeProvider).
+        var attempt = options.AttemptTimeout is null ? null : new CancellationTokenSource();
+        var attemptTimer = attempt is null ? null : context.TimeProvider.CreateTimer(static s => CancelQuietly((CancellationTokenSource)s!), attempt, options.AttemptTimeout!.Value, System.Threading.Timeout.InfiniteTimeSpan);
         var linked = Link(total, attempt, callerToken);
         var handedOff = false;
         try
@@ -119,17 +122,30 @@ internal sealed partial class FallbackGuard : AIGuard
             }
 
             handedOff = true;
-            return new FallbackStream(this, context, options, stream, start, total, attempt, linked, callerToken);
+            return new FallbackStream(this, context, options, stream, start, total, attempt, attemptTimer, linked, callerToken);
         }
         finally
         {
             context.CancellationToken = callerToken;
             if (!handedOff)
             {
+                attemptTimer?.Dispose();
                 linked?.Dispose();
                 attempt?.Dispose();
                 total?.Dispose();
             }
+        }
+    }
+
+    private static void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The stream ended as the timer fired.
         }
     }
 
@@ -551,6 +567,7 @@ internal sealed partial class FallbackGuard : AIGuard
         long start,
         CancellationTokenSource? total,
         CancellationTokenSource? attempt,
+        ITimer? attemptTimer,
         CancellationTokenSource? linked,
         CancellationToken callerToken)
         : UpdateStream(source, linked?.Token ?? callerToken)
@@ -601,7 +618,7 @@ internal sealed partial class FallbackGuard : AIGuard
             }
 
             // The first chunk is out: the attempt timeout no longer applies; the total timeout still does.
-            _ = attempt?.TryReset();
+            attemptTimer?.Dispose();
             _last = first;
             Enqueue(first);
             return TryDequeue();
@@ -638,6 +655,7 @@ internal sealed partial class FallbackGuard : AIGuard
 
         protected override ValueTask OnDisposeAsync()
         {
+            attemptTimer?.Dispose();
             linked?.Dispose();
             attempt?.Dispose();
             total?.Dispose();

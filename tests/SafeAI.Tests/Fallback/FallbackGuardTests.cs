@@ -445,6 +445,32 @@ public class FallbackGuardTests
     }
 
     [Fact]
+    public async Task GetStreamingResponseAsync_SlowAfterFirstChunk_AttemptTimeoutNoLongerApplies()
+    {
+        var time = new FakeTimeProvider();
+        var inner = new TestChatClient { GetStreamingResponseAsyncCallback = (_, _, ct) => SlowAfterFirstChunk(time, ct) };
+        using var client = Build(inner, o => { o.AttemptTimeout = TimeSpan.FromSeconds(2); o.Add(ChatFallback.Static("Quick answer.")); }, time);
+
+        var reading = ReadAllAsync(client.GetStreamingResponseAsync("q", cancellationToken: TestContext.Current.CancellationToken));
+        for (var i = 0; i < 20 && !reading.IsCompleted; i++)
+        {
+            await Task.WhenAny(reading, Task.Delay(20, TestContext.Current.CancellationToken));
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        var updates = await reading.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.Equal("The first part and the rest, five seconds later.", string.Concat(updates.Select(u => u.Text)));
+    }
+
+    private static async IAsyncEnumerable<ChatResponseUpdate> SlowAfterFirstChunk(TimeProvider time, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        yield return new ChatResponseUpdate(ChatRole.Assistant, "The first part") { ResponseId = "r", MessageId = "m" };
+        await Task.Delay(TimeSpan.FromSeconds(5), time, cancellationToken);
+        yield return new ChatResponseUpdate(ChatRole.Assistant, " and the rest, five seconds later.") { ResponseId = "r", MessageId = "m" };
+    }
+
+    [Fact]
     public async Task GetStreamingResponseAsync_Success_PassesChunksThrough()
     {
         using var client = Build(TestChatClient.Streaming("a", "b", "c"), o => o.Add(ChatFallback.Static("x")));
