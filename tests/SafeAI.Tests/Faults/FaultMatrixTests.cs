@@ -90,6 +90,99 @@ public class FaultMatrixTests
         Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures) + Environment.NewLine + output);
     }
 
+    [Fact]
+    public async Task StageFaults_FailClosedAndOpen_EndWellFormedWithinBudget()
+    {
+        var stageBudget = TimeSpan.FromSeconds(2);
+        var never = new TaskCompletionSource<GuardVerdict>().Task;
+        (string Kind, Action<SafeAIPipelineBuilder, GuardFailureMode> Add)[] kinds =
+        [
+            ("input check throws", (safe, mode) => safe.AddInputCheck("in", (_, _) => throw new InvalidOperationException("check broke"), mode, stageBudget)),
+            ("input check hangs, ignores its token", (safe, mode) => safe.AddInputCheck("in", (_, _) => new ValueTask<GuardVerdict>(never), mode, stageBudget)),
+            ("output check throws", (safe, mode) => safe.AddOutputCheck("out", (_, _, _) => throw new InvalidOperationException("check broke"), mode, stageBudget)),
+            ("output check hangs, ignores its token", (safe, mode) => safe.AddOutputCheck("out", (_, _, _) => new ValueTask<GuardVerdict>(never), mode, stageBudget)),
+        ];
+
+        var rows = new List<string>();
+        var failures = new List<string>();
+        var tried = 0;
+        foreach (var (kind, add) in kinds)
+        {
+            var cells = new List<string>();
+            foreach (var mode in new[] { GuardFailureMode.FailClosed, GuardFailureMode.FailOpen })
+            {
+                foreach (var withFallback in new[] { false, true })
+                {
+                    foreach (var streaming in new[] { false, true })
+                    {
+                        tried++;
+                        var time = new FakeTimeProvider();
+                        using var client = TestChatClient.Answering("Model answer.").AsBuilder().UseSafeAI(safe =>
+                        {
+                            safe.UseTimeProvider(time);
+                            add(safe, mode);
+                            if (withFallback)
+                            {
+                                safe.AddFallback(o => o.Add(ChatFallback.Static("Backup.")));
+                            }
+                        }).Build();
+
+                        var start = time.GetUtcNow();
+                        var work = streaming ? ReadStreamAsync(client) : CallAsync(client);
+                        for (var i = 0; i < 30 && !work.IsCompleted; i++)
+                        {
+                            await Task.WhenAny(work, Task.Delay(20, TestContext.Current.CancellationToken));
+                            if (!work.IsCompleted)
+                            {
+                                time.Advance(Step);
+                            }
+                        }
+
+                        var where = $"{kind}, {mode}, {(withFallback ? "fallback" : "no fallback")}, {(streaming ? "stream" : "call")}";
+                        var seconds = (time.GetUtcNow() - start).TotalSeconds.ToString("0", CultureInfo.InvariantCulture) + "s";
+                        if (!work.IsCompleted)
+                        {
+                            cells.Add("HANG");
+                            failures.Add($"{where}: no outcome");
+                            continue;
+                        }
+
+                        try
+                        {
+                            var (text, result) = await work;
+                            var decisive = result?.DecisiveVerdict;
+                            cells.Add($"{(decisive is { } d ? d.Reason : "allow")}: \"{(text.Trim().Length > 16 ? text.Trim()[..16] + "..." : text.Trim())}\" {seconds}");
+                            if (result is null || text.Length == 0)
+                            {
+                                failures.Add($"{where}: not a well-formed answer");
+                            }
+                            else if (time.GetUtcNow() - start > stageBudget + Step)
+                            {
+                                failures.Add($"{where}: took {seconds}");
+                            }
+                        }
+                        catch (Exception ex)
+                        {
+                            cells.Add(ex.GetType().Name);
+                            failures.Add($"{where}: {ex.GetType().Name}: {ex.Message}");
+                        }
+                    }
+                }
+            }
+
+            rows.Add(string.Join(" | ", [kind, .. cells]));
+        }
+
+        var output = new StringBuilder()
+            .AppendLine(CultureInfo.InvariantCulture, $"Stage fault matrix: {tried} cases tried, {tried - failures.Count} handled (stage budget {stageBudget.TotalSeconds:0} s of fake time)")
+            .AppendLine("stage fault | closed, call | closed, stream | closed+fallback, call | closed+fallback, stream | open, call | open, stream | open+fallback, call | open+fallback, stream");
+        rows.ForEach(r => output.AppendLine(r));
+        TestContext.Current.TestOutputHelper?.WriteLine(output.ToString());
+        Console.WriteLine(output.ToString());
+
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures) + Environment.NewLine + output);
+    }
+
     private static async Task<(string Cell, string? Problem)> RunAsync(Fault fault, bool withFallback, bool streaming)
     {
         var time = new FakeTimeProvider();
