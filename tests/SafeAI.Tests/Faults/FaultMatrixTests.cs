@@ -131,7 +131,7 @@ public class FaultMatrixTests
                         var work = streaming ? ReadStreamAsync(client) : CallAsync(client);
                         for (var i = 0; i < 30 && !work.IsCompleted; i++)
                         {
-                            await Task.WhenAny(work, Task.Delay(20, TestContext.Current.CancellationToken));
+                            await Task.WhenAny(work, Task.Delay(50, TestContext.Current.CancellationToken));
                             if (!work.IsCompleted)
                             {
                                 time.Advance(Step);
@@ -156,7 +156,7 @@ public class FaultMatrixTests
                             {
                                 failures.Add($"{where}: not a well-formed answer");
                             }
-                            else if (time.GetUtcNow() - start > stageBudget + Step)
+                            else if (time.GetUtcNow() - start > stageBudget + (3 * Step))
                             {
                                 failures.Add($"{where}: took {seconds}");
                             }
@@ -204,7 +204,7 @@ public class FaultMatrixTests
         Task<(string Text, SafeAIResult? Result)> work = streaming ? ReadStreamAsync(client) : CallAsync(client);
         for (var i = 0; i < 3 * ModelTimeout.TotalSeconds && !work.IsCompleted; i++)
         {
-            await Task.WhenAny(work, Task.Delay(20, TestContext.Current.CancellationToken));
+            await Task.WhenAny(work, Task.Delay(50, TestContext.Current.CancellationToken));
             if (!work.IsCompleted)
             {
                 time.Advance(Step);
@@ -218,7 +218,8 @@ public class FaultMatrixTests
             return ($"HANG >{seconds}", $"no outcome after {seconds} of fake time");
         }
 
-        string? problem = elapsed > ModelTimeout + Step ? $"took {seconds}, over the budget" : null;
+        // Timers registered on another thread may start a step or two late under load: allow three steps of slack.
+        string? problem = elapsed > ModelTimeout + (3 * Step) ? $"took {seconds}, over the budget" : null;
         try
         {
             var (text, result) = await work;
