@@ -448,10 +448,12 @@ public class FallbackGuardTests
     public async Task GetStreamingResponseAsync_SlowAfterFirstChunk_AttemptTimeoutNoLongerApplies()
     {
         var time = new FakeTimeProvider();
-        var inner = new TestChatClient { GetStreamingResponseAsyncCallback = (_, _, ct) => SlowAfterFirstChunk(time, ct) };
+        var firstConsumed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inner = new TestChatClient { GetStreamingResponseAsyncCallback = (_, _, ct) => SlowAfterFirstChunk(time, firstConsumed, ct) };
         using var client = Build(inner, o => { o.AttemptTimeout = TimeSpan.FromSeconds(2); o.Add(ChatFallback.Static("Quick answer.")); }, time);
 
         var reading = ReadAllAsync(client.GetStreamingResponseAsync("q", cancellationToken: TestContext.Current.CancellationToken));
+        await firstConsumed.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         for (var i = 0; i < 20 && !reading.IsCompleted; i++)
         {
             await Task.WhenAny(reading, Task.Delay(20, TestContext.Current.CancellationToken));
@@ -462,11 +464,13 @@ public class FallbackGuardTests
         Assert.Equal("The first part and the rest, five seconds later.", string.Concat(updates.Select(u => u.Text)));
     }
 
-    private static async IAsyncEnumerable<ChatResponseUpdate> SlowAfterFirstChunk(TimeProvider time, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private static async IAsyncEnumerable<ChatResponseUpdate> SlowAfterFirstChunk(TimeProvider time, TaskCompletionSource firstConsumed, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await Task.Yield();
         yield return new ChatResponseUpdate(ChatRole.Assistant, "The first part") { ResponseId = "r", MessageId = "m" };
-        await Task.Delay(TimeSpan.FromSeconds(5), time, cancellationToken);
+        var delay = Task.Delay(TimeSpan.FromSeconds(5), time, cancellationToken);
+        firstConsumed.TrySetResult();
+        await delay;
         yield return new ChatResponseUpdate(ChatRole.Assistant, " and the rest, five seconds later.") { ResponseId = "r", MessageId = "m" };
     }
 
