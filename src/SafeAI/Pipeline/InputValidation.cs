@@ -15,40 +15,39 @@ internal static class InputValidation
     public static bool Validate(SafeAIContext context, out GuardVerdict rejection)
     {
         rejection = default;
-        var any = false;
-        var hasContent = false;
-        var loneSurrogates = false;
-        foreach (var message in context.Messages)
+        var state = default(Scan);
+        var messages = context.Messages;
+        if (messages is IList<ChatMessage> list)
         {
-            if (message is null)
+            // Indexed: no enumerator allocated on the hot path.
+            for (var i = 0; i < list.Count; i++)
             {
-                rejection = GuardVerdict.Block(GuardReasons.InputValidationStage, GuardReasons.InputInvalid) with { Detail = "a message is null" };
-                return false;
-            }
-
-            any = true;
-            foreach (var content in message.Contents)
-            {
-                switch (content)
+                if (!state.Add(list[i]))
                 {
-                    case TextContent text:
-                        hasContent |= !string.IsNullOrWhiteSpace(text.Text);
-                        loneSurrogates |= HasLoneSurrogate(text.Text);
-                        break;
-                    case TextReasoningContent reasoning:
-                        hasContent |= !string.IsNullOrWhiteSpace(reasoning.Text);
-                        loneSurrogates |= HasLoneSurrogate(reasoning.Text);
-                        break;
-                    case null:
-                        break;
-                    default:
-                        // Images, data, tool calls and results: something to answer.
-                        hasContent = true;
-                        break;
+                    break;
+                }
+            }
+        }
+        else
+        {
+            foreach (var message in messages)
+            {
+                if (!state.Add(message))
+                {
+                    break;
                 }
             }
         }
 
+        if (state.NullMessage)
+        {
+            rejection = GuardVerdict.Block(GuardReasons.InputValidationStage, GuardReasons.InputInvalid) with { Detail = "a message is null" };
+            return false;
+        }
+
+        var any = state.Any;
+        var hasContent = state.HasContent;
+        var loneSurrogates = state.LoneSurrogates;
         if (!any || !hasContent)
         {
             rejection = GuardVerdict.Block(GuardReasons.InputValidationStage, GuardReasons.InputEmpty) with
@@ -147,5 +146,48 @@ internal static class InputValidation
         }
 
         return result;
+    }
+
+    private struct Scan
+    {
+        public bool Any;
+        public bool HasContent;
+        public bool LoneSurrogates;
+        public bool NullMessage;
+
+        /// <summary>Looks at one message; returns <see langword="false"/> to stop (a <see langword="null"/> message).</summary>
+        public bool Add(ChatMessage? message)
+        {
+            if (message is null)
+            {
+                NullMessage = true;
+                return false;
+            }
+
+            Any = true;
+            var contents = message.Contents;
+            for (var i = 0; i < contents.Count; i++)
+            {
+                switch (contents[i])
+                {
+                    case TextContent text:
+                        HasContent |= !string.IsNullOrWhiteSpace(text.Text);
+                        LoneSurrogates |= HasLoneSurrogate(text.Text);
+                        break;
+                    case TextReasoningContent reasoning:
+                        HasContent |= !string.IsNullOrWhiteSpace(reasoning.Text);
+                        LoneSurrogates |= HasLoneSurrogate(reasoning.Text);
+                        break;
+                    case null:
+                        break;
+                    default:
+                        // Images, data, tool calls and results: something to answer.
+                        HasContent = true;
+                        break;
+                }
+            }
+
+            return true;
+        }
     }
 }
