@@ -57,39 +57,8 @@ internal sealed class ContentInputGuard : InputGuard
         Timeout = options.Timeout,
     };
 
-    private static string GetText(ChatMessage message)
-    {
-        // Tool results carry their text in FunctionResultContent; indirect injection hides there.
-        string? single = null;
-        System.Text.StringBuilder? sb = null;
-        foreach (var content in message.Contents)
-        {
-            var text = content switch
-            {
-                TextContent t => t.Text,
-                FunctionResultContent { Result: string s } => s,
-                FunctionResultContent { Result: { } r } => r.ToString(),
-                _ => null,
-            };
-
-            if (string.IsNullOrEmpty(text))
-            {
-                continue;
-            }
-
-            if (single is null)
-            {
-                single = text;
-            }
-            else
-            {
-                sb ??= new System.Text.StringBuilder(single);
-                sb.Append('\n').Append(text);
-            }
-        }
-
-        return sb?.ToString() ?? single ?? string.Empty;
-    }
+    // Every part that carries text: tool results of any shape (indirect injection hides there), reasoning, data parts.
+    private static string GetText(ChatMessage message) => ContentText.Get(message);
 
     private async ValueTask<List<ChatMessage>> RedactAsync(IEnumerable<ChatMessage> messages, CancellationToken cancellationToken)
     {
@@ -110,7 +79,9 @@ internal sealed class ContentInputGuard : InputGuard
                 AIContent? replaced = content switch
                 {
                     TextContent { Text.Length: > 0 } t => new TextContent(await _classifier.RedactAsync(t.Text, flaggedAsWhole: false, cancellationToken).ConfigureAwait(false)),
-                    FunctionResultContent { Result: { } r } f when r.ToString() is { Length: > 0 } s => new FunctionResultContent(f.CallId, await _classifier.RedactAsync(s, flaggedAsWhole: false, cancellationToken).ConfigureAwait(false)),
+                    FunctionResultContent f when ContentText.Get(f) is { Length: > 0 } s => new FunctionResultContent(f.CallId, await _classifier.RedactAsync(s, flaggedAsWhole: false, cancellationToken).ConfigureAwait(false)),
+                    TextReasoningContent { Text.Length: > 0 } r => new TextReasoningContent(await _classifier.RedactAsync(r.Text, flaggedAsWhole: false, cancellationToken).ConfigureAwait(false)),
+                    DataContent d when ContentText.Get(d) is { Length: > 0 } s => new TextContent(await _classifier.RedactAsync(s, flaggedAsWhole: false, cancellationToken).ConfigureAwait(false)),
                     _ => null,
                 };
 
@@ -135,7 +106,9 @@ internal sealed class ContentInputGuard : InputGuard
     private static bool IsSameText(AIContent original, AIContent replaced) => (original, replaced) switch
     {
         (TextContent a, TextContent b) => string.Equals(a.Text, b.Text, StringComparison.Ordinal),
-        (FunctionResultContent a, FunctionResultContent b) => string.Equals(a.Result?.ToString(), b.Result?.ToString(), StringComparison.Ordinal),
+        (FunctionResultContent a, FunctionResultContent b) => string.Equals(ContentText.Get(a), ContentText.Get(b), StringComparison.Ordinal),
+        (TextReasoningContent a, TextReasoningContent b) => string.Equals(a.Text, b.Text, StringComparison.Ordinal),
+        (DataContent a, TextContent b) => string.Equals(ContentText.Get(a), b.Text, StringComparison.Ordinal),
         _ => false,
     };
 }

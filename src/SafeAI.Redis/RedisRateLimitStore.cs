@@ -111,6 +111,40 @@ public sealed partial class RedisRateLimitStore : RateLimitStore, IAsyncDisposab
 
     internal long ConcurrencyLeaseTimeoutMs => (long)_options.ConcurrencyLeaseTimeout.TotalMilliseconds;
 
+    /// <summary>
+    /// Returns a concurrency permit without holding up the caller. The release (ZREM by lease id) is idempotent, so it is
+    /// retried until Redis confirms it or <see cref="ReleaseAttempts"/> attempts failed; only then does the permit wait
+    /// for <see cref="RedisRateLimitStoreOptions.ConcurrencyLeaseTimeout"/>.
+    /// </summary>
+    internal void ReleaseInBackground(string key, string leaseId, TimeSpan storeTimeout, TimeProvider timeProvider) =>
+        _ = ReleaseAsync(key, leaseId, storeTimeout, timeProvider);
+
+    /// <summary>How many times a permit's release is tried before the lease timeout is left to return it.</summary>
+    internal const int ReleaseAttempts = 5;
+
+    private async Task ReleaseAsync(string key, string leaseId, TimeSpan storeTimeout, TimeProvider timeProvider)
+    {
+        // A release is not on any caller's path: give Redis more time than an admission decision gets.
+        var timeout = storeTimeout < _options.ConnectTimeout ? _options.ConnectTimeout : storeTimeout;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                _ = await EvaluateAsync(RedisScripts.ReleaseLease, key, [leaseId], timeout, timeProvider, CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+            catch (RateLimitStoreUnavailableException) when (attempt < ReleaseAttempts)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt), timeProvider).ConfigureAwait(false);
+            }
+            catch (RateLimitStoreUnavailableException)
+            {
+                Log.ReleaseFailed(_logger, ReleaseAttempts, _options.ConcurrencyLeaseTimeout);
+                return;
+            }
+        }
+    }
+
     private async Task<IConnectionMultiplexer> ConnectAsync()
     {
         var configuration = ConfigurationOptions.Parse(_options.Configuration);
@@ -126,6 +160,9 @@ public sealed partial class RedisRateLimitStore : RateLimitStore, IAsyncDisposab
     {
         [LoggerMessage(EventId = 150, Level = LogLevel.Warning, Message = "SafeAI Redis rate-limit store: Redis did not answer within {Timeout} ({Problem}).")]
         public static partial void Unavailable(ILogger logger, string problem, TimeSpan timeout);
+
+        [LoggerMessage(EventId = 151, Level = LogLevel.Warning, Message = "SafeAI Redis rate-limit store: a concurrency permit could not be returned after {Attempts} attempts; Redis drops it after {LeaseTimeout}.")]
+        public static partial void ReleaseFailed(ILogger logger, int attempts, TimeSpan leaseTimeout);
     }
 }
 
@@ -187,7 +224,20 @@ internal sealed class RedisPartitionedLimiter : PartitionedRateLimiter<string>
                 break;
         }
 
-        var result = (RedisResult[])(await _store.EvaluateAsync(_script, key, args, o.StoreTimeout, _timeProvider, cancellationToken).ConfigureAwait(false))!;
+        RedisResult[] result;
+        try
+        {
+            result = (RedisResult[])(await _store.EvaluateAsync(_script, key, args, o.StoreTimeout, _timeProvider, cancellationToken).ConfigureAwait(false))!;
+        }
+        catch (Exception) when (leaseId is not null && permitCount > 0)
+        {
+            // The script may still run in Redis after this call gave up waiting (a slow or paused server): take back the
+            // permit it may have granted. The release is keyed by the lease id and idempotent, and Redis runs commands
+            // of one connection in order, so it lands after the acquire.
+            _store.ReleaseInBackground(key, leaseId, o.StoreTimeout, _timeProvider);
+            throw;
+        }
+
         var admitted = (long)result[0] == 1;
         var retryMs = (long)result[1];
         if (!admitted)
@@ -232,7 +282,7 @@ internal sealed class RedisLease : RateLimitLease
     }
 }
 
-/// <summary>A concurrency permit in Redis, returned (ZREM) when disposed; Redis drops it after the lease timeout if this instance dies.</summary>
+/// <summary>A concurrency permit in Redis, returned (ZREM by lease id, retried) when disposed; Redis drops it after the lease timeout if this instance dies.</summary>
 internal sealed class RedisConcurrencyLease(RedisRateLimitStore store, string key, string leaseId, TimeSpan timeout, TimeProvider timeProvider) : RateLimitLease
 {
     private int _released;
@@ -251,23 +301,11 @@ internal sealed class RedisConcurrencyLease(RedisRateLimitStore store, string ke
     {
         if (Interlocked.Exchange(ref _released, 1) == 0)
         {
-            // Returned in the background: a slow Redis must not hold up the caller; the lease timeout is the backstop.
-            _ = ReleaseAsync();
+            // Returned in the background, retried when Redis does not answer: a slow Redis must not hold up the caller.
+            store.ReleaseInBackground(key, leaseId, timeout, timeProvider);
         }
 
         base.Dispose(disposing);
-    }
-
-    private async Task ReleaseAsync()
-    {
-        try
-        {
-            _ = await store.EvaluateAsync("return redis.call('ZREM', KEYS[1], ARGV[1])", key, [leaseId], timeout, timeProvider, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (RateLimitStoreUnavailableException)
-        {
-            // Already logged by the store; the permit expires in Redis after the lease timeout.
-        }
     }
 }
 

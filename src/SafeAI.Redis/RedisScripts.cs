@@ -123,6 +123,9 @@ internal static class RedisScripts
         return {0, 0}
         """;
 
+    /// <summary>KEYS[1]: sorted set of lease ids. ARGV: lease id. Idempotent: releasing a lease twice, or one never granted, changes nothing.</summary>
+    public const string ReleaseLease = "return redis.call('ZREM', KEYS[1], ARGV[1])";
+
     /// <summary>KEYS[1]: used tokens. ARGV: limit, window ms, tokens. Returns {1,0} reserved, {0,ms} over budget, {-1,0} larger than the budget.</summary>
     public const string ReserveTokens = """
         local limit = tonumber(ARGV[1])

@@ -19,7 +19,9 @@ namespace SafeAI;
 /// <para>
 /// Rejected calls return a well-formed refusal (or throw <see cref="SafeAIBlockedException"/> /
 /// <see cref="SafeAIRateLimitedException"/> under <see cref="RejectionBehavior.ThrowException"/>). Failures of the
-/// model call that no stage turns into an answer propagate to the caller unchanged. Thread-safe.
+/// model call that no stage turns into an answer propagate to the caller unchanged; a model that returns
+/// <see langword="null"/> gives <see cref="SafeAIModelException"/>, one that does not answer within
+/// <see cref="SafeAIOptions.ModelTimeout"/> gives <see cref="SafeAIModelTimeoutException"/>. Thread-safe.
 /// </para>
 /// </remarks>
 public sealed class SafeAIChatClient : DelegatingChatClient
@@ -116,26 +118,44 @@ public sealed class SafeAIChatClient : DelegatingChatClient
     private Task<ChatResponse> GetResponseWithoutStagesAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
         var task = InnerClient.GetResponseAsync(messages, options, cancellationToken);
-        if (task.IsCompletedSuccessfully)
+        if (task is { IsCompletedSuccessfully: true, Result: not null })
         {
             task.Result.SetSafeAIResult(SafeAIResult.Empty);
             _pipeline.Telemetry.RecordCall(GuardAction.Allow, streaming: false, faulted: false);
             return task;
         }
 
-        return AwaitWithoutStagesAsync(task);
+        return AwaitWithoutStagesAsync(task, cancellationToken);
     }
 
-    private async Task<ChatResponse> AwaitWithoutStagesAsync(Task<ChatResponse> task)
+    private async Task<ChatResponse> AwaitWithoutStagesAsync(Task<ChatResponse>? task, CancellationToken cancellationToken)
     {
         ChatResponse response;
+        var timeout = _pipeline.Options.ModelTimeout;
         try
         {
-            response = await task.ConfigureAwait(false);
+            if (task is null)
+            {
+                throw new SafeAIModelException("The model client returned no task (null) from GetResponseAsync.");
+            }
+
+            // Even without stages the wait is bounded, whether or not the model honours its token.
+            response = await task.WaitAsync(timeout, _pipeline.TimeProvider, cancellationToken).ConfigureAwait(false)
+                ?? throw new SafeAIModelException("The model client returned no response (null) from GetResponseAsync.");
         }
-        catch
+        catch (Exception ex)
         {
             _pipeline.Telemetry.RecordCall(GuardAction.Allow, streaming: false, faulted: true);
+            if (task is { IsCompleted: false })
+            {
+                AbandonedCalls.Detach(task, _pipeline.Logger);
+                if (ex is TimeoutException)
+                {
+                    Log.ModelAbandoned(_pipeline.Logger, timeout);
+                    throw new SafeAIModelTimeoutException(timeout, streaming: false);
+                }
+            }
+
             throw;
         }
 

@@ -131,6 +131,7 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
             o.PermitLimit = 100;
             o.TokenLimit = 1_000;
             o.TokenWindow = TimeSpan.FromMinutes(5);
+            o.EstimatedOutputTokens = 100; // a call reserves about 101 tokens
         }
 
         using var appA = Instance(storeA, Limits, model);
@@ -146,6 +147,51 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
         Assert.Equal(RateLimitReasons.Tokens, verdict.Reason);
         Assert.NotNull(verdict.RetryAfter);
         Assert.Equal(3, model.Calls);
+    }
+
+    [Fact]
+    public async Task TokenBudget_TenThousandConcurrentCallsOnTwoInstances_NeverOverspendByMoreThanOneReservation()
+    {
+        var prefix = "t:" + Guid.NewGuid().ToString("N");
+        await using var storeA = NewStore(prefix);
+        await using var storeB = NewStore(prefix);
+        var gate = new TaskCompletionSource<ChatResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        long spent = 0;
+        var model = new CountingClient
+        {
+            Respond = async () =>
+            {
+                var response = await gate.Task;
+                Interlocked.Add(ref spent, 10);
+                return response;
+            },
+        };
+        void Limits(RateLimitingOptions o)
+        {
+            o.PermitLimit = int.MaxValue;
+            o.TokenLimit = 1_000;
+            o.TokenWindow = TimeSpan.FromMinutes(5);
+            o.StoreTimeout = TimeSpan.FromSeconds(30);
+        }
+
+        using var appA = Instance(storeA, Limits, model);
+        using var appB = Instance(storeB, Limits, model);
+
+        // "hi" is estimated at 1 token and the answer may use 9 more (MaxOutputTokens): 10 tokens reserved a call.
+        var options = new ChatOptions { MaxOutputTokens = 9 }.WithUser("u");
+        var calls = Enumerable.Range(0, 10_000).Select(i => Task.Run(() => (i % 2 == 0 ? appA : appB).GetResponseAsync("hi", options, Ct), Ct)).ToArray();
+        while (model.Calls + calls.Count(c => c.IsCompleted) < calls.Length)
+        {
+            await Task.Delay(10, Ct);
+        }
+
+        gate.SetResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok")) { Usage = new UsageDetails { TotalTokenCount = 10 } });
+        var responses = await Task.WhenAll(calls);
+
+        var admitted = responses.Count(r => r.GetSafeAIResult()!.Outcome != GuardAction.Limit);
+        Assert.Equal(model.Calls, admitted);
+        Assert.True(Interlocked.Read(ref spent) <= 1_000 + 10, $"{admitted} calls admitted spent {spent} tokens of a 1,000 budget");
+        Assert.True(admitted >= 90, $"only {admitted} calls admitted");
     }
 
     [Theory]
@@ -307,6 +353,51 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
         Assert.Equal(RateLimitReasons.StoreUnavailable, response.GetSafeAIResult()!.DecisiveVerdict!.Value.Reason);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"took {watch.Elapsed}");
         await Task.Delay(1_600, Ct); // let the pause end before other tests use the server
+    }
+
+    [Fact]
+    public async Task Concurrency_AcquireGaveUpWhileRedisPaused_PermitsReturnedWithinASecond()
+    {
+        var server = fixture.Require();
+        var prefix = "t:" + Guid.NewGuid().ToString("N");
+        await using var store = NewStore(prefix);
+        var gate = new TaskCompletionSource<ChatResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var holding = false;
+        var model = new CountingClient { Respond = () => Volatile.Read(ref holding) ? gate.Task : Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok"))) };
+        using var app = model.AsBuilder().UseSafeAI(safe => safe.AddRateLimiting(o =>
+        {
+            o.Store = store;
+            o.Algorithm = RateLimitAlgorithm.Concurrency;
+            o.PermitLimit = 10;
+            o.StoreTimeout = TimeSpan.FromMilliseconds(200);
+        })).Build();
+        var user = new ChatOptions().WithUser("u");
+        Assert.Equal(GuardAction.Allow, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+
+        // Redis stalls: every acquire gives up after 200 ms, but its script runs once the pause ends.
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(server.Configuration + ",allowAdmin=true");
+        _ = await admin.GetDatabase().ExecuteAsync("CLIENT", "PAUSE", "800", "ALL");
+        var burst = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => app.GetResponseAsync("hi", user, Ct)));
+        Assert.All(burst, r => Assert.Equal(RateLimitReasons.StoreUnavailable, r.GetSafeAIResult()!.DecisiveVerdict!.Value.Reason));
+
+        // One second after the pause ended, no permit is held.
+        await Task.Delay(1_800, Ct);
+        long held = 0;
+        foreach (var key in (RedisResult[])(await admin.GetDatabase().ExecuteAsync("KEYS", prefix + "*"))!)
+        {
+            held += await admin.GetDatabase().SortedSetLengthAsync((string)key!);
+        }
+
+        Assert.Equal(0, held);
+
+        // All ten slots are free again: ten calls held in flight are admitted, the eleventh is limited.
+        Volatile.Write(ref holding, true);
+        var before = model.Calls;
+        var inFlight = Enumerable.Range(0, 10).Select(_ => app.GetResponseAsync("hi", user, Ct)).ToArray();
+        await WaitUntilAsync(() => model.Calls == before + 10);
+        Assert.Equal(GuardAction.Limit, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+        gate.SetResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "done")));
+        Assert.All(await Task.WhenAll(inFlight), r => Assert.Equal(GuardAction.Allow, r.GetSafeAIResult()!.Outcome));
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)

@@ -151,15 +151,16 @@ public class PipelineTests
     }
 
     [Fact]
-    public async Task GetResponseAsync_EmptyMessageList_ReachesModel()
+    public async Task GetResponseAsync_EmptyMessageList_BlockedWithVerdictModelNotCalled()
     {
         var inner = TestChatClient.Answering("hello");
         using var client = inner.AsBuilder().UseSafeAI(safe => safe.AddInputLengthLimit(10)).Build();
 
         var response = await client.GetResponseAsync([], cancellationToken: Ct);
 
-        Assert.Equal("hello", response.Text);
-        Assert.Equal(1, inner.Calls);
+        Assert.Equal(0, inner.Calls);
+        Assert.Equal(ChatFinishReason.ContentFilter, response.FinishReason);
+        Assert.Equal(GuardReasons.InputEmpty, response.GetSafeAIResult()!.DecisiveVerdict!.Value.Reason);
     }
 
     [Fact]

@@ -86,23 +86,29 @@ public class StreamingTests
             },
             screening: new OutputScreeningOptions { WindowSize = 8, SentenceFlushMinimum = 0 })).Build();
 
+        const string Full = "one two three four five";
         await foreach (var update in client.GetStreamingResponseAsync("hi", cancellationToken: Ct))
         {
             released.Add(update.Text);
 
-            // Everything released so far must be a prefix of what has been screened so far.
+            // Everything released so far must lie within the text screened so far (windows overlap: held text is
+            // screened again with the next window).
             var releasedText = string.Concat(released);
-            string screenedText;
+            string last;
             lock (screened)
             {
-                screenedText = string.Concat(screened);
+                last = screened[^1];
             }
 
-            Assert.StartsWith(releasedText, screenedText, StringComparison.Ordinal);
+            Assert.StartsWith(releasedText, Full, StringComparison.Ordinal);
+            Assert.True(releasedText.Length <= Full.IndexOf(last, StringComparison.Ordinal) + last.Length, $"released '{releasedText}' past the screened '{last}'");
         }
 
-        Assert.Equal("one two three four five", string.Concat(released));
-        Assert.Equal(["one two ", "three four ", "five"], screened);
+        Assert.Equal(Full, string.Concat(released));
+
+        // No sentence ended and the text is shorter than the context kept: all of it stays held and is screened again
+        // with each new window, so a later window that fails could still stop all of it.
+        Assert.Equal(["one two ", "one two three four ", "one two three four five"], screened);
     }
 
     public static TheoryData<int> ForbiddenChunkPositions => new() { 0, 1, 2, 3, 4, 5, 6 };
@@ -194,11 +200,12 @@ public class StreamingTests
                 windows.Add(seg.Text);
                 return ValueTask.FromResult(GuardVerdict.Allow("out"));
             },
-            screening: new OutputScreeningOptions { WindowSize = 1000, SentenceFlushMinimum = 10 })).Build();
+            screening: new OutputScreeningOptions { WindowSize = 1000, ContextSize = 0, SentenceFlushMinimum = 10 })).Build();
 
         await CollectAsync(client.GetStreamingResponseAsync("hi", cancellationToken: Ct));
 
-        Assert.Equal(["Short sentence here, well over ten chars. ", "Next part"], windows);
+        // The first sentence is screened as soon as it ends, and held until the next one starts (it is screened again with it).
+        Assert.Equal(["Short sentence here, well over ten chars. ", "Short sentence here, well over ten chars. Next part"], windows);
     }
 
     [Fact]

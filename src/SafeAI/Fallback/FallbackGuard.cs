@@ -63,9 +63,9 @@ internal sealed partial class FallbackGuard : AIGuard
         {
             pending = next.GetResponseAsync(context);
         }
-        catch (Exception ex) when (Classify(ex, context, options, null, null) != FallbackTriggers.None)
+        catch (Exception ex) when (Classify(ex, context, options, null, null, context.CancellationToken) != FallbackTriggers.None)
         {
-            return AnswerAsync(context, options, Classify(ex, context, options, null, null), ex, context.TimeProvider.GetTimestamp(), default);
+            return AnswerAsync(context, options, Classify(ex, context, options, null, null, context.CancellationToken), ex, context.TimeProvider.GetTimestamp(), default);
         }
 
         if (pending.IsCompletedSuccessfully)
@@ -96,7 +96,10 @@ internal sealed partial class FallbackGuard : AIGuard
 
         var callerToken = context.CancellationToken;
         var total = options.TotalTimeout is { } tt ? new CancellationTokenSource(tt, context.TimeProvider) : null;
-        var attempt = options.AttemptTimeout is { } at ? new CancellationTokenSource(at, context.TimeProvider) : null;
+        // The attempt timer is separate from its token source so that it can be stopped at the first chunk (a source's
+        // TryReset cannot stop a timer of a custom TimeProvider).
+        var attempt = options.AttemptTimeout is null ? null : new CancellationTokenSource();
+        var attemptTimer = attempt is null ? null : context.TimeProvider.CreateTimer(static s => CancelQuietly((CancellationTokenSource)s!), attempt, options.AttemptTimeout!.Value, System.Threading.Timeout.InfiniteTimeSpan);
         var linked = Link(total, attempt, callerToken);
         var handedOff = false;
         try
@@ -119,17 +122,30 @@ internal sealed partial class FallbackGuard : AIGuard
             }
 
             handedOff = true;
-            return new FallbackStream(this, context, options, stream, start, total, attempt, linked, callerToken);
+            return new FallbackStream(this, context, options, stream, start, total, attempt, attemptTimer, linked, callerToken);
         }
         finally
         {
             context.CancellationToken = callerToken;
             if (!handedOff)
             {
+                attemptTimer?.Dispose();
                 linked?.Dispose();
                 attempt?.Dispose();
                 total?.Dispose();
             }
+        }
+    }
+
+    private static void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The stream ended as the timer fired.
         }
     }
 
@@ -141,9 +157,9 @@ internal sealed partial class FallbackGuard : AIGuard
         {
             response = await pending.ConfigureAwait(false);
         }
-        catch (Exception ex) when (Classify(ex, context, options, null, null) != FallbackTriggers.None)
+        catch (Exception ex) when (Classify(ex, context, options, null, null, context.CancellationToken) != FallbackTriggers.None)
         {
-            return await AnswerAsync(context, options, Classify(ex, context, options, null, null), ex, context.TimeProvider.GetTimestamp(), default).ConfigureAwait(false);
+            return await AnswerAsync(context, options, Classify(ex, context, options, null, null, context.CancellationToken), ex, context.TimeProvider.GetTimestamp(), default).ConfigureAwait(false);
         }
 
         var trigger = CheckResponse(context, options, response);
@@ -272,7 +288,8 @@ internal sealed partial class FallbackGuard : AIGuard
                 SamplingDuration = settings.SamplingDuration,
                 BreakDuration = settings.BreakDuration,
                 ShouldHandle = static args => new ValueTask<bool>(args.Outcome.Exception is { } ex &&
-                    !(ex is OperationCanceledException && args.Context.CancellationToken.IsCancellationRequested) && ex is not SafeAIException),
+                    !(ex is OperationCanceledException && args.Context.CancellationToken.IsCancellationRequested) &&
+                    (ex is not SafeAIException || ex is SafeAIModelException)),
             })
             .Build();
         return Interlocked.CompareExchange(ref _breaker, pipeline, null) ?? pipeline;
@@ -297,7 +314,10 @@ internal sealed partial class FallbackGuard : AIGuard
             ChatResponse? response;
             try
             {
-                response = await fallback.GetResponseAsync(context, trigger, linked?.Token ?? callerToken).ConfigureAwait(false);
+                var pending = fallback.GetResponseAsync(context, trigger, linked?.Token ?? callerToken);
+                response = pending.IsCompleted
+                    ? await pending.ConfigureAwait(false)
+                    : await WaitForLinkAsync(context, pending.AsTask(), linked?.Token ?? callerToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (!callerToken.IsCancellationRequested)
             {
@@ -337,6 +357,24 @@ internal sealed partial class FallbackGuard : AIGuard
         };
     }
 
+    /// <summary>
+    /// Waits for a link that calls something, bounded like the model call (<see cref="SafeAIOptions.ModelTimeout"/> and
+    /// the token) without the link's cooperation; a link given up on is detached and observed.
+    /// </summary>
+    private static async Task<ChatResponse?> WaitForLinkAsync(SafeAIContext context, Task<ChatResponse?> pending, CancellationToken token)
+    {
+        var timeout = context.PipelineOptions.ModelTimeout;
+        try
+        {
+            return await pending.WaitAsync(timeout, context.TimeProvider, token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException && !pending.IsCompleted)
+        {
+            AbandonedCalls.Detach(pending, context.Pipeline.Logger);
+            throw;
+        }
+    }
+
     private static FallbackTriggers CheckResponse(SafeAIContext context, FallbackOptions options, ChatResponse response)
     {
         FallbackTriggers trigger;
@@ -372,20 +410,28 @@ internal sealed partial class FallbackGuard : AIGuard
     }
 
     /// <summary>Decides which trigger an exception from further in fires; <see cref="FallbackTriggers.None"/> lets it pass to the caller.</summary>
-    internal static FallbackTriggers Classify(Exception exception, SafeAIContext context, FallbackOptions options, CancellationTokenSource? attempt, CancellationTokenSource? total, CancellationToken callerToken = default)
+    /// <remarks>
+    /// <paramref name="callerToken"/> is the caller's own token, never the stage's linked one: a caller that passed no
+    /// token cannot have cancelled, so a cancellation then is always one of this stage's timeouts.
+    /// </remarks>
+    internal static FallbackTriggers Classify(Exception exception, SafeAIContext context, FallbackOptions options, CancellationTokenSource? attempt, CancellationTokenSource? total, CancellationToken callerToken)
     {
-        if (!callerToken.CanBeCanceled)
-        {
-            callerToken = context.CancellationToken;
-        }
-
-        if (callerToken.IsCancellationRequested || exception is SafeAIException)
+        if (callerToken.IsCancellationRequested || exception is SafeAIException and not SafeAIModelException)
         {
             return FallbackTriggers.None;
         }
 
         FallbackTriggers trigger;
-        if (exception is OperationCanceledException && (attempt?.IsCancellationRequested == true || total?.IsCancellationRequested == true))
+        if (exception is SafeAIModelTimeoutException)
+        {
+            trigger = FallbackTriggers.Timeout;
+        }
+        else if (exception is SafeAIModelException)
+        {
+            // The model returned nothing usable (no response, no stream): a model failure like any exception.
+            trigger = FallbackTriggers.Exception;
+        }
+        else if (exception is OperationCanceledException && (attempt?.IsCancellationRequested == true || total?.IsCancellationRequested == true))
         {
             trigger = FallbackTriggers.Timeout;
         }
@@ -521,6 +567,7 @@ internal sealed partial class FallbackGuard : AIGuard
         long start,
         CancellationTokenSource? total,
         CancellationTokenSource? attempt,
+        ITimer? attemptTimer,
         CancellationTokenSource? linked,
         CancellationToken callerToken)
         : UpdateStream(source, linked?.Token ?? callerToken)
@@ -571,7 +618,7 @@ internal sealed partial class FallbackGuard : AIGuard
             }
 
             // The first chunk is out: the attempt timeout no longer applies; the total timeout still does.
-            _ = attempt?.TryReset();
+            attemptTimer?.Dispose();
             _last = first;
             Enqueue(first);
             return TryDequeue();
@@ -581,7 +628,7 @@ internal sealed partial class FallbackGuard : AIGuard
 
         protected override bool OnFault(Exception exception, out ChatResponseUpdate? replacement)
         {
-            if (callerToken.IsCancellationRequested || exception is SafeAIException)
+            if (callerToken.IsCancellationRequested || exception is SafeAIException and not SafeAIModelException)
             {
                 replacement = null;
                 return false;
@@ -608,6 +655,7 @@ internal sealed partial class FallbackGuard : AIGuard
 
         protected override ValueTask OnDisposeAsync()
         {
+            attemptTimer?.Dispose();
             linked?.Dispose();
             attempt?.Dispose();
             total?.Dispose();

@@ -18,4 +18,16 @@ public static class GuardReasons
 
     /// <summary>The input text is longer than the configured maximum.</summary>
     public const string InputTooLong = "input.too_long";
+
+    /// <summary>The input holds nothing to answer: no messages, or only empty or white-space text. The model is not called.</summary>
+    public const string InputEmpty = "input.empty";
+
+    /// <summary>The input is malformed (a <see langword="null"/> message). The model is not called.</summary>
+    public const string InputInvalid = "input.invalid";
+
+    /// <summary>The input text held lone UTF-16 surrogates (half a character); each was replaced by U+FFFD before the model saw it.</summary>
+    public const string InputLoneSurrogate = "input.lone_surrogate";
+
+    /// <summary>The name of the pipeline's own input validation in verdicts (it runs before every stage).</summary>
+    public const string InputValidationStage = "input-validation";
 }

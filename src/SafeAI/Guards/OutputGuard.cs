@@ -100,7 +100,7 @@ public abstract class OutputGuard : AIGuard
             return new ValueTask<ChatResponse>(response);
         }
 
-        var segment = new OutputSegment(response.Text, string.Empty, isFinal: true, response);
+        var segment = new OutputSegment(ContentText.Get(response), string.Empty, isFinal: true, response);
         var pending = RunCheckAsync(context, segment);
         if (pending.IsCompletedSuccessfully)
         {
@@ -123,6 +123,12 @@ public abstract class OutputGuard : AIGuard
 
         if (verdict.Action == GuardAction.Modify && segment.Replacement is { } replacement)
         {
+            if (HasNonPlainText(response))
+            {
+                // Reasoning, tool-call and data text was screened with the answer, but only answer text can be rewritten.
+                return context.Reject(AsBlock(verdict));
+            }
+
             ReplaceText(response, replacement);
         }
 
@@ -130,11 +136,20 @@ public abstract class OutputGuard : AIGuard
         return response;
     }
 
+    /// <summary>
+    /// Screens a stream window by window. Text that passed is not released at once: the sentence still in progress and
+    /// at least <see cref="OutputScreeningOptions.ContextSize"/> characters stay held and are screened again with the
+    /// next window, so a window that fails can never take back text the caller already has (a phrase split across
+    /// windows, or stretched by obfuscation, is blocked before any of it is out). Held text is bounded: past
+    /// <see cref="MaxHeldCharacters"/> without a sentence end, the older part beyond the context is released.
+    /// </summary>
     private async IAsyncEnumerable<ChatResponseUpdate> ScreenStreamAsync(SafeAIContext context, IAsyncEnumerable<ChatResponseUpdate> source)
     {
         var screening = Screening;
         var held = new List<ChatResponseUpdate>();
+        var heldLengths = new List<int>();
         var pending = new StringBuilder();
+        var screened = 0; // characters at the start of pending that passed a window already (held as context)
         var released = string.Empty;
         ChatResponseUpdate? refusalFromInside = null;
         var recordedNotable = false;
@@ -161,7 +176,7 @@ public abstract class OutputGuard : AIGuard
                     }
                     else
                     {
-                        var text = update.Text;
+                        var text = ContentText.Get(update);
                         if (text.Length == 0 && held.Count == 0)
                         {
                             // Nothing to screen and nothing held before it (role, usage, tool calls): pass it on in order.
@@ -170,8 +185,9 @@ public abstract class OutputGuard : AIGuard
                         }
 
                         held.Add(update);
+                        heldLengths.Add(text.Length);
                         _ = pending.Append(text);
-                        if (!IsWindowReady(pending, screening))
+                        if (!IsWindowReady(pending, pending.Length - screened, screening))
                         {
                             continue;
                         }
@@ -183,45 +199,75 @@ public abstract class OutputGuard : AIGuard
                     break;
                 }
 
-                var segment = new OutputSegment(pending.ToString(), released, isFinal: !more, response: null);
-                var verdict = await RunCheckAsync(context, segment).ConfigureAwait(false);
-                windows++;
-                elapsed += verdict.Elapsed;
-                if (verdict.Score is { } score && (maxScore is null || score > maxScore))
+                if (more || pending.Length > screened || windows == 0)
                 {
-                    maxScore = score;
-                    threshold = verdict.Threshold;
-                }
-
-                if (verdict.IsRejection)
-                {
-                    yield return context.RejectUpdate(verdict with { Elapsed = elapsed }, template: held[0]);
-                    yield break;
-                }
-
-                if (verdict.Action != GuardAction.Allow)
-                {
-                    context.AddVerdict(verdict);
-                    recordedNotable = true;
-                }
-
-                if (verdict.Action == GuardAction.Modify && segment.Replacement is { } replacement)
-                {
-                    yield return MergeWithReplacement(held, replacement);
-                    released = Tail(released, replacement, screening.ContextSize);
-                }
-                else
-                {
-                    foreach (var update in held)
+                    var segment = new OutputSegment(pending.ToString(), released, isFinal: !more, response: null);
+                    var verdict = await RunCheckAsync(context, segment).ConfigureAwait(false);
+                    windows++;
+                    elapsed += verdict.Elapsed;
+                    if (verdict.Score is { } score && (maxScore is null || score > maxScore))
                     {
-                        yield return update;
+                        maxScore = score;
+                        threshold = verdict.Threshold;
                     }
 
-                    released = Tail(released, segment.Text, screening.ContextSize);
+                    if (verdict.IsRejection)
+                    {
+                        yield return context.RejectUpdate(verdict with { Elapsed = elapsed }, template: held[0]);
+                        yield break;
+                    }
+
+                    if (verdict.Action != GuardAction.Allow)
+                    {
+                        context.AddVerdict(verdict);
+                        recordedNotable = true;
+                    }
+
+                    if (verdict.Action == GuardAction.Modify && segment.Replacement is { } replacement && HasNonPlainText(held))
+                    {
+                        // Reasoning, tool-call and data text was screened with the answer, but only answer text can be rewritten.
+                        yield return context.RejectUpdate(AsBlock(verdict) with { Elapsed = elapsed }, template: held[0]);
+                        yield break;
+                    }
+
+                    if (verdict.Action == GuardAction.Modify && segment.Replacement is { } rewritten)
+                    {
+                        // The rewritten text is what the caller gets: release all of it now.
+                        yield return MergeWithReplacement(held, rewritten);
+                        released = Tail(released, rewritten, screening.ContextSize);
+                        held.Clear();
+                        heldLengths.Clear();
+                        _ = pending.Clear();
+                        screened = 0;
+                        continue;
+                    }
                 }
 
-                held.Clear();
-                _ = pending.Clear();
+                // Release what can no longer be part of a failing window: everything at the end of the stream, else the
+                // updates before the current sentence and the context kept for the next window.
+                var releaseUpTo = more ? ReleasePoint(pending, screening) : pending.Length;
+                var count = 0;
+                var characters = 0;
+                while (count < held.Count && characters + heldLengths[count] <= releaseUpTo)
+                {
+                    characters += heldLengths[count];
+                    count++;
+                }
+
+                for (var i = 0; i < count; i++)
+                {
+                    yield return held[i];
+                }
+
+                if (characters > 0)
+                {
+                    released = Tail(released, pending.ToString(0, characters), screening.ContextSize);
+                }
+
+                held.RemoveRange(0, count);
+                heldLengths.RemoveRange(0, count);
+                _ = pending.Remove(0, characters);
+                screened = pending.Length;
             }
 
             if (!recordedNotable)
@@ -240,17 +286,124 @@ public abstract class OutputGuard : AIGuard
         }
     }
 
-    private static bool IsWindowReady(StringBuilder pending, OutputScreeningOptions screening)
+    /// <summary>The most text a stream holds back while waiting for a sentence to end.</summary>
+    private static int MaxHeldCharacters(OutputScreeningOptions screening) => Math.Max(screening.WindowSize * 4, 256) + screening.ContextSize;
+
+    /// <summary>
+    /// Finds how much of the screened, held text may be released: up to the start of the last sentence that begins before
+    /// the last <see cref="OutputScreeningOptions.ContextSize"/> characters; without one, nothing, unless the held text
+    /// outgrew <see cref="MaxHeldCharacters"/> (then all but the context).
+    /// </summary>
+    private static int ReleasePoint(StringBuilder pending, OutputScreeningOptions screening)
     {
-        var length = pending.Length;
-        if (length == 0)
+        var limit = pending.Length - screening.ContextSize;
+        if (limit <= 0)
+        {
+            return 0;
+        }
+
+        for (var i = limit - 1; i >= 2; i--)
+        {
+            if (IsSentenceEnd(pending, i, limit, out var next))
+            {
+                return next;
+            }
+        }
+
+        return pending.Length > MaxHeldCharacters(screening) ? limit : 0;
+    }
+
+    /// <summary>
+    /// Decides whether a sentence ends at <paramref name="i"/> and the next one starts before <paramref name="limit"/>.
+    /// Deliberately strict, because a false end releases the start of a sentence that may still be blocked: the end mark
+    /// follows a word of at least two letters or digits (so <c>k.i.l.l</c> or <c>k . i</c> never end a sentence), and
+    /// after <c>.</c>, <c>!</c> or <c>?</c> come white space and a capital letter, a digit or a letter of a script
+    /// without case.
+    /// </summary>
+    private static bool IsSentenceEnd(StringBuilder pending, int i, int limit, out int next)
+    {
+        next = 0;
+        var c = pending[i];
+        if (c is not ('.' or '!' or '?' or '\n' or '。' or '！' or '？') || !char.IsLetterOrDigit(pending[i - 1]) || !char.IsLetterOrDigit(pending[i - 2]))
+        {
+            return false;
+        }
+
+        var j = i + 1;
+        while (j < limit && char.IsWhiteSpace(pending[j]))
+        {
+            j++;
+        }
+
+        if (j >= limit)
+        {
+            return false;
+        }
+
+        if (c is '.' or '!' or '?')
+        {
+            var start = pending[j];
+            if (j == i + 1 || !(char.IsUpper(start) || char.IsDigit(start) || (char.IsLetter(start) && !char.IsLower(start))))
+            {
+                return false;
+            }
+        }
+
+        next = j;
+        return true;
+    }
+
+    private static GuardVerdict AsBlock(in GuardVerdict verdict) =>
+        new(GuardAction.Block, verdict.Stage, verdict.Reason)
+        {
+            Score = verdict.Score,
+            Threshold = verdict.Threshold,
+            Elapsed = verdict.Elapsed,
+            Detail = "text outside plain text parts needed rewriting",
+        };
+
+    private static bool HasNonPlainText(ChatResponse response)
+    {
+        foreach (var message in response.Messages)
+        {
+            foreach (var content in message.Contents)
+            {
+                if (ContentText.IsNonPlainText(content))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static bool HasNonPlainText(List<ChatResponseUpdate> held)
+    {
+        foreach (var update in held)
+        {
+            foreach (var content in update.Contents)
+            {
+                if (ContentText.IsNonPlainText(content))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsWindowReady(StringBuilder pending, int length, OutputScreeningOptions screening)
+    {
+        if (length <= 0)
         {
             return false;
         }
 
         // Never end a window inside a word: a word split across two windows would reach the caller half-screened.
         // Text without word breaks (a long token run, or scripts without spaces) is screened at four windows or 256 characters.
-        if (char.IsLetterOrDigit(pending[length - 1]) && length < Math.Max(screening.WindowSize * 4, 256))
+        if (char.IsLetterOrDigit(pending[pending.Length - 1]) && length < Math.Max(screening.WindowSize * 4, 256))
         {
             return false;
         }
@@ -265,7 +418,7 @@ public abstract class OutputGuard : AIGuard
             return false;
         }
 
-        for (var i = length - 1; i >= 0; i--)
+        for (var i = pending.Length - 1; i >= pending.Length - length; i--)
         {
             var c = pending[i];
             if (c is ' ' or '\t' or '"' or '\'' or ')')

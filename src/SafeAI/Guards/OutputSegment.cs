@@ -16,7 +16,11 @@ public sealed class OutputSegment
         Response = response;
     }
 
-    /// <summary>Gets the text to screen: not yet seen by the caller.</summary>
+    /// <summary>
+    /// Gets the text to screen: not yet seen by the caller. It holds every content kind that carries text (answer text,
+    /// reasoning, tool-call arguments, tool results, text data parts; see <see cref="ContentText"/>); on a stream it
+    /// starts with held text that passed the previous window and is screened again with this one.
+    /// </summary>
     public string Text { get; }
 
     /// <summary>

@@ -12,7 +12,8 @@ namespace SafeAI;
 /// "SafeAI": {
 ///   "OnRejected": "ReturnResponse",
 ///   "BlockedMessage": "Sorry, I can't help with that.",
-///   "DefaultCheckTimeout": "00:00:00.250"
+///   "DefaultCheckTimeout": "00:00:00.250",
+///   "ModelTimeout": "00:01:40"
 /// }
 /// </code>
 /// </example>
@@ -52,6 +53,8 @@ public sealed class SafeAIOptions : IValidatableObject
     public IDictionary<string, string> RejectionMessages { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
     {
         [GuardReasons.InputTooLong] = "Your message is too long for me to process. Please shorten it and try again.",
+        [GuardReasons.InputEmpty] = "Your message is empty. Please type a question and try again.",
+        [GuardReasons.InputInvalid] = "Sorry, I couldn't read that request. Please try again.",
     };
 
     /// <summary>
@@ -59,6 +62,18 @@ public sealed class SafeAIOptions : IValidatableObject
     /// longer is abandoned and its <see cref="GuardFailureMode"/> applies. <see langword="null"/> (default): no budget.
     /// </summary>
     public TimeSpan? DefaultCheckTimeout { get; set; }
+
+    /// <summary>
+    /// Gets or sets the longest the pipeline waits on the model: for its answer, and on a stream for each chunk (the first
+    /// and every one after it). Past it the call is abandoned without the model's cooperation (a client that ignores its
+    /// cancellation token cannot hang the caller): the stray call is detached, its outcome observed and logged, and the
+    /// caller gets <see cref="SafeAIModelTimeoutException"/>, which a fallback stage turns into a fallback answer
+    /// (before a stream's first chunk) or an interruption notice (after it). The fallback stage's
+    /// <see cref="FallbackOptions.AttemptTimeout"/> and <see cref="FallbackOptions.TotalTimeout"/> and the caller's
+    /// cancellation hold the same way. Default: 100 seconds (as <see cref="HttpClient.Timeout"/>); between 1 ms and one
+    /// day: there is no "infinite", so no configuration waits forever.
+    /// </summary>
+    public TimeSpan ModelTimeout { get; set; } = TimeSpan.FromSeconds(100);
 
     /// <summary>
     /// Gets or sets a value indicating whether input checks that sit in the same pipeline position run concurrently,
@@ -109,6 +124,13 @@ public sealed class SafeAIOptions : IValidatableObject
             yield return new ValidationResult(
                 $"SafeAI:DefaultCheckTimeout must be between 1 ms and 1 day (it is {timeout}).",
                 [nameof(DefaultCheckTimeout)]);
+        }
+
+        if (ModelTimeout < TimeSpan.FromMilliseconds(1) || ModelTimeout > TimeSpan.FromDays(1))
+        {
+            yield return new ValidationResult(
+                $"SafeAI:ModelTimeout must be between 1 ms and 1 day (it is {ModelTimeout}).",
+                [nameof(ModelTimeout)]);
         }
 
         if (!string.IsNullOrEmpty(RateLimitedMessage))

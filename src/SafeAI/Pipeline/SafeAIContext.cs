@@ -304,7 +304,7 @@ public sealed class SafeAIContext
         return options.BlockedMessage;
     }
 
-    /// <summary>Gets the concatenated text of the input messages with the given role (by default, the user's).</summary>
+    /// <summary>Gets the concatenated text of the input messages with the given role (by default, the user's): every part that carries text (see <see cref="ContentText"/>).</summary>
     /// <param name="role">The role; <see langword="null"/> for <see cref="ChatRole.User"/>.</param>
     /// <returns>The text, messages separated by a line break; empty when there is none.</returns>
     public string GetInputText(ChatRole? role = null)
@@ -319,7 +319,7 @@ public sealed class SafeAIContext
                 continue;
             }
 
-            var text = message.Text;
+            var text = ContentText.Get(message);
             if (text.Length == 0)
             {
                 continue;

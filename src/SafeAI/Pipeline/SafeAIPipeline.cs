@@ -91,6 +91,11 @@ public sealed class SafeAIPipeline
 
     internal ValueTask<ChatResponse> InvokeAsync(int index, SafeAIContext context)
     {
+        if (index == 0 && !InputValidation.Validate(context, out var rejection))
+        {
+            return new ValueTask<ChatResponse>(context.Reject(rejection));
+        }
+
         if (index > context.DeepestEntered)
         {
             context.DeepestEntered = index;
@@ -123,6 +128,11 @@ public sealed class SafeAIPipeline
 
     internal ValueTask<IAsyncEnumerable<ChatResponseUpdate>> InvokeStreamingAsync(int index, SafeAIContext context)
     {
+        if (index == 0 && !InputValidation.Validate(context, out var rejection))
+        {
+            return new ValueTask<IAsyncEnumerable<ChatResponseUpdate>>(context.RejectStream(rejection));
+        }
+
         if (index > context.DeepestEntered)
         {
             context.DeepestEntered = index;
@@ -189,7 +199,8 @@ public sealed class SafeAIPipeline
         Task<ChatResponse> task;
         try
         {
-            task = context.InnerClient.GetResponseAsync(context.Messages, context.Options, context.CancellationToken);
+            task = context.InnerClient.GetResponseAsync(context.Messages, context.Options, context.CancellationToken)
+                ?? throw new SafeAIModelException("The model client returned no task (null) from GetResponseAsync.");
         }
         catch (Exception ex)
         {
@@ -200,29 +211,70 @@ public sealed class SafeAIPipeline
         if (task.IsCompletedSuccessfully)
         {
             var response = task.Result;
+            if (response is null)
+            {
+                return FailInner(context, depth, NullResponse());
+            }
+
             context.InnerTask = task;
             context.SetLastResponse(response, depth);
             return new ValueTask<ChatResponse>(response);
         }
 
-        return AwaitInnerAsync(task, context, depth);
+        return AwaitInnerAsync(task, context, depth, context.PipelineOptions.ModelTimeout);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<ChatResponse> AwaitInnerAsync(Task<ChatResponse> task, SafeAIContext context, int depth)
+    private async ValueTask<ChatResponse> AwaitInnerAsync(Task<ChatResponse> task, SafeAIContext context, int depth, TimeSpan timeout)
     {
+        ChatResponse response;
         try
         {
-            var response = await task.ConfigureAwait(false);
-            context.SetLastResponse(response, depth);
-            return response;
+            // Bounded without the model's cooperation: past the budget, or once the token is cancelled, stop waiting.
+            response = await task.WaitAsync(timeout, TimeProvider, context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException ex) when (!IsFrom(task, ex))
+        {
+            AbandonedCalls.Detach(task, Logger);
+            Log.ModelAbandoned(Logger, timeout);
+            var timedOut = new SafeAIModelTimeoutException(timeout, streaming: false);
+            context.MarkFault(timedOut, depth);
+            throw timedOut;
+        }
+        catch (OperationCanceledException ex) when (!task.IsCanceled && !IsFrom(task, ex))
+        {
+            // Cancelled while the model had not reacted (yet): the caller does not wait for it.
+            AbandonedCalls.Detach(task, Logger);
+            context.MarkFault(ex, depth);
+            throw;
         }
         catch (Exception ex)
         {
             context.MarkFault(ex, depth);
             throw;
         }
+
+        if (response is null)
+        {
+            var invalid = NullResponse();
+            context.MarkFault(invalid, depth);
+            throw invalid;
+        }
+
+        context.SetLastResponse(response, depth);
+        return response;
     }
+
+    private static ValueTask<ChatResponse> FailInner(SafeAIContext context, int depth, Exception exception)
+    {
+        context.MarkFault(exception, depth);
+        return ValueTask.FromException<ChatResponse>(exception);
+    }
+
+    private static SafeAIModelException NullResponse() => new("The model client returned no response (null) from GetResponseAsync.");
+
+    private static bool IsFrom(Task task, Exception exception) =>
+        task.IsFaulted && task.Exception!.InnerExceptions.Contains(exception);
 
     private ValueTask<IAsyncEnumerable<ChatResponseUpdate>> InvokeInnerStreaming(SafeAIContext context)
     {
@@ -230,7 +282,9 @@ public sealed class SafeAIPipeline
         IAsyncEnumerable<ChatResponseUpdate> stream;
         try
         {
-            stream = context.InnerClient.GetStreamingResponseAsync(context.Messages, context.Options, context.CancellationToken);
+            var source = context.InnerClient.GetStreamingResponseAsync(context.Messages, context.Options, context.CancellationToken)
+                ?? throw new SafeAIModelException("The model client returned no stream (null) from GetStreamingResponseAsync.");
+            stream = new ModelStream(source, context.PipelineOptions.ModelTimeout, TimeProvider, Logger, context.CancellationToken);
         }
         catch (Exception ex)
         {

@@ -202,7 +202,7 @@ internal sealed partial class RateLimitingGuard : AIGuard, IDisposable
         {
             if (message is not null)
             {
-                total += estimator.EstimateTokens(message.Text);
+                total += estimator.EstimateTokens(ContentText.Get(message));
             }
         }
 
@@ -335,7 +335,11 @@ internal sealed partial class RateLimitingGuard : AIGuard, IDisposable
         var chargeTokens = false;
         if (limits.Budget is { } budget)
         {
-            reserved = limits.Options.EstimateInputTokens ? EstimateTokens(context, limits.Estimator) : 0;
+            // Reserve the input and the expected output up front; the call settles with its actual usage when it ends.
+            var input = limits.Options.EstimateInputTokens ? EstimateTokens(context, limits.Estimator) : 0;
+            var output = context.Options?.MaxOutputTokens is { } max and >= 0 ? max : limits.Options.EstimatedOutputTokens;
+            var limit = limits.Options.TokenLimit ?? long.MaxValue;
+            reserved = input > limit ? input : Math.Min(limit, input + output);
             TokenReservation reservation;
             try
             {

@@ -94,6 +94,17 @@ public sealed class RateLimitingOptions : AIGuardOptions
     public bool EstimateInputTokens { get; set; } = true;
 
     /// <summary>
+    /// Gets or sets how many output tokens a call is expected to use when its <see cref="Microsoft.Extensions.AI.ChatOptions.MaxOutputTokens"/>
+    /// is not set. A call reserves its estimated input plus its expected output (<c>MaxOutputTokens</c>, else this) when
+    /// it is admitted, and settles with the response's actual usage when it completes, so that calls running at the same
+    /// time cannot together spend more than the budget (by more than one call's reservation, when calls stay within
+    /// what they reserved). A reservation larger than the whole budget is capped at the budget. 0 reserves no output
+    /// (the budget may then be overspent by concurrent calls). Default: 256.
+    /// </summary>
+    [Range(0, int.MaxValue, ErrorMessage = "SafeAI:RateLimiting:EstimatedOutputTokens must not be negative.")]
+    public int EstimatedOutputTokens { get; set; } = 256;
+
+    /// <summary>
     /// Gets or sets the estimator used before the call. <see langword="null"/> (default): about four characters per token,
     /// or the <see cref="ITokenEstimator"/> registered in the services. Not bound from configuration.
     /// </summary>

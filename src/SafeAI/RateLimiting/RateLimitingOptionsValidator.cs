@@ -24,6 +24,7 @@ internal sealed partial class RateLimitingOptionsValidator : IValidateOptions<Ra
         Check(failures, options.ReplenishmentPeriod >= TimeSpan.FromMilliseconds(1) && options.ReplenishmentPeriod <= TimeSpan.FromDays(366), "ReplenishmentPeriod must be between 1 ms and 366 days.");
         Check(failures, options.QueueLimit >= 0, "QueueLimit must not be negative.");
         Check(failures, options.TokenLimit is null or >= 1, "TokenLimit must be at least 1.");
+        Check(failures, options.EstimatedOutputTokens >= 0, "EstimatedOutputTokens must not be negative.");
         Check(failures, options.TokenWindow >= TimeSpan.FromMilliseconds(1) && options.TokenWindow <= TimeSpan.FromDays(366), "TokenWindow must be between 1 ms and 366 days.");
         Check(failures, options.StoreTimeout >= TimeSpan.FromMilliseconds(1) && options.StoreTimeout <= TimeSpan.FromMinutes(1), "StoreTimeout must be between 1 ms and 1 minute.");
         Check(failures, options.IdlePartitionTimeout >= TimeSpan.FromMilliseconds(1) && options.IdlePartitionTimeout <= TimeSpan.FromDays(1), "IdlePartitionTimeout must be between 1 ms and 1 day.");

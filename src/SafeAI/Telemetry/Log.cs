@@ -28,4 +28,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "SafeAI model call failed with {ExceptionType}; no stage turned the failure into an answer.")]
     public static partial void CallFailed(ILogger logger, string exceptionType);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "SafeAI abandoned a model call after {Budget}; it did not answer in time (it may ignore its cancellation token).")]
+    public static partial void ModelAbandoned(ILogger logger, TimeSpan budget);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "SafeAI: an abandoned model call ended later with {ExceptionType}.")]
+    public static partial void AbandonedCallFailed(ILogger logger, string exceptionType, Exception exception);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Debug, Message = "SafeAI: an abandoned model call ended later ({Outcome}).")]
+    public static partial void AbandonedCallEnded(ILogger logger, string outcome);
 }

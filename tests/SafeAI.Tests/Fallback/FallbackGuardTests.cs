@@ -230,6 +230,40 @@ public class FallbackGuardTests
     }
 
     [Fact]
+    public async Task GetResponseAsync_AttemptTimeoutCallerPassedNoToken_FallsBackInsteadOfThrowing()
+    {
+        var time = new FakeTimeProvider();
+        using var client = Build(Hanging(), o => { o.AttemptTimeout = TimeSpan.FromSeconds(1); o.Add(ChatFallback.Static("Slow today, sorry.")); }, time);
+
+        // No cancellation token: the caller cannot have cancelled, so the cancellation is the stage's own timeout.
+#pragma warning disable xUnit1051 // The point of the test: the caller passes no token.
+        var pending = client.GetResponseAsync("hi");
+#pragma warning restore xUnit1051
+        time.Advance(TimeSpan.FromSeconds(1));
+        var response = await pending.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+        Assert.Equal("Slow today, sorry.", response.Text);
+        Assert.Equal(FallbackReasons.Timeout, FallbackVerdict(response).Reason);
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_AttemptTimeoutCallerPassedNoToken_FallsBackInsteadOfThrowing()
+    {
+        var time = new FakeTimeProvider();
+        var inner = new TestChatClient { GetStreamingResponseAsyncCallback = (_, _, ct) => SlowStart(ct) };
+        using var client = Build(inner, o => { o.AttemptTimeout = TimeSpan.FromSeconds(1); o.Add(ChatFallback.Static("Quick answer.")); }, time);
+
+#pragma warning disable xUnit1051 // The point of the test: the caller passes no token.
+        var reading = ReadAllAsync(client.GetStreamingResponseAsync("hi"));
+#pragma warning restore xUnit1051
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        time.Advance(TimeSpan.FromSeconds(1));
+        var updates = await reading.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+        Assert.Equal("Quick answer.", string.Concat(updates.Select(u => u.Text)));
+    }
+
+    [Fact]
     public async Task GetResponseAsync_TotalTimeoutSpent_SkipsModelFallbacksButStaticAnswers()
     {
         var time = new FakeTimeProvider();
@@ -408,6 +442,36 @@ public class FallbackGuardTests
         var updates = await reading.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
 
         Assert.Equal("Quick answer.", string.Concat(updates.Select(u => u.Text)));
+    }
+
+    [Fact]
+    public async Task GetStreamingResponseAsync_SlowAfterFirstChunk_AttemptTimeoutNoLongerApplies()
+    {
+        var time = new FakeTimeProvider();
+        var firstConsumed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inner = new TestChatClient { GetStreamingResponseAsyncCallback = (_, _, ct) => SlowAfterFirstChunk(time, firstConsumed, ct) };
+        using var client = Build(inner, o => { o.AttemptTimeout = TimeSpan.FromSeconds(2); o.Add(ChatFallback.Static("Quick answer.")); }, time);
+
+        var reading = ReadAllAsync(client.GetStreamingResponseAsync("q", cancellationToken: TestContext.Current.CancellationToken));
+        await firstConsumed.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        for (var i = 0; i < 20 && !reading.IsCompleted; i++)
+        {
+            await Task.WhenAny(reading, Task.Delay(20, TestContext.Current.CancellationToken));
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        var updates = await reading.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.Equal("The first part and the rest, five seconds later.", string.Concat(updates.Select(u => u.Text)));
+    }
+
+    private static async IAsyncEnumerable<ChatResponseUpdate> SlowAfterFirstChunk(TimeProvider time, TaskCompletionSource firstConsumed, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        yield return new ChatResponseUpdate(ChatRole.Assistant, "The first part") { ResponseId = "r", MessageId = "m" };
+        var delay = Task.Delay(TimeSpan.FromSeconds(5), time, cancellationToken);
+        firstConsumed.TrySetResult();
+        await delay;
+        yield return new ChatResponseUpdate(ChatRole.Assistant, " and the rest, five seconds later.") { ResponseId = "r", MessageId = "m" };
     }
 
     [Fact]

@@ -275,7 +275,7 @@ public class RateLimitingHostileInputTests
     }
 
     [Fact]
-    public async Task GetResponseAsync_EmptyAndNullMessages_StillLimitedCleanly()
+    public async Task GetResponseAsync_EmptyAndNullMessages_BlockedBeforeTheLimitAndCostNoPermit()
     {
         var time = new FakeTimeProvider();
         var inner = TestChatClient.Answering("ok");
@@ -283,9 +283,12 @@ public class RateLimitingHostileInputTests
 
         var first = await client.GetResponseAsync([new ChatMessage(ChatRole.User, string.Empty)], User("u"), Ct);
         var second = await client.GetResponseAsync([new ChatMessage(ChatRole.User, (string?)null)], User("u"), Ct);
+        var real = await client.GetResponseAsync("hello", User("u"), Ct);
 
-        Assert.Equal("ok", first.Text);
-        Assert.Equal(RateLimitReasons.User, second.RateVerdict().Reason);
+        Assert.Equal(GuardReasons.InputEmpty, first.GetSafeAIResult()!.DecisiveVerdict!.Value.Reason);
+        Assert.Equal(GuardReasons.InputEmpty, second.GetSafeAIResult()!.DecisiveVerdict!.Value.Reason);
+        Assert.Equal("ok", real.Text);
+        Assert.Equal(1, inner.Calls);
     }
 }
 

@@ -73,12 +73,58 @@ public class TokenBudgetTests
         Assert.Equal("ok", (await client.AskAsync("u")).Text); // the failed call's 60 were given back
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task GetResponseAsync_TenThousandConcurrentCalls_NeverOverspendByMoreThanOneReservation(bool maxOutputTokensSet)
+    {
+        // Each call's input ("hi") is estimated at 1 token; its answer uses up to 9 more: 10 tokens a call.
+        var time = new FakeTimeProvider();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        long spent = 0;
+        var inner = new TestChatClient
+        {
+            GetResponseAsyncCallback = async (_, options, _) =>
+            {
+                await gate.Task;
+                Interlocked.Add(ref spent, 10);
+                return WithUsage("ok", 10);
+            },
+        };
+        using var client = Build(inner, time, o =>
+        {
+            o.PermitLimit = int.MaxValue;
+            o.TokenLimit = 1_000;
+            o.EstimatedOutputTokens = maxOutputTokensSet ? 1 : 9;
+        });
+        var options = User("u");
+        if (maxOutputTokensSet)
+        {
+            options.MaxOutputTokens = 9;
+        }
+
+        // All 10,000 are admitted or limited while none has finished: every admitted call is in flight at once.
+        var calls = Enumerable.Range(0, 10_000).Select(_ => Task.Run(() => client.GetResponseAsync("hi", options, Ct), Ct)).ToArray();
+        while (inner.Calls + calls.Count(c => c.IsCompleted) < calls.Length)
+        {
+            await Task.Delay(10, Ct);
+        }
+
+        gate.SetResult();
+        var responses = await Task.WhenAll(calls);
+
+        var admitted = responses.Count(r => r.GetSafeAIResult()!.Outcome != GuardAction.Limit);
+        Assert.Equal(inner.Calls, admitted);
+        Assert.True(Interlocked.Read(ref spent) <= 1_000 + 10, $"{admitted} calls admitted spent {spent} tokens of a 1,000 budget");
+        Assert.True(admitted >= 90, $"only {admitted} calls admitted");
+    }
+
     [Fact]
     public async Task GetStreamingResponseAsync_UsageUpdateCharged()
     {
         var time = new FakeTimeProvider();
         var inner = new TestChatClient { GetStreamingResponseAsyncCallback = (_, _, ct) => StreamWithUsage(ct, 900) };
-        using var client = Build(inner, time, o => { o.TokenLimit = 1_000; o.EstimateInputTokens = false; });
+        using var client = Build(inner, time, o => { o.TokenLimit = 1_000; o.EstimateInputTokens = false; o.EstimatedOutputTokens = 0; });
 
         await foreach (var _ in client.GetStreamingResponseAsync("hi", User("u"), Ct))
         {
