@@ -55,7 +55,7 @@ public sealed partial class PiiDetector
         }
 
         _types = settings.EntityTypes;
-        _phoneRegions = [.. settings.PhoneRegions.Select(static r => r.ToUpperInvariant()).Distinct(StringComparer.Ordinal)];
+        _phoneRegions = [.. (settings.PhoneRegions.Count == 0 ? PiiDetectorSettings.DefaultPhoneRegions : (IEnumerable<string>)settings.PhoneRegions).Select(static r => r.ToUpperInvariant()).Distinct(StringComparer.Ordinal)];
         _minSecretEntropy = settings.MinSecretEntropy;
         _minSecretLength = settings.MinSecretLength;
         _phones = PhoneNumberUtil.GetInstance();

@@ -6,12 +6,16 @@ public class PiiDetectorSettings
     /// <summary>Gets or sets the kinds to find. Default: <see cref="PiiEntityTypes.All"/>.</summary>
     public PiiEntityTypes EntityTypes { get; set; } = PiiEntityTypes.All;
 
+    /// <summary>Gets the regions used when <see cref="PhoneRegions"/> is empty: US, GB, DE, FR, ES, IT, NL, BE, CH, SE, AU, IN.</summary>
+    public static IReadOnlyList<string> DefaultPhoneRegions { get; } = ["US", "GB", "DE", "FR", "ES", "IT", "NL", "BE", "CH", "SE", "AU", "IN"];
+
     /// <summary>
-    /// Gets or sets the regions (ISO 3166 two-letter codes) whose national phone formats are recognised. A number in
-    /// international form (<c>+44 20 7946 0958</c>) is found whatever the list holds, as long as it is valid. Each region
-    /// adds a pass over the text. Default: US, GB, DE, FR, ES, IT, NL, BE, CH, SE, AU, IN.
+    /// Gets or sets the regions (ISO 3166 two-letter codes) whose national phone formats are recognised; empty (the
+    /// default) for <see cref="DefaultPhoneRegions"/>. Regions bound from configuration replace the defaults rather than
+    /// add to them. A number in international form (<c>+44 20 7946 0958</c>) is found whatever the list holds, as long
+    /// as it is possible for its country. Each region adds a pass over the text.
     /// </summary>
-    public IList<string> PhoneRegions { get; set; } = ["US", "GB", "DE", "FR", "ES", "IT", "NL", "BE", "CH", "SE", "AU", "IN"];
+    public IList<string> PhoneRegions { get; set; } = [];
 
     /// <summary>
     /// Gets or sets the least Shannon entropy, in bits per character, of an unprefixed token counted as a secret. Hex
@@ -45,11 +49,6 @@ public class PiiDetectorSettings
                 {
                     errors.Add($"PhoneRegions holds '{region}', which is not a region libphonenumber knows (use ISO 3166 codes such as US or GB).");
                 }
-            }
-
-            if ((EntityTypes & PiiEntityTypes.Phone) != 0 && PhoneRegions.Count == 0)
-            {
-                errors.Add("PhoneRegions must hold at least one region when phone numbers are found.");
             }
         }
 

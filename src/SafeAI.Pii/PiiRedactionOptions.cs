@@ -56,8 +56,10 @@ public sealed class PiiRedactionOptions : PiiDetectorSettings
     /// <summary>Gets or sets a value indicating whether system messages are redacted too (they are the application's own text, often holding its contact details). Default: <see langword="false"/>.</summary>
     public bool RedactSystemMessages { get; set; }
 
-    /// <summary>Gets or sets the longest text checked; a longer text is not checked and the stage fails by its <see cref="FailureMode"/> (reason <c>pii.too_long</c>). Default: 1,000,000 characters.</summary>
+    /// <summary>Gets or sets the longest text checked; a longer text is not checked and the stage fails by its <see cref="FailureMode"/> (reason <c>pii.too_long</c>). Default: 1,000,000 characters; at most 100,000,000.</summary>
     public int MaxTextLength { get; set; } = 1_000_000;
+
+    private const int MaxTextLengthLimit = 100_000_000;
 
     internal string StageName(string suffix) => (Name is { Length: > 0 } n ? n : DefaultName) + suffix;
 
@@ -96,9 +98,9 @@ public sealed class PiiRedactionOptions : PiiDetectorSettings
             errors.Add($"{SectionName}:Timeout must be positive (it is {t}).");
         }
 
-        if (MaxTextLength < 1)
+        if (MaxTextLength is < 1 or > MaxTextLengthLimit)
         {
-            errors.Add($"{SectionName}:MaxTextLength must be at least 1 (it is {MaxTextLength}).");
+            errors.Add($"{SectionName}:MaxTextLength must be between 1 and {MaxTextLengthLimit} (it is {MaxTextLength}).");
         }
 
         return errors;

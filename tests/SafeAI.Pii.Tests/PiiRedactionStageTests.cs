@@ -253,7 +253,7 @@ public sealed class PiiRedactionStageTests
 
         var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<PiiRedactionOptions>>().Value);
 
-        Assert.Contains("SafeAI:Pii:MaxTextLength must be at least 1", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("SafeAI:Pii:MaxTextLength must be between 1 and 100000000", ex.Message, StringComparison.Ordinal);
     }
 }
 
@@ -286,4 +286,23 @@ public sealed class PiiPlaceholdersTests
     [Fact]
     public void Redact_FindingOutsideText_Throws() =>
         Assert.Throws<ArgumentException>(() => new PiiPlaceholders().Redact("abc", [new PiiEntity(PiiEntityTypes.Email, 1, 5)]));
+}
+
+public sealed class PiiRedactionOptionsBindingTests
+{
+    [Fact]
+    public void AddSafeAI_PhoneRegionsInConfiguration_ReplaceTheDefaults()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["SafeAI:Pii:PhoneRegions:0"] = "GB",
+        }).Build();
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration);
+        services.AddSafeAI(safe => safe.AddPiiRedaction());
+        using var provider = services.BuildServiceProvider();
+
+        var options = provider.GetRequiredService<IOptions<PiiRedactionOptions>>().Value;
+
+        Assert.Equal(["GB"], options.PhoneRegions);
+    }
 }
