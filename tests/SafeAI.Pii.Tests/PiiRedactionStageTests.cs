@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -304,5 +305,65 @@ public sealed class PiiRedactionOptionsBindingTests
         var options = provider.GetRequiredService<IOptions<PiiRedactionOptions>>().Value;
 
         Assert.Equal(["GB"], options.PhoneRegions);
+    }
+}
+
+public sealed class PiiRedactionConcurrencyAndLoggingTests
+{
+    [Fact]
+    public async Task GetResponseAsync_ManyConcurrentCalls_EachGetsOnlyItsOwnValuesBack()
+    {
+        var inner = new TestChatClient
+        {
+            GetResponseAsyncCallback = async (messages, _, ct) =>
+            {
+                await Task.Yield();
+                return new ChatResponse(new ChatMessage(ChatRole.Assistant, "Noted: " + messages.Last().Text));
+            },
+        };
+        using var client = inner.AsBuilder().UseSafeAI(safe => safe.AddPiiRedaction(o => o.Reversible = true)).Build();
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 64).Select(i =>
+            client.GetResponseAsync($"I am user{i}@example.com", cancellationToken: TestContext.Current.CancellationToken)));
+
+        for (var i = 0; i < answers.Length; i++)
+        {
+            Assert.Equal($"Noted: I am user{i}@example.com", answers[i].Text);
+        }
+
+        Assert.All(inner.ReceivedMessages, m => Assert.Equal("I am [EMAIL_1]", m.Last().Text));
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_LogsBelowTrace_NeverHoldTheValues()
+    {
+        var provider = new CapturingLoggerProvider();
+        using var factory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(provider).SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Debug));
+        using var client = TestChatClient.Answering("Leaked: 5555-5555-5555-4444").AsBuilder()
+            .UseSafeAI(safe => safe.UseLoggerFactory(factory).AddPiiRedaction(o => o.InputAction = PiiAction.LogOnly)).Build();
+
+        _ = await client.GetResponseAsync("My SSN is 123-45-6789", cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.NotEmpty(provider.Messages);
+        Assert.DoesNotContain(provider.Messages, m => m.Contains("123-45-6789", StringComparison.Ordinal) || m.Contains("5555-5555", StringComparison.Ordinal));
+    }
+
+    private sealed class CapturingLoggerProvider : Microsoft.Extensions.Logging.ILoggerProvider, Microsoft.Extensions.Logging.ILogger
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Messages { get; } = new();
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Debug;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Messages.Enqueue(formatter(state, exception));
+
+        public void Dispose()
+        {
+        }
     }
 }
