@@ -337,7 +337,7 @@ internal static class Commands
         _ => SafeAI.Onnx.MiniLM.MiniLMContentModel.Load(path),
     };
 
-    private static string? ReadText(string file, int line, string json)
+    internal static string? ReadText(string file, int line, string json)
     {
         if (string.IsNullOrWhiteSpace(json))
         {

@@ -24,6 +24,11 @@ internal static class Program
               trains the MiniLM heads and the cascade's bands on top of the default n-gram model
               (load with --model folder/safeai-model.json or MiniLMContentModel.Load)
 
+          safeai pii   --input in.jsonl --output out.jsonl [--types email,phone,...] [--regions US,GB]
+              each line {"text": ...} becomes {"text": redacted, "entities": [{"type", "start", "end"}]}
+          safeai pii   --eval ../shared/data [--markdown docs/pii-eval.md]
+              precision and recall of the PII detectors per kind, and findings in 1,000 benign requests
+
         --model: default (the n-gram model that ships in SafeAI.Onnx), cascade (the MiniLM cascade of
         SafeAI.Onnx.MiniLM) or a safeai-model.json path (files it names that are not beside it come from the MiniLM package).
 
@@ -75,6 +80,8 @@ internal static class Program
                     return await Commands.TrainAsync(options, output, errors).ConfigureAwait(false);
                 case "calibrate":
                     return await CalibrateCommand.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
+                case "pii":
+                    return await PiiCommand.RunAsync(options, output, errors, cancellationToken).ConfigureAwait(false);
                 case "corpus":
                     return await CorpusCommand.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
                 default:
