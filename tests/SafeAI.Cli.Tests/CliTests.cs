@@ -158,7 +158,7 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public async Task DefaultModel_HeldOutSplit_MeetsTheQualityTargets()
+    public async Task DefaultModel_SourcesHeldOutWhole_ReproducesTheCommittedFiguresAndMeetsTheTargets()
     {
         var folder = SharedData.Folder;
         if (folder is null)
@@ -166,21 +166,41 @@ public sealed class CliTests : IDisposable
             Assert.Skip("The shared corpora (../shared/data) are not present.");
         }
 
-        var data = SharedCorpus.Load(folder).Where(e => DataSplit.IsHeldOut(e.Text)).ToList();
+        // The sources the default model never saw in training nor in calibration (docs/model/sources-eval.md).
+        var rows = SharedCorpus.Load(folder)
+            .Where(e => DataSplit.PartName(e.Source, e.Text) == "heldout-source")
+            .Concat(SharedCorpus.LoadConvAbuse(folder, "test").Select(e => e with { Source = "convabuse_test" }))
+            .ToList();
         using var model = ContentModel.LoadDefault();
-        var scores = new double[data.Count][];
-        for (var i = 0; i < data.Count; i++)
+        var scores = new double[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
         {
-            var s = await model.ScoreAsync(data[i].Text, TestContext.Current.CancellationToken);
-            scores[i] = [.. model.Categories.Select(c => s[c])];
+            var s = await model.ScoreAsync(rows[i].Text, TestContext.Current.CancellationToken);
+            scores[i] = s.Values.Max();
         }
 
-        var result = EvaluationResult.Compute(data, scores, model.Categories, _ => 0.5);
+        var report = SourcesEvaluation.Compute([.. rows.Select(r => (r.Source, "heldout-source", r.IsBenign))], scores, [.. scores.Select(s => s >= 0.5)]);
+        var committed = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedData.RepositoryRoot, "docs", "model", "sources-eval.json"))).RootElement;
 
-        Assert.True(result.Categories.Single(c => c.Category == "prompt_injection").Auroc >= 0.95);
-        Assert.True(result.Categories.Single(c => c.Category == "hate").Auroc >= 0.90);
-        Assert.True(result.Categories.Single(c => c.Category == "harassment").Auroc >= 0.90);
-        Assert.True(result.BenignFlagRate <= 0.03, $"benign flagged: {result.BenignFlagRate:P2}");
+        // The bar: at most 2 % of benign everyday requests flagged at the default thresholds.
+        Assert.True(report.BenignRequestFprHeldOut <= 0.02, $"benign requests flagged: {report.BenignRequestFprHeldOut:P2}");
+        Assert.Equal(committed.GetProperty("BenignRequestFprHeldOut").GetDouble(), report.BenignRequestFprHeldOut!.Value, 0.005);
+        Assert.Equal(committed.GetProperty("HarmRecallHeldOut").GetDouble(), report.HarmRecallHeldOut!.Value, 0.01);
+        Assert.Equal(committed.GetProperty("AurocHeldOut").GetDouble(), report.AurocHeldOut!.Value, 0.01);
+        foreach (var line in committed.GetProperty("Sources").EnumerateArray().Where(l => l.GetProperty("HeldOutWhole").GetBoolean()))
+        {
+            var source = line.GetProperty("Source").GetString();
+            var measured = report.Sources.Single(l => l.Source == source);
+            if (line.GetProperty("Recall").ValueKind == JsonValueKind.Number)
+            {
+                Assert.Equal(line.GetProperty("Recall").GetDouble(), measured.Recall!.Value, 0.02);
+            }
+
+            if (line.GetProperty("Fpr").ValueKind == JsonValueKind.Number)
+            {
+                Assert.Equal(line.GetProperty("Fpr").GetDouble(), measured.Fpr!.Value, 0.02);
+            }
+        }
     }
 
     [Fact]
@@ -304,7 +324,7 @@ public sealed class CliTests : IDisposable
         var (code, _, errors) = await RunAsync("eval", "--data", _dir, "--set", "everything");
 
         Assert.Equal(2, code);
-        Assert.Contains("--set must be heldout or convabuse-test", errors, StringComparison.Ordinal);
+        Assert.Contains("--set must be sources, heldout or convabuse-test", errors, StringComparison.Ordinal);
     }
 
     private string WriteTrainingData()

@@ -109,4 +109,21 @@ internal static class SharedData
             return null;
         }
     }
+
+    /// <summary>The repository root (the folder holding SafeAI.sln above the test's output folder).</summary>
+    public static string RepositoryRoot
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "SafeAI.sln")))
+                {
+                    return dir.FullName;
+                }
+            }
+
+            throw new InvalidOperationException("SafeAI.sln was not found above " + AppContext.BaseDirectory);
+        }
+    }
 }
