@@ -117,7 +117,7 @@ public sealed class PiiDetectorTests
 
     [Theory]
     [InlineData(4000)]
-    [InlineData(200_000)]
+    [InlineData(20_000)]
     public void Detect_HostileLongInput_FinishesQuickly(int length)
     {
         // Runs of characters that each pattern could start on: digits with separators, address-like parts, dots.
