@@ -199,7 +199,7 @@ def export(model, path):
         input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
         dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
                       "token_type_ids": {0: "batch", 1: "tokens"}, "logits": {0: "batch"}},
-        opset_version=14, do_constant_folding=True)
+        opset_version=17, do_constant_folding=True)
 
 
 def main():
