@@ -6,7 +6,7 @@ using SafeAI.Onnx;
 namespace SafeAI.Benchmarks;
 
 /// <summary>
-/// The default content model (the n-gram tier, <see cref="ContentModel.LoadDefault"/>): one short prompt, one
+/// The default content model (the fine-tuned MiniLM ensemble, <see cref="ContentModel.LoadDefault"/>): one short prompt, one
 /// 1,000-character prompt, and the mean over 512 held-out texts of the shared corpora (every k-th, so all sources in proportion; mixed lengths; a fixed
 /// built-in mix when ../shared/data is absent), against the bare inner client and through the whole SafeAI pipeline.
 /// </summary>
