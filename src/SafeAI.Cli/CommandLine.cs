@@ -125,56 +125,11 @@ internal static class CommandLine
     };
 
     /// <summary>Gets the valid name closest to <paramref name="name"/> (case-insensitive edit distance), or <see langword="null"/> when none is close.</summary>
-    public static string? Closest(string name, IEnumerable<string> candidates)
-    {
-        string? best = null;
-        var bestDistance = int.MaxValue;
-        foreach (var candidate in candidates)
-        {
-            var distance = Distance(name.ToUpperInvariant(), candidate.ToUpperInvariant());
-            if (distance < bestDistance)
-            {
-                (best, bestDistance) = (candidate, distance);
-            }
-        }
-
-        // Close: at most a third of the longer name changed (so "frob" suggests nothing, "treshold" suggests threshold).
-        return best is not null && bestDistance <= Math.Max(1, Math.Max(name.Length, best.Length) / 3) ? best : null;
-    }
+    public static string? Closest(string name, IEnumerable<string> candidates) => NameSuggestion.Closest(name, candidates);
 
     /// <summary>" Did you mean --x?" when a close valid name exists, else an empty string.</summary>
     public static string Suggest(string name, IEnumerable<string> candidates, string prefix = "") =>
         Closest(name, candidates) is { } close ? string.Create(CultureInfo.InvariantCulture, $" Did you mean {prefix}{close}?") : string.Empty;
-
-    // Edits (insert, delete, change, swap two neighbours) that turn one name into the other.
-    private static int Distance(string a, string b)
-    {
-        var d = new int[a.Length + 1, b.Length + 1];
-        for (var i = 0; i <= a.Length; i++)
-        {
-            d[i, 0] = i;
-        }
-
-        for (var j = 0; j <= b.Length; j++)
-        {
-            d[0, j] = j;
-        }
-
-        for (var i = 1; i <= a.Length; i++)
-        {
-            for (var j = 1; j <= b.Length; j++)
-            {
-                var cost = a[i - 1] == b[j - 1] ? 0 : 1;
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
-                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                {
-                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
-                }
-            }
-        }
-
-        return d[a.Length, b.Length];
-    }
 }
 
 /// <summary>What happens to a malformed input line (<c>--on-invalid</c>): it fails the command, or it is reported and skipped.</summary>

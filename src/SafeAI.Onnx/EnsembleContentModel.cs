@@ -238,47 +238,6 @@ internal sealed class EnsembleContentModel : ContentModel
         return scores;
     }
 
-    /// <summary>Scores windows with each member alone: the encoder's and the n-gram model's probabilities per window, in this model's category order (NaN where a member does not score a category). For calibration.</summary>
-    internal async ValueTask<(float[] Encoder, float[] Ngram)> ScoreMembersAsync(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
-    {
-        var encoderWindows = new int[windows.Count][];
-        for (var w = 0; w < windows.Count; w++)
-        {
-            encoderWindows[w] = windows[w].AsSpan(1, windows[w][0]).ToArray();
-        }
-
-        var encoderScores = await _encoder.ScoreWindowsAsync(encoderWindows, cancellationToken).ConfigureAwait(false);
-        var c = _mix.Length;
-        var ec = _encoder.CategoryArray.Length;
-        var nc = _ngram?.CategoryArray.Length ?? 0;
-        var encoder = new float[windows.Count * c];
-        var ngram = new float[windows.Count * c];
-        var row = new float[nc];
-        for (var w = 0; w < windows.Count; w++)
-        {
-            var window = windows[w];
-            if (_ngram is not null)
-            {
-                var chars = window.AsSpan(1 + window[0]);
-                var text = new char[chars.Length];
-                for (var i = 0; i < chars.Length; i++)
-                {
-                    text[i] = (char)chars[i];
-                }
-
-                _ngram.Score(text, row);
-            }
-
-            for (var k = 0; k < c; k++)
-            {
-                encoder[(w * c) + k] = _mix[k].Encoder < 0 ? float.NaN : encoderScores[(w * ec) + _mix[k].Encoder];
-                ngram[(w * c) + k] = _mix[k].Ngram < 0 ? float.NaN : row[_mix[k].Ngram];
-            }
-        }
-
-        return (encoder, ngram);
-    }
-
     private protected override void ReleaseResources()
     {
         _encoder.Dispose();
