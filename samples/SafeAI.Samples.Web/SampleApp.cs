@@ -59,7 +59,19 @@ public static partial class SampleApp
         // Error responses without a body of their own (a 401 from the reviewers' API, a 404, a 405) get a problem body.
         builder.Services.AddProblemDetails();
 
+        // The share of conversations that get the new AI assistant while the rest keep the bank's FAQ responder.
+        var assistantShare = builder.Configuration.GetValue("Sample:AssistantSharePercent", 50.0);
+        builder.Services.AddAuthorizationBuilder().AddPolicy(SafeAIRolloutEndpointOptions.DefaultPolicyName, p => p.RequireRole("operator"));
         builder.Services.AddSafeAI(safe => safe
+            // A gradual rollout: a share of conversations (sticky: a conversation never changes arm) goes to the AI
+            // assistant, everything below; the others get today's FAQ responder, answered without the AI notice. The
+            // operator view at /rollout/ shows both arms and has the stop button (the kill switch).
+            .AddRollout(o =>
+            {
+                o.StickyBy = RolloutKey.Conversation;
+                o.Baseline = RolloutBaseline.FromClient(CreateFaqResponder(), name: "faq-responder");
+                o.Plan = CreatePlan(assistantShare);
+            })
             // The content filter with the default model that ships in SafeAI.Onnx: it screens the question before the
             // model sees it (prompt injection, hate, violence, ...) and the answer before the customer does.
             .AddContentFilter()
@@ -86,6 +98,7 @@ public static partial class SampleApp
             .UseSqliteFeedbackStore(o => o.DataSource = database));
         builder.Services.AddChatClient(FaqChatClient.CreateDemo()).UseSafeAI();
         builder.Services.AddSingleton<Conversations>();
+        builder.Services.AddHostedService<RolloutJudgeService>();
 
         var app = builder.Build();
         app.Use(static (http, next) =>
@@ -108,6 +121,7 @@ public static partial class SampleApp
         app.MapGet("/api/chat/reviews/{ticketId}", ReviewedAnswerAsync);
         app.MapSafeAIFeedback("/api/feedback");
         app.MapSafeAIReviews("/reviews");
+        app.MapSafeAIRollout("/rollout");
         app.MapGet("/login", LoginPage);
         app.MapPost("/login", SignInAsync).DisableAntiforgery();
         app.MapPost("/logout", async (HttpContext http) =>
@@ -194,6 +208,12 @@ public static partial class SampleApp
             answer,
             highStakes,
             review = review is null ? null : new { ticketId = review.TicketId, state = StateName(review.State) },
+            arm = result?.GetRolloutArm() switch
+            {
+                RolloutArm.AI => "ai",
+                RolloutArm.Baseline => "baseline",
+                _ => null,
+            },
             disclosure = Describe(response.GetAIDisclosure()),
             screening = screened is not { } s ? null : new { stage = s.Stage, reason = s.Reason, label = ScreeningLabel(s) },
             outcome = result is null ? null : GuardVerdict.GetActionName(result.Outcome),
@@ -416,7 +436,7 @@ public static partial class SampleApp
         }
 
         var identity = new ClaimsIdentity(
-            [new Claim(ClaimTypes.NameIdentifier, DemoReviewerId), new Claim(ClaimTypes.Name, "Demo Reviewer"), new Claim(ClaimTypes.Role, "reviewer")],
+            [new Claim(ClaimTypes.NameIdentifier, DemoReviewerId), new Claim(ClaimTypes.Name, "Demo Reviewer"), new Claim(ClaimTypes.Role, "reviewer"), new Claim(ClaimTypes.Role, "operator")],
             CookieAuthenticationDefaults.AuthenticationScheme);
         await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
         return Results.Redirect(target);
@@ -432,6 +452,37 @@ public static partial class SampleApp
             ?? throw new InvalidOperationException($"The sample page '{name}' is missing from the assembly.");
         using var reader = new StreamReader(stream);
         return Results.Content(reader.ReadToEnd(), contentType);
+    }
+
+    /// <summary>
+    /// The rollout plan of the sample: the first stage at <paramref name="assistantShare"/> percent (at least 7 days and
+    /// 500 calls per arm before the judge may promote), then everyone. At 100 the rollout is complete from the start.
+    /// </summary>
+    /// <param name="assistantShare">The AI assistant's share of conversations, above 0 and at most 100.</param>
+    /// <returns>The plan.</returns>
+    internal static RolloutPlanOptions CreatePlan(double assistantShare)
+    {
+        var plan = new RolloutPlanOptions();
+        if (assistantShare < 100)
+        {
+            plan.Stages.Add(new RolloutStage(assistantShare, maxDegradation: 0.25));
+        }
+
+        plan.Stages.Add(new RolloutStage(100, maxDegradation: 0));
+        return plan;
+    }
+
+    // Today's solution, the rollout's baseline: the bank's FAQ search, which answers common questions word for word and
+    // hands everything else to a person. Not AI, so its answers carry no AI notice.
+    private static FaqChatClient CreateFaqResponder() => new(FaqChatClient.DemoEntries)
+    {
+        NoMatchAnswer = "That is not in our FAQ. Call us on 0800 000 0000 (8am-8pm) or visit a branch, and a person will help.",
+    };
+
+    /// <summary>Runs the rollout judge every minute while the app runs (a real app might look hourly).</summary>
+    private sealed class RolloutJudgeService(RolloutController rollout) : BackgroundService
+    {
+        protected override Task ExecuteAsync(CancellationToken stoppingToken) => rollout.RunJudgeAsync(TimeSpan.FromMinutes(1), stoppingToken);
     }
 
     /// <summary>Conversation histories kept in memory, bounded (the sample's stand-in for an app's own chat storage).</summary>

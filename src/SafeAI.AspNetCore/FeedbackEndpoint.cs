@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -81,11 +82,38 @@ internal sealed partial class FeedbackEndpoint(IFeedbackStore store, SafeAIFeedb
             return EndpointJson.Problem(StatusCodes.Status503ServiceUnavailable, "Feedback not stored", "The feedback could not be stored right now. Please try again later.");
         }
 
+        if (rating == FeedbackRating.Down && options.CountThumbsDownInRollout)
+        {
+            CountInRollout(http, entry);
+        }
+
         return Results.Json(new { id = entry.Id, responseId = entry.ResponseId, rating = rating == FeedbackRating.Up ? "up" : "down" }, statusCode: StatusCodes.Status201Created);
+    }
+
+    // A thumbs-down is a guardrail of a rollout (RolloutMetrics.ThumbsDown): count it in the arm the person is in now.
+    private static void CountInRollout(HttpContext http, FeedbackEntry entry)
+    {
+        if (http.RequestServices.GetService<IChatClient>()?.GetService<SafeAIPipeline>() is not { } pipeline || pipeline.GetRolloutController() is null)
+        {
+            return;
+        }
+
+        try
+        {
+            pipeline.RecordRolloutOutcome(new SafeAICallContext { UserId = entry.UserId, TenantId = entry.TenantId, ConversationId = entry.ConversationId }, RolloutMetrics.ThumbsDown);
+        }
+        catch (ArgumentException ex)
+        {
+            // The plan does not track thumbs-down (its guardrails were replaced): the feedback is stored all the same.
+            LogNotCounted(GetLogger(http), ex.Message);
+        }
     }
 
     private static ILogger GetLogger(HttpContext http) =>
         http.RequestServices.GetService<ILoggerFactory>()?.CreateLogger("SafeAI.AspNetCore") ?? NullLogger.Instance;
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Debug, Message = "A thumbs-down was stored but not counted in the rollout: {Why}")]
+    private static partial void LogNotCounted(ILogger logger, string why);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "SafeAI feedback could not be stored.")]
     private static partial void LogStoreFailed(ILogger logger, Exception exception);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,8 +24,6 @@ internal sealed partial class ReviewEndpoints(IReviewQueue queue, SafeAIReviewEn
     private const long MaxBodySize = 256 * 1024;
     private const int MaxCommentLength = 4000;
     private const int MaxAnswerLength = 100_000;
-
-    private static readonly ConcurrentDictionary<string, string> Assets = new(StringComparer.Ordinal);
 
     // Numbers in the query are read here rather than bound, so that a bad value gets a problem response naming it
     // (binding answers 400 with an empty body).
@@ -179,17 +176,10 @@ internal sealed partial class ReviewEndpoints(IReviewQueue queue, SafeAIReviewEn
 
     public async Task PageAsync(HttpContext http, CancellationToken cancellationToken)
     {
-        var html = GetAsset("reviews.html").Replace("{{BASE}}", HtmlEncoder.Default.Encode(prefix), StringComparison.Ordinal);
-        SetPageHeaders(http.Response);
+        var html = PageAssets.Get("reviews.html").Replace("{{BASE}}", HtmlEncoder.Default.Encode(prefix), StringComparison.Ordinal);
+        PageAssets.SetHeaders(http.Response);
         http.Response.ContentType = "text/html; charset=utf-8";
         await http.Response.WriteAsync(html, cancellationToken).ConfigureAwait(false);
-    }
-
-    public static async Task AssetAsync(HttpContext http, string name, string contentType)
-    {
-        SetPageHeaders(http.Response);
-        http.Response.ContentType = contentType;
-        await http.Response.WriteAsync(GetAsset(name), http.RequestAborted).ConfigureAwait(false);
     }
 
     internal static object ToJson(ReviewItem item) => new
@@ -318,22 +308,6 @@ internal sealed partial class ReviewEndpoints(IReviewQueue queue, SafeAIReviewEn
         LogStoreFailed(http.RequestServices.GetService<ILoggerFactory>()?.CreateLogger("SafeAI.AspNetCore") ?? NullLogger.Instance, ex);
         return EndpointJson.Problem(StatusCodes.Status503ServiceUnavailable, "Review store unavailable", "The review queue cannot be reached right now. Please try again later.");
     }
-
-    private static void SetPageHeaders(HttpResponse response)
-    {
-        response.Headers.CacheControl = "no-store";
-        response.Headers.XContentTypeOptions = "nosniff";
-        response.Headers.ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-        response.Headers["Referrer-Policy"] = "no-referrer";
-    }
-
-    private static string GetAsset(string name) => Assets.GetOrAdd(name, static n =>
-    {
-        using var stream = typeof(ReviewEndpoints).Assembly.GetManifestResourceStream("SafeAI.AspNetCore.Page." + n)
-            ?? throw new InvalidOperationException($"The SafeAI reviewers' page asset '{n}' is missing from the assembly.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
-    });
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "The SafeAI review store failed while serving a review endpoint.")]
     private static partial void LogStoreFailed(ILogger logger, Exception exception);

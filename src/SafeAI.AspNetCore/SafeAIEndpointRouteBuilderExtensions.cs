@@ -1,13 +1,14 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using SafeAI;
 using SafeAI.AspNetCore;
 using SafeAI.Feedback;
 using SafeAI.Review;
 
 namespace Microsoft.AspNetCore.Builder;
 
-/// <summary>Maps SafeAI's HTTP endpoints: feedback on answers, and the human review queue with its reviewers' page.</summary>
+/// <summary>Maps SafeAI's HTTP endpoints: feedback on answers, the human review queue with its reviewers' page, and the rollout operator view.</summary>
 public static class SafeAIEndpointRouteBuilderExtensions
 {
     /// <summary>
@@ -92,8 +93,54 @@ public static class SafeAIEndpointRouteBuilderExtensions
         if (options.ServePage)
         {
             group.MapGet("/", handlers.PageAsync).ExcludeFromDescription();
-            group.MapGet("/reviews.js", static (HttpContext http) => ReviewEndpoints.AssetAsync(http, "reviews.js", "text/javascript; charset=utf-8")).ExcludeFromDescription();
-            group.MapGet("/reviews.css", static (HttpContext http) => ReviewEndpoints.AssetAsync(http, "reviews.css", "text/css; charset=utf-8")).ExcludeFromDescription();
+            group.MapGet("/reviews.js", static (HttpContext http) => PageAssets.ServeAsync(http, "reviews.js", "text/javascript; charset=utf-8")).ExcludeFromDescription();
+            group.MapGet("/reviews.css", static (HttpContext http) => PageAssets.ServeAsync(http, "reviews.css", "text/css; charset=utf-8")).ExcludeFromDescription();
+        }
+
+        return group;
+    }
+
+    /// <summary>
+    /// Maps the operator view of the registered rollout (<c>safe.AddRollout(...)</c>) under <paramref name="prefix"/>:
+    /// <c>GET api/state</c> (status, stage, the AI share, each metric per arm with a 95 % Wilson interval, latency p95 per arm,
+    /// the judge's last evaluation and the last 20 decisions) and <c>POST api/stop</c>, <c>api/resume</c>, <c>api/pause</c>,
+    /// <c>api/promote</c>, <c>api/abort</c> with a body <c>{"reason": "..."}</c> (required; recorded on the decision with
+    /// the operator's id), and the operator page at the prefix itself (with a stop button: the kill switch).
+    /// Everything requires a signed-in user who satisfies the operator policy
+    /// (<see cref="SafeAIRolloutEndpointOptions.PolicyName"/>), which the host defines; until it does, every request is
+    /// denied: <c>401</c> when not signed in, <c>403</c> when not an operator, never a redirect under <c>api/</c>.
+    /// A stop applies to this instance's controller at once; with several instances, share decisions through
+    /// <c>RedisRolloutSync</c> or <c>SqliteRolloutSync</c> so it reaches every instance.
+    /// </summary>
+    /// <param name="endpoints">The endpoint route builder.</param>
+    /// <param name="prefix">The route prefix. Default <c>/safeai/rollout</c>.</param>
+    /// <param name="configure">Changes the settings.</param>
+    /// <returns>The route group, to add conventions.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="endpoints"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="prefix"/> is null or empty, or the policy name is empty.</exception>
+    /// <exception cref="InvalidOperationException">No <see cref="RolloutController"/> is registered (<c>safe.AddRollout()</c>).</exception>
+    public static RouteGroupBuilder MapSafeAIRollout(this IEndpointRouteBuilder endpoints, string prefix = "/safeai/rollout", Action<SafeAIRolloutEndpointOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentException.ThrowIfNullOrEmpty(prefix);
+        var options = new SafeAIRolloutEndpointOptions();
+        configure?.Invoke(options);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.PolicyName, "SafeAIRolloutEndpointOptions.PolicyName");
+        ArgumentNullException.ThrowIfNull(options.GetOperatorId, "SafeAIRolloutEndpointOptions.GetOperatorId");
+        var controller = endpoints.ServiceProvider.GetService<RolloutController>() ?? throw new InvalidOperationException(
+            "MapSafeAIRollout() found no rollout. Register one: services.AddSafeAI(safe => safe.AddRollout(...)).");
+
+        var group = endpoints.MapGroup(prefix);
+        group.RequireAuthorization(ReviewerRequirement.CreatePolicy(options.PolicyName));
+        var handlers = new RolloutEndpoints(controller, options, prefix.TrimEnd('/'));
+        var api = group.MapGroup("/api").DisableCookieRedirect();
+        api.MapGet("/state", handlers.State).WithName("SafeAI.Rollout.State");
+        api.MapPost("/{command}", handlers.CommandAsync).WithName("SafeAI.Rollout.Command");
+        if (options.ServePage)
+        {
+            group.MapGet("/", handlers.PageAsync).ExcludeFromDescription();
+            group.MapGet("/rollout.js", static (HttpContext http) => PageAssets.ServeAsync(http, "rollout.js", "text/javascript; charset=utf-8")).ExcludeFromDescription();
+            group.MapGet("/rollout.css", static (HttpContext http) => PageAssets.ServeAsync(http, "rollout.css", "text/css; charset=utf-8")).ExcludeFromDescription();
         }
 
         return group;

@@ -341,6 +341,7 @@ public sealed class SafeAIEndpointsTests : IAsyncDisposable
 
         Assert.Contains("AddFeedback()", Assert.Throws<InvalidOperationException>(() => app.MapSafeAIFeedback()).Message, StringComparison.Ordinal);
         Assert.Contains("AddHumanReview", Assert.Throws<InvalidOperationException>(() => app.MapSafeAIReviews()).Message, StringComparison.Ordinal);
+        Assert.Contains("AddRollout", Assert.Throws<InvalidOperationException>(() => app.MapSafeAIRollout()).Message, StringComparison.Ordinal);
     }
 
     private sealed record AskRequest(string Message);

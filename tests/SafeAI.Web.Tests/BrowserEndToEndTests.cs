@@ -130,6 +130,80 @@ public sealed class BrowserEndToEndTests
     }
 
     [Fact]
+    public async Task RolloutOperatorPage_OperatorStops_CustomerInTheAIArmGetsTheFaqResponder()
+    {
+        if (!File.Exists(Chromium))
+        {
+            Assert.Skip("chromium not found at /usr/bin/chromium: apt-get install -y chromium");
+        }
+
+        await using var host = await SampleHost.StartAsync(Ct, "--Sample:AssistantSharePercent=50");
+        var baseUrl = host.Address.ToString().TrimEnd('/');
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+        });
+        await using var customerContext = await browser.NewContextAsync();
+        await using var operatorContext = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1100, Height = 1000 } });
+        customerContext.SetDefaultTimeout(30_000);
+        operatorContext.SetDefaultTimeout(30_000);
+
+        // A customer keeps starting new conversations until one lands in the AI arm (half of them do).
+        var chat = await customerContext.NewPageAsync();
+        ILocator answer = null!;
+        for (var i = 0; i < 30; i++)
+        {
+            await chat.GotoAsync(baseUrl + "/");
+            await chat.GetByLabel("Your question").FillAsync("What are your opening hours?");
+            await chat.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
+            answer = chat.Locator("li.msg.assistant").Last;
+            await Assertions.Expect(answer).ToHaveAttributeAsync("data-arm", new System.Text.RegularExpressions.Regex("^(ai|baseline)$"));
+            if (await answer.GetAttributeAsync("data-arm") == "ai")
+            {
+                break;
+            }
+        }
+
+        await Assertions.Expect(answer).ToHaveAttributeAsync("data-arm", "ai");
+        await Assertions.Expect(answer).ToContainTextAsync("Rollout: AI arm");
+        await Assertions.Expect(answer).ToContainTextAsync("AI-generated");
+
+        // The operator signs in and opens the operator view: the 50 % stage, the metrics per arm, the stop button.
+        var ops = await operatorContext.NewPageAsync();
+        await ops.GotoAsync(baseUrl + "/rollout/");
+        await ops.GetByLabel("User name").FillAsync(SampleApp.DemoReviewerUser);
+        await ops.GetByLabel("Password").FillAsync(SampleApp.DemoReviewerPassword);
+        await ops.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Assertions.Expect(ops.GetByRole(AriaRole.Heading, new() { Name = "Rollout: default" })).ToBeVisibleAsync();
+        await Assertions.Expect(ops.Locator("#status-badge")).ToHaveTextAsync("running");
+        await Assertions.Expect(ops.Locator("#share")).ToHaveTextAsync("50 % of users on the AI arm");
+        await Assertions.Expect(ops.Locator("#stages li[aria-current=step]")).ToHaveTextAsync("50 %");
+        await Assertions.Expect(ops.Locator("tr[data-metric=thumbs-down]")).ToBeVisibleAsync();
+
+        // Stop asks for a reason and a confirmation, then everyone goes to the baseline.
+        ops.Dialog += (_, dialog) => _ = dialog.AcceptAsync();
+        await ops.GetByLabel("Reason").FillAsync("browser drill");
+        await ops.GetByRole(AriaRole.Button, new() { Name = "Stop: everyone to the baseline" }).ClickAsync();
+        await Assertions.Expect(ops.Locator("#status-badge")).ToHaveTextAsync("stopped");
+        await Assertions.Expect(ops.Locator("#share")).ToHaveTextAsync("0 % of users on the AI arm");
+        await Assertions.Expect(ops.Locator("#history li").First).ToContainTextAsync("browser drill (by " + SampleApp.DemoReviewerId + ")");
+        Directory.CreateDirectory(ScreenshotDirectory);
+        await ops.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, "rollout-operator-page.png"), FullPage = true });
+
+        // The same customer conversation is now answered by the FAQ responder, labelled as not AI.
+        await chat.GetByLabel("Your question").FillAsync("How do I reset my password?");
+        await chat.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
+        var after = chat.Locator("li.msg.assistant").Last;
+        await Assertions.Expect(after).ToHaveAttributeAsync("data-arm", "baseline");
+        await Assertions.Expect(after).ToContainTextAsync("FAQ responder");
+        await Assertions.Expect(after).ToContainTextAsync("Not AI-generated");
+        await chat.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, "chat-after-rollout-stop.png"), FullPage = true });
+    }
+
+    [Fact]
     public async Task PromptInjection_SentFromThePage_IsBlockedWithAVisibleLabel()
     {
         if (!File.Exists(Chromium))

@@ -55,8 +55,15 @@
   function addAssistant(opts) {
     var li = el('li', 'msg assistant');
     li.setAttribute('data-kind', opts.kind);
+    if (opts.arm) { li.setAttribute('data-arm', opts.arm); }
     var who = el('p', 'who');
-    who.appendChild(el('span', null, 'Assistant'));
+    // The rollout's baseline is the bank's FAQ responder, not the AI assistant: say who answered.
+    who.appendChild(el('span', null, opts.arm === 'baseline' ? 'FAQ responder' : 'Assistant'));
+    if (opts.arm) {
+      var arm = el('span', 'badge arm', opts.arm === 'baseline' ? 'Rollout: baseline arm' : 'Rollout: AI arm');
+      arm.title = 'This conversation was assigned to the ' + (opts.arm === 'baseline' ? 'baseline (today\u2019s FAQ responder)' : 'new AI assistant') + ' by the gradual rollout; it stays there.';
+      who.appendChild(arm);
+    }
     // An answer a person approved is still the AI's text: it carries both labels.
     // A redacted answer is still the AI's text, with parts removed: it carries both labels too.
     if (opts.kind === 'reviewed' || opts.kind === 'redacted') { who.appendChild(label('ai')); }
@@ -174,6 +181,7 @@
         verdicts: data.verdicts,
         disclosure: data.disclosure,
         screening: data.screening && data.screening.label,
+        arm: data.arm,
         responseId: data.responseId,
         ticketId: data.review && data.review.ticketId
       });
