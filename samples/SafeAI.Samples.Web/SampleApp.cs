@@ -62,40 +62,42 @@ public static partial class SampleApp
         // The share of conversations that get the new AI assistant while the rest keep the bank's FAQ responder.
         var assistantShare = builder.Configuration.GetValue("Sample:AssistantSharePercent", 50.0);
         builder.Services.AddAuthorizationBuilder().AddPolicy(SafeAIRolloutEndpointOptions.DefaultPolicyName, p => p.RequireRole("operator"));
-        builder.Services.AddSafeAI(safe => safe
-            // A gradual rollout: a share of conversations (sticky: a conversation never changes arm) goes to the AI
-            // assistant, everything below; the others get today's FAQ responder, answered without the AI notice. The
-            // operator view at /rollout/ shows both arms and has the stop button (the kill switch).
-            .AddRollout(o =>
-            {
-                o.StickyBy = RolloutKey.Conversation;
-                o.Baseline = RolloutBaseline.FromClient(CreateFaqResponder(), name: "faq-responder");
-                o.Plan = CreatePlan(assistantShare);
-            })
-            // The content filter with the default model that ships in SafeAI.Onnx: it screens the question before the
-            // model sees it (prompt injection, hate, violence, ...) and the answer before the customer does.
-            .AddContentFilter()
-            .AddAIDisclosure(o => o.Notice = AIDisclosureNotice.FirstTurn)
-            .AddRateLimiting(o =>
-            {
-                // The demo has no customer accounts: each conversation may send 10 messages a minute. A real app limits
-                // per signed-in user (PartitionBy = User, filled from the claims by app.UseSafeAI()).
-                o.PartitionBy = RateLimitPartition.Custom;
-                o.PartitionKeySelector = static ctx => ctx.ConversationId;
-                o.Algorithm = RateLimitAlgorithm.FixedWindow;
-                o.PermitLimit = 10;
-                o.Window = TimeSpan.FromMinutes(1);
-            })
-            .AddHumanReview(o =>
-            {
-                // High-stakes questions (the page marks them RiskTier.High) get an honest "pending review" answer at once;
-                // the reviewed answer follows when a person decides on the reviewers' page.
-                o.Mode = ReviewMode.Defer;
-                o.MinimumRiskTier = RiskTier.High;
-            })
-            .UseSqliteReviewStore(o => o.DataSource = database)
-            .AddFeedback()
-            .UseSqliteFeedbackStore(o => o.DataSource = database));
+        builder.Services.AddSafeAI(safe =>
+        {
+            safe
+                // A gradual rollout: a share of conversations (sticky: a conversation never changes arm) goes to the AI
+                // assistant, everything below; the others get today's FAQ responder, answered without the AI notice. The
+                // operator view at /rollout/ shows both arms and has the stop button (the kill switch).
+                .AddRollout(o =>
+                {
+                    o.StickyBy = RolloutKey.Conversation;
+                    o.Baseline = RolloutBaseline.FromClient(CreateFaqResponder(), name: "faq-responder");
+                    o.Plan = CreatePlan(assistantShare);
+                })
+                // The content filter with the default model that ships in SafeAI.Onnx: it screens the question before the
+                // model sees it (prompt injection, hate, violence, ...) and the answer before the customer does.
+                .AddContentFilter()
+                .AddAIDisclosure(o => o.Notice = AIDisclosureNotice.FirstTurn)
+                .AddRateLimiting(o =>
+                {
+                    // The demo has no customer accounts: each conversation may send 10 messages a minute. A real app limits
+                    // per signed-in user (PartitionBy = User, filled from the claims by app.UseSafeAI()).
+                    o.PartitionBy = RateLimitPartition.Custom;
+                    o.PartitionKeySelector = static ctx => ctx.ConversationId;
+                    o.Algorithm = RateLimitAlgorithm.FixedWindow;
+                    o.PermitLimit = 10;
+                    o.Window = TimeSpan.FromMinutes(1);
+                })
+                .AddHumanReview(o =>
+                {
+                    // High-stakes questions (the page marks them RiskTier.High) get an honest "pending review" answer at once;
+                    // the reviewed answer follows when a person decides on the reviewers' page.
+                    o.Mode = ReviewMode.Defer;
+                    o.MinimumRiskTier = RiskTier.High;
+                })
+                .AddFeedback();
+            UseStores(safe, builder.Configuration, database);
+        });
         builder.Services.AddChatClient(FaqChatClient.CreateDemo()).UseSafeAI();
         builder.Services.AddSingleton<Conversations>();
         builder.Services.AddHostedService<RolloutJudgeService>();
@@ -452,6 +454,28 @@ public static partial class SampleApp
             ?? throw new InvalidOperationException($"The sample page '{name}' is missing from the assembly.");
         using var reader = new StreamReader(stream);
         return Results.Content(reader.ReadToEnd(), contentType);
+    }
+
+    // One instance keeps everything in one SQLite file. Several instances behind a load balancer share state instead:
+    // Sample:Redis (a StackExchange.Redis configuration string) holds the rate limits, so they are exact across
+    // instances; Sample:PostgreSql (a connection string) holds the review queue and the feedback.
+    private static void UseStores(SafeAIPipelineBuilder safe, IConfiguration configuration, string database)
+    {
+        if (configuration["Sample:Redis"] is { Length: > 0 } redis)
+        {
+            safe.UseRedisRateLimitStore(o => o.Configuration = redis);
+        }
+
+        if (configuration["Sample:PostgreSql"] is { Length: > 0 } postgres)
+        {
+            safe.UsePostgreSqlReviewStore(o => o.ConnectionString = postgres)
+                .UsePostgreSqlFeedbackStore(o => o.ConnectionString = postgres);
+        }
+        else
+        {
+            safe.UseSqliteReviewStore(o => o.DataSource = database)
+                .UseSqliteFeedbackStore(o => o.DataSource = database);
+        }
     }
 
     /// <summary>

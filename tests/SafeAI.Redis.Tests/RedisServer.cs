@@ -44,10 +44,11 @@ public sealed class RedisServer : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public static async Task<RedisServer> StartAsync(string executable)
+    /// <summary>Starts a server; on <paramref name="port"/> when given (to restart one on the port its clients know), else on a free port.</summary>
+    public static async Task<RedisServer> StartAsync(string executable, int? port = null)
     {
         var directory = Directory.CreateTempSubdirectory("safeai-redis-").FullName;
-        var port = FreePort();
+        var serverPort = port ?? FreePort();
         var info = new ProcessStartInfo(executable)
         {
             WorkingDirectory = directory,
@@ -55,7 +56,7 @@ public sealed class RedisServer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", string.Empty, "--appendonly", "no", "--dir", directory })
+        foreach (var arg in new[] { "--port", serverPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", string.Empty, "--appendonly", "no", "--dir", directory })
         {
             info.ArgumentList.Add(arg);
         }
@@ -65,7 +66,7 @@ public sealed class RedisServer : IAsyncDisposable
         process.ErrorDataReceived += static (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new RedisServer(process, directory, port);
+        var server = new RedisServer(process, directory, serverPort);
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (DateTime.UtcNow < deadline)
         {
@@ -77,7 +78,7 @@ public sealed class RedisServer : IAsyncDisposable
             try
             {
                 using var client = new TcpClient();
-                await client.ConnectAsync(IPAddress.Loopback, port);
+                await client.ConnectAsync(IPAddress.Loopback, serverPort);
                 return server;
             }
             catch (SocketException)
