@@ -95,8 +95,11 @@ internal static class CommandLine
               with its labels, source, part (train, calib, test, heldout-source, convabuse-test) and its token ids exactly
               as the default model's encoder sees them at run time.
               --tokens 16 to 256   the window the ids are cut to (default 128)
+            safeai corpus --data ../shared/data --output dataset.jsonl --evaluation-sample 100
+              Instead: a mixed-language dataset for safeai evaluate (en, de, fr, ar, nl, zh, vi; up to N benign and N
+              harmful texts per language, only texts the default model never trained on; columns language and source).
             """,
-            ["data", "output", "tokens"],
+            ["data", "output", "tokens", "evaluation-sample"],
             []),
         ["pii"] = new(
             "pii",
