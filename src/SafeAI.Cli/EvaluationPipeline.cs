@@ -184,7 +184,7 @@ internal sealed class EvaluationPipeline : IDisposable
                     var inner = entry.Value is null || IsValue(entry.Value.GetType())
                         ? Format(entry.Value)
                         : string.Join(", ", entry.Value.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance)
-                            .Where(static p => IsValue(p.PropertyType)).Select(p => (p.Name, Value: p.GetValue(entry.Value)))
+                            .Where(static p => IsValue(p.PropertyType)).OrderBy(static p => p.Name, StringComparer.Ordinal).Select(p => (p.Name, Value: p.GetValue(entry.Value)))
                             .Where(static p => p.Value is not null).Select(static p => $"{p.Name} {Format(p.Value)}"));
                     settings.Add(new($"{property.Name}:{entry.Key}", inner));
                 }
@@ -211,6 +211,7 @@ internal sealed class EvaluationPipeline : IDisposable
     private static string Format(object? value) => value switch
     {
         null => "(not set)",
+        bool b => b ? "true" : "false",
         TimeSpan t => t.ToString("c", CultureInfo.InvariantCulture),
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? string.Empty,

@@ -13,12 +13,16 @@ namespace SafeAI.Cli;
 /// <param name="Min">The smallest value allowed.</param>
 /// <param name="MinN">The fewest trials (benign texts for false blocks, harmful ones for misses) a segment needs to be judged; smaller ones are listed, not judged.</param>
 /// <param name="UseInterval">Whether the Wilson 95 % bound on the far side is compared instead of the estimate (the rule passes only when the data show it does).</param>
-internal sealed record GateRule(string Name, string Metric, string? Segment, double? Max, double? Min, int MinN, bool UseInterval);
+internal sealed record GateRule(string Name, string Metric, string? Segment, double? Max, double? Min, int MinN, bool UseInterval)
+{
+    /// <summary>Gets the values of <see cref="Segment"/> the rule is limited to (<c>"values": ["en"]</c>), or <see langword="null"/> for every value.</summary>
+    public IReadOnlyList<string>? Values { get; init; }
+}
 
 /// <summary>One judged value of a rule.</summary>
 internal sealed record GateCheck(string Rule, string Metric, string Scope, double Value, double Compared, int Trials, bool? Passed, string Limit);
 
-/// <summary>Release gate rules (<c>--gate rules.json</c>): <c>{"rules": [{"name", "metric", "segment", "max" | "min", "min_n", "bound"}]}</c>.</summary>
+/// <summary>Release gate rules (<c>--gate rules.json</c>): <c>{"rules": [{"name", "metric", "segment", "values", "max" | "min", "min_n", "bound"}]}</c>.</summary>
 internal static class Gate
 {
     /// <summary>Reads a rules file.</summary>
@@ -58,7 +62,7 @@ internal static class Gate
 
             foreach (var key in rule.Select(static p => p.Key))
             {
-                string[] known = ["name", "metric", "segment", "max", "min", "min_n", "bound"];
+                string[] known = ["name", "metric", "segment", "values", "max", "min", "min_n", "bound"];
                 if (!known.Contains(key, StringComparer.Ordinal))
                 {
                     throw new FormatException($"{where}: unknown key \"{key}\".{CommandLine.Suggest(key, known)} Keys: {string.Join(", ", known)}.");
@@ -96,8 +100,20 @@ internal static class Gate
                 throw new FormatException($"{where}: \"min_n\" must be a whole number of at least 1.");
             }
 
+            List<string>? values = null;
+            if (rule["values"] is { } v)
+            {
+                values = v is JsonArray a && a.Count > 0 && a.All(static x => x is JsonValue s && s.TryGetValue<string>(out _))
+                    ? [.. a.Select(static x => x!.GetValue<string>())]
+                    : throw new FormatException($"{where}: \"values\" must be a non-empty array of segment values, such as [\"en\"].");
+                if (segment is null)
+                {
+                    throw new FormatException($"{where}: \"values\" needs \"segment\" (the column the values belong to).");
+                }
+            }
+
             var name = Text(rule, "name", where) ?? (segment is null ? metric : $"{metric} per {segment}");
-            rules.Add(new GateRule(name, metric, segment, max, min, (int)minN, bound == "interval"));
+            rules.Add(new GateRule(name, metric, segment, max, min, (int)minN, bound == "interval") { Values = values });
         }
 
         return rules;
@@ -134,9 +150,20 @@ internal static class Gate
                 throw new FormatException($"{rulesPath}: rule \"{rule.Name}\": the dataset has no segment column \"{rule.Segment}\".{CommandLine.Suggest(rule.Segment, segments.Keys)} Its columns: {(segments.Count == 0 ? "none" : string.Join(", ", segments.Keys))}.");
             }
 
+            foreach (var wanted in rule.Values ?? [])
+            {
+                if (!values.ContainsKey(wanted))
+                {
+                    throw new FormatException($"{rulesPath}: rule \"{rule.Name}\": the dataset's column \"{rule.Segment}\" has no value \"{wanted}\" (it has: {string.Join(", ", values.Keys)}).");
+                }
+            }
+
             foreach (var (value, metrics) in values)
             {
-                checks.Add(Check(rule, $"{rule.Segment}={value}", metrics));
+                if (rule.Values is null || rule.Values.Contains(value, StringComparer.Ordinal))
+                {
+                    checks.Add(Check(rule, $"{rule.Segment}={value}", metrics));
+                }
             }
         }
 
