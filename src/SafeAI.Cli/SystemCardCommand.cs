@@ -157,6 +157,36 @@ internal static partial class SystemCardCommand
         card.Add(new Heading(2, "Forbidden uses"));
         card.Add(List(uses["forbidden_uses"], "Not supplied: list what the system must not be used for (`forbidden_uses`)."));
 
+        card.Add(new Heading(2, LimitsHeading));
+        card.Add(new Paragraph(string.Create(CultureInfo.InvariantCulture,
+            $"Computed from the evaluation: a segment is listed when the content filter is near chance there (AUROC of its input score below {NearChance}), weak (below {Weak}), misses most harmful texts (miss rate above {MostMissed:P0}) or blocks many benign ones (false-block rate above {ManyBlocked:P0}). A segment needs {MinClass} benign and {MinClass} harmful texts to be judged; smaller ones are listed as not measured.")));
+        card.AddRange(Limits(evaluation));
+        if (bias is not null)
+        {
+            card.Add(new Heading(3, "Bias audit"));
+            card.AddRange(BiasLimits(bias));
+        }
+
+        card.Add(new Heading(2, "Incident contacts"));
+        card.Add(uses["contacts"] is JsonArray contacts && contacts.Count > 0
+            ? new Bullets([.. contacts.Select(static c => $"{c!["role"]!.GetValue<string>()}: {c["contact"]!.GetValue<string>()}")])
+            : new Paragraph("Not supplied: name who is called when the system causes harm (`contacts`)."));
+        card.Add(new Heading(2, "Rollback procedure"));
+        card.Add(List(uses["rollback"], "Not supplied: write the steps that take the AI feature back out of service (`rollback`)."));
+        card.Add(new Heading(2, "Model cards of the filters"));
+        card.AddRange(ModelCards(pipeline));
+
+        card.Add(new Heading(2, "Results per segment"));
+        card.AddRange(Results(evaluation));
+        if (evaluation["gate"] is JsonObject gate)
+        {
+            card.Add(new Heading(2, "Release gate"));
+            var passed = gate["passed"]?.GetValue<bool>() == true;
+            card.Add(new Paragraph(passed ? "The release gate passed." : "**The release gate failed.**"));
+            card.Add(new Table(["rule", "scope", "value", "limit", "result"], [.. gate["checks"]!.AsArray().Select(static c => (IReadOnlyList<string>)
+                [c!["rule"]!.GetValue<string>(), c["scope"]!.GetValue<string>(), Num(c["value"]), c["limit"]!.GetValue<string>(), c["result"]!.GetValue<string>()])]));
+        }
+
         card.Add(new Heading(2, "Pipeline"));
         card.Add(new Paragraph("Stages in the order a call meets them: " + string.Join(" → ", pipeline.StageNames.Select(static s => $"`{s}`")) + ". " +
             "The settings below are those the configuration file gives, with SafeAI's defaults for the rest; what the app sets only in code (selectors, factories, how it assigns risk tiers) is not in the file and not shown."));
@@ -177,36 +207,6 @@ internal static partial class SystemCardCommand
             card.Add(new Table(["setting", "value"], [.. stage.Settings.Where(static s => s.Value != "(not set)").Select(static s => (IReadOnlyList<string>)[s.Key, s.Value])]));
         }
 
-        card.Add(new Heading(2, "Model cards of the filters"));
-        card.AddRange(ModelCards(pipeline));
-
-        card.Add(new Heading(2, LimitsHeading));
-        card.Add(new Paragraph(string.Create(CultureInfo.InvariantCulture,
-            $"Computed from the evaluation: a segment is listed when the content filter is near chance there (AUROC of its input score below {NearChance}), weak (below {Weak}), misses most harmful texts (miss rate above {MostMissed:P0}) or blocks many benign ones (false-block rate above {ManyBlocked:P0}). A segment needs {MinClass} benign and {MinClass} harmful texts to be judged; smaller ones are listed as not measured.")));
-        card.AddRange(Limits(evaluation));
-        if (bias is not null)
-        {
-            card.Add(new Heading(3, "Bias audit"));
-            card.AddRange(BiasLimits(bias));
-        }
-
-        card.Add(new Heading(2, "Results per segment"));
-        card.AddRange(Results(evaluation));
-        if (evaluation["gate"] is JsonObject gate)
-        {
-            card.Add(new Heading(2, "Release gate"));
-            var passed = gate["passed"]?.GetValue<bool>() == true;
-            card.Add(new Paragraph(passed ? "The release gate passed." : "**The release gate failed.**"));
-            card.Add(new Table(["rule", "scope", "value", "limit", "result"], [.. gate["checks"]!.AsArray().Select(static c => (IReadOnlyList<string>)
-                [c!["rule"]!.GetValue<string>(), c["scope"]!.GetValue<string>(), Num(c["value"]), c["limit"]!.GetValue<string>(), c["result"]!.GetValue<string>()])]));
-        }
-
-        card.Add(new Heading(2, "Incident contacts"));
-        card.Add(uses["contacts"] is JsonArray contacts && contacts.Count > 0
-            ? new Bullets([.. contacts.Select(static c => $"{c!["role"]!.GetValue<string>()}: {c["contact"]!.GetValue<string>()}")])
-            : new Paragraph("Not supplied: name who is called when the system causes harm (`contacts`)."));
-        card.Add(new Heading(2, "Rollback procedure"));
-        card.Add(List(uses["rollback"], "Not supplied: write the steps that take the AI feature back out of service (`rollback`)."));
         return card;
     }
 
