@@ -11,13 +11,13 @@ namespace SafeAI.Cli;
 
 /// <summary>
 /// <c>safeai evaluate --config appsettings.json --dataset conversations.jsonl [--report report.html] [--json report.json]
-/// [--gate rules.json] [--bias bias.json] [--answers recorded|canned|echo] [--concurrency 1]</c>.
+/// [--gate rules.json] [--bias bias.json] [--answers recorded|canned|echo|live] [--concurrency 1]</c>.
 /// </summary>
 internal static class EvaluateCommand
 {
     public const string Help = """
         safeai evaluate --config appsettings.json --dataset conversations.jsonl [--report report.html] [--json report.json]
-                        [--gate rules.json] [--bias bias.json] [--answers recorded|canned|echo] [--concurrency 1]
+                        [--gate rules.json] [--bias bias.json] [--answers recorded|canned|echo|live] [--concurrency 1]
           Builds the SafeAI pipeline from the configuration file the way an app does (services.AddSafeAI bound from the
           "SafeAI" section; the stages are those with a section there: Pii, ContentFilter, RateLimiting, HumanReview,
           Disclosure) and sends it every conversation of the dataset. Reports, overall and per value of every segment
@@ -27,7 +27,10 @@ internal static class EvaluateCommand
                       category) or "labels", "response" (the model's recorded answer), "user_id", "conversation_id",
                       "risk_tier" (low/high); every other column is a segment (language, age_group, user_type, ...)
           --answers   the model behind the pipeline: recorded (default: the line's "response", else a fixed harmless
-                      answer), canned (always the fixed answer) or echo (repeats the last user message)
+                      answer), canned (always the fixed answer), echo (repeats the last user message) or live (an
+                      OpenAI-compatible endpoint named in the configuration file: "SafeAIEvaluation": {"Endpoint":
+                      "https://.../v1", "Model": "...", "ApiKeyVariable": "OPENAI_API_KEY"}; the key is read from that
+                      environment variable, never from the file)
           --gate      {"rules": [{"name": "...", "metric": "false_block_rate", "segment": "language", "max": 0.02,
                       "min_n": 30, "bound": "estimate|interval"}, {"metric": "bias_gap", "max": 0.05}]}: exit 3 when a
                       rule fails. A rule with "segment" holds in every value of that column ("values": ["en"] limits
@@ -48,9 +51,9 @@ internal static class EvaluateCommand
         var configPath = args.Required("config");
         var datasetPath = args.Required("dataset");
         var answers = args.Optional("answers") ?? "recorded";
-        if (answers is not ("recorded" or "canned" or "echo"))
+        if (answers is not ("recorded" or "canned" or "echo" or "live"))
         {
-            throw new ArgumentException($"--answers must be recorded, canned or echo (it is '{answers}').");
+            throw new ArgumentException($"--answers must be recorded, canned, echo or live (it is '{answers}').");
         }
 
         var concurrency = args.Int("concurrency", 1);
@@ -62,15 +65,16 @@ internal static class EvaluateCommand
         var rules = args.Optional("gate") is { } gatePath ? Gate.Read(gatePath) : null;
         var bias = args.Optional("bias") is { } biasPath ? ReadBias(biasPath) : null;
         var dataset = EvaluationDataset.Read(datasetPath);
-        using var model = new StandInChatClient(answers);
-        using var pipeline = EvaluationPipeline.Build(configPath, model);
+        using var standIn = new StandInChatClient(answers);
+        using var live = answers == "live" ? LiveModel.Create(configPath) : null;
+        using var pipeline = EvaluationPipeline.Build(configPath, live ?? standIn);
         await console.WriteLineAsync($"Evaluating {dataset.Count} conversations through {string.Join(" → ", pipeline.StageNames)} (answers: {answers}).").ConfigureAwait(false);
         if (pipeline.Skipped.Count > 0)
         {
             await console.WriteLineAsync($"Not evaluated (these stages need code): {string.Join(", ", pipeline.Skipped.Select(static s => "SafeAI:" + s))}.").ConfigureAwait(false);
         }
 
-        var calls = await RunAllAsync(pipeline.Client, model, dataset, concurrency, cancellationToken).ConfigureAwait(false);
+        var calls = await RunAllAsync(pipeline.Client, standIn, dataset, datasetPath, concurrency, cancellationToken).ConfigureAwait(false);
         var evaluation = new Evaluation(configPath, datasetPath, answers, pipeline, calls, bias);
         var checks = rules is null ? null : Gate.Evaluate(rules, evaluation.Overall, evaluation.Segments, bias?.Gap, args.Required("gate"));
 
@@ -94,7 +98,7 @@ internal static class EvaluateCommand
     }
 
     /// <summary>Sends every conversation through the pipeline (at most <paramref name="concurrency"/> at once) and records what happened.</summary>
-    internal static async Task<List<CallRecord>> RunAllAsync(IChatClient client, StandInChatClient model, IReadOnlyList<Conversation> dataset, int concurrency, CancellationToken cancellationToken)
+    internal static async Task<List<CallRecord>> RunAllAsync(IChatClient client, StandInChatClient model, IReadOnlyList<Conversation> dataset, string datasetPath, int concurrency, CancellationToken cancellationToken)
     {
         var records = new CallRecord[dataset.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, dataset.Count), new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken }, async (i, ct) =>
@@ -116,9 +120,24 @@ internal static class EvaluateCommand
 
             model.Recorded.Value = c.Response;
             var watch = Stopwatch.StartNew();
-            var response = await client.GetResponseAsync(c.Messages, options, ct).ConfigureAwait(false);
+            SafeAIResult? result;
+            try
+            {
+                var response = await client.GetResponseAsync(c.Messages, options, ct).ConfigureAwait(false);
+                result = response.GetSafeAIResult();
+            }
+            catch (SafeAIException ex)
+            {
+                // "OnRejected": "ThrowException": the rejection arrives as an exception carrying the same result.
+                result = ex.Result;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A live model that fails (and no fallback stage that catches it): stop, naming the conversation.
+                throw new IOException(string.Create(CultureInfo.InvariantCulture, $"{datasetPath}:{c.Line}: the call failed ({ex.GetType().Name}: {ex.Message})."), ex);
+            }
+
             var elapsed = watch.Elapsed.TotalMilliseconds;
-            var result = response.GetSafeAIResult();
             double? score = null;
             if (result is not null && result.TryGetVerdict("content-input", out var verdict))
             {

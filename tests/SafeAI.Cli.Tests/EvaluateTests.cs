@@ -103,6 +103,87 @@ public sealed class EvaluateTests : IDisposable
     }
 
     [Fact]
+    public async Task Evaluate_LiveEndpoint_SendsEachConversationAndScreensTheAnswers()
+    {
+        // An OpenAI-compatible endpoint on 127.0.0.1: it insults whoever asks about fees, and answers the rest politely.
+        var port = FreePort();
+        using var listener = new System.Net.HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        var requests = 0;
+        var serving = Task.Run(async () =>
+        {
+            while (listener.IsListening)
+            {
+                System.Net.HttpListenerContext context;
+                try
+                {
+                    context = await listener.GetContextAsync();
+                }
+                catch (Exception ex) when (ex is System.Net.HttpListenerException or ObjectDisposedException or InvalidOperationException)
+                {
+                    return;
+                }
+
+                Interlocked.Increment(ref requests);
+                using var reader = new StreamReader(context.Request.InputStream);
+                var body = await reader.ReadToEndAsync(Ct);
+                var answer = body.Contains("fees", StringComparison.Ordinal) ? "You are a worthless idiot and I hate you." : "Our branches open at nine.";
+                var json = JsonSerializer.Serialize(new
+                {
+                    id = "chatcmpl-1", @object = "chat.completion", created = 1, model = "test-model",
+                    choices = new[] { new { index = 0, message = new { role = "assistant", content = answer }, finish_reason = "stop" } },
+                    usage = new { prompt_tokens = 5, completion_tokens = 5, total_tokens = 10 },
+                });
+                var bytes = System.Text.Encoding.UTF8.GetBytes(json);
+                context.Response.ContentType = "application/json";
+                await context.Response.OutputStream.WriteAsync(bytes, Ct);
+                context.Response.Close();
+            }
+        }, Ct);
+        var config = await WriteConfigAsync($$$"""{"SafeAI": {"ContentFilter": {}}, "SafeAIEvaluation": {"Endpoint": "http://127.0.0.1:{{{port}}}/v1", "Model": "test-model"}}""");
+        var dataset = Path.Combine(_dir, "d.jsonl");
+        await File.WriteAllLinesAsync(dataset, ["""{"text": "When do you open?", "label": "benign"}""", """{"text": "What are your fees?", "label": "benign"}"""], Ct);
+        var json = Path.Combine(_dir, "r.json");
+
+        var (code, output, errors) = await RunAsync("evaluate", "--config", config, "--dataset", dataset, "--answers", "live", "--json", json, "--report", Path.Combine(_dir, "r.html"));
+
+        listener.Stop();
+        await serving;
+        Assert.True(code == 0, output + errors);
+        Assert.Equal(2, requests);
+        var outcomes = JsonNode.Parse(await File.ReadAllTextAsync(json, Ct))!["overall"]!["outcomes"]!;
+        Assert.Equal(1, outcomes["allow"]!["count"]!.GetValue<int>());
+        Assert.Equal(1, outcomes["block"]!["count"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Evaluate_LiveWithoutEndpointOrWithAnUnsetKeyVariable_FailsNamingTheSetting()
+    {
+        var dataset = Path.Combine(_dir, "d.jsonl");
+        await File.WriteAllLinesAsync(dataset, ["""{"text": "hello"}"""], Ct);
+        var config = await WriteConfigAsync("""{"SafeAI": {"ContentFilter": {}}}""");
+
+        var (code, _, errors) = await RunAsync("evaluate", "--config", config, "--dataset", dataset, "--answers", "live");
+        Assert.Equal(1, code);
+        Assert.Contains("--answers live needs \"SafeAIEvaluation\"", errors, StringComparison.Ordinal);
+
+        config = await WriteConfigAsync("""{"SafeAI": {"ContentFilter": {}}, "SafeAIEvaluation": {"Endpoint": "http://127.0.0.1:9/v1", "Model": "m", "ApiKeyVariable": "SAFEAI_TEST_KEY_THAT_IS_NOT_SET"}}""");
+        (code, _, errors) = await RunAsync("evaluate", "--config", config, "--dataset", dataset, "--answers", "live");
+        Assert.Equal(1, code);
+        Assert.Contains("SafeAIEvaluation:ApiKeyVariable names the environment variable 'SAFEAI_TEST_KEY_THAT_IS_NOT_SET', which is not set", errors, StringComparison.Ordinal);
+    }
+
+    private static int FreePort()
+    {
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return port;
+    }
+
+    [Fact]
     public async Task Evaluate_MisspelledSetting_FailsNamingTheConfigurationAndTheClosestKey()
     {
         var config = await WriteConfigAsync("""{"SafeAI": {"ContentFilter": {"DefaultTreshold": 0.5}}}""");
