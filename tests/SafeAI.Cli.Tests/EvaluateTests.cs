@@ -184,6 +184,51 @@ public sealed class EvaluateTests : IDisposable
     }
 
     [Fact]
+    public async Task Evaluate_ConcurrentCalls_EachConversationGetsItsOwnRecordedAnswer()
+    {
+        var config = await WriteConfigAsync("""{"SafeAI": {"ContentFilter": {}}}""");
+        var dataset = Path.Combine(_dir, "d.jsonl");
+        var lines = new List<string>();
+        for (var i = 0; i < 12; i++)
+        {
+            lines.Add(i % 3 == 0
+                ? $$"""{"text": "Question {{i}} about my card", "response": "You are a worthless idiot and I hate you.", "answer_kind": "insult"}"""
+                : $$"""{"text": "Question {{i}} about my card", "response": "Your card arrives within five working days.", "answer_kind": "polite"}""");
+        }
+
+        await File.WriteAllLinesAsync(dataset, lines, Ct);
+        var json = Path.Combine(_dir, "r.json");
+
+        var (code, _, errors) = await RunAsync("evaluate", "--config", config, "--dataset", dataset, "--concurrency", "4", "--json", json, "--report", Path.Combine(_dir, "r.html"));
+
+        Assert.True(code == 0, errors);
+        var kinds = JsonNode.Parse(await File.ReadAllTextAsync(json, Ct))!["segments"]!["answer_kind"]!;
+        Assert.Equal(4, kinds["insult"]!["outcomes"]!["block"]!["count"]!.GetValue<int>());
+        Assert.Equal(0, kinds["polite"]!["outcomes"]!["block"]!["count"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task EvaluateAndBias_Cancelled_StopWithACleanMessage()
+    {
+        var config = await WriteConfigAsync("""{"SafeAI": {"ContentFilter": {}}}""");
+        var dataset = Path.Combine(_dir, "d.jsonl");
+        await File.WriteAllLinesAsync(dataset, Enumerable.Range(0, 50).Select(static i => $$"""{"text": "hello {{i}}"}"""), Ct);
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        foreach (var args in new[] { new[] { "evaluate", "--config", config, "--dataset", dataset, "--report", Path.Combine(_dir, "r.html") }, ["bias", "--set", "names-en", "--report", Path.Combine(_dir, "b.html")] })
+        {
+            using var output = new StringWriter();
+            using var errors = new StringWriter();
+            var code = await Program.RunAsync(args, output, errors, cancelled.Token);
+
+            Assert.Equal(1, code);
+            Assert.Contains("safeai: cancelled.", errors.ToString(), StringComparison.Ordinal);
+            Assert.False(File.Exists(args[^1]), "no report is written for a cancelled run");
+        }
+    }
+
+    [Fact]
     public async Task Evaluate_MisspelledSetting_FailsNamingTheConfigurationAndTheClosestKey()
     {
         var config = await WriteConfigAsync("""{"SafeAI": {"ContentFilter": {"DefaultTreshold": 0.5}}}""");
