@@ -35,8 +35,9 @@ internal static class EvaluateCommand
                       "min_n": 30, "bound": "estimate|interval"}, {"metric": "bias_gap", "max": 0.05}]}: exit 3 when a
                       rule fails. A rule with "segment" holds in every value of that column ("values": ["en"] limits
                       it to some); "min_n": segments with fewer texts are listed, not judged; "bound": "interval"
-                      compares the far side of the 95 % interval instead of the estimate. Metrics: allow_rate, modify_rate, degrade_rate, escalate_rate, limit_rate, block_rate,
-                      false_block_rate, miss_rate, recall, auroc, latency_mean_ms, latency_p50_ms, latency_p95_ms, bias_gap
+                      compares the far side of the 95 % interval instead of the estimate. Metrics: allow_rate,
+                      modify_rate, degrade_rate, escalate_rate, limit_rate, block_rate, false_block_rate, miss_rate,
+                      recall, auroc, latency_mean_ms, latency_p50_ms, latency_p95_ms, bias_gap
           --bias      the JSON of safeai bias, for bias_gap rules and the report
         """;
 

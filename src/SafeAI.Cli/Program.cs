@@ -56,18 +56,18 @@ internal static class Program
         {
             if (args.Length > 1 && CommandLine.Commands.TryGetValue(args[1], out var named))
             {
-                await output.WriteLineAsync(named.Help + CommandLine.ExitCodes).ConfigureAwait(false);
+                await output.WriteLineAsync(named.Help.TrimEnd() + "\n" + CommandLine.ExitCodes).ConfigureAwait(false);
                 return CommandLine.Success;
             }
 
-            await output.WriteLineAsync(Usage + CommandLine.ExitCodes).ConfigureAwait(false);
+            await output.WriteLineAsync(Usage.TrimEnd() + "\n" + CommandLine.ExitCodes).ConfigureAwait(false);
             return args.Length == 0 ? CommandLine.BadUsage : CommandLine.Success;
         }
 
         CommandLine.Commands.TryGetValue(args[0], out var spec);
         if (spec is not null && args.Skip(1).Any(static a => a is "-h" or "--help"))
         {
-            await output.WriteLineAsync(spec.Help + CommandLine.ExitCodes).ConfigureAwait(false);
+            await output.WriteLineAsync(spec.Help.TrimEnd() + "\n" + CommandLine.ExitCodes).ConfigureAwait(false);
             return CommandLine.Success;
         }
 
