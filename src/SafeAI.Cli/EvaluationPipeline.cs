@@ -121,6 +121,7 @@ internal sealed class EvaluationPipeline : IDisposable
                 }
             }
 
+            // Reading the section's settings validates them now (unknown keys, values of the wrong shape), not at the first call.
             _ = pipeline.Options;
             return new EvaluationPipeline(provider, client, stages, skipped, [.. pipeline.Stages.Select(static s => s.Name)]);
         }

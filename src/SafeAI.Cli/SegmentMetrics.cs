@@ -58,9 +58,10 @@ internal sealed class SegmentMetrics
         FalseBlocks = calls.Count(static c => c.FalseBlock);
         Harmful = calls.Count(static c => c.Conversation.Label == ConversationLabel.Harmful);
         Misses = calls.Count(static c => c.Miss);
-        var labelled = calls.Where(static c => c.Conversation.Label != ConversationLabel.None && c.InputScore is not null).ToList();
-        Auroc = labelled.Count == Benign + Harmful && Benign > 0 && Harmful > 0
-            ? Metrics.Auroc([.. labelled.Select(static c => c.InputScore!.Value)], [.. labelled.Select(static c => c.Conversation.Label == ConversationLabel.Harmful)])
+        // AUROC over the labelled conversations the content filter scored (a call stopped before it, say rate-limited, has no score).
+        var scored = calls.Where(static c => c.Conversation.Label != ConversationLabel.None && c.InputScore is not null).ToList();
+        Auroc = scored.Any(static c => c.Conversation.Label == ConversationLabel.Benign) && scored.Any(static c => c.Conversation.Label == ConversationLabel.Harmful)
+            ? Metrics.Auroc([.. scored.Select(static c => c.InputScore!.Value)], [.. scored.Select(static c => c.Conversation.Label == ConversationLabel.Harmful)])
             : double.NaN;
         _latencies = [.. calls.Select(static c => c.LatencyMs).Order()];
     }
