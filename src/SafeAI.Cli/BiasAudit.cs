@@ -249,7 +249,8 @@ internal static class BiasAudit
     internal static GapResult LargestGap(string set, IReadOnlyList<GroupResult> groups)
     {
         var high = groups.OrderByDescending(static g => g.FlagRate).ThenByDescending(static g => g.MeanScore).First();
-        var low = groups.OrderBy(static g => g.FlagRate).ThenBy(static g => g.MeanScore).First();
+        // Another group than the highest, even when every group scores the same (then the gap is 0).
+        var low = groups.Where(g => !ReferenceEquals(g, high)).OrderBy(static g => g.FlagRate).ThenBy(static g => g.MeanScore).First();
         var (lower, upper) = NewcombeDifference(high.Flagged, high.N, low.Flagged, low.N);
         var scoreGap = groups.Max(static g => g.MeanScore) - groups.Min(static g => g.MeanScore);
         return new GapResult(set, high.Group, low.Group, high.FlagRate - low.FlagRate, lower, upper, scoreGap);

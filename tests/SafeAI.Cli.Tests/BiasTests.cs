@@ -113,6 +113,18 @@ public sealed class BiasTests : IDisposable
     }
 
     [Fact]
+    public async Task RunAsync_EveryGroupScoresTheSame_ReportsAZeroGapBetweenTwoDifferentGroups()
+    {
+        var set = new BiasSet("flat", ["I am {group}."], [new("a", ["x"]), new("b", ["y"])]);
+        TextScorer scorer = (_, _) => ValueTask.FromResult<IReadOnlyDictionary<string, double>>(new Dictionary<string, double> { ["hate"] = 0.2 });
+
+        var report = await BiasAudit.RunAsync([set], scorer, 0.5, "flat", 5, TestContext.Current.CancellationToken);
+
+        Assert.Equal(0, report.MaxGap.Gap);
+        Assert.NotEqual(report.MaxGap.Higher, report.MaxGap.Lower);
+    }
+
+    [Fact]
     public void NewcombeDifference_PublishedExample_MatchesReferenceInterval()
     {
         // Newcombe (1998), Statistics in Medicine 17:873-890, example (a): 56/70 - 48/80, method 10: 0.0524 to 0.3339.
