@@ -29,9 +29,13 @@ internal static class CommandLine
     /// <summary>Bad usage: an unknown command, option or label, a missing option, a value out of range.</summary>
     public const int BadUsage = 2;
 
+    /// <summary>A release check failed: a gate rule of <c>safeai evaluate --gate</c>, or <c>safeai bias --max-gap</c>.</summary>
+    public const int GateFailed = 3;
+
     public const string ExitCodes = """
         Exit codes: 0 success; 1 bad input (a malformed line, a missing or unreadable file, a model that does not load);
-        2 bad usage (unknown command, option or label, a missing option, a value out of range). Errors go to standard error.
+        2 bad usage (unknown command, option or label, a missing option, a value out of range); 3 a release check failed
+        (safeai evaluate --gate, safeai bias --max-gap). Errors go to standard error.
         """;
 
     private const string InvalidLinesHelp = """
@@ -91,8 +95,11 @@ internal static class CommandLine
               with its labels, source, part (train, calib, test, heldout-source, convabuse-test) and its token ids exactly
               as the default model's encoder sees them at run time.
               --tokens 16 to 256   the window the ids are cut to (default 128)
+            safeai corpus --data ../shared/data --output dataset.jsonl --evaluation-sample 100
+              Instead: a mixed-language dataset for safeai evaluate (en, de, fr, ar, nl, zh, vi; up to N benign and N
+              harmful texts per language, only texts the default model never trained on; columns language and source).
             """,
-            ["data", "output", "tokens"],
+            ["data", "output", "tokens", "evaluation-sample"],
             []),
         ["pii"] = new(
             "pii",
@@ -122,6 +129,9 @@ internal static class CommandLine
             """,
             ["model", "data", "benign-rate"],
             []),
+        ["bias"] = new("bias", BiasCommand.Help, ["input", "groups", "set", "report", "json", "max-gap", "model", "threshold"], []),
+        ["evaluate"] = new("evaluate", EvaluateCommand.Help, ["config", "dataset", "report", "json", "gate", "bias", "answers", "concurrency"], []),
+        ["system-card"] = new("system-card", SystemCardCommand.Help, ["config", "evaluation", "bias", "uses", "markdown", "html", "name"], []),
     };
 
     /// <summary>Gets the valid name closest to <paramref name="name"/> (case-insensitive edit distance), or <see langword="null"/> when none is close.</summary>

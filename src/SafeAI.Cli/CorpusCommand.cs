@@ -23,6 +23,15 @@ internal static class CorpusCommand
             throw new ArgumentException($"--tokens must be 16 to 256 (it is {tokens}).");
         }
 
+        if (args.Optional("evaluation-sample") is not null)
+        {
+            var perClass = args.Int("evaluation-sample", 100);
+            var sample = PreLaunchSample.Build(SharedCorpus.Load(folder), perClass is >= 1 and <= 10_000 ? perClass : throw new ArgumentException("--evaluation-sample must be 1 to 10000."));
+            await File.WriteAllLinesAsync(output, sample, cancellationToken).ConfigureAwait(false);
+            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Wrote {sample.Count} conversations to {output}.")).ConfigureAwait(false);
+            return 0;
+        }
+
         var rows = SharedCorpus.Load(folder);
         var convabuse = SharedCorpus.LoadConvAbuse(folder, "train").Concat(SharedCorpus.LoadConvAbuse(folder, "valid")).ToList();
         var convabuseTest = SharedCorpus.LoadConvAbuse(folder, "test");

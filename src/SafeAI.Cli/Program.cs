@@ -29,6 +29,15 @@ internal static class Program
           safeai pii   --eval ../shared/data [--markdown docs/pii-eval.md]
               precision and recall of the PII detectors per kind, and findings in 1,000 benign requests
 
+        Before launch (docs/pre-launch.md):
+          safeai bias     [--input sentences.jsonl --groups groups.json] [--report bias.html] [--json bias.json] [--max-gap G]
+              counterfactual audit of the content filter: flag rate per group, the largest gap with its interval
+          safeai evaluate --config appsettings.json --dataset conversations.jsonl --report report.html [--json report.json]
+                          [--gate rules.json]
+              runs the configured SafeAI pipeline over a dataset; outcome rates per segment; the gate exits 3 when a rule fails
+          safeai system-card --config appsettings.json --evaluation report.json [--bias bias.json] [--uses uses.json]
+                             --markdown card.md [--html card.html]
+
         --model: default (the n-gram model that ships in SafeAI.Onnx), cascade (the MiniLM cascade of
         SafeAI.Onnx.MiniLM) or a safeai-model.json path (files it names that are not beside it come from the MiniLM package).
 
@@ -47,18 +56,18 @@ internal static class Program
         {
             if (args.Length > 1 && CommandLine.Commands.TryGetValue(args[1], out var named))
             {
-                await output.WriteLineAsync(named.Help + CommandLine.ExitCodes).ConfigureAwait(false);
+                await output.WriteLineAsync(named.Help.TrimEnd() + "\n" + CommandLine.ExitCodes).ConfigureAwait(false);
                 return CommandLine.Success;
             }
 
-            await output.WriteLineAsync(Usage + CommandLine.ExitCodes).ConfigureAwait(false);
+            await output.WriteLineAsync(Usage.TrimEnd() + "\n" + CommandLine.ExitCodes).ConfigureAwait(false);
             return args.Length == 0 ? CommandLine.BadUsage : CommandLine.Success;
         }
 
         CommandLine.Commands.TryGetValue(args[0], out var spec);
         if (spec is not null && args.Skip(1).Any(static a => a is "-h" or "--help"))
         {
-            await output.WriteLineAsync(spec.Help + CommandLine.ExitCodes).ConfigureAwait(false);
+            await output.WriteLineAsync(spec.Help.TrimEnd() + "\n" + CommandLine.ExitCodes).ConfigureAwait(false);
             return CommandLine.Success;
         }
 
@@ -84,6 +93,12 @@ internal static class Program
                     return await PiiCommand.RunAsync(options, output, errors, cancellationToken).ConfigureAwait(false);
                 case "corpus":
                     return await CorpusCommand.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
+                case "bias":
+                    return await BiasCommand.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
+                case "evaluate":
+                    return await EvaluateCommand.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
+                case "system-card":
+                    return await SystemCardCommand.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
                 default:
                     await errors.WriteLineAsync($"Unknown command '{args[0]}'.{CommandLine.Suggest(args[0], CommandLine.Commands.Keys)}\n\n{Usage}").ConfigureAwait(false);
                     return CommandLine.BadUsage;

@@ -112,6 +112,9 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("score", "--on-invalid")]
     [InlineData("eval", "--ignore-unknown-labels")]
     [InlineData("train", "--categories")]
+    [InlineData("bias", "--max-gap")]
+    [InlineData("evaluate", "--gate")]
+    [InlineData("system-card", "--uses")]
     public async Task Help_PerCommand_PrintsThatCommandsOptionsAndTheExitCodes(string command, string option)
     {
         var (code, output, _) = await RunAsync(command, "--help");
@@ -120,7 +123,7 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal((0, 0), (code, helpCode));
         Assert.StartsWith("safeai " + command, output, StringComparison.Ordinal);
         Assert.Contains(option, output, StringComparison.Ordinal);
-        Assert.Contains("Exit codes: 0 success; 1 bad input", output, StringComparison.Ordinal);
+        Assert.Contains("\nExit codes: 0 success; 1 bad input", output, StringComparison.Ordinal);
         Assert.Equal(output, helpOutput);
     }
 
