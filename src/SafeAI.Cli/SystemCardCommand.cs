@@ -226,7 +226,7 @@ internal static partial class SystemCardCommand
         if (path is null or "(not set)")
         {
             yield return new Paragraph("Content filter: SafeAI's default model (SafeAI.Onnx): all-MiniLM-L6-v2 fine-tuned on public corpora, int8, one score per category (hate, harassment, sexual, sexual_minors, violence, self_harm, illicit, prompt_injection), calibrated so that 0.5 is each category's threshold. " +
-                "Its model card — training data, the sources held out whole, calibration, speed and known failure modes — is [docs/model-card.md](https://github.com/safeai/safeai/blob/main/docs/model-card.md). What it documents, in short:");
+                "Its model card — training data, the sources held out whole, calibration, speed and known failure modes — is `docs/model-card.md` in the SafeAI repository. What it documents, in short:");
             yield return new Bullets(
             [
                 "Non-English text: CatQA (Chinese, Vietnamese), GermEval and MLMA give some coverage through an English vocabulary; Arabic and French hate is near chance.",
