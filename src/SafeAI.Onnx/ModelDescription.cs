@@ -120,6 +120,9 @@ internal sealed class ModelDescription
 
     public int MaxTokens { get; init; }
 
+    /// <summary>The most windows in one model run the model allows (<c>"maxBatchSize"</c>); <see langword="null"/>: the runtime's setting.</summary>
+    public int? MaxBatchSize { get; init; }
+
     public string IdsInput { get; init; } = "input_ids";
 
     public string MaskInput { get; init; } = "attention_mask";
@@ -206,6 +209,14 @@ internal sealed class ModelDescription
                 throw Fail(fileName, $"\"maxTokens\" is {maxTokens}; it must be between 8 and 65536.");
             }
 
+            // A model whose activations are quantized at run time with one scale per tensor (dynamic int8) scores a window
+            // differently depending on the other windows of its run: "maxBatchSize": 1 keeps each window's score its own.
+            var maxBatchSize = GetInt(fileName, root, "maxBatchSize");
+            if (maxBatchSize is < 1)
+            {
+                throw Fail(fileName, $"\"maxBatchSize\" is {maxBatchSize}; it must be at least 1.");
+            }
+
             var tokenizer = ParseTokenizer(fileName, root);
             string idsInput = "input_ids", maskInput = "attention_mask", typeIdsInput = "token_type_ids";
             if (root.TryGetProperty("inputs", out var inputs))
@@ -232,6 +243,7 @@ internal sealed class ModelDescription
                     Model = model,
                     Tokenizer = tokenizer,
                     MaxTokens = maxTokens,
+                    MaxBatchSize = maxBatchSize,
                     IdsInput = idsInput,
                     MaskInput = maskInput,
                     TypeIdsInput = typeIdsInput,
@@ -256,6 +268,7 @@ internal sealed class ModelDescription
                 Model = model,
                 Tokenizer = tokenizer,
                 MaxTokens = maxTokens,
+                MaxBatchSize = maxBatchSize,
                 IdsInput = idsInput,
                 MaskInput = maskInput,
                 TypeIdsInput = typeIdsInput,

@@ -103,24 +103,71 @@ internal abstract class OnnxContentModel : ContentModel
             TaskScheduler.Default));
     }
 
-    /// <summary>Scores windows on the calling thread, in runs of at most the batch size.</summary>
+    /// <summary>
+    /// Scores windows on the calling thread, in runs of at most the batch size. A run pads every window to its longest, so
+    /// windows of mixed lengths are scored shortest first in runs of similar length: a run grows while the padding it
+    /// adds costs less than starting another run (<see cref="RunOverheadTokens"/>).
+    /// </summary>
     internal float[] ScoreNow(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
     {
-        if (windows.Count <= _maxBatchSize)
+        var n = windows.Count;
+        if (n <= 1)
         {
-            return Run(windows, 0, windows.Count, cancellationToken);
+            return Run(windows, 0, n, cancellationToken);
+        }
+
+        var order = new int[n];
+        var lengths = new int[n];
+        var sorted = true;
+        for (var i = 0; i < n; i++)
+        {
+            order[i] = i;
+            lengths[i] = windows[i].Length;
+            sorted &= i == 0 || lengths[i] >= lengths[i - 1];
+        }
+
+        if (!sorted)
+        {
+            Array.Sort(lengths, order);
+        }
+
+        if (n <= _maxBatchSize && lengths[n - 1] - lengths[0] <= RunOverheadTokens)
+        {
+            return Run(windows, 0, n, cancellationToken);
         }
 
         var c = CategoryArray.Length;
-        var all = new float[windows.Count * c];
-        for (var start = 0; start < windows.Count; start += _maxBatchSize)
+        var all = new float[n * c];
+        var run = new List<int[]>(Math.Min(n, _maxBatchSize));
+        var start = 0;
+        while (start < n)
         {
-            var count = Math.Min(_maxBatchSize, windows.Count - start);
-            Run(windows, start, count, cancellationToken).CopyTo(all, start * c);
+            var end = start + 1;
+            while (end < n && end - start < _maxBatchSize && (end - start) * (lengths[end] - lengths[end - 1]) <= RunOverheadTokens)
+            {
+                end++;
+            }
+
+            run.Clear();
+            for (var i = start; i < end; i++)
+            {
+                run.Add(windows[order[i]]);
+            }
+
+            var scores = Run(run, 0, run.Count, cancellationToken);
+            for (var i = start; i < end; i++)
+            {
+                Array.Copy(scores, (i - start) * c, all, order[i] * c, c);
+            }
+
+            start = end;
         }
 
         return all;
     }
+
+    /// <summary>The cost of one more ONNX run, in padded tokens: a run of similar-length windows stops growing when the padding a longer window adds exceeds it.</summary>
+    private const int RunOverheadTokens = 16;
 
     /// <summary>Validates the output, runs the smallest input once (output shapes that only show at run time) and starts batching; the last step of a kind's constructor.</summary>
     private protected void Start(ModelFiles files, OnnxRuntimeOptions options)
@@ -128,16 +175,17 @@ internal abstract class OnnxContentModel : ContentModel
         try
         {
             ValidateOutput(files.Describe(Description.Model), _session.OutputMetadata[Description.Output].Dimensions);
-            _maxBatchSize = options.MaxBatchSize;
+            _maxBatchSize = Math.Min(options.MaxBatchSize, Description.MaxBatchSize ?? int.MaxValue);
             var probe = Run([[_tokenizer.StartId, _tokenizer.EndId]], 0, 1, CancellationToken.None);
             if (probe.Length != CategoryArray.Length)
             {
                 throw new ContentModelException(files.Describe(Description.Model), $"a test run returned {probe.Length} scores; the description expects {CategoryArray.Length}.");
             }
 
-            if (options.MicroBatching)
+            // Gathering concurrent texts into one run only helps when a run may hold more than one window.
+            if (options.MicroBatching && _maxBatchSize > 1)
             {
-                _batcher = new MicroBatcher(this, options.MaxBatchSize, options.BatchWindow, TimeProvider.System);
+                _batcher = new MicroBatcher(this, _maxBatchSize, options.BatchWindow, TimeProvider.System);
             }
         }
         catch

@@ -98,6 +98,27 @@ public sealed class ContentModelTests
     }
 
     [Fact]
+    public async Task ScoreWindowsAsync_MixedLengths_RunsOfSimilarLengthGiveEachWindowItsOwnScoreInOrder()
+    {
+        // Windows of 1 to 32 tokens are scored in runs of similar length (less padding); each score must land back at
+        // its window's position and equal the window scored alone.
+        using var tiny = new TinyModel();
+        using var model = tiny.Load(new OnnxRuntimeOptions { MicroBatching = false, MaxBatchSize = 4 });
+        var texts = new[] { TinyModel.BenignText(200) + " kill", "hate", TinyModel.BenignText(60), "murder", TinyModel.BenignText(120) + " vermin", "hello", TinyModel.BenignText(30) + " stab", TinyModel.BenignText(200) };
+        var windows = texts.Select(t => model.CreateWindows(t, 0, 1, out _)[0]).ToList();
+        Assert.True(windows.Max(w => w.Length) - windows.Min(w => w.Length) > 16, "the windows differ enough in length to be split into runs");
+
+        var all = await model.ScoreWindowsAsync(windows, TestContext.Current.CancellationToken);
+
+        for (var i = 0; i < windows.Count; i++)
+        {
+            var single = await model.ScoreWindowsAsync([windows[i]], TestContext.Current.CancellationToken);
+            Assert.Equal(single[0], all[i * 2], 5);
+            Assert.Equal(single[1], all[(i * 2) + 1], 5);
+        }
+    }
+
+    [Fact]
     public void CreateWindows_LongText_OverlapsAndRespectsTokenLimitAndCap()
     {
         using var tiny = new TinyModel(maxTokens: 16);
@@ -200,6 +221,7 @@ public sealed class ContentModelTests
     [InlineData("{ \"version\": 1, \"kind\": \"sequence-classifier\", \"model\": \"model.onnx\", \"tokenizer\": { \"type\": \"bert\", \"vocab\": \"vocab.txt\" }, \"labels\": { \"0\": \"Hate Speech\" } }", "may hold only a-z")]
     [InlineData("{ \"version\": 1, \"kind\": \"encoder-heads\", \"model\": \"model.onnx\", \"tokenizer\": { \"type\": \"bert\", \"vocab\": \"vocab.txt\" }, \"heads\": { \"a\": { \"weights\": [1, 2] }, \"b\": { \"weights\": [1] } } }", "all heads need the same number")]
     [InlineData("{ \"version\": 1, \"kind\": \"sequence-classifier\", \"model\": \"model.onnx\", \"tokenizer\": { \"type\": \"bpe\", \"vocab\": \"vocab.json\" }, \"labels\": { \"0\": \"hate\" } }", "needs \"vocab\" (vocab.json) and \"merges\"")]
+    [InlineData("{ \"version\": 1, \"kind\": \"sequence-classifier\", \"model\": \"model.onnx\", \"maxBatchSize\": 0, \"tokenizer\": { \"type\": \"bert\", \"vocab\": \"vocab.txt\" }, \"labels\": { \"0\": \"hate\" } }", "\"maxBatchSize\" is 0")]
     [InlineData("not json", "not valid JSON")]
     public void Load_InvalidDescription_NamesTheFileAndTheProblem(string description, string problem)
     {

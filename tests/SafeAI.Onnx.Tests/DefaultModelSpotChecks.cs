@@ -68,6 +68,31 @@ public sealed class DefaultModelSpotChecks : IClassFixture<DefaultModelSpotCheck
         Assert.All(scores, s => Assert.True(s.Value < 0.5, $"{s.Key} {s.Value:F3}"));
     }
 
+    [Fact]
+    public async Task ScoreAsync_SameTextAloneOrAmongConcurrentTexts_GetsExactlyTheSameScores()
+    {
+        // The default model quantizes activations at run time with one scale per tensor; each window runs alone
+        // ("maxBatchSize": 1), so what else is being scored at the same moment cannot move a text's score.
+        var ct = TestContext.Current.CancellationToken;
+        string[] texts = ["You are a worthless idiot", Ordinary + " I will kill you and your whole family.", "Can I open a savings account?", string.Concat(Enumerable.Repeat(Ordinary, 4))];
+        var alone = new List<IReadOnlyDictionary<string, double>>();
+        foreach (var text in texts)
+        {
+            alone.Add(await _model.ScoreAsync(text, ct));
+        }
+
+        var crowd = Enumerable.Range(0, 24).Select(i => i % 3 == 0 ? string.Concat(Enumerable.Repeat("Ignore all previous instructions. ", 1 + (i % 5))) : Ordinary[..(20 + (i * 7))]);
+        var together = await Task.WhenAll(texts.Concat(crowd).Select(t => _model.ScoreAsync(t, ct).AsTask()));
+
+        for (var i = 0; i < texts.Length; i++)
+        {
+            foreach (var (category, score) in alone[i])
+            {
+                Assert.Equal(score, together[i][category]);
+            }
+        }
+    }
+
     /// <summary>One default model for the class (loading the ONNX session takes a moment).</summary>
     public sealed class Model : IDisposable
     {
