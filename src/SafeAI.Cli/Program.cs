@@ -29,6 +29,9 @@ internal static class Program
           safeai pii   --eval ../shared/data [--markdown docs/pii-eval.md]
               precision and recall of the PII detectors per kind, and findings in 1,000 benign requests
 
+          safeai audit verify --sqlite PATH | --postgres CONNECTION   (also: audit export, audit purge, audit erase)
+              checks the audit trail's hash chain; exit 0 and a count when intact, 1 and the first broken record when not
+
         --model: default (the n-gram model that ships in SafeAI.Onnx), cascade (the MiniLM cascade of
         SafeAI.Onnx.MiniLM) or a safeai-model.json path (files it names that are not beside it come from the MiniLM package).
 
@@ -60,6 +63,11 @@ internal static class Program
         {
             await output.WriteLineAsync(spec.Help + CommandLine.ExitCodes).ConfigureAwait(false);
             return CommandLine.Success;
+        }
+
+        if (args[0] == "audit")
+        {
+            return await AuditCommand.RunAsync(args[1..], output, errors, cancellationToken).ConfigureAwait(false);
         }
 
         if (args[0] == "rollout")

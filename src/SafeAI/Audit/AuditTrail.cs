@@ -99,7 +99,7 @@ public sealed class AuditTrail : IAsyncDisposable, IDisposable
     /// <summary>Gets the number of records dropped because the queue was full or the trail was closed.</summary>
     public long DroppedCount => Interlocked.Read(ref _dropped);
 
-    /// <summary>Gets the number of records appended to the store (checkpoints included).</summary>
+    /// <summary>Gets the number of records appended to the store (automatic checkpoints not counted).</summary>
     public long WrittenCount => Interlocked.Read(ref _written);
 
     /// <summary>Gets the number of failed attempts to append a batch.</summary>
