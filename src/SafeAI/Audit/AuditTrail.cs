@@ -351,6 +351,16 @@ public sealed class AuditTrail : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>Queues an operator record from a callback that cannot wait (a configuration change notification).</summary>
+    internal void EnqueueOperatorDetached(string actor, string action)
+    {
+        var pending = RecordOperatorActionAsync(actor, action);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            _ = pending.AsTask();
+        }
+    }
+
     /// <summary>Computes a text's keyed hash (writer thread).</summary>
     internal string? HashText(string? text) => text is null || _textKey is null ? null : AuditChain.ComputeTextHash(_textKey, text);
 

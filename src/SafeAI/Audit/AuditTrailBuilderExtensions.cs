@@ -57,6 +57,32 @@ public static class AuditTrailBuilderExtensions
                 _ = trail.Attach(queue);
             }
 
+            // The kill switch is a configuration value: record each flip (operator action through configuration).
+            if (sp.GetService<IOptionsMonitor<RolloutOptions>>() is { } rolloutOptions)
+            {
+                var last = rolloutOptions.CurrentValue.KillSwitch;
+                var gate = new Lock();
+                _ = rolloutOptions.OnChange((current, name) =>
+                {
+                    if (name != Options.DefaultName)
+                    {
+                        return;
+                    }
+
+                    lock (gate)
+                    {
+                        if (current.KillSwitch == last)
+                        {
+                            return;
+                        }
+
+                        last = current.KillSwitch;
+                    }
+
+                    trail.EnqueueOperatorDetached("configuration", current.KillSwitch ? "rollout.kill_switch.on" : "rollout.kill_switch.off");
+                });
+            }
+
             return trail;
         });
         return builder.Add(static sp => new AuditTrailGuard(sp.GetRequiredService<AuditTrail>()));
