@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OpenAI;
 using SafeAI;
+using SafeAI.Audit;
 using SafeAI.Feedback;
 using SafeAI.Review;
 using SafeAI.Samples.ConsoleApp;
@@ -15,12 +16,17 @@ var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings {
 var apiKey = Environment.GetEnvironmentVariable("SAFEAI_OPENAI_API_KEY");
 var modelDescription = DescribeModel(apiKey);
 
+// Set SAFEAI_AUDIT_DB=path to write the sample's tamper-evident audit trail to that SQLite file, then check it with
+// `safeai audit verify --sqlite path`. SAFEAI_AUDIT_SIGNING_KEY and SAFEAI_AUDIT_TEXT_KEY (base64, 32+ bytes) sign
+// checkpoints and hash message texts; without them the chain is unsigned and no text or text hash is kept.
+var auditDb = Environment.GetEnvironmentVariable("SAFEAI_AUDIT_DB");
+
 // The provider's HttpClient: the model-API resilience handler owns HTTP retries (429 with Retry-After, no blind POST retries).
 builder.Services.AddHttpClient("openai").AddModelApiResilienceHandler();
 
 // 1. Register the SafeAI pipeline. Settings come from the "SafeAI" section of appsettings.json
 //    (the per-user rate limit from "SafeAI:RateLimiting", reloaded when the file changes).
-builder.Services.AddSafeAI(safe => safe
+builder.Services.AddSafeAI(safe => AddAuditTrailWhenAsked(safe, auditDb)
     .AddAIDisclosure()
     .AddRateLimiting(o => o.PartitionBy = RateLimitPartition.User)
     .AddInputLengthLimit(4_000)
@@ -95,8 +101,34 @@ await ContentFilterScene.RunAsync(cancellationToken);
 Transcript.Heading("A rollout drill: 5 % to a new assistant, the kill switch, and an automatic rollback");
 await RolloutDrillScene.RunAsync(cancellationToken);
 
+if (auditDb is not null)
+{
+    var trail = host.Services.GetRequiredService<AuditTrail>();
+    await trail.FlushAsync(cancellationToken);
+    Transcript.Heading("The audit trail");
+    Transcript.Note($"{trail.WrittenCount} record(s) in {auditDb} ({trail.DroppedCount} dropped); check them with: safeai audit verify --sqlite {auditDb}");
+}
+
 Console.WriteLine();
 Console.WriteLine("Done.");
+
+static SafeAIPipelineBuilder AddAuditTrailWhenAsked(SafeAIPipelineBuilder safe, string? path)
+{
+    if (string.IsNullOrWhiteSpace(path))
+    {
+        return safe;
+    }
+
+    return safe
+        .UseSqliteAuditStore(o => o.DataSource = path)
+        .AddAuditTrail(o =>
+        {
+            o.SigningKey = Environment.GetEnvironmentVariable("SAFEAI_AUDIT_SIGNING_KEY");
+            o.TextKey = Environment.GetEnvironmentVariable("SAFEAI_AUDIT_TEXT_KEY");
+            o.CheckpointInterval = 10;
+            o.ConfigurationVersion = "console-sample-1";
+        });
+}
 
 async Task BurstAsync(string userId, int requests)
 {

@@ -38,8 +38,12 @@ internal static class Program
           safeai system-card --config appsettings.json --evaluation report.json [--bias bias.json] [--uses uses.json]
                              --markdown card.md [--html card.html]
 
-        --model: default (the n-gram model that ships in SafeAI.Onnx), cascade (the MiniLM cascade of
-        SafeAI.Onnx.MiniLM) or a safeai-model.json path (files it names that are not beside it come from the MiniLM package).
+        Records (docs/audit.md):
+          safeai audit verify --sqlite PATH | --postgres CONNECTION   (also: audit export, audit purge, audit erase)
+              checks the audit trail's hash chain; exit 0 and a count when intact, 1 and the first broken record when not
+
+        --model: default (the fine-tuned model that ships in SafeAI.Onnx), ngram (the earlier n-gram default), cascade (the
+        MiniLM cascade of SafeAI.Onnx.MiniLM) or a safeai-model.json path (files it names that are not beside it come from the MiniLM package).
 
         Labelled data: JSONL lines {"text": ..., "labels": ["hate"]} (empty for benign) or {"text": ..., "label": "benign"};
         CSV with a header holding text and label (or labels, separated by ';').
@@ -69,6 +73,11 @@ internal static class Program
         {
             await output.WriteLineAsync(spec.Help.TrimEnd() + "\n" + CommandLine.ExitCodes).ConfigureAwait(false);
             return CommandLine.Success;
+        }
+
+        if (args[0] == "audit")
+        {
+            return await AuditCommand.RunAsync(args[1..], output, errors, cancellationToken).ConfigureAwait(false);
         }
 
         if (args[0] == "rollout")

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using SafeAI.Audit;
+using SafeAI.Consent;
 using SafeAI.Feedback;
 using SafeAI.PostgreSql;
 using SafeAI.Review;
@@ -63,6 +65,56 @@ public static class PostgreSqlStoreExtensions
         services.AddSingleton<IFeedbackStore>(static sp => new PostgreSqlFeedbackStore(sp.GetRequiredService<IOptions<PostgreSqlFeedbackStoreOptions>>().Value));
         return builder;
     }
+
+    /// <summary>
+    /// Keeps the audit trail in PostgreSQL (options bound from <c>SafeAI:AuditTrail:PostgreSql</c>), append-only through a
+    /// trigger, shared by every app instance (appends are serialised by a table lock). Use with <c>safe.AddAuditTrail()</c>.
+    /// </summary>
+    /// <param name="builder">The pipeline builder.</param>
+    /// <param name="configure">Changes the options after configuration binding.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The builder has no services; in code use <see cref="PostgreSqlStores.CreateAuditStore"/>.</exception>
+    public static SafeAIPipelineBuilder UsePostgreSqlAuditStore(this SafeAIPipelineBuilder builder, Action<PostgreSqlAuditStoreOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services ?? throw new InvalidOperationException(
+            "UsePostgreSqlAuditStore() needs dependency injection (services.AddSafeAI(...)). In code, create the store: " +
+            "PostgreSqlStores.CreateAuditStore(new() { ConnectionString = \"...\" }).");
+        var options = services.AddSafeAIOptions<PostgreSqlAuditStoreOptions>(PostgreSqlAuditStoreOptions.SectionName);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlAuditStoreOptions>, PostgreSqlAuditStoreOptionsValidator>());
+        if (configure is not null)
+        {
+            _ = options.Configure(configure);
+        }
+
+        services.RemoveAll<IAuditStore>();
+        services.AddSingleton<IAuditStore>(static sp => new PostgreSqlAuditStore(sp.GetRequiredService<IOptions<PostgreSqlAuditStoreOptions>>().Value));
+        return builder;
+    }
+
+    /// <summary>Keeps people's consent choices in PostgreSQL (options bound from <c>SafeAI:Consent:PostgreSql</c>). Call it before <c>safe.AddConsent()</c>.</summary>
+    /// <param name="builder">The pipeline builder.</param>
+    /// <param name="configure">Changes the options after configuration binding.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The builder has no services; in code use <see cref="PostgreSqlStores.CreateConsentStore"/>.</exception>
+    public static SafeAIPipelineBuilder UsePostgreSqlConsentStore(this SafeAIPipelineBuilder builder, Action<PostgreSqlConsentStoreOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services ?? throw new InvalidOperationException(
+            "UsePostgreSqlConsentStore() needs dependency injection (services.AddSafeAI(...)). In code, create the store: PostgreSqlStores.CreateConsentStore(...).");
+        var options = services.AddSafeAIOptions<PostgreSqlConsentStoreOptions>(PostgreSqlConsentStoreOptions.SectionName);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlConsentStoreOptions>, PostgreSqlConsentStoreOptionsValidator>());
+        if (configure is not null)
+        {
+            _ = options.Configure(configure);
+        }
+
+        services.RemoveAll<IConsentStore>();
+        services.AddSingleton<IConsentStore>(static sp => new PostgreSqlConsentStore(sp.GetRequiredService<IOptions<PostgreSqlConsentStoreOptions>>().Value));
+        return builder;
+    }
 }
 
 /// <summary>Creates SafeAI's PostgreSQL stores without dependency injection.</summary>
@@ -81,6 +133,20 @@ public static class PostgreSqlStores
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
     public static IFeedbackStore CreateFeedbackStore(PostgreSqlFeedbackStoreOptions options) => new PostgreSqlFeedbackStore(options);
+
+    /// <summary>Creates an audit store in PostgreSQL; the schema (with its append-only trigger) is created or migrated on first use.</summary>
+    /// <param name="options">The options.</param>
+    /// <returns>The store (dispose it to close its connections).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
+    public static IAuditStore CreateAuditStore(PostgreSqlAuditStoreOptions options) => new PostgreSqlAuditStore(options);
+
+    /// <summary>Creates a consent store in PostgreSQL; the schema is created or migrated on first use.</summary>
+    /// <param name="options">The options.</param>
+    /// <returns>The store (dispose it to close its connections).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
+    public static IConsentStore CreateConsentStore(PostgreSqlConsentStoreOptions options) => new PostgreSqlConsentStore(options);
 }
 
 internal sealed class PostgreSqlReviewStoreOptionsValidator : IValidateOptions<PostgreSqlReviewStoreOptions>
@@ -92,5 +158,17 @@ internal sealed class PostgreSqlReviewStoreOptionsValidator : IValidateOptions<P
 internal sealed class PostgreSqlFeedbackStoreOptionsValidator : IValidateOptions<PostgreSqlFeedbackStoreOptions>
 {
     public ValidateOptionsResult Validate(string? name, PostgreSqlFeedbackStoreOptions options) =>
+        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
+}
+
+internal sealed class PostgreSqlAuditStoreOptionsValidator : IValidateOptions<PostgreSqlAuditStoreOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PostgreSqlAuditStoreOptions options) =>
+        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
+}
+
+internal sealed class PostgreSqlConsentStoreOptionsValidator : IValidateOptions<PostgreSqlConsentStoreOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PostgreSqlConsentStoreOptions options) =>
         options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
 }

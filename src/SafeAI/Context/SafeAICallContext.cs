@@ -32,6 +32,13 @@ public sealed record SafeAICallContext
     /// <summary>Gets the consents the user has given (for example <c>ai-interaction</c>, <c>data-retention</c>). Compared ordinally, case-insensitive.</summary>
     public IReadOnlySet<string>? Consents { get; init; }
 
+    /// <summary>
+    /// Gets the purposes the user declined or withdrew (for example <c>improve-model</c>); see
+    /// <see cref="Consent.ConsentPurposes"/>. A declined purpose wins over the same purpose in <see cref="Consents"/>.
+    /// Compared ordinally, case-insensitive.
+    /// </summary>
+    public IReadOnlySet<string>? DeclinedConsents { get; init; }
+
     /// <summary>Gets the rollout arm the call was assigned to (for example <c>canary</c> or <c>control</c>).</summary>
     public string? RolloutArm { get; init; }
 
@@ -46,15 +53,16 @@ public sealed record SafeAICallContext
             return false;
         }
 
-        foreach (var c in Consents)
-        {
-            if (string.Equals(c, consent, StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
+        return Contains(Consents, consent);
+    }
 
-        return false;
+    /// <summary>Gets a value indicating whether the user declined or withdrew the named consent.</summary>
+    /// <param name="consent">The consent name.</param>
+    /// <returns><see langword="true"/> when the consent is among <see cref="DeclinedConsents"/>.</returns>
+    public bool HasDeclined(string consent)
+    {
+        ArgumentNullException.ThrowIfNull(consent);
+        return DeclinedConsents is not null && Contains(DeclinedConsents, consent);
     }
 
     /// <summary>
@@ -71,7 +79,7 @@ public sealed record SafeAICallContext
         }
 
         if (UserId is not null && TenantId is not null && ApiKeyId is not null && ConversationId is not null &&
-            RiskTier != RiskTier.Unspecified && Locale is not null && Consents is not null && RolloutArm is not null)
+            RiskTier != RiskTier.Unspecified && Locale is not null && Consents is not null && DeclinedConsents is not null && RolloutArm is not null)
         {
             return this;
         }
@@ -85,7 +93,26 @@ public sealed record SafeAICallContext
             RiskTier = RiskTier != RiskTier.Unspecified ? RiskTier : fallback.RiskTier,
             Locale = Locale ?? fallback.Locale,
             Consents = Consents ?? fallback.Consents,
+            DeclinedConsents = DeclinedConsents ?? fallback.DeclinedConsents,
             RolloutArm = RolloutArm ?? fallback.RolloutArm,
         };
+    }
+
+    private static bool Contains(IReadOnlySet<string> set, string value)
+    {
+        if (set.Contains(value))
+        {
+            return true;
+        }
+
+        foreach (var c in set)
+        {
+            if (string.Equals(c, value, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

@@ -5,7 +5,7 @@ namespace SafeAI;
 /// the same order keep the order in which they were added. The built-in stages take these slots so that
 /// <c>services.AddSafeAI(...)</c> produces the same pipeline whatever order the stages are added in:
 /// <code>
-/// disclosure ─► rate limit ─► input checks ─► human review ─► (custom) ─► fallback ─► output checks ─► confidence ─► model
+/// consent ─► audit ─► disclosure ─► rate limit ─► input checks ─► human review ─► (custom) ─► fallback ─► output checks ─► confidence ─► model
 /// </code>
 /// Post-processing runs in the reverse order, so output checks and the confidence estimate see the model's
 /// answer first, the fallback can replace a failed or rejected answer, review sees every earlier verdict,
@@ -13,7 +13,13 @@ namespace SafeAI;
 /// </summary>
 public static class GuardOrder
 {
-    /// <summary>AI disclosure: outermost, so it describes every answer, including refusals.</summary>
+    /// <summary>Consent: outermost, reads the person's consents from the consent store before anything uses them.</summary>
+    public const int Consent = 10;
+
+    /// <summary>Audit trail: outside disclosure, so the call's record holds every verdict and the disclosure the caller got.</summary>
+    public const int Audit = 25;
+
+    /// <summary>AI disclosure: outermost of the answer-shaping stages, so it describes every answer, including refusals.</summary>
     public const int Disclosure = 50;
 
     /// <summary>Rollout routing: picks the arm before anything else runs, inside disclosure so baseline answers are described too.</summary>

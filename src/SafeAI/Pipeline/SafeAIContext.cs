@@ -25,6 +25,8 @@ public sealed class SafeAIContext
     private SafeAICallContext? _callContext;
     private Dictionary<string, object?>? _items;
     private string? _rolloutArm;
+    private IReadOnlySet<string>? _storedConsents;
+    private IReadOnlySet<string>? _storedDeclined;
 
     internal SafeAIContext(SafeAIPipeline pipeline)
     {
@@ -106,6 +108,17 @@ public sealed class SafeAIContext
         {
             _callContext = null;
         }
+    }
+
+    /// <summary>
+    /// Records the consents the consent stage read from the consent store for this call's user; the call context picks
+    /// them up where the caller set none.
+    /// </summary>
+    internal void SetStoredConsents(IReadOnlySet<string> granted, IReadOnlySet<string> declined)
+    {
+        _storedConsents = granted;
+        _storedDeclined = declined;
+        _callContext = null;
     }
 
     /// <summary>Reads the call context without caching it, so setting the arm afterwards costs nothing until someone reads it.</summary>
@@ -367,6 +380,8 @@ public sealed class SafeAIContext
         _callContext = null;
         _items = null;
         _rolloutArm = null;
+        _storedConsents = null;
+        _storedDeclined = null;
         Activity = null;
         InnerTask = null;
         Refusal = null;
@@ -487,6 +502,11 @@ public sealed class SafeAIContext
         if (resolved.ConversationId is null && Options?.ConversationId is { } providerConversation)
         {
             resolved = resolved with { ConversationId = providerConversation };
+        }
+
+        if (_storedConsents is not null && resolved.Consents is null && resolved.DeclinedConsents is null)
+        {
+            resolved = resolved with { Consents = _storedConsents, DeclinedConsents = _storedDeclined };
         }
 
         if (_rolloutArm is { } arm && resolved.RolloutArm is null)

@@ -265,11 +265,14 @@ internal sealed class HumanReviewGuard : AIGuard
         var started = time.GetTimestamp();
         var call = context.CallContext;
         var request = new List<ReviewMessage>();
+
+        // A person who declined human review: reviewers decide on the proposed answer and the verdicts, without their words.
+        var withheld = !Consent.ConsentPurposes.IsPermitted(call, Consent.ConsentPurposes.HumanReview);
         foreach (var message in context.Messages)
         {
             if (message is not null && message.Text.Length > 0)
             {
-                request.Add(new ReviewMessage(message.Role.Value, message.Text));
+                request.Add(new ReviewMessage(message.Role.Value, withheld && message.Role == ChatRole.User ? ReviewReasons.TextWithheld : message.Text));
             }
         }
 

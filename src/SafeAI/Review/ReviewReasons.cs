@@ -35,4 +35,7 @@ public static class ReviewReasons
 
     /// <summary>Trigger: a host submitted the item directly.</summary>
     public const string TriggerManual = "trigger.manual";
+
+    /// <summary>The text a review item holds instead of a user message when the person declined <c>human-review</c> consent.</summary>
+    public const string TextWithheld = "[text withheld: the person declined human review of their messages]";
 }
