@@ -1,0 +1,147 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+
+namespace SafeAI.Monitoring;
+
+/// <summary>
+/// The monitoring stage: outermost, it times each call and records its outcome, fallback, low confidence, fault and
+/// rollout arm into a <see cref="MetricsRecorder"/> once the call is over (for a stream, when the stream ends). It never
+/// changes a call and fails open.
+/// </summary>
+internal sealed class MonitoringGuard : IAIGuard
+{
+    /// <summary>The stage's position: before disclosure, so it times and sees everything.</summary>
+    public const int StageOrder = GuardOrder.Disclosure - 10;
+
+    private readonly MetricsRecorder _recorder;
+
+    public MonitoringGuard(MetricsRecorder recorder) => _recorder = recorder ?? throw new ArgumentNullException(nameof(recorder));
+
+    public string Name => "monitoring";
+
+    public GuardFailureMode FailureMode => GuardFailureMode.FailOpen;
+
+    public int Order => StageOrder;
+
+    public ValueTask<ChatResponse> InvokeAsync(SafeAIContext context, GuardNext next)
+    {
+        var start = context.TimeProvider.GetTimestamp();
+        ValueTask<ChatResponse> pending;
+        try
+        {
+            pending = next.GetResponseAsync(context);
+        }
+        catch
+        {
+            Record(context, start, faulted: true);
+            throw;
+        }
+
+        if (pending.IsCompletedSuccessfully)
+        {
+            Record(context, start, faulted: false);
+            return pending;
+        }
+
+        return AwaitAsync(pending, context, start);
+    }
+
+    public async ValueTask<IAsyncEnumerable<ChatResponseUpdate>> InvokeStreamingAsync(SafeAIContext context, GuardNext next)
+    {
+        var start = context.TimeProvider.GetTimestamp();
+        IAsyncEnumerable<ChatResponseUpdate> stream;
+        try
+        {
+            stream = await next.GetStreamingResponseAsync(context).ConfigureAwait(false);
+        }
+        catch
+        {
+            Record(context, start, faulted: true);
+            throw;
+        }
+
+        return Observe(stream, context, start, context.CancellationToken);
+    }
+
+    private async IAsyncEnumerable<ChatResponseUpdate> Observe(IAsyncEnumerable<ChatResponseUpdate> stream, SafeAIContext context, long start, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var recorded = false;
+        var enumerator = stream.GetAsyncEnumerator(cancellationToken);
+        try
+        {
+            while (true)
+            {
+                bool more;
+                try
+                {
+                    more = await enumerator.MoveNextAsync().ConfigureAwait(false);
+                }
+                catch
+                {
+                    recorded = true;
+                    Record(context, start, faulted: true);
+                    throw;
+                }
+
+                if (!more)
+                {
+                    break;
+                }
+
+                yield return enumerator.Current;
+            }
+        }
+        finally
+        {
+            // A stream the caller stops reading early is a call that ended, not a fault.
+            if (!recorded)
+            {
+                Record(context, start, faulted: false);
+            }
+
+            await enumerator.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask<ChatResponse> AwaitAsync(ValueTask<ChatResponse> pending, SafeAIContext context, long start)
+    {
+        var faulted = true;
+        try
+        {
+            var response = await pending.ConfigureAwait(false);
+            faulted = false;
+            return response;
+        }
+        finally
+        {
+            Record(context, start, faulted);
+        }
+    }
+
+    private void Record(SafeAIContext context, long start, bool faulted)
+    {
+        var fallback = false;
+        var lowConfidence = false;
+        foreach (ref readonly var verdict in context.Verdicts)
+        {
+            if (verdict.Action == GuardAction.Degrade)
+            {
+                fallback = true;
+            }
+            else if (ReferenceEquals(verdict.Reason, ConfidenceReasons.Low) || string.Equals(verdict.Reason, ConfidenceReasons.Low, StringComparison.Ordinal))
+            {
+                lowConfidence = true;
+            }
+        }
+
+        _recorder.RecordCall(new CallObservation
+        {
+            Outcome = context.Outcome,
+            Faulted = faulted,
+            Fallback = fallback,
+            LowConfidence = lowConfidence,
+            Latency = context.TimeProvider.GetElapsedTime(start),
+            Arm = context.RolloutArm,
+        });
+    }
+}
