@@ -281,7 +281,8 @@ public sealed class AlertEngine
         var rule = state.Rule;
         var end = _recorder.BucketStart(now);
         var start = end - rule.Window;
-        var current = rule.Selector.Read(_recorder.Sum(start, end, rule.Arm));
+        state.Slots = rule.Selector.Slots(_recorder);
+        var current = rule.Selector.Read(_recorder.Sum(start, end, rule.Arm, state.Slots));
         return rule.Kind switch
         {
             AlertRuleKind.Threshold => CheckThreshold(rule, current),
@@ -340,7 +341,7 @@ public sealed class AlertEngine
                 var first = state.NextBucket is { } next && next > end - rule.Window ? next : end - rule.Window;
                 for (var b = first; b < end; b += width)
                 {
-                    var reading = rule.Selector.Read(_recorder.Sum(b, b + width, rule.Arm));
+                    var reading = rule.Selector.Read(_recorder.Sum(b, b + width, rule.Arm, state.Slots));
                     if (reading.Samples == 0)
                     {
                         continue;
@@ -390,7 +391,7 @@ public sealed class AlertEngine
 
         // Only "usually there" may be missed: the metric must have been seen in the baseline (or, without one, the previous day).
         _ = end;
-        var expected = rule.Selector.Read(_recorder.Sum(start - TimeSpan.FromDays(1), start, rule.Arm));
+        var expected = rule.Selector.Read(_recorder.Sum(start - TimeSpan.FromDays(1), start, rule.Arm, rule.Selector.Slots(_recorder)));
         var usual = Math.Max(expected.Events, rule.Selector.IsRate ? 0 : (long)Math.Max(0, expected.Value));
         var fire = usual >= rule.MinSamples;
         return new Check(fire, false, 0, null, current.Samples, usual, fire ? $"not seen for {Span(rule.Window)}, although seen {usual} times before" : "not seen, but not usually seen either");
@@ -402,7 +403,7 @@ public sealed class AlertEngine
         MetricTotals? totals = null;
         void Add(TimeSpan shift)
         {
-            var part = _recorder.Sum(start - shift, end - shift, rule.Arm);
+            var part = _recorder.Sum(start - shift, end - shift, rule.Arm, rule.Selector.Slots(_recorder));
             totals = totals is null ? part : totals.Merge(part);
         }
 
@@ -458,5 +459,7 @@ public sealed class AlertEngine
         public DateTimeOffset? NextBucket { get; set; }
 
         public int Streak { get; set; }
+
+        public int[]? Slots { get; set; }
     }
 }

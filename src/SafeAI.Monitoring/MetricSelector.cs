@@ -71,6 +71,32 @@ internal sealed class MetricSelector
         return new MetricSelector(metric, MetricKind.CountOrValue, metric, null, 0);
     }
 
+    /// <summary>Gets the counter slots the metric reads (for a targeted sum); <see langword="null"/> for all.</summary>
+    public int[]? Slots(MetricsRecorder recorder)
+    {
+        switch (Kind)
+        {
+            case MetricKind.Rate:
+                var slots = new List<int>(Denominator!.Length + 1) { Resolve(recorder, Numerator!) };
+                foreach (var d in Denominator!)
+                {
+                    slots.Add(Resolve(recorder, d));
+                }
+
+                return [.. slots];
+            case MetricKind.CountOrValue:
+                return [Resolve(recorder, Numerator!)];
+            default:
+                return null;
+        }
+    }
+
+    private static int Resolve(MetricsRecorder recorder, string counter)
+    {
+        var slot = MetricSlots.FixedIndex(counter);
+        return slot >= 0 ? slot : recorder.CounterSlot(counter, create: false);
+    }
+
     /// <summary>Reads the metric: for a rate, events and trials; otherwise the value with its sample count.</summary>
     public MetricReading Read(MetricTotals totals)
     {

@@ -100,6 +100,17 @@ public sealed class MetricTotals
         }
     }
 
+    internal void Add(long[] counts, int[] slots)
+    {
+        foreach (var slot in slots)
+        {
+            if ((uint)slot < (uint)counts.Length)
+            {
+                _counts[slot] += Volatile.Read(ref counts[slot]);
+            }
+        }
+    }
+
     internal void AddValue(string name, double sum, long count)
     {
         _values ??= new Dictionary<string, (double, long)>(StringComparer.Ordinal);

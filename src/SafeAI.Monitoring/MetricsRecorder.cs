@@ -217,7 +217,10 @@ public sealed class MetricsRecorder
     /// <param name="to">The last instant (exclusive).</param>
     /// <param name="arm">One arm; <see langword="null"/> for all arms together.</param>
     /// <returns>The totals.</returns>
-    public MetricTotals Sum(DateTimeOffset from, DateTimeOffset to, string? arm = null)
+    public MetricTotals Sum(DateTimeOffset from, DateTimeOffset to, string? arm = null) => Sum(from, to, arm, null);
+
+    /// <summary>Sums the buckets in [<paramref name="from"/>, <paramref name="to"/>), only the given slots when <paramref name="slots"/> is set (rules read a few counters).</summary>
+    internal MetricTotals Sum(DateTimeOffset from, DateTimeOffset to, string? arm, int[]? slots)
     {
         var totals = new MetricTotals(_slotsPerArm, this);
         var first = FloorIndex(from.UtcTicks);
@@ -246,7 +249,14 @@ public sealed class MetricsRecorder
 
                 if (Volatile.Read(ref bucket.Arms[a]) is { } counts)
                 {
-                    totals.Add(counts);
+                    if (slots is null)
+                    {
+                        totals.Add(counts);
+                    }
+                    else
+                    {
+                        totals.Add(counts, slots);
+                    }
                 }
             }
 
