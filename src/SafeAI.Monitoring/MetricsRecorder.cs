@@ -231,7 +231,7 @@ public sealed class MetricsRecorder
             return totals;
         }
 
-        for (var i = first; i <= last; i++)
+        for (var i = Math.Max(first, Horizon()); i <= last; i++)
         {
             var bucket = Volatile.Read(ref _ring[Slot(i)]);
             if (bucket is null || bucket.Index != i)
@@ -273,7 +273,7 @@ public sealed class MetricsRecorder
     public IReadOnlyList<MetricPoint> GetPoints(DateTimeOffset from, DateTimeOffset to)
     {
         var points = new List<MetricPoint>();
-        for (var i = FloorIndex(from.UtcTicks); i <= FloorIndex(to.UtcTicks - 1); i++)
+        for (var i = Math.Max(FloorIndex(from.UtcTicks), Horizon()); i <= FloorIndex(to.UtcTicks - 1); i++)
         {
             var bucket = Volatile.Read(ref _ring[Slot(i)]);
             if (bucket is null || bucket.Index != i)
@@ -446,6 +446,12 @@ public sealed class MetricsRecorder
         var slot = Slot(index);
         while (true)
         {
+            if (index < Horizon())
+            {
+                Interlocked.Increment(ref _dropped);
+                return null;
+            }
+
             var bucket = Volatile.Read(ref _ring[slot]);
             if (bucket is not null && bucket.Index == index)
             {
@@ -459,12 +465,6 @@ public sealed class MetricsRecorder
             }
 
             var latest = Interlocked.Read(ref _latestIndex);
-            if (latest != long.MinValue && index <= latest - _ring.Length + 1)
-            {
-                Interlocked.Increment(ref _dropped);
-                return null;
-            }
-
             var created = new Bucket(index, _arms.Length);
             if (Interlocked.CompareExchange(ref _ring[slot], created, bucket) == bucket)
             {
@@ -539,6 +539,13 @@ public sealed class MetricsRecorder
     }
 
     private long FloorIndex(long ticks) => ticks / _widthTicks;
+
+    /// <summary>Gets the oldest bucket index still held: buckets before it are gone even where the ring slot was not reused yet.</summary>
+    private long Horizon()
+    {
+        var latest = Interlocked.Read(ref _latestIndex);
+        return latest == long.MinValue ? long.MinValue : latest - _ring.Length + 2;
+    }
 
     private int Slot(long index) => (int)(index % _ring.Length);
 
