@@ -15,10 +15,13 @@ namespace SafeAI.Monitoring;
 /// Threshold rules on a rate fire when the one-sided Wilson bound at <see cref="AlertRule.Alpha"/> is past the threshold,
 /// so a handful of unlucky calls does not page. Relative rules on a rate run a CUSUM (sequential likelihood-ratio) test
 /// per bucket: H1 "the rate is the baseline times (1 + change)" against H0 "the rate is the baseline"; the alert fires
-/// when the accumulated log likelihood ratio reaches ln(1/<see cref="AlertRule.Alpha"/>), which bounds false alarms to
-/// about one per 1/α buckets however often it looks, while a change of the stated size is found in
-/// ln(1/α) / KL(p1 ‖ p0) samples. The baseline is moved one standard error toward the alarm so that noise in the
-/// baseline itself does not page. Other metrics compare their values and need the condition on three looks in a row.
+/// when the accumulated log likelihood ratio reaches ln(1/<see cref="AlertRule.Alpha"/>). With a known baseline that
+/// keeps the average run to a false alarm above 1/α buckets (Lorden's bound; about two years of one-minute buckets at
+/// the default α = 1e-6) however often it looks, while a change of the stated size is found after about
+/// ln(1/α) / KL(p1 ‖ p0) samples. The baseline is the same time of day over <see cref="AlertRule.BaselineWindow"/>,
+/// widened (up to a day) while its standard error is above a third of the change, and moved one standard error toward
+/// the alarm, so that noise in the baseline itself does not page. Other metrics compare their values and need the
+/// condition on three looks in a row.
 /// </para>
 /// <para>A firing alert is announced once (then every <see cref="AlertRule.RepeatAfter"/>) and resolves only after its
 /// condition has been clear (for relative rules: less than half the change) for <see cref="AlertRule.ResolveAfter"/>.</para>
@@ -324,14 +327,23 @@ public sealed class AlertEngine
     {
         var rule = state.Rule;
         var width = _recorder.BucketWidth;
-        var baseline = Baseline(rule, end - rule.Window, end);
+        // A baseline too imprecise to tell the change from its own noise (standard error above a third of the change)
+        // is widened, up to a day per baseline window; if it is still too imprecise the rule does not judge.
+        var baselineWindow = rule.BaselineWindow;
+        var baseline = Baseline(rule, end - rule.Window, end, baselineWindow);
+        while (!Precise(rule, baseline) && baselineWindow < TimeSpan.FromDays(1) && rule.Compare != BaselineComparison.PreviousWindow)
+        {
+            baselineWindow = baselineWindow * 2 > TimeSpan.FromDays(1) ? TimeSpan.FromDays(1) : baselineWindow * 2;
+            baseline = Baseline(rule, end - rule.Window, end, baselineWindow);
+        }
+
         var threshold = Math.Log(1 / rule.Alpha);
         var fired = false;
-        if (baseline.Samples >= rule.MinSamples && !double.IsNaN(baseline.Value))
+        if (baseline.Samples >= rule.MinSamples && Precise(rule, baseline))
         {
-            // The baseline moved one standard error toward the alarm: noise in the baseline must not page either.
+            // The baseline moved one standard error toward the alarm: noise in the baseline itself must not page.
             var p0 = baseline.Value;
-            var se = Math.Sqrt(Math.Max(p0 * (1 - p0), 0.25 / baseline.Samples) / baseline.Samples);
+            var se = StandardError(baseline);
             var p0c = Math.Clamp(p0 + (Math.Sign(rule.RelativeChange) * se), 1e-9, 1 - 1e-9);
             var p1 = p0c * (1 + rule.RelativeChange);
             if (p1 is > 0 and < 1)
@@ -369,10 +381,16 @@ public sealed class AlertEngine
         return new Check(fired, clear && !fired, current.Value, baseline.Value, current.Samples, statistic, reason);
     }
 
+    private static double StandardError(MetricReading baseline) =>
+        Math.Sqrt(Math.Max(baseline.Value * (1 - baseline.Value), 0.25 / baseline.Samples) / baseline.Samples);
+
+    private static bool Precise(AlertRule rule, MetricReading baseline) =>
+        baseline.Samples > 0 && !double.IsNaN(baseline.Value) && StandardError(baseline) <= Math.Abs(rule.RelativeChange) * baseline.Value / 3;
+
     private Check CheckRelativeValue(RuleState state, MetricReading current, DateTimeOffset end)
     {
         var rule = state.Rule;
-        var baseline = Baseline(rule, end - rule.Window, end);
+        var baseline = Baseline(rule, end - rule.Window, end, rule.BaselineWindow);
         var change = baseline.Value != 0 && !double.IsNaN(baseline.Value) ? (current.Value / baseline.Value) - 1 : double.NaN;
         var enough = current.Samples >= rule.MinSamples && baseline.Samples >= rule.MinSamples && !double.IsNaN(change);
         var moved = enough && Math.Sign(rule.RelativeChange) * change >= Math.Abs(rule.RelativeChange);
@@ -397,9 +415,17 @@ public sealed class AlertEngine
         return new Check(fire, false, 0, null, current.Samples, usual, fire ? $"not seen for {Span(rule.Window)}, although seen {usual} times before" : "not seen, but not usually seen either");
     }
 
-    private MetricReading Baseline(AlertRule rule, DateTimeOffset start, DateTimeOffset end)
+    private MetricReading Baseline(AlertRule rule, DateTimeOffset start, DateTimeOffset end, TimeSpan width)
     {
         var day = TimeSpan.FromDays(1);
+        if (rule.Compare != BaselineComparison.PreviousWindow)
+        {
+            // The same time of day, widened to the baseline window around the current window's middle.
+            var middle = start + ((end - start) / 2);
+            start = _recorder.BucketStart(middle - (width / 2));
+            end = start + width;
+        }
+
         MetricTotals? totals = null;
         void Add(TimeSpan shift)
         {

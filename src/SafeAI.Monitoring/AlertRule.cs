@@ -62,6 +62,7 @@ public sealed class AlertRule
             AlertRuleKind.Relative => TimeSpan.FromHours(1),
             _ => TimeSpan.FromMinutes(5),
         };
+        BaselineWindow = options.BaselineWindow ?? (Window > TimeSpan.FromHours(4) ? Window : TimeSpan.FromHours(4));
         Above = options.Above;
         Below = options.Below;
         Compare = ParseCompare(options.Compare) ?? BaselineComparison.Previous7Days;
@@ -92,6 +93,9 @@ public sealed class AlertRule
 
     /// <summary>Gets the window.</summary>
     public TimeSpan Window { get; }
+
+    /// <summary>Gets the width of each baseline window of a relative rule.</summary>
+    public TimeSpan BaselineWindow { get; }
 
     /// <summary>Gets the upper threshold of a threshold rule.</summary>
     public double? Above { get; }
@@ -167,6 +171,11 @@ public sealed class AlertRule
         if (o.Window is { } w && (w < TimeSpan.FromMinutes(1) || w > TimeSpan.FromDays(1)))
         {
             Problem($"'window' must be between 1 minute and 1 day (it is {w}).");
+        }
+
+        if (o.BaselineWindow is { } bw && (bw < TimeSpan.FromMinutes(1) || bw > TimeSpan.FromDays(1)))
+        {
+            Problem($"'baseline_window' must be between 1 minute and 1 day (it is {bw}).");
         }
 
         if (o.Compare is { Length: > 0 } compare && ParseCompare(compare) is null)

@@ -10,7 +10,7 @@ namespace SafeAI.Monitoring;
 /// </summary>
 public static class AlertRuleFile
 {
-    private static readonly string[] RuleKeys = ["name", "metric", "denominator", "kind", "arm", "window", "above", "below", "compare", "relative_increase", "relative_decrease", "min_samples", "alpha", "resolve_after", "repeat_after", "actions"];
+    private static readonly string[] RuleKeys = ["name", "metric", "denominator", "kind", "arm", "window", "above", "below", "compare", "baseline_window", "relative_increase", "relative_decrease", "min_samples", "alpha", "resolve_after", "repeat_after", "actions"];
     private static readonly string[] ActionKeys = ["type", "url", "secret_env", "callback", "target", "value"];
 
     /// <summary>Reads and validates the rules of a file.</summary>
@@ -104,6 +104,7 @@ public static class AlertRuleFile
                 case "arm": o.Arm = String(value, key, where); break;
                 case "compare": o.Compare = String(value, key, where); break;
                 case "window": o.Window = Duration(value, key, where); break;
+                case "baseline_window": o.BaselineWindow = Duration(value, key, where); break;
                 case "resolve_after": o.ResolveAfter = Duration(value, key, where); break;
                 case "repeat_after": o.RepeatAfter = Duration(value, key, where); break;
                 case "above": o.Above = Number(value, key, where); break;

@@ -38,6 +38,10 @@ public sealed class AlertRuleOptions
     [ConfigurationKeyName("window")]
     public TimeSpan? Window { get; set; }
 
+    /// <summary>Gets or sets the width of each baseline window of a relative rule (<c>baseline_window</c>), centred on the time of day of the current window: default the larger of <c>window</c> and 4 hours, so that rarely rated calls still give a steady baseline. Not used with <c>previous-window</c>.</summary>
+    [ConfigurationKeyName("baseline_window")]
+    public TimeSpan? BaselineWindow { get; set; }
+
     /// <summary>Gets or sets the threshold a threshold rule fires above (<c>above</c>); for a rate, a proportion (0.05 = 5 %).</summary>
     [ConfigurationKeyName("above")]
     public double? Above { get; set; }
