@@ -112,6 +112,7 @@ internal static class CommandLine
             """ + InvalidLinesHelp,
             ["input", "output", "types", "regions", "on-invalid", "eval", "markdown"],
             []),
+        ["monitor"] = MonitorCommand.Spec,
         ["calibrate"] = new(
             "calibrate",
             """

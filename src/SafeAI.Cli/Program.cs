@@ -29,6 +29,9 @@ internal static class Program
           safeai pii   --eval ../shared/data [--markdown docs/pii-eval.md]
               precision and recall of the PII detectors per kind, and findings in 1,000 benign requests
 
+          safeai monitor replay --events events.jsonl --rules rules.json [--every 1m]
+              runs the alert engine over a recorded stream of calls; prints each alert as one JSON line
+
         --model: default (the n-gram model that ships in SafeAI.Onnx), cascade (the MiniLM cascade of
         SafeAI.Onnx.MiniLM) or a safeai-model.json path (files it names that are not beside it come from the MiniLM package).
 
@@ -65,6 +68,11 @@ internal static class Program
         if (args[0] == "rollout")
         {
             return await RolloutCommand.RunAsync(args[1..], output, errors).ConfigureAwait(false);
+        }
+
+        if (args[0] == "monitor")
+        {
+            return await MonitorCommand.RunAsync(args[1..], output, errors, cancellationToken).ConfigureAwait(false);
         }
 
         try

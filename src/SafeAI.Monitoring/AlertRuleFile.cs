@@ -79,6 +79,11 @@ public static class AlertRuleFile
                 index++;
             }
 
+            if (result.Count == 0)
+            {
+                throw new FormatException($"{source}:1: the \"rules\" array is empty; a rules file needs at least one rule.");
+            }
+
             return result;
         }
     }

@@ -83,7 +83,7 @@ internal sealed class MetricSelector
                     slots.Add(Resolve(recorder, d));
                 }
 
-                return [.. slots];
+                return [.. slots.Distinct()]; // feedback.down is both the events and part of the trials: sum it once
             case MetricKind.CountOrValue:
                 return [Resolve(recorder, Numerator!)];
             default:

@@ -175,6 +175,27 @@ public sealed class AlertEngineTests
     }
 
     [Fact]
+    public async Task FeedbackRate_IsDownsOutOfRatedCalls()
+    {
+        var (clock, recorder) = Start();
+        var engine = new AlertEngine(recorder, [new AlertRule(new AlertRuleOptions { Name = "down-high", Metric = "feedback.down.rate", Above = 0.2, MinSamples = 50, Alpha = 0.01 })]);
+        for (var i = 0; i < 200; i++)
+        {
+            recorder.RecordCall(new CallObservation());
+            if (i < 100)
+            {
+                recorder.RecordFeedback(i < 40 ? SafeAI.Feedback.FeedbackRating.Down : SafeAI.Feedback.FeedbackRating.Up);
+            }
+        }
+
+        clock.Advance(TimeSpan.FromMinutes(1));
+        var fired = (await engine.EvaluateAsync(TestContext.Current.CancellationToken))[0];
+
+        Assert.Equal(0.4, fired.Value, 6); // 40 of 100 ratings, not of 200 calls
+        Assert.Equal(100, fired.Samples);
+    }
+
+    [Fact]
     public void Engine_DuplicateRuleNames_Throws()
     {
         var (_, recorder) = Start();
