@@ -14,8 +14,13 @@ internal sealed class MonitoringGuard : IAIGuard
     public const int StageOrder = GuardOrder.Disclosure - 10;
 
     private readonly MetricsRecorder _recorder;
+    private readonly DriftDetector? _drift;
 
-    public MonitoringGuard(MetricsRecorder recorder) => _recorder = recorder ?? throw new ArgumentNullException(nameof(recorder));
+    public MonitoringGuard(MetricsRecorder recorder, DriftDetector? drift = null)
+    {
+        _recorder = recorder ?? throw new ArgumentNullException(nameof(recorder));
+        _drift = drift;
+    }
 
     public string Name => "monitoring";
 
@@ -39,7 +44,7 @@ internal sealed class MonitoringGuard : IAIGuard
 
         if (pending.IsCompletedSuccessfully)
         {
-            Record(context, start, faulted: false);
+            Record(context, start, faulted: false, pending.Result);
             return pending;
         }
 
@@ -105,23 +110,23 @@ internal sealed class MonitoringGuard : IAIGuard
 
     private async ValueTask<ChatResponse> AwaitAsync(ValueTask<ChatResponse> pending, SafeAIContext context, long start)
     {
-        var faulted = true;
+        ChatResponse? response = null;
         try
         {
-            var response = await pending.ConfigureAwait(false);
-            faulted = false;
+            response = await pending.ConfigureAwait(false);
             return response;
         }
         finally
         {
-            Record(context, start, faulted);
+            Record(context, start, faulted: response is null, response);
         }
     }
 
-    private void Record(SafeAIContext context, long start, bool faulted)
+    private void Record(SafeAIContext context, long start, bool faulted, ChatResponse? response = null)
     {
         var fallback = false;
         var lowConfidence = false;
+        double? confidence = null;
         foreach (ref readonly var verdict in context.Verdicts)
         {
             if (verdict.Action == GuardAction.Degrade)
@@ -132,6 +137,16 @@ internal sealed class MonitoringGuard : IAIGuard
             {
                 lowConfidence = true;
             }
+
+            if (verdict.Score is { } score && verdict.Reason.StartsWith("confidence.", StringComparison.Ordinal))
+            {
+                confidence = score;
+            }
+        }
+
+        if (_drift is not null && _drift.ShouldSample())
+        {
+            Profile(context, response, confidence);
         }
 
         _recorder.RecordCall(new CallObservation
@@ -143,5 +158,27 @@ internal sealed class MonitoringGuard : IAIGuard
             Latency = context.TimeProvider.GetElapsedTime(start),
             Arm = context.RolloutArm,
         });
+    }
+
+    private void Profile(SafeAIContext context, ChatResponse? response, double? confidence)
+    {
+        ChatMessage? input = null;
+        foreach (var message in context.Messages)
+        {
+            if (message.Role == ChatRole.User)
+            {
+                input = message;
+            }
+        }
+
+        if (input is not null)
+        {
+            _drift!.ObserveInput(input.Text);
+        }
+
+        if (response is not null && !context.IsRejected)
+        {
+            _drift!.ObserveOutput(response.Text.Length, confidence);
+        }
     }
 }

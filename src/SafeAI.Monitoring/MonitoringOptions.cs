@@ -33,6 +33,9 @@ public sealed class MonitoringOptions
     /// <summary>Gets the settings of the in-memory metrics store.</summary>
     public MetricsRecorderOptions Metrics { get; } = new();
 
+    /// <summary>Gets the settings of drift detection.</summary>
+    public DriftOptions Drift { get; } = new();
+
     /// <summary>Gets or sets how often the metrics are written to the registered <see cref="IMetricsStore"/>, if any (default 30 seconds).</summary>
     public TimeSpan PersistInterval { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -78,6 +81,15 @@ internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOp
         catch (ArgumentOutOfRangeException ex)
         {
             failures.Add($"{prefix}Metrics: {ex.Message.Split(" (Parameter", 2)[0]}");
+        }
+
+        try
+        {
+            options.Drift.Validate();
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            failures.Add($"{prefix}Drift: {ex.Message.Split(" (Parameter", 2)[0]}");
         }
 
         var names = new HashSet<string>(options.CodeRules.Select(static r => r.Name), StringComparer.Ordinal);

@@ -22,7 +22,7 @@ public static class MonitoringPipelineBuilderExtensions
     /// <param name="configure">Adds rules, callbacks and settings in code.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
-    /// <exception cref="InvalidOperationException">The builder has no services: build in code with <see cref="AddMonitoring(SafeAIPipelineBuilder, MetricsRecorder)"/>.</exception>
+    /// <exception cref="InvalidOperationException">The builder has no services: build in code with <see cref="AddMonitoring(SafeAIPipelineBuilder, MetricsRecorder, DriftDetector?)"/>.</exception>
     public static SafeAIPipelineBuilder AddMonitoring(this SafeAIPipelineBuilder builder, Action<MonitoringOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -36,6 +36,7 @@ public static class MonitoringPipelineBuilderExtensions
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(static sp => new MetricsRecorder(sp.GetRequiredService<IOptions<MonitoringOptions>>().Value.Metrics, sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(static sp => new DriftDetector(sp.GetRequiredService<MetricsRecorder>(), sp.GetRequiredService<IOptions<MonitoringOptions>>().Value.Drift));
         services.TryAddSingleton(static sp => new KillSwitch(sp.GetService<ILogger<KillSwitch>>()));
         services.TryAddSingleton<IKillSwitch>(static sp => sp.GetRequiredService<KillSwitch>());
         services.TryAddSingleton(static sp => new ThresholdOverrides(sp.GetService<ILogger<ThresholdOverrides>>()));
@@ -51,19 +52,22 @@ public static class MonitoringPipelineBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOptionsChangeTokenSource<FallbackOptions>, ContainmentChangeTokenSource<FallbackOptions>>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOptionsChangeTokenSource<RolloutOptions>, ContainmentChangeTokenSource<RolloutOptions>>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOptionsChangeTokenSource<ConfidenceOptions>, ContainmentChangeTokenSource<ConfidenceOptions>>());
-        return builder.Add(static sp => new MonitoringGuard(sp.GetRequiredService<MetricsRecorder>()));
+        return builder.Add(static sp => new MonitoringGuard(
+            sp.GetRequiredService<MetricsRecorder>(),
+            sp.GetRequiredService<IOptions<MonitoringOptions>>().Value.Drift.Enabled ? sp.GetRequiredService<DriftDetector>() : null));
     }
 
     /// <summary>Adds the monitoring stage recording into <paramref name="recorder"/>, for pipelines built in code. Evaluate rules with an <see cref="AlertEngine"/> over the same recorder.</summary>
     /// <param name="builder">The pipeline builder.</param>
     /// <param name="recorder">The recorder.</param>
+    /// <param name="drift">Profiles inputs and outputs for drift; none when <see langword="null"/>.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
-    public static SafeAIPipelineBuilder AddMonitoring(this SafeAIPipelineBuilder builder, MetricsRecorder recorder)
+    public static SafeAIPipelineBuilder AddMonitoring(this SafeAIPipelineBuilder builder, MetricsRecorder recorder, DriftDetector? drift = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(recorder);
-        return builder.Add(new MonitoringGuard(recorder));
+        return builder.Add(new MonitoringGuard(recorder, drift));
     }
 
     private static AlertEngine CreateEngine(IServiceProvider sp)
