@@ -113,6 +113,7 @@ internal static class CommandLine
             ["input", "output", "types", "regions", "on-invalid", "eval", "markdown"],
             []),
         ["monitor"] = MonitorCommand.Spec,
+        ["incident"] = IncidentCommand.Spec,
         ["calibrate"] = new(
             "calibrate",
             """

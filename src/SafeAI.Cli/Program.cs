@@ -31,6 +31,8 @@ internal static class Program
 
           safeai monitor replay --events events.jsonl --rules rules.json [--every 1m]
               runs the alert engine over a recorded stream of calls; prints each alert as one JSON line
+          safeai incident contain|export|add-case ...
+              turn the shared kill switch on or off, export the calls around a time, add a reported case to an eval file
 
         --model: default (the n-gram model that ships in SafeAI.Onnx), cascade (the MiniLM cascade of
         SafeAI.Onnx.MiniLM) or a safeai-model.json path (files it names that are not beside it come from the MiniLM package).
@@ -73,6 +75,11 @@ internal static class Program
         if (args[0] == "monitor")
         {
             return await MonitorCommand.RunAsync(args[1..], output, errors, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (args[0] == "incident")
+        {
+            return await IncidentCommand.RunAsync(args[1..], output, errors, cancellationToken).ConfigureAwait(false);
         }
 
         try

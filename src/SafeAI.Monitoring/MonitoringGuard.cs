@@ -15,11 +15,13 @@ internal sealed class MonitoringGuard : IAIGuard
 
     private readonly MetricsRecorder _recorder;
     private readonly DriftDetector? _drift;
+    private readonly ICallLog? _callLog;
 
-    public MonitoringGuard(MetricsRecorder recorder, DriftDetector? drift = null)
+    public MonitoringGuard(MetricsRecorder recorder, DriftDetector? drift = null, ICallLog? callLog = null)
     {
         _recorder = recorder ?? throw new ArgumentNullException(nameof(recorder));
         _drift = drift;
+        _callLog = callLog;
     }
 
     public string Name => "monitoring";
@@ -149,14 +151,61 @@ internal sealed class MonitoringGuard : IAIGuard
             Profile(context, response, confidence);
         }
 
+        var latency = context.TimeProvider.GetElapsedTime(start);
         _recorder.RecordCall(new CallObservation
         {
             Outcome = context.Outcome,
             Faulted = faulted,
             Fallback = fallback,
             LowConfidence = lowConfidence,
-            Latency = context.TimeProvider.GetElapsedTime(start),
+            Latency = latency,
             Arm = context.RolloutArm,
+        });
+
+        if (_callLog is not null)
+        {
+            Log(context, faulted, response, latency);
+        }
+    }
+
+    private void Log(SafeAIContext context, bool faulted, ChatResponse? response, TimeSpan latency)
+    {
+        var call = context.CallContext;
+        GuardVerdict? decisive = null;
+        foreach (ref readonly var verdict in context.Verdicts)
+        {
+            if (verdict.Action == context.Outcome && verdict.Action != GuardAction.Allow)
+            {
+                decisive = verdict;
+                break;
+            }
+        }
+
+        string? text = null;
+        if (call.HasConsent(MonitoringConsents.IncidentText))
+        {
+            foreach (var message in context.Messages)
+            {
+                if (message.Role == ChatRole.User)
+                {
+                    text = message.Text;
+                }
+            }
+        }
+
+        _callLog!.Append(new CallRecord
+        {
+            Time = context.TimeProvider.GetUtcNow(),
+            ResponseId = response?.ResponseId,
+            UserId = call.UserId,
+            TenantId = call.TenantId,
+            ConversationId = call.ConversationId,
+            Arm = context.RolloutArm,
+            Outcome = faulted ? "error" : GuardVerdict.GetActionName(context.Outcome),
+            Stage = decisive?.Stage,
+            Reason = decisive?.Reason,
+            LatencyMs = latency.TotalMilliseconds,
+            Text = text,
         });
     }
 

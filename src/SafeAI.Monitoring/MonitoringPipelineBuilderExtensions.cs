@@ -22,7 +22,7 @@ public static class MonitoringPipelineBuilderExtensions
     /// <param name="configure">Adds rules, callbacks and settings in code.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
-    /// <exception cref="InvalidOperationException">The builder has no services: build in code with <see cref="AddMonitoring(SafeAIPipelineBuilder, MetricsRecorder, DriftDetector?)"/>.</exception>
+    /// <exception cref="InvalidOperationException">The builder has no services: build in code with <see cref="AddMonitoring(SafeAIPipelineBuilder, MetricsRecorder, DriftDetector?, ICallLog?)"/>.</exception>
     public static SafeAIPipelineBuilder AddMonitoring(this SafeAIPipelineBuilder builder, Action<MonitoringOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -54,20 +54,22 @@ public static class MonitoringPipelineBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOptionsChangeTokenSource<ConfidenceOptions>, ContainmentChangeTokenSource<ConfidenceOptions>>());
         return builder.Add(static sp => new MonitoringGuard(
             sp.GetRequiredService<MetricsRecorder>(),
-            sp.GetRequiredService<IOptions<MonitoringOptions>>().Value.Drift.Enabled ? sp.GetRequiredService<DriftDetector>() : null));
+            sp.GetRequiredService<IOptions<MonitoringOptions>>().Value.Drift.Enabled ? sp.GetRequiredService<DriftDetector>() : null,
+            sp.GetService<ICallLog>()));
     }
 
     /// <summary>Adds the monitoring stage recording into <paramref name="recorder"/>, for pipelines built in code. Evaluate rules with an <see cref="AlertEngine"/> over the same recorder.</summary>
     /// <param name="builder">The pipeline builder.</param>
     /// <param name="recorder">The recorder.</param>
     /// <param name="drift">Profiles inputs and outputs for drift; none when <see langword="null"/>.</param>
+    /// <param name="callLog">Logs each call for incident investigation; none when <see langword="null"/>.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
-    public static SafeAIPipelineBuilder AddMonitoring(this SafeAIPipelineBuilder builder, MetricsRecorder recorder, DriftDetector? drift = null)
+    public static SafeAIPipelineBuilder AddMonitoring(this SafeAIPipelineBuilder builder, MetricsRecorder recorder, DriftDetector? drift = null, ICallLog? callLog = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(recorder);
-        return builder.Add(new MonitoringGuard(recorder, drift));
+        return builder.Add(new MonitoringGuard(recorder, drift, callLog));
     }
 
     private static AlertEngine CreateEngine(IServiceProvider sp)
@@ -161,5 +163,46 @@ internal sealed class MonitoringService(AlertEngine engine, MetricsRecorder reco
         }
 
         await rules.ConfigureAwait(false);
+    }
+}
+
+/// <summary>Keeps monitoring's state in one SQLite file: metrics, the call log and the shared kill switch.</summary>
+public static class MonitoringSqliteServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers <see cref="SqliteMetricsStore"/> (metrics survive restarts), <see cref="SqliteCallLog"/> (calls for
+    /// <c>safeai incident export</c>; text only with consent) and a background <see cref="SqliteKillSwitchSync"/> (the
+    /// kill switch shared with other instances and with <c>safeai incident contain</c>), all in <paramref name="path"/>.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="path">The database file.</param>
+    /// <param name="killSwitchPollInterval">How often the shared kill switch is read (default 2 seconds).</param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddSafeAIMonitoringSqlite(this IServiceCollection services, string path, TimeSpan? killSwitchPollInterval = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        services.TryAddSingleton<IMetricsStore>(new SqliteMetricsStore(path));
+        services.TryAddSingleton<ICallLog>(sp => new SqliteCallLog(path, logger: sp.GetService<ILogger<SqliteCallLog>>()));
+        services.AddSingleton<IHostedService>(sp => new KillSwitchSyncService(path, sp.GetRequiredService<KillSwitch>(), killSwitchPollInterval, sp.GetRequiredService<TimeProvider>(), sp.GetService<ILogger<SqliteKillSwitchSync>>()));
+        return services;
+    }
+
+    private sealed class KillSwitchSyncService(string path, KillSwitch killSwitch, TimeSpan? interval, TimeProvider timeProvider, ILogger? logger) : IHostedService, IAsyncDisposable
+    {
+        private SqliteKillSwitchSync? _sync;
+
+        public async Task StartAsync(CancellationToken cancellationToken) =>
+            _sync = await SqliteKillSwitchSync.StartAsync(path, killSwitch, interval, "default", timeProvider, logger, cancellationToken).ConfigureAwait(false);
+
+        public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Interlocked.Exchange(ref _sync, null) is { } sync)
+            {
+                await sync.DisposeAsync().ConfigureAwait(false);
+            }
+        }
     }
 }
