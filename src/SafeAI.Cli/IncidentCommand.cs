@@ -18,6 +18,10 @@ internal static class IncidentCommand
           Writes the calls logged in [at - around, at + around] as JSON lines: time, ids (response, user, tenant,
           conversation), arm, outcome, the decisive stage and reason, latency; the input text only for calls whose user
           consented ("incident-review"). Standard output without --output.
+        safeai incident usage    --store safeai.db --at 2026-01-05T12:00:00Z [--around 24h] [--top 10] [--streak 3]
+          Usage insight from the call log, without message text: calls per outcome, the most frequent stage and reason
+          of calls that were not plainly allowed (with distinct users), and users with at least --streak blocked or
+          rate-limited calls in a row (abuse patterns). Prints one JSON object.
         safeai incident add-case --eval regression.jsonl (--text "..." | --from incident.jsonl --response-id ID)
                                  [--labels hate,harassment] [--model default|cascade|safeai-model.json]
           Appends {"text": ..., "labels": [...]} to an evaluation file that 'safeai eval --input regression.jsonl' runs
@@ -25,7 +29,7 @@ internal static class IncidentCommand
           (its user did not consent) cannot become a case.
         """;
 
-    public static readonly CommandSpec Spec = new("incident", Help, ["store", "reason", "name", "at", "around", "output", "eval", "text", "from", "response-id", "labels", "model"], ["release"]);
+    public static readonly CommandSpec Spec = new("incident", Help, ["store", "reason", "name", "at", "around", "output", "eval", "text", "from", "response-id", "labels", "model", "top", "streak"], ["release"]);
 
     /// <summary>Runs <c>safeai incident ...</c>; <paramref name="args"/> starts after the word <c>incident</c>.</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter errors, CancellationToken cancellationToken)
@@ -36,7 +40,7 @@ internal static class IncidentCommand
             return args.Length == 0 ? CommandLine.BadUsage : CommandLine.Success;
         }
 
-        string[] verbs = ["contain", "export", "add-case"];
+        string[] verbs = ["contain", "export", "usage", "add-case"];
         if (!verbs.Contains(args[0], StringComparer.Ordinal))
         {
             await errors.WriteLineAsync($"Unknown incident command '{args[0]}'.{CommandLine.Suggest(args[0], verbs)}\n\n{Help}").ConfigureAwait(false);
@@ -50,6 +54,7 @@ internal static class IncidentCommand
             {
                 "contain" => await ContainAsync(options, output, cancellationToken).ConfigureAwait(false),
                 "export" => await ExportAsync(options, output, errors, cancellationToken).ConfigureAwait(false),
+                "usage" => await UsageAsync(options, output, cancellationToken).ConfigureAwait(false),
                 _ => await AddCaseAsync(options, output, cancellationToken).ConfigureAwait(false),
             };
         }
@@ -82,25 +87,86 @@ internal static class IncidentCommand
         return CommandLine.Success;
     }
 
-    private static async Task<int> ExportAsync(Arguments args, TextWriter output, TextWriter errors, CancellationToken cancellationToken)
+    private static (DateTimeOffset From, DateTimeOffset To) Period(Arguments args, string defaultAround)
     {
-        var store = args.Required("store");
         var atText = args.Required("at");
         var at = DateTimeOffset.TryParse(atText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed)
             ? parsed
             : throw new ArgumentException($"--at must be an ISO-8601 time such as 2026-01-05T09:30:00Z (it is '{atText}').");
-        var aroundText = args.Optional("around") ?? "30m";
-        var around = AlertRuleFile.TryParseDuration(aroundText, out var span) && span > TimeSpan.Zero && span <= TimeSpan.FromDays(7)
+        var aroundText = args.Optional("around") ?? defaultAround;
+        var around = AlertRuleFile.TryParseDuration(aroundText, out var span) && span > TimeSpan.Zero && span <= TimeSpan.FromDays(31)
             ? span
-            : throw new ArgumentException($"--around must be a duration up to 7d, such as 30m (it is '{aroundText}').");
-        var records = await SqliteCallLog.ReadFileAsync(store, at - around, at + around, cancellationToken).ConfigureAwait(false);
+            : throw new ArgumentException($"--around must be a duration up to 31d, such as 30m (it is '{aroundText}').");
+        return (at - around, at + around);
+    }
+
+    private static async Task<int> UsageAsync(Arguments args, TextWriter output, CancellationToken cancellationToken)
+    {
+        var store = args.Required("store");
+        var (from, to) = Period(args, "24h");
+        var top = args.Int("top", 10);
+        var streak = args.Int("streak", 3);
+        if (top is < 1 or > 1000 || streak < 2)
+        {
+            throw new ArgumentException("--top must be 1 to 1000 and --streak at least 2.");
+        }
+
+        var report = UsageReport.Compute(await SqliteCallLog.ReadFileAsync(store, from, to, cancellationToken).ConfigureAwait(false), top, streak);
+        await output.WriteLineAsync(Json(json =>
+        {
+            json.WriteString("from", from.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+            json.WriteString("to", to.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+            json.WriteNumber("calls", report.Calls);
+            json.WriteStartObject("outcomes");
+            foreach (var (outcome, count) in report.Outcomes.OrderByDescending(static p => p.Value))
+            {
+                json.WriteNumber(outcome, count);
+            }
+
+            json.WriteEndObject();
+            json.WriteStartArray("top_reasons");
+            foreach (var r in report.TopReasons)
+            {
+                json.WriteStartObject();
+                json.WriteString("stage", r.Stage);
+                json.WriteString("reason", r.Reason);
+                json.WriteNumber("calls", r.Calls);
+                json.WriteNumber("users", r.Users);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteStartArray("streaks");
+            foreach (var s in report.Streaks)
+            {
+                json.WriteStartObject();
+                json.WriteString("user_id", s.UserId);
+                json.WriteNumber("longest", s.Longest);
+                json.WriteString("from", s.From.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+                json.WriteString("to", s.To.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+                json.WriteNumber("blocks", s.Blocks);
+                json.WriteNumber("limits", s.Limits);
+                json.WriteNumber("calls", s.Calls);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        })).ConfigureAwait(false);
+        return CommandLine.Success;
+    }
+
+    private static async Task<int> ExportAsync(Arguments args, TextWriter output, TextWriter errors, CancellationToken cancellationToken)
+    {
+        var store = args.Required("store");
+        var (from, to) = Period(args, "30m");
+        var records = await SqliteCallLog.ReadFileAsync(store, from, to, cancellationToken).ConfigureAwait(false);
         var lines = records.Select(Format);
         if (args.Optional("output") is { } path)
         {
             var temporary = path + ".tmp";
             await File.WriteAllLinesAsync(temporary, lines, cancellationToken).ConfigureAwait(false);
             File.Move(temporary, path, overwrite: true);
-            await errors.WriteLineAsync($"safeai: {records.Count} calls from {at - around:O} to {at + around:O} written to {path} ({records.Count(static r => r.Text is not null)} with consented text).").ConfigureAwait(false);
+            await errors.WriteLineAsync($"safeai: {records.Count} calls from {from:O} to {to:O} written to {path} ({records.Count(static r => r.Text is not null)} with consented text).").ConfigureAwait(false);
         }
         else
         {

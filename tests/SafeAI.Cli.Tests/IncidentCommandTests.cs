@@ -93,6 +93,32 @@ public sealed class IncidentCommandTests : IDisposable
         Assert.Equal(2, File.ReadAllLines(eval).Length);
     }
 
+    [Fact]
+    public async Task Usage_PrintsTopReasonsAndStreaksFromTheCallLog()
+    {
+        var store = Path.Combine(_folder, "safeai.db");
+        var t = new DateTimeOffset(2026, 1, 5, 9, 0, 0, TimeSpan.Zero);
+        await using (var log = new SqliteCallLog(store))
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                log.Append(new CallRecord { Time = t.AddMinutes(i), UserId = "u-9", Outcome = "limit", Stage = "rate-limit", Reason = "rate.user" });
+            }
+
+            log.Append(new CallRecord { Time = t.AddMinutes(5), UserId = "u-1", Outcome = "allow" });
+            await log.FlushAsync(TestContext.Current.CancellationToken);
+        }
+
+        var (code, output, errors) = await RunAsync("incident", "usage", "--store", store, "--at", "2026-01-05T09:00:00Z", "--around", "1h");
+
+        Assert.True(code == 0, errors);
+        var report = JsonDocument.Parse(output).RootElement;
+        Assert.Equal(5, report.GetProperty("calls").GetInt32());
+        Assert.Equal("rate.user", report.GetProperty("top_reasons")[0].GetProperty("reason").GetString());
+        Assert.Equal("u-9", report.GetProperty("streaks")[0].GetProperty("user_id").GetString());
+        Assert.Equal(4, report.GetProperty("streaks")[0].GetProperty("longest").GetInt32());
+    }
+
     [Theory]
     [InlineData(new[] { "incident", "add-case", "--eval", "x.jsonl", "--text", "hi", "--labels", "hatee" }, "'hatee' is not a category of the model. Did you mean hate?")]
     [InlineData(new[] { "incident", "export", "--store", "x.db", "--at", "noon" }, "--at must be an ISO-8601 time")]

@@ -61,6 +61,40 @@ public sealed class IncidentTests : IDisposable
         Assert.Null(records[2].Text);
     }
 
+    [Fact]
+    public void UsageReport_FindsTopReasonsAndBlockStreaks()
+    {
+        var t = new DateTimeOffset(2026, 1, 5, 9, 0, 0, TimeSpan.Zero);
+        var records = new List<CallRecord>();
+        void Add(string user, string outcome, string? reason = null) => records.Add(new CallRecord
+        {
+            Time = t = t.AddSeconds(10), UserId = user, Outcome = outcome, Stage = reason is null ? null : reason.Split('.')[0], Reason = reason,
+        });
+
+        for (var i = 0; i < 5; i++)
+        {
+            Add("mallory", "block", "content.prompt_injection");
+        }
+
+        Add("mallory", "allow");
+        Add("mallory", "limit", "rate.user");
+        Add("alice", "allow");
+        Add("alice", "block", "content.hate");
+        Add("alice", "allow");
+        Add("bob", "block", "content.prompt_injection");
+        Add("bob", "block", "content.prompt_injection");
+        Add("bob", "degrade", "fallback.timeout");
+
+        var report = UsageReport.Compute(records, top: 3, minStreak: 3);
+
+        Assert.Equal(13, report.Calls);
+        Assert.Equal(8, report.Outcomes["block"]);
+        Assert.Equal(new ReasonCount("content", "content.prompt_injection", 7, 2), report.TopReasons[0]);
+        Assert.Equal(3, report.TopReasons.Count);
+        var streak = Assert.Single(report.Streaks);
+        Assert.Equal(("mallory", 5, 5, 1, 7), (streak.UserId, streak.Longest, streak.Blocks, streak.Limits, streak.Calls));
+    }
+
     private static async Task WaitUntil(Func<bool> condition)
     {
         for (var i = 0; i < 250 && !condition(); i++)
