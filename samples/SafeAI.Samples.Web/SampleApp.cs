@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.AI;
 using SafeAI.AspNetCore;
+using SafeAI.Monitoring;
 using SafeAI.Review;
 
 namespace SafeAI.Samples.Web;
@@ -83,7 +84,13 @@ public static partial class SampleApp
             })
             .UseSqliteReviewStore(o => o.DataSource = database)
             .AddFeedback()
-            .UseSqliteFeedbackStore(o => o.DataSource = database));
+            .UseSqliteFeedbackStore(o => o.DataSource = database)
+            // Monitoring: every call's outcome, latency and arm in one-minute buckets; the rules of SafeAI:Monitoring
+            // (appsettings.json) evaluated every minute; the dashboard at /monitoring/ (reviewers only).
+            .AddMonitoring());
+        builder.Services.AddSafeAIFeedbackMonitoring();
+        builder.Services.AddSafeAIMonitoringSqlite(database);
+        builder.Services.AddHealthChecks().AddSafeAIChecks();
         builder.Services.AddChatClient(FaqChatClient.CreateDemo()).UseSafeAI();
         builder.Services.AddSingleton<Conversations>();
 
@@ -108,6 +115,8 @@ public static partial class SampleApp
         app.MapGet("/api/chat/reviews/{ticketId}", ReviewedAnswerAsync);
         app.MapSafeAIFeedback("/api/feedback");
         app.MapSafeAIReviews("/reviews");
+        app.MapSafeAIHealth();
+        MonitoringDashboard.Map(app, static (name, type) => Page(name, type));
         app.MapGet("/login", LoginPage);
         app.MapPost("/login", SignInAsync).DisableAntiforgery();
         app.MapPost("/logout", async (HttpContext http) =>
