@@ -122,3 +122,65 @@ public sealed class ConfigurationTests
         return services;
     }
 }
+
+public sealed class HostingTests
+{
+    [Fact]
+    public async Task FeedbackMonitoring_DecoratesTheRegisteredStore_AndCountsRatings()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddSafeAI(safe => safe.AddFeedback().AddMonitoring());
+        services.AddSafeAIFeedbackMonitoring();
+        await using var provider = services.BuildServiceProvider();
+        var store = provider.GetRequiredService<SafeAI.Feedback.IFeedbackStore>();
+
+        await store.AddAsync(SafeAI.Feedback.FeedbackEntry.Create("r-1", SafeAI.Feedback.FeedbackRating.Down), TestContext.Current.CancellationToken);
+        await store.AddAsync(SafeAI.Feedback.FeedbackEntry.Create("r-2", SafeAI.Feedback.FeedbackRating.Up), TestContext.Current.CancellationToken);
+
+        Assert.IsType<MonitoredFeedbackStore>(store);
+        var now = DateTimeOffset.UtcNow;
+        var totals = provider.GetRequiredService<MetricsRecorder>().Sum(now.AddMinutes(-1), now.AddMinutes(1));
+        Assert.Equal((1, 1), (totals.Count("feedback.down"), totals.Count("feedback.up")));
+        Assert.NotNull(await store.GetAsync((await store.ListAsync(new SafeAI.Feedback.FeedbackQuery(), TestContext.Current.CancellationToken)).Items[0].Id, TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public void FeedbackMonitoring_WithoutAStore_SaysWhatToRegister()
+    {
+        var ex = Assert.Throws<InvalidOperationException>(() => new ServiceCollection().AddSafeAIFeedbackMonitoring());
+        Assert.Contains("register one first", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BackgroundService_EvaluatesTheRulesOnTheConfiguredSchedule()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 1, 5, 9, 0, 0, TimeSpan.Zero));
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddSingleton<TimeProvider>(clock);
+        services.AddSafeAI(safe => safe.AddMonitoring(m => m.AddRule(new AlertRuleOptions { Name = "errors", Metric = "error.rate", Above = 0.1, MinSamples = 10 })));
+        await using var provider = services.BuildServiceProvider();
+        var recorder = provider.GetRequiredService<MetricsRecorder>();
+        var engine = provider.GetRequiredService<AlertEngine>();
+        var fired = new TaskCompletionSource<AlertEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        engine.EventRecorded += (_, e) => fired.TrySetResult(e);
+        var service = provider.GetServices<Microsoft.Extensions.Hosting.IHostedService>().Single(static s => s is MonitoringService);
+        await service.StartAsync(TestContext.Current.CancellationToken);
+        for (var i = 0; i < 20; i++)
+        {
+            recorder.RecordCall(new CallObservation { Faulted = true });
+        }
+
+        // Advance in steps until the service's periodic timer has ticked past the bucket.
+        for (var i = 0; i < 50 && !fired.Task.IsCompleted; i++)
+        {
+            clock.Advance(TimeSpan.FromSeconds(30));
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+
+        var e = await fired.Task.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+        Assert.Equal(("errors", AlertEventKind.Fired), (e.Rule, e.Kind));
+        await service.StopAsync(TestContext.Current.CancellationToken);
+    }
+}
