@@ -95,7 +95,10 @@ public static class MonitoringPipelineBuilderExtensions
             _ => throw new InvalidOperationException($"Rule '{rule.Name}': unknown action '{spec.Type}'."),
         };
 
-        return new AlertEngine(sp.GetRequiredService<MetricsRecorder>(), rules, Create, logger, sp.GetRequiredService<MonitoringTelemetry>());
+        var telemetry = sp.GetRequiredService<MonitoringTelemetry>();
+        var engine = new AlertEngine(sp.GetRequiredService<MetricsRecorder>(), rules, Create, logger, telemetry);
+        telemetry.Observe(engine, sp.GetRequiredService<IKillSwitch>(), options.Drift.Enabled ? sp.GetRequiredService<DriftDetector>() : null);
+        return engine;
     }
 
     private sealed class ApplyContainment(IKillSwitch killSwitch, ThresholdOverrides overrides) : IPostConfigureOptions<FallbackOptions>, IPostConfigureOptions<RolloutOptions>, IPostConfigureOptions<ConfidenceOptions>

@@ -184,3 +184,34 @@ public sealed class HostingTests
         await service.StopAsync(TestContext.Current.CancellationToken);
     }
 }
+
+public sealed class TelemetryTests
+{
+    [Fact]
+    public async Task Gauges_ReportFiringAlertsAndTheKillSwitch()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddMetrics();
+        services.AddSafeAI(safe => safe.AddMonitoring());
+        await using var provider = services.BuildServiceProvider();
+        _ = provider.GetRequiredService<AlertEngine>();
+        var values = new Dictionary<string, double>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "SafeAI" && instrument.Name.StartsWith("safeai.monitoring.", StringComparison.Ordinal))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<int>((instrument, value, _, _) => values[instrument.Name] = value);
+        listener.Start();
+
+        await provider.GetRequiredService<IKillSwitch>().TurnOnAsync("test", TestContext.Current.CancellationToken);
+        listener.RecordObservableInstruments();
+
+        Assert.Equal(1, values["safeai.monitoring.kill_switch"]);
+        Assert.Equal(0, values["safeai.monitoring.alerts_firing"]);
+    }
+}
