@@ -46,7 +46,7 @@ public sealed class KillSwitch : IKillSwitch
     /// <param name="logger">Logs every change at Warning; none when <see langword="null"/>.</param>
     public KillSwitch(ILogger<KillSwitch>? logger = null) => _logger = (ILogger?)logger ?? NullLogger.Instance;
 
-    /// <summary>Raised after the switch changed, with its new state.</summary>
+    /// <summary>Raised after the switch changed, with its new state, once options that depend on the switch have reloaded (another thread may see <see cref="IsOn"/> change a moment earlier).</summary>
     public event EventHandler<bool>? Changed;
 
     /// <inheritdoc />

@@ -31,12 +31,17 @@ public sealed class IncidentCommandTests : IDisposable
         var killSwitch = provider.GetRequiredService<KillSwitch>();
         Assert.Equal("model answer", (await client.GetResponseAsync("hi", cancellationToken: TestContext.Current.CancellationToken)).Text);
 
+        // Changed is raised once the change has reached the stages' options (IsOn alone may be seen a moment earlier).
+        var turnedOn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var turnedOff = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        killSwitch.Changed += (_, on) => (on ? turnedOn : turnedOff).TrySetResult();
+
         var (code, output, errors) = await RunAsync("incident", "contain", "--store", store, "--reason", "INC-7: harmful answers");
 
         Assert.True(code == 0, errors);
         var line = JsonDocument.Parse(output).RootElement;
         Assert.Equal("on", line.GetProperty("kill_switch").GetString());
-        await WaitUntil(() => killSwitch.IsOn);
+        await turnedOn.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         Assert.Equal("INC-7: harmful answers", killSwitch.Reason);
         var contained = await client.GetResponseAsync("hi", cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal("Paused; see the FAQ.", contained.Text);
@@ -44,7 +49,7 @@ public sealed class IncidentCommandTests : IDisposable
 
         (code, _, errors) = await RunAsync("incident", "contain", "--store", store, "--release");
         Assert.True(code == 0, errors);
-        await WaitUntil(() => !killSwitch.IsOn);
+        await turnedOff.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         Assert.Equal("model answer", (await client.GetResponseAsync("hi", cancellationToken: TestContext.Current.CancellationToken)).Text);
         await syncService.StopAsync(TestContext.Current.CancellationToken);
     }
@@ -139,16 +144,6 @@ public sealed class IncidentCommandTests : IDisposable
 
         Assert.Equal(1, code);
         Assert.Contains("none.db' does not exist", errors, StringComparison.Ordinal);
-    }
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        for (var i = 0; i < 250 && !condition(); i++)
-        {
-            await Task.Delay(20, TestContext.Current.CancellationToken);
-        }
-
-        Assert.True(condition(), "the change did not arrive within 5 s");
     }
 
     private static async Task<(int Code, string Output, string Errors)> RunAsync(params string[] args)
