@@ -297,7 +297,7 @@ public sealed class AlertEngine
     private static Check CheckThreshold(AlertRule rule, MetricReading current)
     {
         var threshold = rule.Above ?? rule.Below!.Value;
-        if (current.Samples < rule.MinSamples || double.IsNaN(current.Value))
+        if ((!current.IsCount && current.Samples < rule.MinSamples) || double.IsNaN(current.Value))
         {
             return new Check(false, false, current.Value, threshold, current.Samples, double.NaN, $"{current.Samples} samples, fewer than the {rule.MinSamples} a verdict needs");
         }
@@ -392,7 +392,7 @@ public sealed class AlertEngine
         var rule = state.Rule;
         var baseline = Baseline(rule, end - rule.Window, end, rule.BaselineWindow);
         var change = baseline.Value != 0 && !double.IsNaN(baseline.Value) ? (current.Value / baseline.Value) - 1 : double.NaN;
-        var enough = current.Samples >= rule.MinSamples && baseline.Samples >= rule.MinSamples && !double.IsNaN(change);
+        var enough = (current.IsCount || (current.Samples >= rule.MinSamples && baseline.Samples >= rule.MinSamples)) && !double.IsNaN(change);
         var moved = enough && Math.Sign(rule.RelativeChange) * change >= Math.Abs(rule.RelativeChange);
         state.Streak = moved ? state.Streak + 1 : 0;
         var clear = enough && Math.Sign(rule.RelativeChange) * change < Math.Abs(rule.RelativeChange) / 2;

@@ -123,7 +123,7 @@ internal sealed class MetricSelector
                 }
 
                 var total = totals.Count(Numerator!);
-                return new MetricReading(total, totals.Buckets, total);
+                return new MetricReading(total, totals.Buckets, total) { IsCount = true };
         }
     }
 }
@@ -138,4 +138,8 @@ internal enum MetricKind
 }
 
 /// <summary>A metric's value over a window: the value, the samples behind it (trials of a rate, calls for latency), and for a rate the events.</summary>
-internal readonly record struct MetricReading(double Value, long Samples, long Events);
+internal readonly record struct MetricReading(double Value, long Samples, long Events)
+{
+    /// <summary>Gets a value indicating whether this is a plain counter total (min_samples does not apply: the count is the evidence).</summary>
+    public bool IsCount { get; init; }
+}

@@ -175,6 +175,29 @@ public sealed class AlertEngineTests
     }
 
     [Fact]
+    public async Task ThresholdOnACount_TrafficSpike_FiresWithoutMinimumSamples()
+    {
+        var (clock, recorder) = Start();
+        var engine = new AlertEngine(recorder, [new AlertRule(new AlertRuleOptions { Name = "traffic-spike", Metric = "calls", Above = 500, Window = TimeSpan.FromMinutes(5) })]);
+        for (var i = 0; i < 400; i++)
+        {
+            recorder.RecordCall(new CallObservation());
+        }
+
+        clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Empty(await engine.EvaluateAsync(TestContext.Current.CancellationToken));
+        for (var i = 0; i < 200; i++)
+        {
+            recorder.RecordCall(new CallObservation());
+        }
+
+        clock.Advance(TimeSpan.FromMinutes(1));
+        var fired = (await engine.EvaluateAsync(TestContext.Current.CancellationToken))[0];
+
+        Assert.Equal((AlertEventKind.Fired, 600.0), (fired.Kind, fired.Value));
+    }
+
+    [Fact]
     public async Task FeedbackRate_IsDownsOutOfRatedCalls()
     {
         var (clock, recorder) = Start();
