@@ -24,7 +24,9 @@ namespace SafeAI.Monitoring;
 /// condition on three looks in a row.
 /// </para>
 /// <para>A firing alert is announced once (then every <see cref="AlertRule.RepeatAfter"/>) and resolves only after its
-/// condition has been clear (for relative rules: less than half the change) for <see cref="AlertRule.ResolveAfter"/>.</para>
+/// condition has been clear for <see cref="AlertRule.ResolveAfter"/>: for a relative rule on a rate, once the reverse
+/// CUSUM (evidence for "back at the baseline" against "changed") has reached ln(1/α), as the forward test; for other relative rules, once
+/// the change is below half the stated one.</para>
 /// <para>Thread-safe: evaluations are serialized.</para>
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001:Types that own disposable fields should be disposable", Justification = "A SemaphoreSlim whose wait handle is never read holds no unmanaged resource.")]
@@ -141,6 +143,8 @@ public sealed class AlertEngine
                         var since = state.ClearSince.Value;
                         state.Firing = false;
                         state.ClearSince = null;
+                        state.LogLikelihoodRatio = 0;
+                        state.RecoveryLogLikelihoodRatio = 0;
                         notice = Event(AlertEventKind.Resolved, state.Rule, now, check, null, $"clear since {since.ToString("u", CultureInfo.InvariantCulture)}: {check.Reason}");
                     }
                 }
@@ -359,10 +363,20 @@ public sealed class AlertEngine
                         continue;
                     }
 
-                    state.LogLikelihoodRatio = Math.Max(0, state.LogLikelihoodRatio + (reading.Events * eventWeight) + ((reading.Samples - reading.Events) * otherWeight));
+                    var llr = (reading.Events * eventWeight) + ((reading.Samples - reading.Events) * otherWeight);
+                    // While firing, the forward sum is capped at the threshold: evidence piled up during a long incident
+                    // must not re-fire the alert hours after recovery.
+                    state.LogLikelihoodRatio = Math.Max(0, state.LogLikelihoodRatio + llr);
+                    if (state.Firing)
+                    {
+                        state.LogLikelihoodRatio = Math.Min(state.LogLikelihoodRatio, threshold);
+                    }
+
+                    state.RecoveryLogLikelihoodRatio = Math.Max(0, state.RecoveryLogLikelihoodRatio - llr);
                     if (state.LogLikelihoodRatio >= threshold && !state.Firing)
                     {
                         fired = true;
+                        state.RecoveryLogLikelihoodRatio = 0;
                     }
                 }
             }
@@ -375,8 +389,11 @@ public sealed class AlertEngine
             state.LogLikelihoodRatio = 0;
         }
 
+        // Recovery is decided by the reverse test, not by the window's noisy point estimate (which flaps): the evidence
+        // that the rate is back at the baseline, accumulated since the alert fired, must reach ln(1/α) like the forward
+        // test: a weaker bar resolved a persisting drop every few hours on runs of good minutes.
         var change = baseline.Value > 0 ? (current.Value / baseline.Value) - 1 : double.NaN;
-        var clear = !double.IsNaN(change) && current.Samples >= Math.Min(rule.MinSamples, 30) && Math.Sign(rule.RelativeChange) * change < Math.Abs(rule.RelativeChange) / 2;
+        var clear = state.RecoveryLogLikelihoodRatio >= threshold;
         var reason = $"{Pct(current.Value)} over {Span(rule.Window)} ({current.Events} of {current.Samples}) against {Pct(baseline.Value)} in {AlertRule.CompareName(rule.Compare)} ({baseline.Events} of {baseline.Samples}): {SignedPct(change)}; log likelihood ratio {statistic.ToString("0.0", CultureInfo.InvariantCulture)} (fires at {threshold.ToString("0.0", CultureInfo.InvariantCulture)})";
         return new Check(fired, clear && !fired, current.Value, baseline.Value, current.Samples, statistic, reason);
     }
@@ -481,6 +498,8 @@ public sealed class AlertEngine
         public DateTimeOffset? ClearSince { get; set; }
 
         public double LogLikelihoodRatio { get; set; }
+
+        public double RecoveryLogLikelihoodRatio { get; set; }
 
         public DateTimeOffset? NextBucket { get; set; }
 

@@ -49,6 +49,29 @@ public sealed class AlertEngineDoneWhenTests
     }
 
     [Fact]
+    public async Task RelativeRule_DropPersistsThenRecovers_StaysFiringWithoutFlappingThenResolves()
+    {
+        var clock = new FakeTimeProvider(Monday);
+        var recorder = new MetricsRecorder(null, clock);
+        var engine = new AlertEngine(recorder, [new AlertRule(new AlertRuleOptions { Name = "success-down-15pct", Metric = "success.rate", Compare = "previous-7-days", RelativeDecrease = 0.15 })]);
+        var traffic = new Traffic(recorder, clock, 31);
+        await traffic.RunAsync(TimeSpan.FromDays(7) + TimeSpan.FromHours(9));
+
+        traffic.SuccessRate = static _ => 0.95 * 0.85;
+        await traffic.RunAsync(TimeSpan.FromHours(8), engine);
+        Assert.Single(traffic.Events, static e => e.Kind == AlertEventKind.Fired);
+        Assert.DoesNotContain(traffic.Events, static e => e.Kind == AlertEventKind.Resolved); // the hourly estimate wobbles; the alert does not
+
+        traffic.SuccessRate = static _ => 0.95;
+        var recovered = clock.GetUtcNow();
+        await traffic.RunAsync(TimeSpan.FromHours(4), engine);
+
+        var resolved = Assert.Single(traffic.Events, static e => e.Kind == AlertEventKind.Resolved);
+        Assert.InRange(resolved.Time - recovered, TimeSpan.FromMinutes(15), TimeSpan.FromHours(2));
+        Assert.Single(traffic.Events, static e => e.Kind == AlertEventKind.Fired);
+    }
+
+    [Fact]
     public async Task Rules_StableNoisyStreamAt500CallsPerHour_FireNothingIn30Days()
     {
         var clock = new FakeTimeProvider(Monday);
