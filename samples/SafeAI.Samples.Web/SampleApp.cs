@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.AI;
 using SafeAI.AspNetCore;
+using SafeAI.Monitoring;
 using SafeAI.Review;
 
 namespace SafeAI.Samples.Web;
@@ -95,9 +96,15 @@ public static partial class SampleApp
                     o.Mode = ReviewMode.Defer;
                     o.MinimumRiskTier = RiskTier.High;
                 })
-                .AddFeedback();
+                .AddFeedback()
+                // Monitoring: every call's outcome, latency and arm in one-minute buckets; the rules of SafeAI:Monitoring
+                // (appsettings.json) evaluated every minute; the dashboard at /monitoring/ (reviewers only).
+                .AddMonitoring();
             UseStores(safe, builder.Configuration, database);
         });
+        builder.Services.AddSafeAIFeedbackMonitoring();
+        builder.Services.AddSafeAIMonitoringSqlite(database);
+        builder.Services.AddHealthChecks().AddSafeAIChecks();
         builder.Services.AddChatClient(FaqChatClient.CreateDemo()).UseSafeAI();
         builder.Services.AddSingleton<Conversations>();
         builder.Services.AddHostedService<RolloutJudgeService>();
@@ -124,6 +131,8 @@ public static partial class SampleApp
         app.MapSafeAIFeedback("/api/feedback");
         app.MapSafeAIReviews("/reviews");
         app.MapSafeAIRollout("/rollout");
+        app.MapSafeAIHealth();
+        MonitoringDashboard.Map(app, static (name, type) => Page(name, type));
         app.MapGet("/login", LoginPage);
         app.MapPost("/login", SignInAsync).DisableAntiforgery();
         app.MapPost("/logout", async (HttpContext http) =>

@@ -119,6 +119,8 @@ internal static class CommandLine
             """ + InvalidLinesHelp,
             ["input", "output", "types", "regions", "on-invalid", "eval", "markdown"],
             []),
+        ["monitor"] = MonitorCommand.Spec,
+        ["incident"] = IncidentCommand.Spec,
         ["calibrate"] = new(
             "calibrate",
             """

@@ -99,9 +99,9 @@ internal static class EvaluateCommand
     }
 
     /// <summary>Sends every conversation through the pipeline (at most <paramref name="concurrency"/> at once) and records what happened.</summary>
-    internal static async Task<List<CallRecord>> RunAllAsync(IChatClient client, StandInChatClient model, IReadOnlyList<Conversation> dataset, string datasetPath, int concurrency, CancellationToken cancellationToken)
+    internal static async Task<List<EvaluatedCall>> RunAllAsync(IChatClient client, StandInChatClient model, IReadOnlyList<Conversation> dataset, string datasetPath, int concurrency, CancellationToken cancellationToken)
     {
-        var records = new CallRecord[dataset.Count];
+        var records = new EvaluatedCall[dataset.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, dataset.Count), new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken }, async (i, ct) =>
         {
             var c = dataset[i];
@@ -145,7 +145,7 @@ internal static class EvaluateCommand
                 score = verdict.Score;
             }
 
-            records[i] = new CallRecord(c, result?.Outcome ?? GuardAction.Allow, result?.DecisiveVerdict?.Reason, score, elapsed);
+            records[i] = new EvaluatedCall(c, result?.Outcome ?? GuardAction.Allow, result?.DecisiveVerdict?.Reason, score, elapsed);
         }).ConfigureAwait(false);
         return [.. records];
     }
@@ -212,7 +212,7 @@ internal static class EvaluateCommand
         private readonly EvaluationPipeline _pipeline;
         private readonly (double Gap, JsonNode Node)? _bias;
 
-        public Evaluation(string config, string dataset, string answers, EvaluationPipeline pipeline, List<CallRecord> calls, (double Gap, JsonNode Node)? bias)
+        public Evaluation(string config, string dataset, string answers, EvaluationPipeline pipeline, List<EvaluatedCall> calls, (double Gap, JsonNode Node)? bias)
         {
             (_config, _dataset, _answers, _pipeline, _bias) = (config, dataset, answers, pipeline, bias);
             Overall = new SegmentMetrics(calls);

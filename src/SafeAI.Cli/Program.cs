@@ -42,6 +42,12 @@ internal static class Program
           safeai audit verify --sqlite PATH | --postgres CONNECTION   (also: audit export, audit purge, audit erase)
               checks the audit trail's hash chain; exit 0 and a count when intact, 1 and the first broken record when not
 
+        Monitoring and incidents (docs/monitoring.md):
+          safeai monitor replay --events events.jsonl --rules rules.json [--every 1m]
+              runs the alert engine over a recorded stream of calls; prints each alert as one JSON line
+          safeai incident contain|export|add-case ...
+              turn the shared kill switch on or off, export the calls around a time, add a reported case to an eval file
+
         --model: default (the fine-tuned model that ships in SafeAI.Onnx), ngram (the earlier n-gram default), cascade (the
         MiniLM cascade of SafeAI.Onnx.MiniLM) or a safeai-model.json path (files it names that are not beside it come from the MiniLM package).
 
@@ -83,6 +89,16 @@ internal static class Program
         if (args[0] == "rollout")
         {
             return await RolloutCommand.RunAsync(args[1..], output, errors).ConfigureAwait(false);
+        }
+
+        if (args[0] == "monitor")
+        {
+            return await MonitorCommand.RunAsync(args[1..], output, errors, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (args[0] == "incident")
+        {
+            return await IncidentCommand.RunAsync(args[1..], output, errors, cancellationToken).ConfigureAwait(false);
         }
 
         try

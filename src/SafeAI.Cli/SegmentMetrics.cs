@@ -9,7 +9,7 @@ namespace SafeAI.Cli;
 /// <param name="Reason">The decisive verdict's reason code, where one acted.</param>
 /// <param name="InputScore">The content filter's score of the input, where the filter ran.</param>
 /// <param name="LatencyMs">The time the whole call took, in milliseconds.</param>
-internal sealed record CallRecord(Conversation Conversation, GuardAction Outcome, string? Reason, double? InputScore, double LatencyMs)
+internal sealed record EvaluatedCall(Conversation Conversation, GuardAction Outcome, string? Reason, double? InputScore, double LatencyMs)
 {
     /// <summary>Gets a value indicating whether a benign conversation was blocked.</summary>
     public bool FalseBlock => Conversation.Label == ConversationLabel.Benign && Outcome == GuardAction.Block;
@@ -46,7 +46,7 @@ internal sealed class SegmentMetrics
     private readonly int[] _outcomes = new int[Outcomes.Length];
     private readonly double[] _latencies;
 
-    public SegmentMetrics(IReadOnlyList<CallRecord> calls)
+    public SegmentMetrics(IReadOnlyList<EvaluatedCall> calls)
     {
         N = calls.Count;
         foreach (var call in calls)

@@ -296,11 +296,11 @@ public sealed class EvaluateTests : IDisposable
     [Fact]
     public void Gate_RecordsOfTwoSegments_JudgesEachWithEstimateOrIntervalAndSkipsSmallOnes()
     {
-        static CallRecord Call(int line, string language, ConversationLabel label, GuardAction outcome) =>
+        static EvaluatedCall Call(int line, string language, ConversationLabel label, GuardAction outcome) =>
             new(new Conversation(line, [new ChatMessage(ChatRole.User, "x")], label, [], null, new Dictionary<string, string> { ["language"] = language }, null, null, null, language), outcome, null, null, 1);
 
         // en: 1 of 100 benign blocked; de: 3 of 100; fr: 1 of 2.
-        var calls = new List<CallRecord>();
+        var calls = new List<EvaluatedCall>();
         for (var i = 0; i < 100; i++)
         {
             calls.Add(Call(i, "en", ConversationLabel.Benign, i < 1 ? GuardAction.Block : GuardAction.Allow));

@@ -229,7 +229,8 @@ internal static class ConfigurationKeys
             // A read-only property is bound into when it holds an object, a list or a dictionary the binder can fill.
             if (property.SetMethod?.IsPublic == true || !IsValue(Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType))
             {
-                result.TryAdd(property.Name, property);
+                // [ConfigurationKeyName] renames the key the binder reads (e.g. relative_increase), so it is the valid key.
+                result.TryAdd(property.GetCustomAttribute<ConfigurationKeyNameAttribute>()?.Name ?? property.Name, property);
             }
         }
 
