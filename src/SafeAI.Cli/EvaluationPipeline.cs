@@ -34,8 +34,8 @@ internal sealed class EvaluationPipeline : IDisposable
         ("Disclosure", "AI disclosure", typeof(AIDisclosureOptions), static b => b.AddAIDisclosure()),
     ];
 
-    /// <summary>Sections of stages that need code (an estimator, a fallback client, arms): left out of an evaluation, and said so.</summary>
-    private static readonly string[] CodeOnly = ["Confidence", "Fallback", "Rollout", "Feedback"];
+    /// <summary>Sections of stages that need code or stores of their own (an estimator, a fallback client, arms, metric, audit and consent stores): left out of an evaluation, and said so.</summary>
+    private static readonly string[] CodeOnly = ["Confidence", "Fallback", "Rollout", "Feedback", "Monitoring", "AuditTrail", "Consent"];
 
     private readonly ServiceProvider _services;
 

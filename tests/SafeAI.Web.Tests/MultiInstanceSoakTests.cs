@@ -319,6 +319,9 @@ public sealed class MultiInstanceSoakTests
             {
                 dll, $"--urls=http://127.0.0.1:{port}", "--Sample:DataDirectory=" + data, "--Sample:Redis=" + redis, "--Sample:PostgreSql=" + postgres,
                 "--Sample:AssistantSharePercent=100", "--SafeAI:RateLimiting:Window=30.00:00:00", "--Logging:LogLevel:Default=Warning",
+                // CI runs the other test projects beside this one on two cores: a Redis answer can take longer than the
+                // default 250 ms store timeout there, and a timed-out acquire is refused (fail closed), not admitted.
+                "--SafeAI:RateLimiting:StoreTimeout=00:00:05",
                 "--Logging:Console:FormatterName=simple", "--environment=Production",
             })
             {
