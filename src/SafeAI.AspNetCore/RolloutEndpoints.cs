@@ -20,11 +20,11 @@ internal sealed partial class RolloutEndpoints(RolloutController controller, Saf
     private const int MaxReasonLength = 500;
     private const int HistoryShown = 20;
 
-    public IResult State(HttpContext http)
-    {
-        var killSwitch = http.RequestServices.GetService<IOptionsMonitor<RolloutOptions>>()?.CurrentValue.KillSwitch ?? false;
-        return Results.Json(Describe(controller, killSwitch));
-    }
+    public IResult State(HttpContext http) => Results.Json(Describe(controller, ConfiguredKillSwitch(http)));
+
+    // The kill switch in configuration (SafeAI:Rollout:KillSwitch) sends everyone to the baseline whatever the controller says.
+    private static bool ConfiguredKillSwitch(HttpContext http) =>
+        http.RequestServices.GetService<IOptionsMonitor<RolloutOptions>>()?.CurrentValue.KillSwitch ?? false;
 
     public async Task<IResult> CommandAsync(string command, HttpContext http)
     {
@@ -68,7 +68,7 @@ internal sealed partial class RolloutEndpoints(RolloutController controller, Saf
 
         var logger = http.RequestServices.GetService<ILoggerFactory>()?.CreateLogger("SafeAI.AspNetCore") ?? NullLogger.Instance;
         LogOperatorCommand(logger, command, controller.Name, operatorId, decision.Kind, decision.Status);
-        return Results.Json(new { decision = ToJson(decision), state = Describe(controller, killSwitch: false) });
+        return Results.Json(new { decision = ToJson(decision), state = Describe(controller, ConfiguredKillSwitch(http)) });
     }
 
     public async Task PageAsync(HttpContext http, CancellationToken cancellationToken)
