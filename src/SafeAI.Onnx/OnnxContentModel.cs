@@ -15,6 +15,7 @@ internal abstract class OnnxContentModel : ContentModel
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
     private MicroBatcher? _batcher;
+    private int _running;
     private int _maxBatchSize;
 
     private protected OnnxContentModel(ModelDescription description, ModelFiles files, OnnxRuntimeOptions options, string[] categories)
@@ -203,6 +204,22 @@ internal abstract class OnnxContentModel : ContentModel
 
     private protected float[] Run(IReadOnlyList<int[]> windows, int first, int count, CancellationToken cancellationToken, bool embeddingsOnly = false)
     {
+        // Counted before the disposed check, so that Dispose (which sets the flag first, then waits for the count to
+        // reach zero) never frees the session under a run: a caller that stopped waiting leaves its run going on a pool thread.
+        Interlocked.Increment(ref _running);
+        try
+        {
+            ThrowIfDisposed();
+            return RunSession(windows, first, count, embeddingsOnly, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _running);
+        }
+    }
+
+    private float[] RunSession(IReadOnlyList<int[]> windows, int first, int count, bool embeddingsOnly, CancellationToken cancellationToken)
+    {
         cancellationToken.ThrowIfCancellationRequested();
         var seq = 0;
         for (var i = 0; i < count; i++)
@@ -280,6 +297,20 @@ internal abstract class OnnxContentModel : ContentModel
     private protected override void ReleaseResources()
     {
         _batcher?.Dispose();
+
+        // Runs started before the model was disposed finish first (they take milliseconds). Should one still be running
+        // after half a minute, the session is left to the finalizer rather than freed under it.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (Volatile.Read(ref _running) > 0)
+        {
+            if (waited.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                return;
+            }
+
+            Thread.Sleep(1);
+        }
+
         _session.Dispose();
     }
 

@@ -93,6 +93,32 @@ public sealed class DefaultModelSpotChecks : IClassFixture<DefaultModelSpotCheck
         }
     }
 
+    [Fact]
+    public async Task Dispose_WhileCallsAreScoring_WaitsForRunsInsteadOfFreeingTheSessionUnderThem()
+    {
+        // Each window runs on a pool thread; a caller that stops waiting (a stage's time budget, a cancelled evaluation)
+        // leaves its run going. Disposing the model then must not free the native session under it (that crashed a
+        // test process before runs were counted).
+        var model = ContentModel.LoadDefault();
+        var text = string.Concat(Enumerable.Repeat(Ordinary, 6));
+        var calls = Enumerable.Range(0, 16).Select(_ => Task.Run(() => model.ScoreAsync(text, TestContext.Current.CancellationToken).AsTask(), TestContext.Current.CancellationToken)).ToArray();
+        await Task.Delay(20, TestContext.Current.CancellationToken);
+
+        model.Dispose();
+
+        foreach (var call in calls)
+        {
+            try
+            {
+                Assert.Equal(ContentCategories.All.Count, (await call).Count);
+            }
+            catch (ObjectDisposedException)
+            {
+                // A call that started after the dispose is refused; the process lives on.
+            }
+        }
+    }
+
     /// <summary>One default model for the class (loading the ONNX session takes a moment).</summary>
     public sealed class Model : IDisposable
     {
