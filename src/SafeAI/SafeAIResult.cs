@@ -15,7 +15,13 @@ public sealed class SafeAIResult : IReadOnlyList<GuardVerdict>
     public const string PropertyKey = "safeai.result";
 
     private const int MaxInterned = 256;
+    private const int RecentSlots = 64;
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<GuardVerdict, SafeAIResult> s_interned = new();
+
+    // A direct-mapped cache in front of s_interned, keyed by the identity of the verdict's strings: stages record their
+    // verdicts with the same string instances call after call, so a hit costs two reference comparisons instead of
+    // hashing and comparing the strings' characters.
+    private static readonly SafeAIResult?[] s_recent = new SafeAIResult?[RecentSlots];
     private readonly GuardVerdict[] _verdicts;
     private readonly int _decisiveIndex;
 
@@ -139,14 +145,35 @@ public sealed class SafeAIResult : IReadOnlyList<GuardVerdict>
     /// </summary>
     private static SafeAIResult Interned(in GuardVerdict verdict)
     {
-        if (s_interned.TryGetValue(verdict, out var shared))
+        var slot = RecentSlot(verdict);
+        if (Volatile.Read(ref s_recent[slot]) is { } recent && IsSameInterned(recent._verdicts[0], verdict))
         {
-            return shared;
+            return recent;
         }
 
-        var created = new SafeAIResult([verdict]);
-        return s_interned.Count < MaxInterned ? s_interned.GetOrAdd(verdict, created) : created;
+        if (!s_interned.TryGetValue(verdict, out var shared))
+        {
+            var created = new SafeAIResult([verdict]);
+            if (s_interned.Count >= MaxInterned)
+            {
+                return created;
+            }
+
+            shared = s_interned.GetOrAdd(verdict, created);
+        }
+
+        Volatile.Write(ref s_recent[slot], shared);
+        return shared;
     }
+
+    private static int RecentSlot(in GuardVerdict v) =>
+        (System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(v.Reason) ^
+         (v.Detail is null ? 0 : System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(v.Detail) * 31) ^
+         (int)v.Action) & (RecentSlots - 1);
+
+    // Both verdicts are internable (Allow, no score, threshold, retry or elapsed time), so the strings decide.
+    private static bool IsSameInterned(in GuardVerdict a, in GuardVerdict b) =>
+        ReferenceEquals(a.Reason, b.Reason) && ReferenceEquals(a.Detail, b.Detail) && ReferenceEquals(a.Stage, b.Stage) && a.Action == b.Action;
 
     private static bool IsInternable(in GuardVerdict v) =>
         v.Action == GuardAction.Allow && v.Elapsed == TimeSpan.Zero && v.Score is null && v.Threshold is null && v.RetryAfter is null;

@@ -7,6 +7,32 @@ public class LeanResultTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
+    public void SingleAllowVerdict_SharedResults_NeverAnotherVerdictsResult()
+    {
+        // Distinct string instances with equal or different text: the fast path compares references, the table compares text.
+        for (var i = 0; i < 400; i++)
+        {
+            var detail = "arm-" + (i % 97).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var verdict = GuardVerdict.Allow("rollout", "rollout.ai") with { Detail = detail };
+
+            var first = SafeAIResult.Create([verdict]);
+            var again = SafeAIResult.Create([verdict]);
+
+            Assert.Equal(detail, Assert.Single(first).Detail);
+            Assert.Equal("rollout.ai", first[0].Reason);
+            Assert.Equal(detail, Assert.Single(again).Detail);
+        }
+
+        var allow = SafeAIResult.Create([GuardVerdict.Allow("s", "r.one")]);
+        var other = SafeAIResult.Create([GuardVerdict.Allow("s", "r.two")]);
+        var scored = SafeAIResult.Create([GuardVerdict.Allow("s", "r.one") with { Score = 0.2 }]);
+        Assert.Equal("r.one", allow[0].Reason);
+        Assert.Equal("r.two", other[0].Reason);
+        Assert.Equal(0.2, scored[0].Score);
+        Assert.NotSame(scored, SafeAIResult.Create([GuardVerdict.Allow("s", "r.one") with { Score = 0.2 }]));
+    }
+
+    [Fact]
     public async Task Default_AllAllowedRoutinely_SharedEmptyResult()
     {
         using var client = TestChatClient.Answering("ok").AsBuilder().UseSafeAI(safe => safe

@@ -13,6 +13,11 @@ internal sealed class RolloutGuard : AIGuard
     private const string ReasonAI = "rollout.ai";
     private const string ReasonBaseline = "rollout.baseline";
 
+    /// <summary>Latency is measured on one call in this many (a power of two).</summary>
+    internal const int LatencySampleEvery = 4;
+
+    private const long NotTimed = long.MinValue;
+
     private readonly RolloutController _controller;
     private readonly RolloutBaseline _baseline;
     private readonly RolloutBucketing _buckets;
@@ -28,6 +33,7 @@ internal sealed class RolloutGuard : AIGuard
     private readonly int _blockSlot;
     private readonly int _escalationSlot;
     private readonly int _errorSlot;
+    private int _latencyTicks;
 
     public RolloutGuard(RolloutOptions options, RolloutController controller, Func<bool>? killSwitch = null)
         : base("rollout", options)
@@ -63,7 +69,7 @@ internal sealed class RolloutGuard : AIGuard
             return InvokeBaselineAsync(context, counted, stage);
         }
 
-        var started = context.TimeProvider.GetTimestamp();
+        var started = SampleLatency() ? context.TimeProvider.GetTimestamp() : NotTimed;
         ValueTask<ChatResponse> pending;
         try
         {
@@ -89,11 +95,11 @@ internal sealed class RolloutGuard : AIGuard
         var arm = Route(context, out var counted, out var stage);
         if (arm == RolloutArm.Baseline)
         {
-            var startedBaseline = context.TimeProvider.GetTimestamp();
+            var startedBaseline = SampleLatency() ? context.TimeProvider.GetTimestamp() : NotTimed;
             try
             {
                 var baseline = await _baseline.GetStreamingResponseAsync(context, context.CancellationToken).ConfigureAwait(false);
-                _controller.RecordLatency(RolloutArm.Baseline, context.TimeProvider.GetElapsedTime(startedBaseline));
+                RecordLatency(RolloutArm.Baseline, context, startedBaseline);
                 return baseline;
             }
             catch
@@ -103,7 +109,7 @@ internal sealed class RolloutGuard : AIGuard
             }
         }
 
-        var started = context.TimeProvider.GetTimestamp();
+        var started = SampleLatency() ? context.TimeProvider.GetTimestamp() : NotTimed;
         try
         {
             var stream = await next.GetStreamingResponseAsync(context).ConfigureAwait(false);
@@ -229,11 +235,11 @@ internal sealed class RolloutGuard : AIGuard
             context.Items[AIDisclosure.ModeItemKey] = AIDisclosureMode.None;
         }
 
-        var started = context.TimeProvider.GetTimestamp();
+        var started = SampleLatency() ? context.TimeProvider.GetTimestamp() : NotTimed;
         try
         {
             var response = await _baseline.GetResponseAsync(context, context.CancellationToken).ConfigureAwait(false);
-            _controller.RecordLatency(RolloutArm.Baseline, context.TimeProvider.GetElapsedTime(started));
+            RecordLatency(RolloutArm.Baseline, context, started);
             return response;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !context.CancellationToken.IsCancellationRequested)
@@ -273,7 +279,7 @@ internal sealed class RolloutGuard : AIGuard
 
     private void CountOutcome(SafeAIContext context, bool counted, int stage, long started)
     {
-        _controller.RecordLatency(RolloutArm.AI, context.TimeProvider.GetElapsedTime(started));
+        RecordLatency(RolloutArm.AI, context, started);
         if (!counted)
         {
             return;
@@ -309,6 +315,21 @@ internal sealed class RolloutGuard : AIGuard
         if (escalation)
         {
             _controller.RecordSlot(RolloutArm.AI, stage, _escalationSlot, 1);
+        }
+    }
+
+    /// <summary>
+    /// Decides whether this call's latency is measured: one call in <see cref="LatencySampleEvery"/> (the first call
+    /// included), so the per-arm p95 comes from a systematic sample and most calls skip the two clock reads. The counter
+    /// is deliberately not atomic: a lost increment only shifts which call is sampled.
+    /// </summary>
+    private bool SampleLatency() => (unchecked(++_latencyTicks) & (LatencySampleEvery - 1)) == 1;
+
+    private void RecordLatency(RolloutArm arm, SafeAIContext context, long started)
+    {
+        if (started != NotTimed)
+        {
+            _controller.RecordLatency(arm, context.TimeProvider.GetElapsedTime(started));
         }
     }
 
