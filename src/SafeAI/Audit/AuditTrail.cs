@@ -52,6 +52,12 @@ public sealed class AuditTrail : IAsyncDisposable, IDisposable
     private long _lastDropLog = long.MinValue;
     private int _disposed;
 
+    // The queue: an unbounded single-reader channel (its reader takes items without a lock, so a busy writer never holds
+    // up callers) bounded by this count of reserved places; callers waiting for room (FullMode Block, and records that
+    // are never dropped) wait on _room, which the writer completes whenever it takes items off.
+    private int _queued;
+    private TaskCompletionSource? _room;
+
     /// <summary>Initializes a new instance of the <see cref="AuditTrail"/> class and starts its writer.</summary>
     /// <param name="store">The store.</param>
     /// <param name="options">The settings; <see langword="null"/> for the defaults.</param>
@@ -74,11 +80,10 @@ public sealed class AuditTrail : IAsyncDisposable, IDisposable
         _textKey = AuditTrailOptions.DecodeKey(_options.TextKey);
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
-        _channel = Channel.CreateBounded<PendingAudit>(new BoundedChannelOptions(_options.QueueCapacity)
+        _channel = Channel.CreateUnbounded<PendingAudit>(new UnboundedChannelOptions
         {
             SingleReader = true,
             SingleWriter = false,
-            FullMode = BoundedChannelFullMode.Wait,
             AllowSynchronousContinuations = false,
         });
 
@@ -86,7 +91,7 @@ public sealed class AuditTrail : IAsyncDisposable, IDisposable
         _writtenCounter = meter.CreateCounter<long>("safeai.audit.records", "{record}", "Audit records appended to the store.");
         _droppedCounter = meter.CreateCounter<long>("safeai.audit.dropped", "{record}", "Audit records dropped because the queue was full (FullMode DropAndCount) or the trail was closed.");
         _failureCounter = meter.CreateCounter<long>("safeai.audit.write_failures", "{batch}", "Failed attempts to append a batch of audit records.");
-        _ = meter.CreateObservableGauge("safeai.audit.queue_length", () => (long)_channel.Reader.Count, "{record}", "Audit records waiting for the writer.");
+        _ = meter.CreateObservableGauge("safeai.audit.queue_length", () => (long)Volatile.Read(ref _queued), "{record}", "Audit records waiting for the writer.");
         _writer = Task.Run(WriteLoopAsync);
     }
 
@@ -106,7 +111,7 @@ public sealed class AuditTrail : IAsyncDisposable, IDisposable
     public long WriteFailureCount => Interlocked.Read(ref _failures);
 
     /// <summary>Gets the number of records waiting for the writer.</summary>
-    public int QueueLength => _channel.Reader.Count;
+    public int QueueLength => Math.Max(0, Volatile.Read(ref _queued));
 
     /// <summary>Gets a value indicating whether texts are hashed (a text key is configured).</summary>
     internal bool RecordsText => _textKey is not null;
@@ -309,6 +314,7 @@ public sealed class AuditTrail : IAsyncDisposable, IDisposable
         }
 
         _channel.Writer.TryComplete();
+        SignalRoom();
         try
         {
             // Real time: the shutdown budget is about the process stopping, whatever clock the records are dated by.
@@ -317,7 +323,7 @@ public sealed class AuditTrail : IAsyncDisposable, IDisposable
         catch (TimeoutException)
         {
             await _stopping.CancelAsync().ConfigureAwait(false);
-            var lost = _channel.Reader.Count;
+            var lost = QueueLength;
             AuditLog.ShutdownLost(_logger, lost, _options.ShutdownTimeout);
             CountDropped(lost);
             try
@@ -368,8 +374,9 @@ public sealed class AuditTrail : IAsyncDisposable, IDisposable
 
     private ValueTask EnqueueAsync(PendingAudit item, CancellationToken cancellationToken)
     {
-        if (_channel.Writer.TryWrite(item))
+        if (TryReserve())
         {
+            Write(item);
             return ValueTask.CompletedTask;
         }
 
@@ -391,18 +398,76 @@ public sealed class AuditTrail : IAsyncDisposable, IDisposable
 
     private async ValueTask WaitToEnqueueAsync(PendingAudit item, CancellationToken cancellationToken)
     {
-        try
+        while (true)
         {
-            await _channel.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+            // Take the signal before trying, so room made after a failed try always completes the signal awaited.
+            var room = Volatile.Read(ref _room);
+            if (room is null)
+            {
+                var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                room = Interlocked.CompareExchange(ref _room, created, null) ?? created;
+            }
+
+            if (TryReserve())
+            {
+                Write(item);
+                return;
+            }
+
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                Dropped("the audit trail is closed");
+                return;
+            }
+
+            try
+            {
+                await room.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Dropped("the caller cancelled while waiting for room in the queue");
+                throw;
+            }
         }
-        catch (ChannelClosedException)
+    }
+
+    private bool TryReserve()
+    {
+        if (Interlocked.Increment(ref _queued) <= _options.QueueCapacity)
         {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _queued);
+        return false;
+    }
+
+    /// <summary>Writes an item whose place is reserved; a closed trail gives the place back and counts the drop.</summary>
+    private void Write(PendingAudit item)
+    {
+        if (!_channel.Writer.TryWrite(item))
+        {
+            Interlocked.Decrement(ref _queued);
             Dropped("the audit trail is closed");
         }
-        catch (OperationCanceledException)
+    }
+
+    /// <summary>The writer took items off the queue: gives their places back and wakes callers waiting for room.</summary>
+    private void Release(int count)
+    {
+        if (count > 0)
         {
-            Dropped("the caller cancelled while waiting for room in the queue");
-            throw;
+            Interlocked.Add(ref _queued, -count);
+            SignalRoom();
+        }
+    }
+
+    private void SignalRoom()
+    {
+        if (Volatile.Read(ref _room) is not null)
+        {
+            Interlocked.Exchange(ref _room, null)?.TrySetResult();
         }
     }
 
@@ -440,8 +505,10 @@ public sealed class AuditTrail : IAsyncDisposable, IDisposable
             {
                 batch.Clear();
                 markers.Clear();
+                var taken = 0;
                 while (batch.Count < _options.BatchSize && reader.TryRead(out var item))
                 {
+                    taken += item is FlushMarker ? 0 : 1;
                     switch (item)
                     {
                         case FlushMarker marker:
@@ -456,6 +523,7 @@ public sealed class AuditTrail : IAsyncDisposable, IDisposable
                     }
                 }
 
+                Release(taken);
                 if (batch.Count > 0)
                 {
                     await AppendWithRetryAsync(batch, stopping).ConfigureAwait(false);
@@ -479,6 +547,11 @@ public sealed class AuditTrail : IAsyncDisposable, IDisposable
         {
             while (reader.TryRead(out var left))
             {
+                if (left is not FlushMarker)
+                {
+                    Release(1);
+                }
+
                 if (left is FlushMarker marker)
                 {
                     marker.Done.TrySetException(new AuditStoreException("The audit trail was closed before these records could be stored."));

@@ -134,6 +134,54 @@ public sealed class AuditTrailTests
         }
     }
 
+    [Fact]
+    public async Task TinyQueue_Block_ManyConcurrentCallers_EveryRecordStoredInOrderOfAChainAndNoneDropped()
+    {
+        // Eight callers on a queue of three places with a slow store: callers keep waiting for room and are woken as the
+        // writer takes records off; none may be lost, dropped or left waiting.
+        var store = new InMemoryAuditStore();
+        var slow = new SlowStore(store);
+        await using var trail = new AuditTrail(slow, new AuditTrailOptions { QueueCapacity = 3, BatchSize = 2 });
+        using var client = new SafeAIChatClient(TestChatClient.Answering("ok"), new SafeAIPipelineBuilder().AddAuditTrail(trail).Build());
+        var callers = Enumerable.Range(0, 8).Select(c => Task.Run(async () =>
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                await client.GetResponseAsync("hi", new ChatOptions().WithUser("u-" + c), Ct);
+                Assert.InRange(trail.QueueLength, 0, 3);
+            }
+        }, Ct)).ToArray();
+
+        await Task.WhenAll(callers).WaitAsync(TimeSpan.FromSeconds(60), Ct);
+        await trail.FlushAsync(Ct);
+
+        Assert.Equal(0, trail.DroppedCount);
+        Assert.Equal(320, trail.WrittenCount);
+        Assert.Equal(0, trail.QueueLength);
+        var records = await ReadAsync(store, AuditRecordKinds.Call);
+        Assert.Equal(320, records.Count);
+        Assert.Equal(8, records.Select(static r => r.Subject).Distinct().Count());
+        Assert.True((await AuditChain.VerifyAsync(store.ReadAsync(null, Ct), null, Ct)).IsIntact);
+    }
+
+    /// <summary>Delays every append a little, so a small queue fills.</summary>
+    private sealed class SlowStore(IAuditStore inner) : IAuditStore
+    {
+        public async ValueTask<AuditHead> AppendAsync(IReadOnlyList<AuditEntry> entries, AuditSealer sealer, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(1, cancellationToken);
+            return await inner.AppendAsync(entries, sealer, cancellationToken);
+        }
+
+        public IAsyncEnumerable<AuditRecord> ReadAsync(AuditQuery? query = null, CancellationToken cancellationToken = default) => inner.ReadAsync(query, cancellationToken);
+
+        public ValueTask<AuditHead> GetHeadAsync(CancellationToken cancellationToken = default) => inner.GetHeadAsync(cancellationToken);
+
+        public ValueTask<int> EraseTextAsync(string subject, CancellationToken cancellationToken = default) => inner.EraseTextAsync(subject, cancellationToken);
+
+        public ValueTask<long> DeleteBeforeAsync(long sequence, CancellationToken cancellationToken = default) => inner.DeleteBeforeAsync(sequence, cancellationToken);
+    }
+
     /// <summary>A store whose appends never complete (a database that hangs).</summary>
     private sealed class BlockedStore : IAuditStore
     {
