@@ -30,6 +30,14 @@ public static partial class SampleApp
 
     private const int MaxBodyBytes = 64 * 1024;
 
+    /// <summary>
+    /// The cookie that identifies a visitor of the chat (the sample has no customer accounts): a random id, the user id
+    /// of the visitor's chat calls and the subject of their consent choices at <c>/consent/</c>.
+    /// </summary>
+    public const string VisitorCookie = "safeai-visitor";
+
+    private const string VisitorItem = "SafeAI.Samples.Web.Visitor";
+
     /// <summary>Builds the app: SafeAI (disclosure, deferred human review, SQLite stores), cookie sign-in, pages and endpoints.</summary>
     /// <param name="args">Command-line arguments (e.g. <c>--urls http://127.0.0.1:0 --Sample:DataDirectory /tmp/x</c>).</param>
     /// <returns>The app, not yet started.</returns>
@@ -44,6 +52,9 @@ public static partial class SampleApp
         var dataDirectory = Path.GetFullPath(builder.Configuration["Sample:DataDirectory"] ?? "App_Data", builder.Environment.ContentRootPath);
         Directory.CreateDirectory(dataDirectory);
         var database = Path.Combine(dataDirectory, "safeai-sample.db");
+        var auditTextKey = builder.Configuration["SafeAI:AuditTrail:TextKey"] is { Length: > 0 } configuredKey
+            ? configuredKey
+            : LoadOrCreateDemoTextKey(Path.Combine(dataDirectory, "audit-text.key"));
 
         builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie(o =>
         {
@@ -99,8 +110,15 @@ public static partial class SampleApp
                 .AddFeedback()
                 // Monitoring: every call's outcome, latency and arm in one-minute buckets; the rules of SafeAI:Monitoring
                 // (appsettings.json) evaluated every minute; the dashboard at /monitoring/ (reviewers only).
-                .AddMonitoring();
+                .AddMonitoring()
+                // The audit trail: one hash-chained record per call, per reviewer decision and per consent change. The
+                // text of a message is kept only for visitors who said yes to store-text (else a keyed fingerprint).
+                .AddAuditTrail(o => o.TextKey ??= auditTextKey);
             UseStores(safe, builder.Configuration, database);
+
+            // Consent (after the stores: it wraps the feedback store): each visitor's choices, changed at /consent/,
+            // decide what of their text the audit trail, the feedback store and the review queue keep.
+            safe.AddConsent();
         });
         builder.Services.AddSafeAIFeedbackMonitoring();
         builder.Services.AddSafeAIMonitoringSqlite(database);
@@ -121,6 +139,11 @@ public static partial class SampleApp
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();
+        app.Use(static (http, next) =>
+        {
+            IssueVisitorCookie(http);
+            return next(http);
+        });
         app.UseSafeAI();
 
         app.MapGet("/", () => Page("index.html", "text/html; charset=utf-8"));
@@ -131,6 +154,11 @@ public static partial class SampleApp
         app.MapSafeAIFeedback("/api/feedback");
         app.MapSafeAIReviews("/reviews");
         app.MapSafeAIRollout("/rollout");
+        app.MapSafeAIConsent("/consent", static o =>
+        {
+            o.GetSubjectId = VisitorId;
+            o.ReturnPath = "/";
+        });
         app.MapSafeAIHealth();
         MonitoringDashboard.Map(app, static (name, type) => Page(name, type));
         app.MapGet("/login", LoginPage);
@@ -186,6 +214,12 @@ public static partial class SampleApp
 
         var highStakes = HighStakes().IsMatch(message);
         var options = new ChatOptions().WithConversation(conversationId).WithRiskTier(highStakes ? RiskTier.High : RiskTier.Low);
+        if (VisitorId(http) is { } visitor)
+        {
+            // The visitor's consent choices (read by the consent stage for this user id) apply to this call.
+            options = options.WithUser(visitor);
+        }
+
         var history = conversations.Get(conversationId);
         history.Add(new ChatMessage(ChatRole.User, message));
         var response = await chat.GetResponseAsync(history, options, cancellationToken);
@@ -465,9 +499,63 @@ public static partial class SampleApp
         return Results.Content(reader.ReadToEnd(), contentType);
     }
 
+    /// <summary>Gets the visitor's id from the <see cref="VisitorCookie"/> (issued when the chat or consent page is opened), or <see langword="null"/>.</summary>
+    /// <param name="http">The request.</param>
+    /// <returns>The id, or <see langword="null"/> for a caller that never opened a page (or sent a malformed cookie).</returns>
+    internal static string? VisitorId(HttpContext http)
+    {
+        if (http.Items[VisitorItem] is string issued)
+        {
+            return issued;
+        }
+
+        return http.Request.Cookies[VisitorCookie] is { } cookie && VisitorIdPattern().IsMatch(cookie) ? cookie : null;
+    }
+
+    // Opening the chat page or the consent page gives a new visitor an id; API calls never do, so a caller without one
+    // is anonymous (no consent choices to apply, and the consent API answers 401).
+    private static void IssueVisitorCookie(HttpContext http)
+    {
+        var path = http.Request.Path;
+        if (!HttpMethods.IsGet(http.Request.Method) || !(path == "/" || path == "/consent" || path == "/consent/") || VisitorId(http) is not null)
+        {
+            return;
+        }
+
+        var id = Guid.NewGuid().ToString("N");
+        http.Items[VisitorItem] = id;
+        http.Response.Cookies.Append(VisitorCookie, id, new CookieOptions
+        {
+            HttpOnly = true,
+            SameSite = SameSiteMode.Strict,
+            Secure = http.Request.IsHttps,
+            IsEssential = true,
+            MaxAge = TimeSpan.FromDays(365),
+            Path = "/",
+        });
+    }
+
+    [GeneratedRegex("^[0-9a-f]{32}$", RegexOptions.CultureInvariant)]
+    private static partial Regex VisitorIdPattern();
+
+    // Demo only: the audit trail's text key is created next to the database on first run. A real app keeps it in a
+    // secret store (SafeAI:AuditTrail:TextKey), out of the database's reach.
+    private static string LoadOrCreateDemoTextKey(string path)
+    {
+        if (File.Exists(path) && File.ReadAllText(path).Trim() is { Length: > 0 } existing)
+        {
+            return existing;
+        }
+
+        var key = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        File.WriteAllText(path, key);
+        return key;
+    }
+
     // One instance keeps everything in one SQLite file. Several instances behind a load balancer share state instead:
     // Sample:Redis (a StackExchange.Redis configuration string) holds the rate limits, so they are exact across
-    // instances; Sample:PostgreSql (a connection string) holds the review queue and the feedback.
+    // instances; Sample:PostgreSql (a connection string) holds the review queue, the feedback, the consent choices and
+    // the audit trail.
     private static void UseStores(SafeAIPipelineBuilder safe, IConfiguration configuration, string database)
     {
         if (configuration["Sample:Redis"] is { Length: > 0 } redis)
@@ -478,12 +566,16 @@ public static partial class SampleApp
         if (configuration["Sample:PostgreSql"] is { Length: > 0 } postgres)
         {
             safe.UsePostgreSqlReviewStore(o => o.ConnectionString = postgres)
-                .UsePostgreSqlFeedbackStore(o => o.ConnectionString = postgres);
+                .UsePostgreSqlFeedbackStore(o => o.ConnectionString = postgres)
+                .UsePostgreSqlConsentStore(o => o.ConnectionString = postgres)
+                .UsePostgreSqlAuditStore(o => o.ConnectionString = postgres);
         }
         else
         {
             safe.UseSqliteReviewStore(o => o.DataSource = database)
-                .UseSqliteFeedbackStore(o => o.DataSource = database);
+                .UseSqliteFeedbackStore(o => o.DataSource = database)
+                .UseSqliteConsentStore(o => o.DataSource = database)
+                .UseSqliteAuditStore(o => o.DataSource = database);
         }
     }
 

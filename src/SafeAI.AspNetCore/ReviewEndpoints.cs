@@ -193,6 +193,7 @@ internal sealed partial class ReviewEndpoints(IReviewQueue queue, SafeAIReviewEn
         expiresAt = item.ExpiresAt,
         request = item.Request.Select(static m => new { role = m.Role, text = m.Text }).ToArray(),
         proposedAnswer = item.ProposedAnswer,
+        textWithheld = item.TextWithheld,
         finalAnswer = item.FinalAnswer,
         triggers = item.Triggers,
         verdicts = item.Verdicts.Select(static v => new

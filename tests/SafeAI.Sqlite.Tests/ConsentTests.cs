@@ -126,6 +126,59 @@ public sealed class ConsentTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task HumanReviewDeclined_AnswerQuotingThePerson_NotStored_ReviewerMayRejectOrWriteButNotApprove()
+    {
+        // The model's answer repeats the person's words, and an earlier answer in the history does too: for a person who
+        // declined human review none of it may reach the review queue, while the control person's item keeps it all.
+        var pipeline = new SafeAIPipelineBuilder()
+            .AddConsent(_consent)
+            .AddHumanReview(_queue, static o => o.Mode = ReviewMode.Defer)
+            .Build();
+        using var client = new SafeAIChatClient(new EchoClient(), pipeline);
+        await _consent.SetAsync("opted-out", ConsentPurposes.HumanReview, granted: false, cancellationToken: Ct);
+
+        async Task<ReviewItem> AskAsync(string user, string marker)
+        {
+            var response = await client.GetResponseAsync(
+                [
+                    new ChatMessage(ChatRole.System, "You are the bank's assistant."),
+                    new ChatMessage(ChatRole.User, "my account is " + marker),
+                    new ChatMessage(ChatRole.Assistant, "noted, account " + marker),
+                    new ChatMessage(ChatRole.User, "can I borrow against " + marker + "?"),
+                ],
+                new ChatOptions().WithUser(user).WithRiskTier(RiskTier.High),
+                Ct);
+            var ticket = Assert.IsType<ReviewOutcome>(response.GetReviewOutcome()).TicketId;
+            return (await _queue.GetAsync(ticket, Ct))!;
+        }
+
+        var control = await AskAsync("control", "CONTROL-41aa");
+        var item = await AskAsync("opted-out", "OPTEDOUT-77be");
+
+        Assert.True(FileHolds("review.db", "CONTROL-41aa"), "the control person's text should be in review.db: the check can fail");
+        Assert.False(FileHolds("review.db", "OPTEDOUT-77be"), "the person who declined human review has text in review.db");
+        Assert.False(control.TextWithheld);
+        Assert.Contains("CONTROL-41aa", control.ProposedAnswer, StringComparison.Ordinal);
+
+        // What a reviewer can still act on: the triggers, the risk tier, the ids and the app's own system message.
+        Assert.True(item.TextWithheld);
+        Assert.Equal(ReviewReasons.AnswerWithheld, item.ProposedAnswer);
+        Assert.Equal(["system", "user", "assistant", "user"], item.Request.Select(static m => m.Role));
+        Assert.Equal("You are the bank's assistant.", item.Request[0].Text);
+        Assert.All(item.Request.Skip(1), static m => Assert.Equal(ReviewReasons.TextWithheld, m.Text));
+        Assert.Contains(ReviewReasons.TriggerRiskTier, item.Triggers);
+        Assert.Equal(RiskTier.High, item.RiskTier);
+
+        // An answer nobody may read cannot be approved; the reviewer writes one instead (or rejects it).
+        var refused = await Assert.ThrowsAsync<ReviewConflictException>(async () => await _queue.DecideAsync(item.Id, item.Version, ReviewDecision.Approve("rev-1"), Ct));
+        Assert.Contains("cannot be approved", refused.Message, StringComparison.Ordinal);
+        var edited = await _queue.DecideAsync(item.Id, item.Version, ReviewDecision.Edit("rev-1", "Please call us on 0800 000 0000 about borrowing."), Ct);
+        Assert.Equal(ReviewState.Edited, edited.State);
+        Assert.Equal("Please call us on 0800 000 0000 about borrowing.", edited.FinalAnswer);
+        Assert.True((await _queue.GetAsync(item.Id, Ct))!.TextWithheld);
+    }
+
+    [Fact]
     public async Task ConsentChanges_AreAuditRecords_AndTheChainVerifies()
     {
         await _consent.SetAsync("u-1", ConsentPurposes.ImproveModel, granted: false, actor: "u-1", cancellationToken: Ct);
@@ -187,6 +240,22 @@ public sealed class ConsentTests : IAsyncDisposable
             }
 
             return GuardVerdict.Allow(Name);
+        }
+    }
+
+    /// <summary>Answers with the person's last message quoted, as models often do.</summary>
+    private sealed class EchoClient : IChatClient
+    {
+        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "About \"" + messages.Last(static m => m.Role == ChatRole.User).Text + "\": yes.")) { ResponseId = Guid.NewGuid().ToString("N") });
+
+        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose()
+        {
         }
     }
 

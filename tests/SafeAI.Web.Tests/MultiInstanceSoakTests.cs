@@ -27,6 +27,7 @@ public sealed class MultiInstanceSoakTests
     private const int BurstConversations = 8;
     private const int BurstMessages = 15;
     private const int PermitLimit = 10; // the sample's limit per conversation
+    private const int WarmUpAnswers = 60;
     private static readonly TimeSpan Outage = TimeSpan.FromSeconds(5);
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -84,8 +85,18 @@ public sealed class MultiInstanceSoakTests
                 }
             }, Ct);
 
-            // 1. Warm-up, then the memory after it and exact limits with everything up.
+            // 1. Warm-up, then the memory after it and exact limits with everything up. The warm-up lasts at least 10 s and
+            // until every instance has answered WarmUpAnswers requests: the workers go round the instances in turn, so a
+            // slow first request on one (its stores create their tables on first use) holds back the others' warm-up, and
+            // on two busy cores 10 s did not always reach it (an instance then "grew" by its own warm-up).
             await Task.Delay(TimeSpan.FromSeconds(10), Ct);
+            var warmUp = Stopwatch.StartNew();
+            while (load.LeastAnswered < WarmUpAnswers && warmUp.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(250), Ct);
+            }
+
+            var warmUpSeconds = clock.Elapsed.TotalSeconds;
             var warmMemory = instances.Select(static p => p.ResidentMegabytes()).ToArray();
             var burst1 = await load.BurstAsync("before", Ct);
 
@@ -129,6 +140,7 @@ public sealed class MultiInstanceSoakTests
 
             report.AppendLine(CultureInfo.InvariantCulture, $"  bursts (admitted of {BurstMessages} per conversation, limit {PermitLimit}): before [{string.Join(",", burst1)}], after redis restart [{string.Join(",", burst2)}], after postgres restart [{string.Join(",", burst3)}]");
             report.AppendLine(CultureInfo.InvariantCulture, $"  acknowledged: {load.AcknowledgedFeedback.Count} feedback, {load.AcknowledgedReviews.Count} review items; lost: {lostFeedback.Count} feedback, {lostReviews.Count} review items");
+            report.AppendLine(CultureInfo.InvariantCulture, $"  warm-up: {warmUpSeconds:F0} s (at least {WarmUpAnswers} answers from every instance)");
             report.AppendLine(CultureInfo.InvariantCulture, $"  resident memory MB after warm-up [{string.Join(", ", warmMemory.Select(static m => m.ToString("F0", CultureInfo.InvariantCulture)))}], at the end [{string.Join(", ", endMemory.Select(static m => m.ToString("F0", CultureInfo.InvariantCulture)))}]");
             report.AppendLine(CultureInfo.InvariantCulture, $"  resident memory MB every 5 s (instance 0/1/2): {string.Join("  ", memorySeries)}");
             TestContext.Current.SendDiagnosticMessage(report.ToString());
@@ -184,11 +196,15 @@ public sealed class MultiInstanceSoakTests
     /// <summary>The load generator: workers with ordinary, high-stakes and feedback traffic, and bursts for the limits.</summary>
     private sealed class Load(List<SampleProcess> instances)
     {
+        private readonly int[] _answered = new int[instances.Count];
         private long _requests;
 
         public volatile string Phase = "warm-up";
 
         public long Requests => Interlocked.Read(ref _requests);
+
+        /// <summary>Gets the number of responses of the instance that answered fewest so far.</summary>
+        public int LeastAnswered => Enumerable.Range(0, _answered.Length).Min(i => Volatile.Read(ref _answered[i]));
 
         public ConcurrentDictionary<string, ConcurrentDictionary<int, int>> StatusesByPhase { get; } = new(StringComparer.Ordinal);
 
@@ -256,6 +272,7 @@ public sealed class MultiInstanceSoakTests
             try
             {
                 using var response = await instance.Http.PostAsJsonAsync(path, body, cancellationToken);
+                Interlocked.Increment(ref _answered[instance.Index]);
                 var status = (int)response.StatusCode;
                 StatusesByPhase.GetOrAdd(phase, static _ => new()).AddOrUpdate(status, 1, static (_, v) => v + 1);
                 var text = await response.Content.ReadAsStringAsync(cancellationToken);

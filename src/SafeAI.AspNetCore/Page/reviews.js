@@ -83,6 +83,9 @@
     li.appendChild(el('p', 'text question', question.length ? question[question.length - 1].text : '(no user message recorded)'));
     li.appendChild(el('p', 'label', 'AI-generated proposed answer'));
     li.appendChild(el('p', 'text answer', item.proposedAnswer));
+    if (item.textWithheld) {
+      li.appendChild(el('p', 'withheld', 'This person declined human review: their words and the proposed answer are not shown to anyone. Decide from the reasons below: reject it (a person follows up), or write an answer yourself.'));
+    }
     if (item.state === 'edited' && item.finalAnswer) {
       li.appendChild(el('p', 'label', 'Answer as edited by the reviewer'));
       li.appendChild(el('p', 'text answer', item.finalAnswer));
@@ -121,6 +124,7 @@
     var edit = el('button', null, 'Edit answer…');
     var reject = el('button', 'reject', 'Reject answer');
     [approve, edit, reject].forEach(function (b) { b.type = 'button'; row.appendChild(b); });
+    if (item.textWithheld) { approve.disabled = true; approve.title = 'There is no answer to approve: it was withheld.'; }
     if (item.state !== 'claimed') {
       var claim = el('button', null, 'Claim (I am working on it)');
       claim.type = 'button';
@@ -144,7 +148,7 @@
       var text = el('textarea');
       text.id = editId;
       text.rows = 5;
-      text.value = item.proposedAnswer;
+      text.value = item.textWithheld ? '' : item.proposedAnswer;
       var save = el('button', 'approve', 'Save edited answer');
       var cancel = el('button', null, 'Cancel');
       save.type = 'button';

@@ -266,13 +266,15 @@ internal sealed class HumanReviewGuard : AIGuard
         var call = context.CallContext;
         var request = new List<ReviewMessage>();
 
-        // A person who declined human review: reviewers decide on the proposed answer and the verdicts, without their words.
+        // A person who declined human review: no clear text of the conversation (earlier answers may quote them) nor of
+        // the proposed answer (written from their words) is stored; reviewers decide on the triggers and verdicts, and
+        // may reject or write an answer themselves (ReviewItem.TextWithheld). The app's own system messages stay.
         var withheld = !Consent.ConsentPurposes.IsPermitted(call, Consent.ConsentPurposes.HumanReview);
         foreach (var message in context.Messages)
         {
             if (message is not null && message.Text.Length > 0)
             {
-                request.Add(new ReviewMessage(message.Role.Value, withheld && message.Role == ChatRole.User ? ReviewReasons.TextWithheld : message.Text));
+                request.Add(new ReviewMessage(message.Role.Value, withheld && message.Role != ChatRole.System ? ReviewReasons.TextWithheld : message.Text));
             }
         }
 
@@ -280,7 +282,8 @@ internal sealed class HumanReviewGuard : AIGuard
             new ReviewSubmission
             {
                 Request = request,
-                ProposedAnswer = proposed.Text,
+                ProposedAnswer = withheld ? ReviewReasons.AnswerWithheld : proposed.Text,
+                TextWithheld = withheld,
                 Verdicts = context.Verdicts.ToArray(),
                 Triggers = triggers,
                 UserId = call.UserId,

@@ -150,4 +150,11 @@ public sealed record ReviewSubmission
 
     /// <summary>Gets the risk tier.</summary>
     public RiskTier RiskTier { get; init; }
+
+    /// <summary>
+    /// Gets a value indicating whether the person's words were withheld (they declined <c>human-review</c> consent):
+    /// <see cref="Request"/> and <see cref="ProposedAnswer"/> then hold placeholders, and the item cannot be approved,
+    /// only answered by the reviewer (edit) or rejected. See <see cref="ReviewItem.TextWithheld"/>.
+    /// </summary>
+    public bool TextWithheld { get; init; }
 }

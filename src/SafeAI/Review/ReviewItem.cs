@@ -61,6 +61,16 @@ public sealed record ReviewItem
     /// <summary>Gets the call's risk tier.</summary>
     public RiskTier RiskTier { get; init; }
 
+    /// <summary>
+    /// Gets a value indicating whether the person's words were withheld because they declined <c>human-review</c>
+    /// consent: the item then holds no clear text of the conversation (<see cref="Request"/> keeps only system messages
+    /// in clear, every other message is <see cref="ReviewReasons.TextWithheld"/>) nor of the proposed answer
+    /// (<see cref="ReviewReasons.AnswerWithheld"/>). A reviewer acts on what is left: the triggers, the stages' verdicts
+    /// (reason codes and scores), the risk tier and the ids. They may reject the answer (the person is told someone
+    /// will follow up) or write one themselves (edit); they cannot approve an answer nobody may read.
+    /// </summary>
+    public bool TextWithheld { get; init; }
+
     /// <summary>Gets the reviewer who holds the claim, while <see cref="State"/> is <see cref="ReviewState.Claimed"/>.</summary>
     public string? ClaimedBy { get; init; }
 
@@ -126,7 +136,7 @@ public sealed record ReviewItem
     /// <param name="now">The current time.</param>
     /// <returns>The decided item, one version higher.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="decision"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ReviewConflictException">The item is final, or claimed by another reviewer.</exception>
+    /// <exception cref="ReviewConflictException">The item is final, claimed by another reviewer, or an approval of an item whose text was withheld (<see cref="TextWithheld"/>).</exception>
     public ReviewItem Decide(ReviewDecision decision, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(decision);
@@ -134,6 +144,11 @@ public sealed record ReviewItem
         if (State == ReviewState.Claimed && !string.Equals(ClaimedBy, decision.ReviewerId, StringComparison.Ordinal))
         {
             throw new ReviewConflictException(Id, $"Review item '{Id}' is claimed by another reviewer.");
+        }
+
+        if (TextWithheld && decision.Kind == ReviewDecisionKind.Approve)
+        {
+            throw new ReviewConflictException(Id, $"Review item '{Id}' cannot be approved: the person declined human review, so the proposed answer was not kept. Reject it, or write the answer yourself (edit).");
         }
 
         var (state, final) = decision.Kind switch

@@ -48,6 +48,7 @@ internal static class ReviewItemJson
             ReviewerId = item.ReviewerId,
             Comment = item.Comment,
             DecidedAt = item.DecidedAt,
+            TextWithheld = item.TextWithheld,
         };
         return JsonSerializer.Serialize(stored, ReviewJsonContext.Default.StoredReviewItem);
     }
@@ -107,6 +108,7 @@ internal static class ReviewItemJson
             ReviewerId = s.ReviewerId,
             Comment = s.Comment,
             DecidedAt = s.DecidedAt,
+            TextWithheld = s.TextWithheld,
         };
     }
 
@@ -153,6 +155,8 @@ internal static class ReviewItemJson
         public string? Comment { get; set; }
 
         public DateTimeOffset? DecidedAt { get; set; }
+
+        public bool TextWithheld { get; set; }
     }
 
     internal sealed class StoredVerdict

@@ -76,6 +76,7 @@ public sealed class ReviewQueue : IReviewQueue, IDisposable
             TenantId = submission.TenantId,
             ConversationId = submission.ConversationId,
             RiskTier = submission.RiskTier,
+            TextWithheld = submission.TextWithheld,
         };
         await _store.AddAsync(item, cancellationToken).ConfigureAwait(false);
         ReviewLog.ItemCreated(_logger, item.Id);

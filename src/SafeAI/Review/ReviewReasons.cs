@@ -36,6 +36,9 @@ public static class ReviewReasons
     /// <summary>Trigger: a host submitted the item directly.</summary>
     public const string TriggerManual = "trigger.manual";
 
-    /// <summary>The text a review item holds instead of a user message when the person declined <c>human-review</c> consent.</summary>
+    /// <summary>The text a review item holds instead of a message of the conversation (any role but <c>system</c>) when the person declined <c>human-review</c> consent.</summary>
     public const string TextWithheld = "[text withheld: the person declined human review of their messages]";
+
+    /// <summary>The text a review item holds instead of the proposed answer when the person declined <c>human-review</c> consent (see <see cref="ReviewItem.TextWithheld"/>).</summary>
+    public const string AnswerWithheld = "[answer withheld: the person declined human review; reject it, or write the answer yourself]";
 }

@@ -102,6 +102,53 @@ public class HumanReviewGuardTests
     }
 
     [Fact]
+    public async Task GetResponseAsync_HoldHumanReviewDeclined_ItemHasNoText_ApproveRefused_ReviewerWritesTheAnswer()
+    {
+        using var queue = new ReviewQueue(new InMemoryReviewStore());
+        ReviewItem? seen = null;
+        Exception? approveError = null;
+        using var reviewer = queue.Subscribe((item, ct) =>
+        {
+            if (item.State == ReviewState.Pending)
+            {
+                seen = item;
+                _ = Task.Run(async () =>
+                {
+                    try
+                    {
+                        await queue.DecideAsync(item.Id, item.Version, ReviewDecision.Approve("alice"));
+                    }
+                    catch (ReviewConflictException ex)
+                    {
+                        approveError = ex;
+                        await queue.DecideAsync(item.Id, item.Version, ReviewDecision.Edit("alice", "Please call us about loans."));
+                    }
+                });
+            }
+
+            return ValueTask.CompletedTask;
+        });
+        using var client = Client(TestChatClient.Answering(Answer), queue);
+        var declined = new ChatOptions().WithSafeAIContext(new SafeAICallContext
+        {
+            UserId = "u-1",
+            RiskTier = RiskTier.High,
+            DeclinedConsents = new HashSet<string> { Consent.ConsentPurposes.HumanReview },
+        });
+
+        var response = await client.GetResponseAsync("Am I eligible for a loan with my salary of 41,000?", declined, Ct);
+
+        // The answer held in memory is never released unseen: the caller gets what the reviewer wrote.
+        Assert.Equal("Please call us about loans.", response.Text);
+        Assert.IsType<ReviewConflictException>(approveError);
+        Assert.NotNull(seen);
+        Assert.True(seen.TextWithheld);
+        Assert.Equal(ReviewReasons.AnswerWithheld, seen.ProposedAnswer);
+        Assert.DoesNotContain(seen.Request, static m => m.Text.Contains("41,000", StringComparison.Ordinal));
+        Assert.Equal(ReviewState.Edited, response.GetReviewOutcome()!.State);
+    }
+
+    [Fact]
     public async Task GetResponseAsync_HoldTimesOutWithFollowUp_ReturnsHonestNoticeAndKeepsItem()
     {
         var time = new FakeTimeProvider();
