@@ -101,6 +101,11 @@ internal sealed class ContentFilterOptionsValidator : IValidateOptions<ContentFi
                 errors.Add($"{S}:Runtime:InterOpThreads cannot be negative (it is {runtime.InterOpThreads}).");
             }
 
+            if (runtime.WindowParallelism < 0)
+            {
+                errors.Add($"{S}:Runtime:WindowParallelism cannot be negative (it is {runtime.WindowParallelism}).");
+            }
+
             if (runtime.MaxBatchSize < 1)
             {
                 errors.Add($"{S}:Runtime:MaxBatchSize must be at least 1 (it is {runtime.MaxBatchSize}).");

@@ -17,6 +17,7 @@ internal abstract class OnnxContentModel : ContentModel
     private MicroBatcher? _batcher;
     private int _running;
     private int _maxBatchSize;
+    private int _windowParallelism;
 
     private protected OnnxContentModel(ModelDescription description, ModelFiles files, OnnxRuntimeOptions options, string[] categories)
         : base(description, categories)
@@ -117,6 +118,11 @@ internal abstract class OnnxContentModel : ContentModel
             return Run(windows, 0, n, cancellationToken);
         }
 
+        if (_maxBatchSize == 1 && _windowParallelism > 1)
+        {
+            return ScoreSideBySide(windows, cancellationToken);
+        }
+
         var order = new int[n];
         var lengths = new int[n];
         var sorted = true;
@@ -170,6 +176,28 @@ internal abstract class OnnxContentModel : ContentModel
     /// <summary>The cost of one more ONNX run, in padded tokens: a run of similar-length windows stops growing when the padding a longer window adds exceeds it.</summary>
     private const int RunOverheadTokens = 16;
 
+    /// <summary>
+    /// Scores windows one per run, up to <see cref="OnnxRuntimeOptions.WindowParallelism"/> at a time (the calling thread
+    /// takes part); each window's scores land in its own row, so the result does not depend on the order runs finish.
+    /// </summary>
+    private float[] ScoreSideBySide(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
+    {
+        var c = CategoryArray.Length;
+        var all = new float[windows.Count * c];
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = _windowParallelism, CancellationToken = cancellationToken };
+        try
+        {
+            Parallel.For(0, windows.Count, parallel, i => Array.Copy(Run(windows, i, 1, cancellationToken), 0, all, i * c, c));
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.Count > 0)
+        {
+            // The first failure as the sequential path would throw it (a cancelled run, a disposed model, a runtime error).
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex.InnerExceptions[0]);
+        }
+
+        return all;
+    }
+
     /// <summary>Validates the output, runs the smallest input once (output shapes that only show at run time) and starts batching; the last step of a kind's constructor.</summary>
     private protected void Start(ModelFiles files, OnnxRuntimeOptions options)
     {
@@ -177,6 +205,7 @@ internal abstract class OnnxContentModel : ContentModel
         {
             ValidateOutput(files.Describe(Description.Model), _session.OutputMetadata[Description.Output].Dimensions);
             _maxBatchSize = Math.Min(options.MaxBatchSize, Description.MaxBatchSize ?? int.MaxValue);
+            _windowParallelism = options.WindowParallelism > 0 ? options.WindowParallelism : Environment.ProcessorCount;
             var probe = Run([[_tokenizer.StartId, _tokenizer.EndId]], 0, 1, CancellationToken.None);
             if (probe.Length != CategoryArray.Length)
             {
@@ -319,7 +348,8 @@ internal abstract class OnnxContentModel : ContentModel
         var name = files.Describe(description.Model);
         using var sessionOptions = new SessionOptions
         {
-            IntraOpNumThreads = options.IntraOpThreads,
+            IntraOpNumThreads = options.IntraOpThreads > 0 ? options.IntraOpThreads
+                : options.ExecutionProvider == OnnxExecutionProvider.Cpu && description.MaxBatchSize == 1 ? 1 : 0,
             InterOpNumThreads = options.InterOpThreads,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,

@@ -13,8 +13,20 @@ public enum OnnxExecutionProvider
 /// <summary>How a <see cref="ContentModel"/> runs: threads, execution provider and micro-batching.</summary>
 public sealed class OnnxRuntimeOptions
 {
-    /// <summary>Gets or sets the threads ONNX Runtime uses inside one operator; 0 lets ONNX Runtime choose (one per physical core). Default: 0.</summary>
+    /// <summary>
+    /// Gets or sets the threads ONNX Runtime uses inside one operator. Default: 0, which chooses: one thread per run for a
+    /// model that scores every window in its own run (<c>"maxBatchSize": 1</c>, as the default model does), since its
+    /// windows and concurrent texts then run side by side on the cores (<see cref="WindowParallelism"/>) and threads that
+    /// split one small run only wait for each other; otherwise ONNX Runtime's default (one per physical core).
+    /// </summary>
     public int IntraOpThreads { get; set; }
+
+    /// <summary>
+    /// Gets or sets how many windows of one text a model that scores every window in its own run (<c>"maxBatchSize": 1</c>)
+    /// scores at the same time. Default: 0, one per processor (<see cref="Environment.ProcessorCount"/>), so a long text
+    /// uses every core; 1 scores them one after another. Models that put several windows in one run ignore it.
+    /// </summary>
+    public int WindowParallelism { get; set; }
 
     /// <summary>Gets or sets the threads ONNX Runtime uses across operators; 0 lets ONNX Runtime choose. Default: 0.</summary>
     public int InterOpThreads { get; set; }
@@ -46,6 +58,11 @@ public sealed class OnnxRuntimeOptions
         if (IntraOpThreads < 0 || InterOpThreads < 0)
         {
             throw new ArgumentException($"OnnxRuntimeOptions: IntraOpThreads ({IntraOpThreads}) and InterOpThreads ({InterOpThreads}) cannot be negative.");
+        }
+
+        if (WindowParallelism < 0)
+        {
+            throw new ArgumentException($"OnnxRuntimeOptions: WindowParallelism cannot be negative (it is {WindowParallelism}).");
         }
 
         if (!Enum.IsDefined(ExecutionProvider))
