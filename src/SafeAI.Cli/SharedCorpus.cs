@@ -308,40 +308,16 @@ internal static partial class SharedCorpus
         return [.. order.Select(k => merged[k])];
     }
 
-    /// <summary>
-    /// Toxic Spans (Civil Comments): a comment most of whose annotators found it toxic is <c>harassment</c>, plus
-    /// <c>violence</c> when at least <see cref="ThreatAnnotators"/> annotators, and at least half of them, marked a
-    /// Threat span in it (one annotator's Threat span alone is often a stray mark); a comment most found not toxic is
-    /// benign; ties are left out.
-    /// </summary>
     private static void LoadToxicSpans(string folder, Action<string, string?, string[]> add)
     {
         var comments = Csv.ReadFile(Path.Combine(folder, "comments.csv"));
         var annotations = Csv.ReadFile(Path.Combine(folder, "annotations.csv"));
-        int aa = Csv.Column(annotations[0], "annotation"), ac = Csv.Column(annotations[0], "comment_id"), aw = Csv.Column(annotations[0], "worker"), an = Csv.Column(annotations[0], "not toxic");
+        int ac = Csv.Column(annotations[0], "comment_id"), an = Csv.Column(annotations[0], "not toxic");
         var votes = new Dictionary<string, (int Toxic, int Total)>(StringComparer.Ordinal);
-        var byAnnotation = new Dictionary<string, (string Comment, string Worker)>(StringComparer.Ordinal);
-        foreach (var r in annotations.Skip(1).Where(r => r.Length > Math.Max(Math.Max(aa, ac), Math.Max(aw, an))))
+        foreach (var r in annotations.Skip(1).Where(r => r.Length > Math.Max(ac, an)))
         {
             var (t, n) = votes.GetValueOrDefault(r[ac]);
             votes[r[ac]] = (t + (string.Equals(r[an], "True", StringComparison.OrdinalIgnoreCase) ? 0 : 1), n + 1);
-            byAnnotation[r[aa]] = (r[ac], r[aw]);
-        }
-
-        var spans = Csv.ReadFile(Path.Combine(folder, "spans.csv"));
-        int sa = Csv.Column(spans[0], "annotation"), st = Csv.Column(spans[0], "type");
-        var threatWorkers = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
-        foreach (var r in spans.Skip(1).Where(r => r.Length > Math.Max(sa, st) && r[st] == "Threat"))
-        {
-            if (byAnnotation.TryGetValue(r[sa], out var a))
-            {
-                if (!threatWorkers.TryGetValue(a.Comment, out var workers))
-                {
-                    threatWorkers[a.Comment] = workers = new HashSet<string>(StringComparer.Ordinal);
-                }
-
-                workers.Add(a.Worker);
-            }
         }
 
         foreach (var r in comments.Skip(1).Where(r => r.Length >= 2))
@@ -350,8 +326,7 @@ internal static partial class SharedCorpus
             {
                 if (v.Toxic * 2 > v.Total)
                 {
-                    var threat = threatWorkers.TryGetValue(r[0], out var w) && w.Count >= ThreatAnnotators && w.Count * 2 >= v.Total;
-                    add("toxic_spans", r[1], threat ? ["harassment", "violence"] : ["harassment"]);
+                    add("toxic_spans", r[1], ["harassment"]);
                 }
                 else if (v.Toxic * 2 < v.Total)
                 {
@@ -360,9 +335,6 @@ internal static partial class SharedCorpus
             }
         }
     }
-
-    /// <summary>The fewest annotators who must mark a Threat span in a toxic Toxic Spans comment for it to count as violence.</summary>
-    internal const int ThreatAnnotators = 2;
 
     private static string CleanTweet(string text) => Url().Replace(Mention().Replace(HtmlEntity().Replace(text, " "), "@user"), "URL").Replace("RT @user:", string.Empty, StringComparison.Ordinal);
 
