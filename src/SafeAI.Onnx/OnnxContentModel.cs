@@ -349,7 +349,7 @@ internal abstract class OnnxContentModel : ContentModel
         using var sessionOptions = new SessionOptions
         {
             IntraOpNumThreads = options.IntraOpThreads > 0 ? options.IntraOpThreads
-                : options.ExecutionProvider == OnnxExecutionProvider.Cpu && description.MaxBatchSize == 1 ? 1 : 0,
+                : options.ExecutionProvider == OnnxExecutionProvider.Cpu && description.MaxBatchSize == 1 && options.WindowParallelism != 1 ? 1 : 0,
             InterOpNumThreads = options.InterOpThreads,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
