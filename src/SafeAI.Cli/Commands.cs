@@ -333,7 +333,7 @@ internal static class Commands
     /// <summary>
     /// The tool's commands score many texts at once (a batch of input lines, an evaluation set), so the default model,
     /// which gives every window its own run, runs each on one thread with texts side by side on the cores: 2,800 chat
-    /// prompts took 56 s instead of 74 s on two cores (the same scores), where two threads per run mostly wait for each
+    /// prompts took 53 s instead of 74 s on two cores (the same scores), where two threads per run mostly wait for each
     /// other behind the other texts' runs.
     /// </summary>
     internal static ContentModel LoadModel(string? path) => path switch
