@@ -13,35 +13,23 @@ namespace SafeAI.Web.Tests;
 /// </summary>
 public sealed class BrowserEndToEndTests
 {
-    private const string Chromium = "/usr/bin/chromium";
 
     // A threat the default model scores as violence (0.87): with violence set to Redact, it is removed before the model sees it.
     private const string ViolentMessage = "I will kill you and your whole family.";
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static string ScreenshotDirectory =>
-        Environment.GetEnvironmentVariable("SAFEAI_SCREENSHOT_DIR") is { Length: > 0 } dir ? dir : Path.Combine(AppContext.BaseDirectory, "screenshots");
-
     [Fact]
     public async Task HighStakesQuestion_ReviewerApproves_CustomerSeesReviewedAnswerAndFeedbackIsStored()
     {
-        if (!File.Exists(Chromium))
-        {
-            Assert.Skip("chromium not found at /usr/bin/chromium: apt-get install -y chromium");
-        }
+        HeadlessChromium.SkipUnlessInstalled();
 
         await using var host = await SampleHost.StartAsync(Ct);
         var baseUrl = host.Address.ToString().TrimEnd('/');
-        Directory.CreateDirectory(ScreenshotDirectory);
+        Directory.CreateDirectory(HeadlessChromium.ScreenshotDirectory);
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
+        await using var browser = await HeadlessChromium.LaunchAsync(playwright);
 
         // The customer and the reviewer use separate browser contexts (separate cookies).
         await using var customerContext = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1000, Height = 900 } });
@@ -85,7 +73,7 @@ public sealed class BrowserEndToEndTests
         var item = review.Locator("li.item", new() { HasText = "Am I eligible for a loan?" });
         await Assertions.Expect(item).ToContainTextAsync("Pending human review");
         await Assertions.Expect(item).ToContainTextAsync("15,000 EUR");
-        await review.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, "reviewers-page.png"), FullPage = true });
+        await review.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(HeadlessChromium.ScreenshotDirectory, "reviewers-page.png"), FullPage = true });
 
         // 3. The reviewer approves the AI's proposed answer.
         await item.GetByLabel("Comment (optional, kept with the decision)").FillAsync("Checked against the credit policy.");
@@ -116,7 +104,7 @@ public sealed class BrowserEndToEndTests
         await reviewed.GetByPlaceholder("What was wrong? (optional)").FillAsync("I asked about a mortgage, not a personal loan.");
         await reviewed.GetByRole(AriaRole.Button, new() { Name = "Send feedback" }).ClickAsync();
         await Assertions.Expect(reviewed).ToContainTextAsync("Thanks, your feedback was saved.");
-        await chat.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, "chat-page.png"), FullPage = true });
+        await chat.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(HeadlessChromium.ScreenshotDirectory, "chat-page.png"), FullPage = true });
 
         // 6. The feedback is in the sample's SQLite file, linked to the response and the review ticket.
         using var fileStore = (IDisposable)SqliteStores.CreateFeedbackStore(new() { DataSource = host.DatabasePath });
@@ -132,20 +120,12 @@ public sealed class BrowserEndToEndTests
     [Fact]
     public async Task RolloutOperatorPage_OperatorStops_CustomerInTheAIArmGetsTheFaqResponder()
     {
-        if (!File.Exists(Chromium))
-        {
-            Assert.Skip("chromium not found at /usr/bin/chromium: apt-get install -y chromium");
-        }
+        HeadlessChromium.SkipUnlessInstalled();
 
         await using var host = await SampleHost.StartAsync(Ct, "--Sample:AssistantSharePercent=50");
         var baseUrl = host.Address.ToString().TrimEnd('/');
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
+        await using var browser = await HeadlessChromium.LaunchAsync(playwright);
         await using var customerContext = await browser.NewContextAsync();
         await using var operatorContext = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1100, Height = 1000 } });
         customerContext.SetDefaultTimeout(30_000);
@@ -190,8 +170,8 @@ public sealed class BrowserEndToEndTests
         await Assertions.Expect(ops.Locator("#status-badge")).ToHaveTextAsync("stopped");
         await Assertions.Expect(ops.Locator("#share")).ToHaveTextAsync("0 % of users on the AI arm");
         await Assertions.Expect(ops.Locator("#history li").First).ToContainTextAsync("browser drill (by " + SampleApp.DemoReviewerId + ")");
-        Directory.CreateDirectory(ScreenshotDirectory);
-        await ops.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, "rollout-operator-page.png"), FullPage = true });
+        Directory.CreateDirectory(HeadlessChromium.ScreenshotDirectory);
+        await ops.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(HeadlessChromium.ScreenshotDirectory, "rollout-operator-page.png"), FullPage = true });
 
         // The same customer conversation is now answered by the FAQ responder, labelled as not AI.
         await chat.GetByLabel("Your question").FillAsync("How do I reset my password?");
@@ -200,25 +180,17 @@ public sealed class BrowserEndToEndTests
         await Assertions.Expect(after).ToHaveAttributeAsync("data-arm", "baseline");
         await Assertions.Expect(after).ToContainTextAsync("FAQ responder");
         await Assertions.Expect(after).ToContainTextAsync("Not AI-generated");
-        await chat.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, "chat-after-rollout-stop.png"), FullPage = true });
+        await chat.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(HeadlessChromium.ScreenshotDirectory, "chat-after-rollout-stop.png"), FullPage = true });
     }
 
     [Fact]
     public async Task PromptInjection_SentFromThePage_IsBlockedWithAVisibleLabel()
     {
-        if (!File.Exists(Chromium))
-        {
-            Assert.Skip("chromium not found at /usr/bin/chromium: apt-get install -y chromium");
-        }
+        HeadlessChromium.SkipUnlessInstalled();
 
         await using var host = await SampleHost.StartAsync(Ct);
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
+        await using var browser = await HeadlessChromium.LaunchAsync(playwright);
         await using var context = await browser.NewContextAsync();
         context.SetDefaultTimeout(30_000);
         var chat = await context.NewPageAsync();
@@ -245,27 +217,19 @@ public sealed class BrowserEndToEndTests
         var answered = chat.Locator("li.msg.assistant[data-kind=ai]");
         await Assertions.Expect(answered).ToContainTextAsync("Our branches are open");
         await Assertions.Expect(answered.Locator(".notice")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^You're chatting with an AI assistant"));
-        Directory.CreateDirectory(ScreenshotDirectory);
-        await chat.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, "chat-blocked.png"), FullPage = true });
+        Directory.CreateDirectory(HeadlessChromium.ScreenshotDirectory);
+        await chat.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(HeadlessChromium.ScreenshotDirectory, "chat-blocked.png"), FullPage = true });
     }
 
     [Fact]
     public async Task ViolentMessage_ContentFilterSetToRedact_AnswerLabelledRedacted()
     {
-        if (!File.Exists(Chromium))
-        {
-            Assert.Skip("chromium not found at /usr/bin/chromium: apt-get install -y chromium");
-        }
+        HeadlessChromium.SkipUnlessInstalled();
 
         // The same sample, configured (as an operator would, in appsettings or on the command line) to redact violence instead of blocking it.
         await using var host = await SampleHost.StartAsync(Ct, "--SafeAI:ContentFilter:Categories:violence:Action=Redact");
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
+        await using var browser = await HeadlessChromium.LaunchAsync(playwright);
         await using var context = await browser.NewContextAsync();
         context.SetDefaultTimeout(30_000);
         var chat = await context.NewPageAsync();
@@ -284,20 +248,12 @@ public sealed class BrowserEndToEndTests
     [Fact]
     public async Task HighStakesQuestions_ReviewerEditsOneAndRejectsAnother_CustomerSeesEachOutcomeLabelledHonestly()
     {
-        if (!File.Exists(Chromium))
-        {
-            Assert.Skip("chromium not found at /usr/bin/chromium: apt-get install -y chromium");
-        }
+        HeadlessChromium.SkipUnlessInstalled();
 
         await using var host = await SampleHost.StartAsync(Ct);
         var baseUrl = host.Address.ToString().TrimEnd('/');
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
+        await using var browser = await HeadlessChromium.LaunchAsync(playwright);
         await using var customerContext = await browser.NewContextAsync();
         await using var reviewerContext = await browser.NewContextAsync();
         customerContext.SetDefaultTimeout(30_000);
@@ -315,7 +271,7 @@ public sealed class BrowserEndToEndTests
 
         var review = await reviewerContext.NewPageAsync();
         await review.GotoAsync(baseUrl + "/login?returnUrl=/reviews/");
-        await review.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, "sign-in-page.png") });
+        await review.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(HeadlessChromium.ScreenshotDirectory, "sign-in-page.png") });
         await review.GetByLabel("User name").FillAsync(SampleApp.DemoReviewerUser);
         await review.GetByLabel("Password").FillAsync("wrong");
         await review.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();

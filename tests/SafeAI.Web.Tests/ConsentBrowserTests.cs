@@ -8,31 +8,19 @@ namespace SafeAI.Web.Tests;
 /// <summary>The web sample's consent page in headless Chromium: a visitor follows the link from the chat, says no to one purpose, and the choice persists.</summary>
 public sealed class ConsentBrowserTests
 {
-    private const string Chromium = "/usr/bin/chromium";
 
     private const string HumanReviewTitle = "Let a person read my conversation when an answer is checked";
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static string ScreenshotDirectory =>
-        Environment.GetEnvironmentVariable("SAFEAI_SCREENSHOT_DIR") is { Length: > 0 } dir ? dir : Path.Combine(AppContext.BaseDirectory, "screenshots");
-
     [Fact]
     public async Task ConsentPage_VisitorDeclinesHumanReview_ChoiceIsSavedAndShownAfterReload()
     {
-        if (!File.Exists(Chromium))
-        {
-            Assert.Skip("chromium not found at /usr/bin/chromium: apt-get install -y chromium");
-        }
+        HeadlessChromium.SkipUnlessInstalled();
 
         await using var host = await SampleHost.StartAsync(Ct);
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
+        await using var browser = await HeadlessChromium.LaunchAsync(playwright);
         await using var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 900, Height = 900 } });
         context.SetDefaultTimeout(30_000);
         var page = await context.NewPageAsync();
@@ -61,8 +49,8 @@ public sealed class ConsentBrowserTests
         review = page.GetByRole(AriaRole.Group, new() { Name = HumanReviewTitle });
         await Assertions.Expect(review.GetByLabel("No")).ToBeCheckedAsync();
         await Assertions.Expect(review.Locator(".state")).ToContainTextAsync("You said no");
-        Directory.CreateDirectory(ScreenshotDirectory);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, "consent-page.png"), FullPage = true });
+        Directory.CreateDirectory(HeadlessChromium.ScreenshotDirectory);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(HeadlessChromium.ScreenshotDirectory, "consent-page.png"), FullPage = true });
 
         // The back link returns to the chat.
         await page.GetByRole(AriaRole.Link, new() { Name = "Back" }).ClickAsync();
@@ -72,20 +60,12 @@ public sealed class ConsentBrowserTests
     [Fact]
     public async Task HumanReviewDeclined_ReviewerSeesNoTextCannotApprove_WritesTheAnswerTheVisitorGets()
     {
-        if (!File.Exists(Chromium))
-        {
-            Assert.Skip("chromium not found at /usr/bin/chromium: apt-get install -y chromium");
-        }
+        HeadlessChromium.SkipUnlessInstalled();
 
         await using var host = await SampleHost.StartAsync(Ct);
         var baseUrl = host.Address.ToString().TrimEnd('/');
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
+        await using var browser = await HeadlessChromium.LaunchAsync(playwright);
         await using var visitorContext = await browser.NewContextAsync();
         await using var reviewerContext = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1100, Height = 900 } });
         visitorContext.SetDefaultTimeout(30_000);

@@ -14,20 +14,13 @@ namespace SafeAI.Web.Tests;
 /// </summary>
 public sealed class MonitoringDashboardTests
 {
-    private const string Chromium = "/usr/bin/chromium";
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    private static string ScreenshotDirectory =>
-        Environment.GetEnvironmentVariable("SAFEAI_SCREENSHOT_DIR") is { Length: > 0 } dir ? dir : Path.Combine(AppContext.BaseDirectory, "screenshots");
 
     [Fact]
     public async Task Dashboard_AfterABlockSpike_ShowsChartsThresholdAndTheAlert()
     {
-        if (!File.Exists(Chromium))
-        {
-            Assert.Skip("chromium not found at /usr/bin/chromium: apt-get install -y chromium");
-        }
+        HeadlessChromium.SkipUnlessInstalled();
 
         await using var host = await SampleHost.StartAsync(
             Ct,
@@ -70,12 +63,7 @@ public sealed class MonitoringDashboardTests
         }
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
+        await using var browser = await HeadlessChromium.LaunchAsync(playwright);
         await using var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1300, Height = 900 } });
         context.SetDefaultTimeout(30_000);
         var page = await context.NewPageAsync();
@@ -95,8 +83,8 @@ public sealed class MonitoringDashboardTests
         await Assertions.Expect(page.Locator("#alerts li[data-rule='block-spike']")).ToContainTextAsync("block-spike fired");
         await Assertions.Expect(page.Locator("#status")).ToContainTextAsync("Firing: block-spike");
 
-        Directory.CreateDirectory(ScreenshotDirectory);
-        var path = Path.Combine(ScreenshotDirectory, "monitoring-dashboard.png");
+        Directory.CreateDirectory(HeadlessChromium.ScreenshotDirectory);
+        var path = Path.Combine(HeadlessChromium.ScreenshotDirectory, "monitoring-dashboard.png");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
         Assert.True(new FileInfo(path).Length > 10_000);
     }
