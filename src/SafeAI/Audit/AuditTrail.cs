@@ -91,7 +91,7 @@ public sealed class AuditTrail : IAsyncDisposable, IDisposable
         _writtenCounter = meter.CreateCounter<long>("safeai.audit.records", "{record}", "Audit records appended to the store.");
         _droppedCounter = meter.CreateCounter<long>("safeai.audit.dropped", "{record}", "Audit records dropped because the queue was full (FullMode DropAndCount) or the trail was closed.");
         _failureCounter = meter.CreateCounter<long>("safeai.audit.write_failures", "{batch}", "Failed attempts to append a batch of audit records.");
-        _ = meter.CreateObservableGauge("safeai.audit.queue_length", () => (long)Volatile.Read(ref _queued), "{record}", "Audit records waiting for the writer.");
+        _ = meter.CreateObservableGauge("safeai.audit.queue_length", () => (long)QueueLength, "{record}", "Audit records waiting for the writer.");
         _writer = Task.Run(WriteLoopAsync);
     }
 
@@ -111,7 +111,8 @@ public sealed class AuditTrail : IAsyncDisposable, IDisposable
     public long WriteFailureCount => Interlocked.Read(ref _failures);
 
     /// <summary>Gets the number of records waiting for the writer.</summary>
-    public int QueueLength => Math.Max(0, Volatile.Read(ref _queued));
+    /// <remarks>A caller that finds the queue full counts itself in and straight out again, so the raw count may pass the capacity for a moment; the records waiting never do.</remarks>
+    public int QueueLength => Math.Clamp(Volatile.Read(ref _queued), 0, _options.QueueCapacity);
 
     /// <summary>Gets a value indicating whether texts are hashed (a text key is configured).</summary>
     internal bool RecordsText => _textKey is not null;
