@@ -2,7 +2,6 @@ using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using SafeAI.Audit;
 using SafeAI.Consent;
 
@@ -46,7 +45,7 @@ internal sealed partial class ConsentEndpoints(ConsentManager manager, SafeAICon
         }
         catch (ConsentStoreException ex)
         {
-            LogStoreFailed(Logger(http), ex);
+            LogStoreFailed(EndpointLogging.For(http.RequestServices), ex);
             return Unavailable();
         }
     }
@@ -83,13 +82,13 @@ internal sealed partial class ConsentEndpoints(ConsentManager manager, SafeAICon
         }
         catch (ConsentStoreException ex)
         {
-            LogStoreFailed(Logger(http), ex);
+            LogStoreFailed(EndpointLogging.For(http.RequestServices), ex);
             return Unavailable();
         }
         catch (AuditStoreException ex)
         {
             // The choice is stored (the store is written first) and applies to the next call; only its audit record is late.
-            LogAuditFailed(Logger(http), ex);
+            LogAuditFailed(EndpointLogging.For(http.RequestServices), ex);
             return EndpointJson.Problem(StatusCodes.Status503ServiceUnavailable, "Audit trail unavailable", "Your choice is saved and applies from now on, but its record in the audit trail could not be written yet. Try again to be sure it is recorded.");
         }
     }
@@ -154,9 +153,6 @@ internal sealed partial class ConsentEndpoints(ConsentManager manager, SafeAICon
         "Your choices cannot be read or saved right now. Nothing was changed; try again shortly.");
 
     private static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "…";
-
-    private static ILogger Logger(HttpContext http) =>
-        http.RequestServices.GetService<ILoggerFactory>()?.CreateLogger("SafeAI.AspNetCore") ?? NullLogger.Instance;
 
     [LoggerMessage(EventId = 30, Level = LogLevel.Error, Message = "SafeAI consent endpoint: the consent store failed.")]
     private static partial void LogStoreFailed(ILogger logger, Exception exception);

@@ -3,7 +3,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using SafeAI.Feedback;
 
 namespace SafeAI.AspNetCore;
@@ -78,7 +77,7 @@ internal sealed partial class FeedbackEndpoint(IFeedbackStore store, SafeAIFeedb
         }
         catch (FeedbackStoreException ex)
         {
-            LogStoreFailed(GetLogger(http), ex);
+            LogStoreFailed(EndpointLogging.For(http.RequestServices), ex);
             return EndpointJson.Problem(StatusCodes.Status503ServiceUnavailable, "Feedback not stored", "The feedback could not be stored right now. Please try again later.");
         }
 
@@ -105,12 +104,9 @@ internal sealed partial class FeedbackEndpoint(IFeedbackStore store, SafeAIFeedb
         catch (ArgumentException ex)
         {
             // The plan does not track thumbs-down (its guardrails were replaced): the feedback is stored all the same.
-            LogNotCounted(GetLogger(http), ex.Message);
+            LogNotCounted(EndpointLogging.For(http.RequestServices), ex.Message);
         }
     }
-
-    private static ILogger GetLogger(HttpContext http) =>
-        http.RequestServices.GetService<ILoggerFactory>()?.CreateLogger("SafeAI.AspNetCore") ?? NullLogger.Instance;
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Debug, Message = "A thumbs-down was stored but not counted in the rollout: {Why}")]
     private static partial void LogNotCounted(ILogger logger, string why);

@@ -2,7 +2,6 @@ using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using SafeAI.Review;
 
 namespace SafeAI.AspNetCore;
@@ -306,7 +305,7 @@ internal sealed partial class ReviewEndpoints(IReviewQueue queue, SafeAIReviewEn
 
     private static IResult StoreFailed(HttpContext http, ReviewStoreException ex)
     {
-        LogStoreFailed(http.RequestServices.GetService<ILoggerFactory>()?.CreateLogger("SafeAI.AspNetCore") ?? NullLogger.Instance, ex);
+        LogStoreFailed(EndpointLogging.For(http.RequestServices), ex);
         return EndpointJson.Problem(StatusCodes.Status503ServiceUnavailable, "Review store unavailable", "The review queue cannot be reached right now. Please try again later.");
     }
 

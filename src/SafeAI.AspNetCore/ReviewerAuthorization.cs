@@ -2,7 +2,6 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace SafeAI.AspNetCore;
 
@@ -30,7 +29,7 @@ internal sealed partial class ReviewerRequirement(string policyName) : Authoriza
         var policy = await provider.GetPolicyAsync(requirement.PolicyName).ConfigureAwait(false);
         if (policy is null)
         {
-            var logger = services.GetService<ILoggerFactory>()?.CreateLogger("SafeAI.AspNetCore") ?? NullLogger.Instance;
+            var logger = EndpointLogging.For(services);
             LogPolicyMissing(logger, requirement.PolicyName);
             return;
         }

@@ -3,7 +3,6 @@ using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using SafeAI.Statistics;
 
@@ -66,7 +65,7 @@ internal sealed partial class RolloutEndpoints(RolloutController controller, Saf
             return EndpointJson.Problem(StatusCodes.Status404NotFound, "Not found", $"'{command}' is not a rollout command; use stop, resume, pause, promote or abort.");
         }
 
-        var logger = http.RequestServices.GetService<ILoggerFactory>()?.CreateLogger("SafeAI.AspNetCore") ?? NullLogger.Instance;
+        var logger = EndpointLogging.For(http.RequestServices);
         LogOperatorCommand(logger, command, controller.Name, operatorId, decision.Kind, decision.Status);
         return Results.Json(new { decision = ToJson(decision), state = Describe(controller, ConfiguredKillSwitch(http)) });
     }
