@@ -68,17 +68,21 @@ class Layer(nn.Module):
 
 
 class Classifier(nn.Module):
-    def __init__(self):
+    def __init__(self, layers=LAYERS):
         super().__init__()
         self.word = nn.Embedding(30522, HIDDEN)
         self.pos = nn.Embedding(512, HIDDEN)
         self.segment = nn.Embedding(2, HIDDEN)
         self.ln = nn.LayerNorm(HIDDEN, eps=1e-12)
-        self.layers = nn.ModuleList([Layer() for _ in range(LAYERS)])
+        self.layers = nn.ModuleList([Layer() for _ in range(layers)])
         self.drop = nn.Dropout(0.1)
         self.head = nn.Linear(HIDDEN, len(CATEGORIES))
 
     def forward(self, input_ids, attention_mask, token_type_ids):
+        return self.head(self.drop(self.pooled(input_ids, attention_mask, token_type_ids)))
+
+    def pooled(self, input_ids, attention_mask, token_type_ids):
+        """The mean of the last layer's token vectors over the real tokens (what the head reads)."""
         t = input_ids.shape[1]
         positions = torch.arange(t, dtype=torch.long).unsqueeze(0)
         x = self.ln(self.word(input_ids) + self.pos(positions) + self.segment(token_type_ids))
@@ -87,13 +91,13 @@ class Classifier(nn.Module):
         bias = (1.0 - mask)[:, None, None, :] * -10000.0
         for layer in self.layers:
             x = layer(x, bias)
-        pooled = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
-        return self.head(self.drop(pooled))
+        return (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
 
 
-def load_minilm(model, path):
+def load_minilm(model, path, keep=tuple(range(LAYERS))):
     """Copies the encoder weights from the ONNX file: named initializers, and the numbered MatMul weights found by
-    following each MatMul to the Add whose other input is the named bias."""
+    following each MatMul to the Add whose other input is the named bias. keep: which of MiniLM's layers become the
+    model's layers, in order (a shallower model keeps a subset)."""
     g = onnx.load(path).graph
     init = {i.name: numpy_helper.to_array(i) for i in g.initializer}
     consumers = {}
@@ -120,8 +124,8 @@ def load_minilm(model, path):
     put("segment.weight", init["embeddings.token_type_embeddings.weight"])
     put("ln.weight", init["embeddings.LayerNorm.weight"])
     put("ln.bias", init["embeddings.LayerNorm.bias"])
-    for i in range(LAYERS):
-        p = f"encoder.layer.{i}."
+    for i, source in enumerate(keep):
+        p = f"encoder.layer.{source}."
         for ours, theirs in [("q", "attention.self.query"), ("k", "attention.self.key"), ("v", "attention.self.value"),
                              ("o", "attention.output.dense"), ("up", "intermediate.dense"), ("down", "output.dense")]:
             put(f"layers.{i}.{ours}.weight", matmul_weight[p + theirs], transpose=True)
@@ -214,8 +218,22 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (OpenBLAS threads: OPENBLAS_NUM_THREADS)")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: all epochs)")
+    ap.add_argument("--layers", default=",".join(str(i) for i in range(LAYERS)),
+                    help="MiniLM layers to keep, in order (default all six; e.g. 0,1,2 for a three-layer model)")
+    ap.add_argument("--teacher", help="checkpoint.pt of a six-layer classifier to distil from (its sigmoid outputs are "
+                                      "soft targets beside the labels)")
+    ap.add_argument("--distill", type=float, default=0.5,
+                    help="weight of the teacher's soft targets in the loss, 0..1 (with --teacher)")
+    ap.add_argument("--match-pooled", type=float, default=0.0,
+                    help="with --teacher: weight of a loss that pulls the student's pooled vector towards the "
+                         "teacher's (1 - cosine)")
     ap.add_argument("--export-only", action="store_true", help="export the last checkpoint of --output and stop")
     args = ap.parse_args()
+    keep = tuple(int(i) for i in args.layers.split(","))
+    if not keep or any(i < 0 or i >= LAYERS for i in keep):
+        ap.error(f"--layers: indices between 0 and {LAYERS - 1}")
+    if not 0.0 <= args.distill <= 1.0:
+        ap.error("--distill: between 0 and 1")
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -224,8 +242,13 @@ def main():
 
     rows = read_corpus(args.corpus)
     train = [r for r in rows if r["part"] == "train"]
-    model = Classifier()
-    load_minilm(model, args.minilm)
+    model = Classifier(len(keep))
+    load_minilm(model, args.minilm, keep)
+    teacher = None
+    if args.teacher and not args.export_only:
+        teacher = Classifier()
+        teacher.load_state_dict(torch.load(args.teacher))
+        teacher.eval()
     if args.export_only:
         model.load_state_dict(torch.load(os.path.join(args.output, "checkpoint.pt")))
         export(model, os.path.join(args.output, "classifier-fp32.onnx"))
@@ -251,6 +274,8 @@ def main():
     warmup = max(1, int(total * 0.06))
     log = {"seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "head_lr": args.head_lr,
            "train_rows": len(train), "steps": total, "examples_per_epoch": [sum(len(b) for b in p) for p in plan],
+           "layers": list(keep), "teacher": os.path.basename(args.teacher) if teacher else None,
+           "distill": args.distill if teacher else 0.0, "match_pooled": args.match_pooled if teacher else 0.0,
            "budgets": {"default": DEFAULT_BUDGET, **SOURCE_BUDGET}, "rare_repeat": RARE_REPEAT, "loss": []}
     model.train()
     step, started, running = 0, time.time(), 0.0
@@ -262,8 +287,16 @@ def main():
             for g, lr in zip(opt.param_groups, base):
                 g["lr"] = lr * scale
             ids, mask, types, y, w = tensors(batch)
-            logits = model(ids, mask, types)
+            pooled = model.pooled(ids, mask, types)
+            logits = model.head(model.drop(pooled))
+            if teacher is not None:
+                with torch.no_grad():
+                    teacher_pooled = teacher.pooled(ids, mask, types)
+                    soft = torch.sigmoid(teacher.head(teacher_pooled))
+                y = (1.0 - args.distill) * y + args.distill * soft
             loss = (F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(1) * w).sum() / w.sum()
+            if teacher is not None and args.match_pooled > 0:
+                loss = loss + args.match_pooled * (1.0 - F.cosine_similarity(pooled, teacher_pooled, dim=1)).mean()
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -98,7 +98,8 @@ public class DefaultModelBenchmarks
 
 /// <summary>
 /// The default model on the held-out text at the 50th, 90th and 99th percentile of length of the held-out mix: cost grows
-/// with length, so these are the median, 90th and 99th percentile cost per message.
+/// with length, so these are the median, 90th and 99th percentile cost per message. <see cref="WindowParallelism"/> 0 is
+/// the default (a text's windows side by side, one thread each); 1 runs them one after another, each over all cores.
 /// </summary>
 [MemoryDiagnoser]
 public class DefaultModelPercentileBenchmarks
@@ -109,10 +110,13 @@ public class DefaultModelPercentileBenchmarks
     [Params(50, 90, 99)]
     public int LengthPercentile { get; set; }
 
+    [Params(0, 1)]
+    public int WindowParallelism { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
-        _model = ContentModel.LoadDefault();
+        _model = ContentModel.LoadDefault(new OnnxRuntimeOptions { WindowParallelism = WindowParallelism });
         var byLength = DefaultModelBenchmarks.LoadHeldOut().OrderBy(t => t.Length).ToArray();
         _text = byLength[Math.Min(byLength.Length - 1, byLength.Length * LengthPercentile / 100)];
         Console.WriteLine($"// held-out mix: {byLength.Length} texts, length p{LengthPercentile} = {_text.Length} characters, longest {byLength[^1].Length}");
