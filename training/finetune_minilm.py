@@ -234,6 +234,8 @@ def main():
         ap.error(f"--layers: indices between 0 and {LAYERS - 1}")
     if not 0.0 <= args.distill <= 1.0:
         ap.error("--distill: between 0 and 1")
+    if args.match_pooled < 0 or (args.match_pooled > 0 and not args.teacher):
+        ap.error("--match-pooled: a weight of 0 or more, and only with --teacher")
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
