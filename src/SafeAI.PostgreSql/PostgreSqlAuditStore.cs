@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Runtime.CompilerServices;
 using Npgsql;
 using NpgsqlTypes;
 using SafeAI.Audit;
@@ -106,25 +105,8 @@ internal sealed class PostgreSqlAuditStore : IAuditStore, IDisposable, IAsyncDis
         }
     }
 
-    public async IAsyncEnumerable<AuditRecord> ReadAsync(AuditQuery? query = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        var after = (query?.FromSequence ?? 1) - 1;
-        while (true)
-        {
-            var page = await ReadPageAsync(query, after, cancellationToken).ConfigureAwait(false);
-            foreach (var record in page)
-            {
-                yield return record;
-            }
-
-            if (page.Count < PageSize)
-            {
-                yield break;
-            }
-
-            after = page[^1].Sequence;
-        }
-    }
+    public IAsyncEnumerable<AuditRecord> ReadAsync(AuditQuery? query = null, CancellationToken cancellationToken = default) =>
+        AuditPages.ReadAsync(query, PageSize, ReadPageAsync, cancellationToken);
 
     public async ValueTask<AuditHead> GetHeadAsync(CancellationToken cancellationToken = default)
     {

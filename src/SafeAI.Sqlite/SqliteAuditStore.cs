@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Data.Sqlite;
 using SafeAI.Audit;
@@ -152,26 +151,8 @@ internal sealed class SqliteAuditStore : IAuditStore, IDisposable
         }
     }
 
-    public async IAsyncEnumerable<AuditRecord> ReadAsync(AuditQuery? query = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        // Read in pages so no connection is held while the consumer works.
-        var after = (query?.FromSequence ?? 1) - 1;
-        while (true)
-        {
-            var page = await ReadPageAsync(query, after, cancellationToken).ConfigureAwait(false);
-            foreach (var record in page)
-            {
-                yield return record;
-            }
-
-            if (page.Count < PageSize)
-            {
-                yield break;
-            }
-
-            after = page[^1].Sequence;
-        }
-    }
+    public IAsyncEnumerable<AuditRecord> ReadAsync(AuditQuery? query = null, CancellationToken cancellationToken = default) =>
+        AuditPages.ReadAsync(query, PageSize, ReadPageAsync, cancellationToken);
 
     public async ValueTask<AuditHead> GetHeadAsync(CancellationToken cancellationToken = default)
     {
