@@ -36,6 +36,12 @@ internal static class CalibrateCommand
             throw new ArgumentException($"--benign-rate must be between 0 and 0.5 (it is {target.ToString(CultureInfo.InvariantCulture)}).");
         }
 
+        var keep = args.Double("gate-keep", DefaultGateKeep);
+        if (keep is < 0.9 or > 1)
+        {
+            throw new ArgumentException($"--gate-keep must be between 0.9 and 1 (it is {keep.ToString(CultureInfo.InvariantCulture)}).");
+        }
+
         var corpus = SharedCorpus.Load(folder).Where(e => DataSplit.PartName(e.Source, e.Text) == "calib").ToList();
         var sample = corpus.Where(e => e.IsBenign && DataSplit.BenignRequestSources.Contains(e.Source)).ToList();
         var harmful = corpus.Where(e => !e.IsBenign).ToList();
@@ -52,33 +58,12 @@ internal static class CalibrateCommand
             mix!["bias"] = 0;
         }
 
-        var raw = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, ".calibrate-" + Path.GetFileName(path));
-        await File.WriteAllTextAsync(raw, json.ToJsonString(Indented), cancellationToken).ConfigureAwait(false);
-        double[][] logits, positives;
-        string[] names;
-        try
-        {
-            using var model = ContentModel.Load(raw);
-            names = [.. model.Categories];
-            async Task<double[][]> ScoreAllAsync(List<LabelledText> texts)
-            {
-                var result = new double[texts.Count][];
-                for (var i = 0; i < texts.Count; i++)
-                {
-                    var scores = await model.ScoreAsync(texts[i].Text, cancellationToken).ConfigureAwait(false);
-                    result[i] = [.. names.Select(c => (double)ContentModel.Logit((float)scores[c]))];
-                }
-
-                return result;
-            }
-
-            logits = await ScoreAllAsync(sample).ConfigureAwait(false);
-            positives = await ScoreAllAsync(harmful).ConfigureAwait(false);
-        }
-        finally
-        {
-            File.Delete(raw);
-        }
+        // A gate is calibrated after the biases, against the encoder alone: the biases are the encoder's.
+        var gate = json["gate"]?.AsObject();
+        json.Remove("gate");
+        var others = gate is null ? [] : corpus.Where(e => e.IsBenign && !DataSplit.BenignRequestSources.Contains(e.Source)).ToList();
+        var (names, scored) = await ScoreLogitsAsync(path, json, [sample, harmful, others], cancellationToken).ConfigureAwait(false);
+        double[][] logits = scored[0], positives = scored[1];
 
         var groups = sample.Select(e => ChatSources.Contains(e.Source) ? 1 : 0).ToArray();
         var labels = harmful.Select(e => names.Select(e.Has).ToArray()).ToArray();
@@ -92,9 +77,99 @@ internal static class CalibrateCommand
         }
 
         await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Any category: {union[0]:P2} of the intent-style queries ({groups.Count(g => g == 0)}), {union[1]:P2} of the chat prompts ({groups.Count(g => g == 1)}) (target {target:P2} in each).")).ConfigureAwait(false);
+        if (gate is not null)
+        {
+            var encoderName = gate["encoder"]?.GetValue<string>() ?? throw new FormatException($"{path}: \"gate\" has no \"encoder\".");
+            var gated = JsonNode.Parse(json.ToJsonString())!.AsObject();
+            gated["encoder"] = encoderName;
+            var (_, gateScored) = await ScoreLogitsAsync(path, gated, [sample, harmful, others], cancellationToken).ConfigureAwait(false);
+            var weights = names.Select(n => categories[n]!["encoder"]?.GetValue<double>() ?? 1).ToArray();
+            var levels = GateLevels([.. scored.SelectMany(static x => x)], [.. gateScored.SelectMany(static x => x)], thresholds, weights, keep);
+            var escalate = new JsonObject();
+            for (var c = 0; c < names.Length; c++)
+            {
+                if (weights[c] != 0)
+                {
+                    escalate[names[c]] = Math.Round(levels[c], 4) + 0.0;
+                }
+            }
+
+            gate["escalate"] = escalate;
+            json["gate"] = gate;
+            var sent = gateScored[0].Select(row => Enumerable.Range(0, names.Length).Any(c => weights[c] != 0 && ContentModel.Sigmoid((float)row[c]) >= levels[c])).ToArray();
+            var kept = scored.SelectMany(static x => x).Zip(gateScored.SelectMany(static x => x))
+                .Where(p => Enumerable.Range(0, names.Length).Any(c => weights[c] != 0 && p.First[c] >= thresholds[c]))
+                .Select(p => Enumerable.Range(0, names.Length).Any(c => weights[c] != 0 && p.First[c] >= thresholds[c] && ContentModel.Sigmoid((float)p.Second[c]) >= levels[c]))
+                .ToList();
+            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Gate ({encoderName}): escalation levels {string.Join(", ", names.Select((n, c) => weights[c] == 0 ? null : $"{n} {levels[c]:F3}").Where(static x => x is not null))}.")).ConfigureAwait(false);
+            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  It sends on {(double)sent.Count(static x => x) / sent.Length:P1} of the benign calibration sample (intent-style {Share(sent, groups, 0):P1}, chat {Share(sent, groups, 1):P1}) and {(double)kept.Count(static x => x) / Math.Max(1, kept.Count):P2} of the {kept.Count} calibration texts the encoder flags (target {keep:P1} per category).")).ConfigureAwait(false);
+        }
+
         await File.WriteAllTextAsync(path, json.ToJsonString(Indented) + "\n", cancellationToken).ConfigureAwait(false);
         await console.WriteLineAsync("Wrote the biases to " + path).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>The share of the calibration texts a category flags through the encoder that the gate must send on to it.</summary>
+    internal const double DefaultGateKeep = 0.995;
+
+    private static double Share(bool[] sent, int[] groups, int group)
+    {
+        var n = groups.Count(g => g == group);
+        return n == 0 ? 0 : (double)sent.Where((s, i) => s && groups[i] == group).Count() / n;
+    }
+
+    /// <summary>Scores text sets with a temporary copy of the description (next to it, so that its files resolve); each score is a logit.</summary>
+    private static async Task<(string[] Names, double[][][] Logits)> ScoreLogitsAsync(string path, JsonObject description, List<LabelledText>[] sets, CancellationToken cancellationToken)
+    {
+        var raw = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, ".calibrate-" + Path.GetFileName(path));
+        await File.WriteAllTextAsync(raw, description.ToJsonString(Indented), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var model = ContentModel.Load(raw);
+            string[] names = [.. model.Categories];
+            var result = new double[sets.Length][][];
+            for (var s = 0; s < sets.Length; s++)
+            {
+                result[s] = new double[sets[s].Count][];
+                for (var i = 0; i < sets[s].Count; i++)
+                {
+                    var scores = await model.ScoreAsync(sets[s][i].Text, cancellationToken).ConfigureAwait(false);
+                    result[s][i] = [.. names.Select(c => (double)ContentModel.Logit((float)scores[c]))];
+                }
+            }
+
+            return (names, result);
+        }
+        finally
+        {
+            File.Delete(raw);
+        }
+    }
+
+    /// <summary>
+    /// The gate's escalation level of each category the encoder scores (weight not 0): among the calibration texts that
+    /// the encoder flags in that category (logit at or above its threshold), the gate's calibrated score that
+    /// <paramref name="keep"/> of them reach, and never above 0.5. <paramref name="encoder"/> holds the encoder's logits
+    /// with bias 0, <paramref name="gate"/> the gate's with the calibrated biases.
+    /// </summary>
+    internal static double[] GateLevels(double[][] encoder, double[][] gate, double[] thresholds, double[] weights, double keep)
+    {
+        var levels = new double[thresholds.Length];
+        for (var c = 0; c < thresholds.Length; c++)
+        {
+            if (weights[c] == 0)
+            {
+                levels[c] = 0.5;
+                continue;
+            }
+
+            var reached = encoder.Select((row, i) => (row, i)).Where(p => p.row[c] >= thresholds[c]).Select(p => (double)ContentModel.Sigmoid((float)gate[p.i][c])).Order().ToArray();
+            var at = (int)Math.Floor((1 - keep) * reached.Length);
+            levels[c] = reached.Length == 0 ? 0.5 : Math.Min(0.5, reached[Math.Min(at, reached.Length - 1)]);
+        }
+
+        return levels;
     }
 
     /// <summary>

@@ -124,12 +124,14 @@ internal static class CommandLine
         ["calibrate"] = new(
             "calibrate",
             """
-            safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.03]
+            safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.03] [--gate-keep 0.995]
               Sets each category's bias of an ensemble model so that, at the default threshold 0.5, at most the given share
-              of the benign-request calibration sample is flagged by any category (the description is rewritten).
+              of the benign-request calibration sample is flagged by any category (the description is rewritten). When the
+              ensemble has a "gate", also sets the gate's escalation levels.
               --benign-rate 0 to 0.5   the share of the benign sample that may be flagged (default 0.03; in each register: chat prompts and short queries)
+              --gate-keep 0.9 to 1     per category, the share of the calibration texts the encoder flags that the gate must send on to it (default 0.995)
             """,
-            ["model", "data", "benign-rate"],
+            ["model", "data", "benign-rate", "gate-keep"],
             []),
         ["bias"] = new("bias", BiasCommand.Help, ["input", "groups", "set", "report", "json", "max-gap", "model", "threshold"], []),
         ["evaluate"] = new("evaluate", EvaluateCommand.Help, ["config", "dataset", "report", "json", "gate", "bias", "answers", "concurrency"], []),

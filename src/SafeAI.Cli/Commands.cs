@@ -159,6 +159,10 @@ internal static class Commands
         {
             markdown += string.Create(CultureInfo.InvariantCulture, $"\nEscalated to the second tier: {escalated} of {data.Count} texts ({(double)escalated / data.Count:P2}).\n");
         }
+        else if (model is EnsembleContentModel { HasGate: true })
+        {
+            markdown += string.Create(CultureInfo.InvariantCulture, $"\nSent past the gate to the encoder (at least one window): {escalated} of {data.Count} texts ({(double)escalated / data.Count:P2}).\n");
+        }
 
         await console.WriteLineAsync(markdown).ConfigureAwait(false);
         var unknown = data.SelectMany(d => d.Labels).Distinct().Where(l => !model.Categories.Contains(l)).ToList();

@@ -9,6 +9,13 @@ namespace SafeAI.Onnx;
 /// (<c>score = sigmoid(w_encoder * logit(encoder) + w_ngram * logit(ngram) + bias)</c>).
 /// </summary>
 /// <remarks>
+/// <para>
+/// An optional gate (<c>"gate"</c> in the description) is a smaller ONNX classifier with the encoder's tokenizer, for
+/// example a three-layer student distilled from it. It scores every window first, mixed with the same weights and biases;
+/// a window goes on to the encoder only when some category's gate score reaches that category's escalation level (set by
+/// <c>safeai calibrate</c> below 0.5, so that the gate passes on nearly every window the encoder would flag). Ordinary text
+/// then costs the gate's time, and only suspect windows pay for both.
+/// </para>
 /// A window is whole sentences packed up to <c>windowTokens</c> tokens (a longer sentence is cut into overlapping pieces).
 /// Its array holds the token count, the framed token ids, then the window's characters for the n-gram member.
 /// <see cref="CreateWindows"/>'s window limit counts full-size windows of <see cref="ReferenceWindowTokens"/> tokens,
@@ -23,17 +30,29 @@ internal sealed class EnsembleContentModel : ContentModel
 
     private readonly OnnxContentModel _encoder;
     private readonly NgramContentModel? _ngram;
+    private readonly OnnxContentModel? _gate;
     private readonly int _windowTokens;
     private readonly (int Encoder, float EncoderWeight, int Ngram, float NgramWeight, float Bias)[] _mix;
+    private readonly int[] _gateIndex = [];
+    private readonly float[] _escalate = [];
+    private long _escalatedWindows;
 
-    private EnsembleContentModel(ModelDescription description, OnnxContentModel encoder, NgramContentModel? ngram)
+    private EnsembleContentModel(ModelDescription description, OnnxContentModel encoder, NgramContentModel? ngram, OnnxContentModel? gate)
         : base(description, [.. description.Ensemble!.Categories.Select(static c => c.Category)])
     {
         _encoder = encoder;
         _ngram = ngram;
+        _gate = gate;
         var ensemble = description.Ensemble;
         _windowTokens = Math.Min(ensemble.WindowTokens, encoder.MaxTokens);
         _mix = new (int, float, int, float, float)[ensemble.Categories.Count];
+        if (gate is not null)
+        {
+            CheckGate(description, encoder, gate, _windowTokens);
+            _gateIndex = new int[_mix.Length];
+            _escalate = new float[_mix.Length];
+        }
+
         for (var c = 0; c < _mix.Length; c++)
         {
             var mix = ensemble.Categories[c];
@@ -46,6 +65,17 @@ internal sealed class EnsembleContentModel : ContentModel
             }
 
             _mix[c] = (e, mix.EncoderWeight, n, mix.NgramWeight, mix.Bias);
+            if (gate is not null)
+            {
+                _gateIndex[c] = Array.IndexOf(gate.CategoryArray, mix.Category);
+                if (_gateIndex[c] < 0 && mix.EncoderWeight != 0)
+                {
+                    throw new ContentModelException(description.FileName, $"the gate \"{ensemble.Gate!.Encoder}\" does not score \"{mix.Category}\", which the encoder scores (the gate scores: {string.Join(", ", gate.CategoryArray)}).");
+                }
+
+                // Categories the encoder has no part in score the same through the gate: they never send a window on.
+                _escalate[c] = mix.EncoderWeight != 0 ? ensemble.Gate!.Escalate[mix.Category] : float.PositiveInfinity;
+            }
         }
     }
 
@@ -56,18 +86,33 @@ internal sealed class EnsembleContentModel : ContentModel
 
     internal override ContentModel SecondTier => _encoder;
 
+    /// <summary>Gets how many windows the gate has sent on to the encoder since the model was loaded (0 without a gate).</summary>
+    internal override long EscalatedWindows => Interlocked.Read(ref _escalatedWindows);
+
+    /// <summary>Gets a value indicating whether a smaller gate encoder scores every window before the encoder.</summary>
+    internal bool HasGate => _gate is not null;
+
     internal override ModelTokenizer? Tokenizer => _encoder.Tokenizer;
 
     public static EnsembleContentModel Load(ModelDescription description, ModelFiles files, OnnxRuntimeOptions options)
     {
         var ensemble = description.Ensemble!;
-        ContentModel? encoder = null, ngram = null;
+        ContentModel? encoder = null, ngram = null, gate = null;
         try
         {
             encoder = LoadNested(ensemble.Encoder, files, options);
             if (encoder is not OnnxContentModel onnx)
             {
                 throw new ContentModelException(description.FileName, $"the encoder \"{ensemble.Encoder}\" must be a sequence-classifier or encoder-heads model.");
+            }
+
+            if (ensemble.Gate is { } gateDescription)
+            {
+                gate = LoadNested(gateDescription.Encoder, files, options);
+                if (gate is not OnnxContentModel)
+                {
+                    throw new ContentModelException(description.FileName, $"the gate \"{gateDescription.Encoder}\" must be a sequence-classifier or encoder-heads model.");
+                }
             }
 
             if (ensemble.Ngram is { } name)
@@ -79,13 +124,32 @@ internal sealed class EnsembleContentModel : ContentModel
                 }
             }
 
-            return new EnsembleContentModel(description, onnx, ngram as NgramContentModel);
+            return new EnsembleContentModel(description, onnx, ngram as NgramContentModel, gate as OnnxContentModel);
         }
         catch
         {
             encoder?.Dispose();
             ngram?.Dispose();
+            gate?.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The gate reads the encoder's windows as they are: the same tokenizer, and windows no longer than it reads.</summary>
+    private static void CheckGate(ModelDescription description, OnnxContentModel encoder, OnnxContentModel gate, int windowTokens)
+    {
+        var name = description.Ensemble!.Gate!.Encoder;
+        var a = encoder.Description.Tokenizer;
+        var b = gate.Description.Tokenizer;
+        if (a.Kind != b.Kind || a.Vocab != b.Vocab || a.Merges != b.Merges || a.Model != b.Model || a.Lowercase != b.Lowercase
+            || encoder.Tokenizer.StartId != gate.Tokenizer.StartId || encoder.Tokenizer.EndId != gate.Tokenizer.EndId || encoder.Tokenizer.PadId != gate.Tokenizer.PadId)
+        {
+            throw new ContentModelException(description.FileName, $"the gate \"{name}\" must use the encoder's tokenizer (the same type, files, case and special ids): it scores the encoder's windows.");
+        }
+
+        if (gate.MaxTokens < windowTokens)
+        {
+            throw new ContentModelException(description.FileName, $"the gate \"{name}\" reads at most {gate.MaxTokens} tokens; the ensemble's windows hold up to {windowTokens}.");
         }
     }
 
@@ -127,7 +191,8 @@ internal sealed class EnsembleContentModel : ContentModel
             if (ids.Count > body)
             {
                 Flush();
-                var stride = body - LongSentenceOverlap;
+                // Small windows (a description may ask for 8 tokens) overlap by at most half, so the stride stays positive.
+                var stride = body - Math.Min(LongSentenceOverlap, body / 2);
                 for (var from = 0; ; from += stride)
                 {
                     var count = Math.Min(body, ids.Count - from);
@@ -178,10 +243,69 @@ internal sealed class EnsembleContentModel : ContentModel
         return windows;
     }
 
-    internal override async ValueTask<float[]> ScoreWindowsAsync(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
+    /// <summary>
+    /// Scores windows. With a gate, the gate scores every window first and only the windows where some category's mixed
+    /// gate score reaches its escalation level go on to the encoder; the others keep the gate's scores, which lie below the
+    /// escalation levels (and so below the default threshold 0.5 that the levels never exceed).
+    /// </summary>
+    internal override ValueTask<float[]> ScoreWindowsAsync(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
+        if (_gate is not null && !_gate.MicroBatching && !_encoder.MicroBatching)
+        {
+            // Gate, then encoder, on one pool thread: a second hop between them cost more than the gate's own run on a
+            // short text. Off the caller's thread, so that a stage's time budget can end the wait.
+            return new ValueTask<float[]>(Task.Factory.StartNew(
+                static s =>
+                {
+                    var (model, w, ct) = ((EnsembleContentModel, IReadOnlyList<int[]>, CancellationToken))s!;
+                    return model.ScoreGatedNow(w, ct);
+                },
+                (this, windows, cancellationToken),
+                cancellationToken,
+                TaskCreationOptions.DenyChildAttach,
+                TaskScheduler.Default));
+        }
+
+        return ScoreWindowsCoreAsync(windows, cancellationToken);
+    }
+
+    private float[] ScoreGatedNow(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
+    {
+        var encoderWindows = EncoderWindows(windows);
+        var ngramScores = _ngram is null ? null : ScoreNgram(windows);
+        var scores = new float[windows.Count * _mix.Length];
+        var escalated = MixAll(_gate!.ScoreNow(encoderWindows, cancellationToken), _gate, ngramScores, scores);
+        if (escalated is not null)
+        {
+            MixEscalated(_encoder.ScoreNow(Sent(encoderWindows, escalated), cancellationToken), escalated, ngramScores, scores);
+        }
+
+        return scores;
+    }
+
+    private async ValueTask<float[]> ScoreWindowsCoreAsync(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
+    {
+        var encoderWindows = EncoderWindows(windows);
+        var first = _gate ?? _encoder;
+        var pending = first.ScoreWindowsAsync(encoderWindows, cancellationToken);
+
+        // The n-gram member runs here, in microseconds, while the encoder (or the gate) runs on its own thread.
+        var ngramScores = _ngram is null ? null : ScoreNgram(windows);
+        var scores = new float[windows.Count * _mix.Length];
+        var escalated = MixAll(await pending.ConfigureAwait(false), first, ngramScores, scores);
+        if (escalated is not null)
+        {
+            MixEscalated(await _encoder.ScoreWindowsAsync(Sent(encoderWindows, escalated), cancellationToken).ConfigureAwait(false), escalated, ngramScores, scores);
+        }
+
+        return scores;
+    }
+
+    /// <summary>The framed token ids of each window (what the ONNX members read).</summary>
+    private static int[][] EncoderWindows(IReadOnlyList<int[]> windows)
+    {
         var encoderWindows = new int[windows.Count][];
         for (var w = 0; w < windows.Count; w++)
         {
@@ -189,50 +313,98 @@ internal sealed class EnsembleContentModel : ContentModel
             encoderWindows[w] = window.AsSpan(1, window[0]).ToArray();
         }
 
-        var pending = _encoder.ScoreWindowsAsync(encoderWindows, cancellationToken);
-        float[]? ngramScores = null;
-        if (_ngram is not null)
-        {
-            // The n-gram member runs here, in microseconds, while the encoder runs on its own thread.
-            var nc = _ngram.CategoryArray.Length;
-            ngramScores = new float[windows.Count * nc];
-            for (var w = 0; w < windows.Count; w++)
-            {
-                var window = windows[w];
-                var chars = window.AsSpan(1 + window[0]);
-                var text = new char[chars.Length];
-                for (var i = 0; i < chars.Length; i++)
-                {
-                    text[i] = (char)chars[i];
-                }
+        return encoderWindows;
+    }
 
-                _ngram.Score(text, ngramScores.AsSpan(w * nc, nc));
+    /// <summary>Mixes the first member's scores (the gate's, or the encoder's without a gate) into <paramref name="scores"/>; returns the windows the gate sends on, or null.</summary>
+    private List<int>? MixAll(float[] firstScores, OnnxContentModel first, float[]? ngramScores, float[] scores)
+    {
+        var c = _mix.Length;
+        List<int>? escalated = null;
+        for (var w = 0; w * c < scores.Length; w++)
+        {
+            var row = scores.AsSpan(w * c, c);
+            Mix(firstScores, w, first.CategoryArray.Length, _gate is null ? null : _gateIndex, ngramScores, row);
+            if (_gate is not null)
+            {
+                for (var k = 0; k < c; k++)
+                {
+                    if (row[k] >= _escalate[k])
+                    {
+                        (escalated ??= []).Add(w);
+                        break;
+                    }
+                }
             }
         }
 
-        var encoderScores = await pending.ConfigureAwait(false);
+        return escalated;
+    }
+
+    private static int[][] Sent(int[][] encoderWindows, List<int> escalated)
+    {
+        var sent = new int[escalated.Count][];
+        for (var i = 0; i < sent.Length; i++)
+        {
+            sent[i] = encoderWindows[escalated[i]];
+        }
+
+        return sent;
+    }
+
+    /// <summary>Replaces the scores of the windows sent on with the encoder's (every category of those windows).</summary>
+    private void MixEscalated(float[] encoderScores, List<int> escalated, float[]? ngramScores, float[] scores)
+    {
+        Interlocked.Add(ref _escalatedWindows, escalated.Count);
         var c = _mix.Length;
-        var ec = _encoder.CategoryArray.Length;
+        for (var i = 0; i < escalated.Count; i++)
+        {
+            var w = escalated[i];
+            Mix(encoderScores, i, _encoder.CategoryArray.Length, null, ngramScores, scores.AsSpan(w * c, c), ngramRow: w);
+        }
+    }
+
+    /// <summary>
+    /// One window's scores: per category, <c>sigmoid(w_encoder * logit(member) + w_ngram * logit(ngram) + bias)</c>, where the
+    /// member is the encoder (<paramref name="gateIndex"/> null) or the gate, whose row <paramref name="row"/> is read.
+    /// </summary>
+    private void Mix(float[] member, int row, int memberCategories, int[]? gateIndex, float[]? ngramScores, Span<float> result, int ngramRow = -1)
+    {
+        ngramRow = ngramRow < 0 ? row : ngramRow;
         var nn = _ngram?.CategoryArray.Length ?? 0;
-        var scores = new float[windows.Count * c];
+        for (var k = 0; k < _mix.Length; k++)
+        {
+            var (e, we, n, wn, bias) = _mix[k];
+            var z = bias;
+            if (we != 0)
+            {
+                z += we * Logit(member[(row * memberCategories) + (gateIndex is null ? e : gateIndex[k])]);
+            }
+
+            if (wn != 0)
+            {
+                z += wn * Logit(ngramScores![(ngramRow * nn) + n]);
+            }
+
+            result[k] = Sigmoid(z);
+        }
+    }
+
+    private float[] ScoreNgram(IReadOnlyList<int[]> windows)
+    {
+        var nc = _ngram!.CategoryArray.Length;
+        var scores = new float[windows.Count * nc];
         for (var w = 0; w < windows.Count; w++)
         {
-            for (var k = 0; k < c; k++)
+            var window = windows[w];
+            var chars = window.AsSpan(1 + window[0]);
+            var text = new char[chars.Length];
+            for (var i = 0; i < chars.Length; i++)
             {
-                var (e, we, n, wn, bias) = _mix[k];
-                var z = bias;
-                if (we != 0)
-                {
-                    z += we * Logit(encoderScores[(w * ec) + e]);
-                }
-
-                if (wn != 0)
-                {
-                    z += wn * Logit(ngramScores![(w * nn) + n]);
-                }
-
-                scores[(w * c) + k] = Sigmoid(z);
+                text[i] = (char)chars[i];
             }
+
+            _ngram.Score(text, scores.AsSpan(w * nc, nc));
         }
 
         return scores;
@@ -242,6 +414,7 @@ internal sealed class EnsembleContentModel : ContentModel
     {
         _encoder.Dispose();
         _ngram?.Dispose();
+        _gate?.Dispose();
     }
 
     /// <summary>The sentences of a text: spans ending after . ! ? ; or a line break followed by white space (or the end).</summary>

@@ -55,6 +55,20 @@ internal sealed class EnsembleDescription
     public int WindowTokens { get; init; }
 
     public required IReadOnlyList<EnsembleMix> Categories { get; init; }
+
+    /// <summary>Gets the optional gate: a smaller, faster encoder that scores every window first.</summary>
+    public EnsembleGate? Gate { get; init; }
+}
+
+/// <summary>
+/// An <c>ensemble</c>'s gate: the description file of a smaller ONNX classifier (same tokenizer as the encoder) and, per
+/// category the encoder scores, the mixed score at or above which the gate sends a window on to the encoder.
+/// </summary>
+internal sealed class EnsembleGate
+{
+    public required string Encoder { get; init; }
+
+    public required IReadOnlyDictionary<string, float> Escalate { get; init; }
 }
 
 internal enum TokenizerKind
@@ -442,6 +456,8 @@ internal sealed class ModelDescription
             throw Fail(fileName, "\"categories\" is empty: an ensemble needs at least one category.");
         }
 
+        var gate = ParseGate(fileName, root, list);
+
         return new ModelDescription
         {
             FileName = fileName,
@@ -449,8 +465,55 @@ internal sealed class ModelDescription
             Model = encoder,
             Output = string.Empty,
             MaxTokens = windowTokens,
-            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, Categories = list },
+            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, Categories = list, Gate = gate },
         };
+    }
+
+    private static EnsembleGate? ParseGate(string fileName, JsonElement root, List<EnsembleMix> categories)
+    {
+        if (!root.TryGetProperty("gate", out var gate) || gate.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        const string Example = "for example \"gate\": { \"encoder\": \"gate-classifier.json\", \"escalate\": { \"hate\": 0.1 } }";
+        if (gate.ValueKind != JsonValueKind.Object)
+        {
+            throw Fail(fileName, $"\"gate\" must be an object ({Example}).");
+        }
+
+        var encoder = GetString(fileName, gate, "encoder") ?? throw Fail(fileName, $"\"gate\" has no \"encoder\": the description file of the smaller ONNX classifier ({Example}).");
+        if (!gate.TryGetProperty("escalate", out var escalate) || escalate.ValueKind != JsonValueKind.Object)
+        {
+            throw Fail(fileName, $"\"gate\" has no \"escalate\" object: per category, the gate's score from which a window goes on to the encoder ({Example}).");
+        }
+
+        var levels = new Dictionary<string, float>(StringComparer.Ordinal);
+        foreach (var level in escalate.EnumerateObject())
+        {
+            var name = CheckCategory(fileName, level.Name);
+            if (!categories.Exists(c => c.Category == name))
+            {
+                throw Fail(fileName, $"\"gate\".\"escalate\" names \"{name}\", which is not one of the ensemble's categories.");
+            }
+
+            if (level.Value.ValueKind != JsonValueKind.Number || level.Value.GetDouble() is not (> 0 and <= 1))
+            {
+                throw Fail(fileName, $"\"gate\".\"escalate\".\"{name}\" must be a number above 0 and at most 1 (a score on the ensemble's calibrated scale).");
+            }
+
+            levels[name] = (float)level.Value.GetDouble();
+        }
+
+        foreach (var mix in categories)
+        {
+            if (mix.EncoderWeight != 0 && !levels.ContainsKey(mix.Category))
+            {
+                throw Fail(fileName, $"\"gate\".\"escalate\" has no level for \"{mix.Category}\": every category the encoder scores needs one.");
+            }
+        }
+
+        return new EnsembleGate { Encoder = encoder, Escalate = levels };
     }
 
     private static TokenizerDescription ParseTokenizer(string fileName, JsonElement root)

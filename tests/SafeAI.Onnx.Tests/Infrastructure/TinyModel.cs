@@ -11,6 +11,11 @@ namespace SafeAI.Onnx.Tests.Infrastructure;
 /// </summary>
 internal sealed class TinyModel : IDisposable
 {
+    private readonly List<string> _vocab;
+    private readonly bool _withMask;
+    private readonly bool _withTokenTypeIds;
+    private readonly int _labelsInModel;
+
     public static readonly string[] HateWords = ["hate", "vermin", "subhuman"];
     public static readonly string[] ViolenceWords = ["kill", "murder", "stab"];
     public static readonly string[] OtherWords =
@@ -26,58 +31,11 @@ internal sealed class TinyModel : IDisposable
         System.IO.Directory.CreateDirectory(Directory);
 
         var vocab = sentencePiece ? WriteSentencePieceModel(Directory) : bpe ? WriteBpeFiles(Directory) : WriteBertVocab(Directory);
-        var embedding = new float[vocab.Count * 2];
-        for (var i = 0; i < vocab.Count; i++)
-        {
-            var word = vocab[i].TrimStart('Ġ', '▁');
-            embedding[(i * 2) + 0] = HateWords.Contains(word) ? 1 : 0;
-            embedding[(i * 2) + 1] = ViolenceWords.Contains(word) ? 1 : 0;
-        }
-
-        // logits[:, 0] = 0 (a "safe" label), logits[:, 1] = 10 * hate - 5, logits[:, 2] = 10 * violence - 5.
-        var w = new float[2 * labelsInModel];
-        var b = new float[labelsInModel];
-        if (labelsInModel >= 3)
-        {
-            w[1] = 10; // row 0 (hate dim), column 1
-            w[labelsInModel + 2] = 10; // row 1 (violence dim), column 2
-            b[1] = -5;
-            b[2] = -5;
-        }
-
-        var writer = new OnnxWriter()
-            .Input("input_ids", OnnxWriter.Int64, "batch", "tokens");
-        if (withMask)
-        {
-            writer.Input("attention_mask", OnnxWriter.Int64, "batch", "tokens");
-        }
-
-        if (withTokenTypeIds)
-        {
-            writer.Input("token_type_ids", OnnxWriter.Int64, "batch", "tokens");
-        }
-
-        writer.Output("logits", OnnxWriter.Float, "batch", labelsInModel)
-            .FloatTensor("E", [vocab.Count, 2], embedding)
-            .FloatTensor("W", [2, labelsInModel], w)
-            .FloatTensor("B", [labelsInModel], b)
-            .Int64Tensor("axis2", [1], [2])
-            .Node("Gather", ["E", "input_ids"], ["emb"], ("axis", 0));
-        if (withMask)
-        {
-            writer.Node("Cast", ["attention_mask"], ["maskf"], ("to", OnnxWriter.Float))
-                .Node("Unsqueeze", ["maskf", "axis2"], ["mask3"])
-                .Node("Mul", ["emb", "mask3"], ["masked"]);
-        }
-        else
-        {
-            writer.Node("Identity", ["emb"], ["masked"]);
-        }
-
-        writer.NodeWithInts("ReduceMax", ["masked"], ["pooled"], "axes", [1], ("keepdims", 0))
-            .Node("MatMul", ["pooled", "W"], ["mm"])
-            .Node("Add", ["mm", "B"], ["logits"]);
-        File.WriteAllBytes(Path.Combine(Directory, "model.onnx"), writer.Build());
+        _vocab = vocab;
+        _withMask = withMask;
+        _withTokenTypeIds = withTokenTypeIds;
+        _labelsInModel = labelsInModel;
+        WriteModel("model.onnx", 10, -5);
 
         File.WriteAllText(DescriptionPath, description ?? DefaultDescription(activation, maxTokens, bpe, sentencePiece));
     }
@@ -163,6 +121,66 @@ internal sealed class TinyModel : IDisposable
         File.WriteAllText(Path.Combine(directory, "vocab.json"), json);
         File.WriteAllLines(Path.Combine(directory, "merges.txt"), merges);
         return vocab;
+    }
+
+    /// <summary>
+    /// Writes a model over this folder's vocabulary to <paramref name="file"/>: the hate and violence logits are
+    /// <paramref name="scale"/> times the word's flag plus <paramref name="offset"/> (the constructor's model.onnx: 10 and -5).
+    /// </summary>
+    public void WriteModel(string file, float scale, float offset)
+    {
+        var embedding = new float[_vocab.Count * 2];
+        for (var i = 0; i < _vocab.Count; i++)
+        {
+            var word = _vocab[i].TrimStart('Ġ', '▁');
+            embedding[(i * 2) + 0] = HateWords.Contains(word) ? 1 : 0;
+            embedding[(i * 2) + 1] = ViolenceWords.Contains(word) ? 1 : 0;
+        }
+
+        // logits[:, 0] = 0 (a "safe" label), logits[:, 1] = scale * hate + offset, logits[:, 2] = scale * violence + offset.
+        var w = new float[2 * _labelsInModel];
+        var b = new float[_labelsInModel];
+        if (_labelsInModel >= 3)
+        {
+            w[1] = scale; // row 0 (hate dim), column 1
+            w[_labelsInModel + 2] = scale; // row 1 (violence dim), column 2
+            b[1] = offset;
+            b[2] = offset;
+        }
+
+        var writer = new OnnxWriter()
+            .Input("input_ids", OnnxWriter.Int64, "batch", "tokens");
+        if (_withMask)
+        {
+            writer.Input("attention_mask", OnnxWriter.Int64, "batch", "tokens");
+        }
+
+        if (_withTokenTypeIds)
+        {
+            writer.Input("token_type_ids", OnnxWriter.Int64, "batch", "tokens");
+        }
+
+        writer.Output("logits", OnnxWriter.Float, "batch", _labelsInModel)
+            .FloatTensor("E", [_vocab.Count, 2], embedding)
+            .FloatTensor("W", [2, _labelsInModel], w)
+            .FloatTensor("B", [_labelsInModel], b)
+            .Int64Tensor("axis2", [1], [2])
+            .Node("Gather", ["E", "input_ids"], ["emb"], ("axis", 0));
+        if (_withMask)
+        {
+            writer.Node("Cast", ["attention_mask"], ["maskf"], ("to", OnnxWriter.Float))
+                .Node("Unsqueeze", ["maskf", "axis2"], ["mask3"])
+                .Node("Mul", ["emb", "mask3"], ["masked"]);
+        }
+        else
+        {
+            writer.Node("Identity", ["emb"], ["masked"]);
+        }
+
+        writer.NodeWithInts("ReduceMax", ["masked"], ["pooled"], "axes", [1], ("keepdims", 0))
+            .Node("MatMul", ["pooled", "W"], ["mm"])
+            .Node("Add", ["mm", "B"], ["logits"]);
+        File.WriteAllBytes(Path.Combine(Directory, file), writer.Build());
     }
 
     public string Directory { get; }
