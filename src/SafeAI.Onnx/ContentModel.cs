@@ -14,7 +14,8 @@ namespace SafeAI.Onnx;
 /// category), <c>ngram-linear</c> (hashed character and word n-grams with linear heads, no ONNX at all), <c>cascade</c> (an
 /// <c>ngram-linear</c> first tier and an ONNX second tier for the windows the first tier is unsure of) and <c>ensemble</c>
 /// (an ONNX classifier over sentence-sized windows whose logits are mixed, per category, with an <c>ngram-linear</c> model's
-/// and shifted by a calibrated bias; the default model, see <see cref="LoadDefault"/>).
+/// and shifted by a calibrated bias, optionally behind a smaller gate classifier that decides which windows it scores; the
+/// default model, see <see cref="LoadDefault"/>).
 /// </remarks>
 public abstract class ContentModel : IDisposable
 {
@@ -111,8 +112,10 @@ public abstract class ContentModel : IDisposable
     /// Loads SafeAI's default content model, which ships inside this package: all-MiniLM-L6-v2 fine-tuned on the public
     /// corpora listed in <c>docs/model-card.md</c> and quantised to int8 (one sigmoid per category of
     /// <see cref="ContentCategories"/>), scored over sentence-sized windows, with the prompt-injection score mixed with a
-    /// character n-gram model's. Scores are calibrated on a sample of ordinary requests so that 0.5 is the recommended
-    /// threshold of every category. A short message costs about a millisecond on one CPU core; no download is needed.
+    /// character n-gram model's. A three-layer student of the model scores every window first and sends on only the
+    /// windows it scores near a flag. Scores are calibrated on a sample of ordinary requests so that 0.5 is the recommended
+    /// threshold of every category. An ordinary short message costs about a millisecond on one CPU core, one sent on
+    /// about three; no download is needed.
     /// </summary>
     /// <param name="options">How the model runs; <see langword="null"/> for the defaults.</param>
     /// <returns>The loaded model.</returns>

@@ -13,13 +13,15 @@ namespace SafeAI.Onnx;
 /// An optional gate (<c>"gate"</c> in the description) is a smaller ONNX classifier with the encoder's tokenizer, for
 /// example a three-layer student distilled from it. It scores every window first, mixed with the same weights and biases;
 /// a window goes on to the encoder only when some category's gate score reaches that category's escalation level (set by
-/// <c>safeai calibrate</c> below 0.5, so that the gate passes on nearly every window the encoder would flag). Ordinary text
+/// <c>safeai calibrate</c>, never above 0.5, so that the gate passes on nearly every window the encoder would flag). Ordinary text
 /// then costs the gate's time, and only suspect windows pay for both.
 /// </para>
+/// <para>
 /// A window is whole sentences packed up to <c>windowTokens</c> tokens (a longer sentence is cut into overlapping pieces).
 /// Its array holds the token count, the framed token ids, then the window's characters for the n-gram member.
 /// <see cref="CreateWindows"/>'s window limit counts full-size windows of <see cref="ReferenceWindowTokens"/> tokens,
 /// so that a text limit set in <see cref="ContentFilterOptions.MaxWindows"/> means about the same length for every kind.
+/// </para>
 /// </remarks>
 internal sealed class EnsembleContentModel : ContentModel
 {
@@ -27,6 +29,13 @@ internal sealed class EnsembleContentModel : ContentModel
     internal const int ReferenceWindowTokens = 256;
 
     private const int LongSentenceOverlap = 16;
+
+    private static readonly System.Diagnostics.Metrics.Meter Meter = new(SafeAIDiagnostics.MeterName);
+    private static readonly System.Diagnostics.Metrics.Counter<long> Windows = Meter.CreateCounter<long>(
+        SafeAIDiagnostics.ContentWindowsInstrument, "{window}", "Text windows a gated content model scored, by the model that scored them (gate or encoder).");
+
+    private static readonly KeyValuePair<string, object?> GateTag = new(SafeAIDiagnostics.ContentScorerTag, "gate");
+    private static readonly KeyValuePair<string, object?> EncoderTag = new(SafeAIDiagnostics.ContentScorerTag, "encoder");
 
     private readonly OnnxContentModel _encoder;
     private readonly NgramContentModel? _ngram;
@@ -106,7 +115,7 @@ internal sealed class EnsembleContentModel : ContentModel
                 throw new ContentModelException(description.FileName, $"the encoder \"{ensemble.Encoder}\" must be a sequence-classifier or encoder-heads model.");
             }
 
-            if (ensemble.Gate is { } gateDescription)
+            if (ensemble.Gate is { } gateDescription && options.UseGate)
             {
                 gate = LoadNested(gateDescription.Encoder, files, options);
                 if (gate is not OnnxContentModel)
@@ -320,6 +329,11 @@ internal sealed class EnsembleContentModel : ContentModel
     private List<int>? MixAll(float[] firstScores, OnnxContentModel first, float[]? ngramScores, float[] scores)
     {
         var c = _mix.Length;
+        if (_gate is not null)
+        {
+            Windows.Add(scores.Length / c, GateTag);
+        }
+
         List<int>? escalated = null;
         for (var w = 0; w * c < scores.Length; w++)
         {
@@ -356,6 +370,7 @@ internal sealed class EnsembleContentModel : ContentModel
     private void MixEscalated(float[] encoderScores, List<int> escalated, float[]? ngramScores, float[] scores)
     {
         Interlocked.Add(ref _escalatedWindows, escalated.Count);
+        Windows.Add(escalated.Count, EncoderTag);
         var c = _mix.Length;
         for (var i = 0; i < escalated.Count; i++)
         {

@@ -25,7 +25,7 @@ public sealed class EnsembleGateTests : IDisposable
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private ContentModel LoadEnsemble(string? gate = "{ \"encoder\": \"gate.json\", \"escalate\": { \"hate\": 0.1, \"violence\": 0.1 } }")
+    private ContentModel LoadEnsemble(string? gate = "{ \"encoder\": \"gate.json\", \"escalate\": { \"hate\": 0.1, \"violence\": 0.1 } }", OnnxRuntimeOptions? options = null)
     {
         var path = Path.Combine(_tiny.Directory, "ensemble.json");
         File.WriteAllText(path, $$"""
@@ -37,7 +37,7 @@ public sealed class EnsembleGateTests : IDisposable
               "categories": { "hate": { "encoder": 1, "bias": 0 }, "violence": { "encoder": 1, "bias": 0 } }{{(gate is null ? string.Empty : ",\n  \"gate\": " + gate)}}
             }
             """);
-        return ContentModel.Load(path);
+        return ContentModel.Load(path, options);
     }
 
     [Fact]
@@ -77,6 +77,57 @@ public sealed class EnsembleGateTests : IDisposable
         Assert.Equal(EncoderHit, scores["violence"], 4);
         Assert.Equal(GateMiss, scores["hate"], 4); // no window's hate score came from the encoder's higher-confidence miss
         Assert.Equal(1, model.EscalatedWindows);
+    }
+
+    [Fact]
+    public async Task ScoreAsync_UseGateFalse_EncoderScoresEveryWindow()
+    {
+        using var model = LoadEnsemble(options: new OnnxRuntimeOptions { UseGate = false });
+
+        var ordinary = await model.ScoreAsync("hello world, what a lovely day.", Ct);
+        var hateful = await model.ScoreAsync("i hate you.", Ct);
+
+        Assert.Equal(EncoderMiss, ordinary["hate"], 4);
+        Assert.Equal(EncoderHit, hateful["hate"], 4);
+        Assert.Equal(0, model.EscalatedWindows);
+    }
+
+    [Fact]
+    public async Task ScoreAsync_CountsWindowsByScorer()
+    {
+        using var model = LoadEnsemble();
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == SafeAIDiagnostics.MeterName && instrument.Name == SafeAIDiagnostics.ContentWindowsInstrument)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == SafeAIDiagnostics.ContentScorerTag)
+                {
+                    lock (counts)
+                    {
+                        counts[(string)tag.Value!] = counts.GetValueOrDefault((string)tag.Value!) + value;
+                    }
+                }
+            }
+        });
+        listener.Start();
+        var text = TinyModel.BenignText(300) + " they will kill the dog. " + TinyModel.BenignText(300);
+        var windows = model.CreateWindows(TextNormalizer.Normalize(text), 0, 64, out _).Count;
+
+        await model.ScoreAsync(text, Ct);
+        await model.ScoreAsync("hello world", Ct);
+
+        // Other tests' models may add to the shared counter concurrently; this test's own texts give at least these.
+        Assert.True(counts.GetValueOrDefault("gate") >= windows + 1, $"gate windows: {counts.GetValueOrDefault("gate")}, expected at least {windows + 1}");
+        Assert.True(counts.GetValueOrDefault("encoder") >= 1);
     }
 
     [Fact]

@@ -42,4 +42,14 @@ public static class SafeAIDiagnostics
 
     /// <summary>Tag: <c>true</c> for streaming calls.</summary>
     public const string StreamingTag = "safeai.streaming";
+
+    /// <summary>
+    /// Counter of text windows a content model with a gate scored (SafeAI.Onnx's default model), tagged
+    /// <see cref="ContentScorerTag"/>: <c>gate</c> for every window, <c>encoder</c> for the windows the gate sent on. Their
+    /// ratio is the share of traffic paying for the larger model; it rises with the share of suspect text.
+    /// </summary>
+    public const string ContentWindowsInstrument = "safeai.content.windows";
+
+    /// <summary>Tag: which model of a gated content model scored a window (<c>gate</c> or <c>encoder</c>).</summary>
+    public const string ContentScorerTag = "safeai.content.scorer";
 }
