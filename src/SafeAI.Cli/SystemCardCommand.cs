@@ -225,7 +225,7 @@ internal static partial class SystemCardCommand
         var path = filter.Settings.FirstOrDefault(static s => s.Key == "ModelPath").Value;
         if (path is null or "(not set)")
         {
-            yield return new Paragraph("Content filter: SafeAI's default model (SafeAI.Onnx): all-MiniLM-L6-v2 fine-tuned on public corpora, int8, one score per category (hate, harassment, sexual, sexual_minors, violence, self_harm, illicit, prompt_injection), calibrated so that 0.5 is each category's threshold. " +
+            yield return new Paragraph("Content filter: SafeAI's default model (SafeAI.Onnx): all-MiniLM-L6-v2 fine-tuned on public corpora, int8, one score per category (hate, harassment, sexual, sexual_minors, violence, self_harm, illicit, prompt_injection), calibrated so that 0.5 is each category's threshold; a three-layer student of the model scores every window first and sends on only those it scores near a flag. " +
                 "Its model card — training data, the sources held out whole, calibration, speed and known failure modes — is `docs/model-card.md` in the SafeAI repository. What it documents, in short:");
             yield return new Bullets(
             [

@@ -235,6 +235,48 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Eval_DefaultModel_ReportsTheTextsSentPastTheGate()
+    {
+        var labelled = Path.Combine(_dir, "labelled.csv");
+        await File.WriteAllTextAsync(labelled, "text,label\nYou are a worthless idiot,harassment\nHow do I grow tomatoes?,benign\nWhat is the capital of Spain?,benign\n", TestContext.Current.CancellationToken);
+
+        var (code, output, errors) = await RunAsync("eval", "--input", labelled, "--report", Path.Combine(_dir, "eval.html"));
+
+        Assert.True(code == 0, errors);
+        Assert.Contains("Sent past the gate to the encoder (at least one window): 1 of 3 texts", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("0.5")]
+    [InlineData("1.5")]
+    public async Task Calibrate_GateKeepOutOfRange_ClearError(string keep)
+    {
+        var (code, _, errors) = await RunAsync("calibrate", "--model", Path.Combine(_dir, "safeai-model.json"), "--data", _dir, "--gate-keep", keep);
+
+        Assert.Equal(2, code);
+        Assert.Contains("--gate-keep must be between 0.9 and 1", errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void GateLevels_LowestGateScoreOfTheTextsTheEncoderFlags_NeverAbove05()
+    {
+        // Logits: the encoder flags category 0 at threshold 1 on texts 0-3; the gate's logits of those texts vary.
+        double[][] encoder = [[2, -5], [1, -5], [3, -5], [1.5, -5], [-4, -5]];
+        double[][] gate = [[0, 3], [-2, 3], [1, 3], [-1, 3], [-6, 3]];
+        double[] thresholds = [1, 0];
+        double[] weights = [1, 1];
+
+        var all = CalibrateCommand.GateLevels(encoder, gate, thresholds, weights, keep: 1);
+        var most = CalibrateCommand.GateLevels(encoder, gate, thresholds, weights, keep: 0.75);
+
+        Assert.Equal(1 / (1 + Math.Exp(2)), all[0], 5); // sigmoid(-2): the lowest gate score among texts 0-3 (text 4 is not flagged)
+        Assert.Equal(1 / (1 + Math.Exp(1)), most[0], 5); // one of four may be kept back: the second lowest, sigmoid(-1)
+        Assert.Equal(0.5, all[1]); // nothing flagged in category 1: the level is 0.5
+        Assert.Equal(0.5, CalibrateCommand.GateLevels([[2, 0]], [[4, 0]], [1, 1], [1, 1], 1)[0]); // a gate score above 0.5 is capped
+        Assert.Equal(0.5, CalibrateCommand.GateLevels([[2, 0]], [[-4, 0]], [1, 1], [0, 1], 1)[0]); // no encoder weight: no level of its own
+    }
+
+    [Fact]
     public async Task TrainEncoder_SameDataAndSeed_WritesIdenticalHeadsAndACascadeThatScores()
     {
         var ct = TestContext.Current.CancellationToken;
