@@ -55,30 +55,10 @@ public class DefaultModelBenchmarks
     public ValueTask<IReadOnlyDictionary<string, double>> Score1000CharPrompt() => _model.ScoreAsync(_long);
 
     [Benchmark(OperationsPerInvoke = HeldOutCount)]
-    public async Task<double> ScoreHeldOutMix()
-    {
-        double sum = 0;
-        foreach (var text in _heldOut)
-        {
-            var scores = await _model.ScoreAsync(text).ConfigureAwait(false);
-            sum += scores[ContentCategories.PromptInjection];
-        }
-
-        return sum;
-    }
+    public Task<double> ScoreHeldOutMix() => ScoreAllAsync(_heldOut);
 
     [Benchmark(OperationsPerInvoke = HeldOutCount)]
-    public async Task<double> ScoreChatTrafficMix()
-    {
-        double sum = 0;
-        foreach (var text in _chat)
-        {
-            var scores = await _model.ScoreAsync(text).ConfigureAwait(false);
-            sum += scores[ContentCategories.PromptInjection];
-        }
-
-        return sum;
-    }
+    public Task<double> ScoreChatTrafficMix() => ScoreAllAsync(_chat);
 
     [Benchmark]
     public string Normalize1000Chars() => TextNormalizer.Normalize(_long);
@@ -89,21 +69,44 @@ public class DefaultModelBenchmarks
     [Benchmark]
     public Task<ChatResponse> PipelineWithDefaultFilter() => _filtered.GetResponseAsync(_messages);
 
-    internal static string[] LoadHeldOut()
+    /// <summary>The shared corpora (../shared/data, searched upwards from the benchmark's folder), or null when absent.</summary>
+    private static string? FindSharedData()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             var data = Path.Combine(dir.FullName, "shared", "data");
-            if (Directory.Exists(Path.Combine(data, "toxicity")))
+            if (Directory.Exists(Path.Combine(data, "toxicity")) && Directory.Exists(Path.Combine(data, "benign")))
             {
-                // Every k-th held-out text, so that the 512 cover all sources in their proportions.
-                var all = SharedCorpus.Load(data).Where(e => DataSplit.IsHeldOut(e.Text)).Select(e => e.Text).ToArray();
-                var stride = Math.Max(1, all.Length / HeldOutCount);
-                var texts = all.Where((_, i) => i % stride == 0).Take(HeldOutCount).ToArray();
-                if (texts.Length == HeldOutCount)
-                {
-                    return texts;
-                }
+                return data;
+            }
+        }
+
+        return null;
+    }
+
+    private async Task<double> ScoreAllAsync(string[] texts)
+    {
+        double sum = 0;
+        foreach (var text in texts)
+        {
+            var scores = await _model.ScoreAsync(text).ConfigureAwait(false);
+            sum += scores[ContentCategories.PromptInjection];
+        }
+
+        return sum;
+    }
+
+    internal static string[] LoadHeldOut()
+    {
+        if (FindSharedData() is { } data)
+        {
+            // Every k-th held-out text, so that the 512 cover all sources in their proportions.
+            var all = SharedCorpus.Load(data).Where(e => DataSplit.IsHeldOut(e.Text)).Select(e => e.Text).ToArray();
+            var stride = Math.Max(1, all.Length / HeldOutCount);
+            var texts = all.Where((_, i) => i % stride == 0).Take(HeldOutCount).ToArray();
+            if (texts.Length == HeldOutCount)
+            {
+                return texts;
             }
         }
 
@@ -124,21 +127,17 @@ public class DefaultModelBenchmarks
     /// </summary>
     internal static string[] LoadChatTraffic()
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        if (FindSharedData() is { } data)
         {
-            var data = Path.Combine(dir.FullName, "shared", "data");
-            if (Directory.Exists(Path.Combine(data, "benign")))
+            var unseen = SharedCorpus.Load(data).Where(e => DataSplit.IsHeldOut(e.Text)).ToList();
+            var benign = unseen.Where(e => e.IsBenign && DataSplit.BenignRequestSources.Contains(e.Source)).Select(e => e.Text).ToArray();
+            var harmful = unseen.Where(e => !e.IsBenign && HarmfulRequestSources.Contains(e.Source)).Select(e => e.Text).ToArray();
+            const int Harmful = HeldOutCount / 10;
+            string[] EveryKth(string[] all, int count) => [.. all.Where((_, i) => i % Math.Max(1, all.Length / count) == 0).Take(count)];
+            var texts = EveryKth(benign, HeldOutCount - Harmful).Concat(EveryKth(harmful, Harmful)).ToArray();
+            if (texts.Length == HeldOutCount)
             {
-                var unseen = SharedCorpus.Load(data).Where(e => DataSplit.IsHeldOut(e.Text)).ToList();
-                var benign = unseen.Where(e => e.IsBenign && DataSplit.BenignRequestSources.Contains(e.Source)).Select(e => e.Text).ToArray();
-                var harmful = unseen.Where(e => !e.IsBenign && HarmfulRequestSources.Contains(e.Source)).Select(e => e.Text).ToArray();
-                const int Harmful = HeldOutCount / 10;
-                string[] EveryKth(string[] all, int count) => [.. all.Where((_, i) => i % Math.Max(1, all.Length / count) == 0).Take(count)];
-                var texts = EveryKth(benign, HeldOutCount - Harmful).Concat(EveryKth(harmful, Harmful)).ToArray();
-                if (texts.Length == HeldOutCount)
-                {
-                    return texts;
-                }
+                return texts;
             }
         }
 

@@ -128,6 +128,9 @@ public static partial class SampleApp
         builder.Services.AddHostedService<RolloutJudgeService>();
 
         var app = builder.Build();
+
+        // Build the guarded chat client now, so that the content model loads at start-up rather than on the first question.
+        _ = app.Services.GetRequiredService<IChatClient>();
         app.Use(static (http, next) =>
         {
             // The pages load nothing from elsewhere and run no inline script (the reviewers' page sets its own, stricter policy).

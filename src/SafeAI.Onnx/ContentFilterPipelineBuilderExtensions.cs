@@ -96,7 +96,7 @@ public static class ContentFilterPipelineBuilderExtensions
 
         var loaded = model
             ?? (options.ModelFactory is { } factory ? factory(options.Runtime) ?? throw new InvalidOperationException($"{ContentFilterOptions.SectionName}:ModelFactory returned null.")
-            : string.IsNullOrWhiteSpace(options.ModelPath) ? ContentModel.LoadDefault()
+            : string.IsNullOrWhiteSpace(options.ModelPath) ? ContentModel.LoadDefault(options.Runtime)
             : ContentModel.Load(options.ModelPath, options.Runtime));
         foreach (var category in options.Categories.Keys)
         {

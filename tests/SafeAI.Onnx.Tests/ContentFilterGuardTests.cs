@@ -394,6 +394,26 @@ public sealed class ContentFilterGuardTests : IDisposable
         Assert.Equal("fine", benign.Text);
     }
 
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData("false", false)]
+    public void AddContentFilter_DefaultModel_TakesTheRuntimeSettings(string? useGate, bool gated)
+    {
+        var settings = new Dictionary<string, string?>();
+        if (useGate is not null)
+        {
+            settings["SafeAI:ContentFilter:Runtime:UseGate"] = useGate;
+        }
+
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
+        services.AddSafeAI(safe => safe.AddContentFilter());
+        using var provider = services.BuildServiceProvider();
+
+        var model = provider.GetRequiredService<ContentFilterPipelineBuilderExtensions.ContentFilterRuntime>().Classifier.Model;
+
+        Assert.Equal(gated, Assert.IsType<EnsembleContentModel>(model).HasGate);
+    }
+
     [Fact]
     public async Task AddContentFilter_DependencyInjectionWithoutModelPath_UsesTheDefaultModel()
     {

@@ -20,11 +20,18 @@ internal static class HeadlessChromium
         }
     }
 
-    /// <summary>Launches headless Chromium with the arguments it needs as root in a container.</summary>
-    public static Task<IBrowser> LaunchAsync(IPlaywright playwright) => playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+    /// <summary>
+    /// Launches headless Chromium with the arguments it needs as root in a container. Expectations wait up to 20 s instead
+    /// of Playwright's 5: CI runs these tests beside other test assemblies on two cores.
+    /// </summary>
+    public static Task<IBrowser> LaunchAsync(IPlaywright playwright)
     {
-        ExecutablePath = ExecutablePath,
-        Headless = true,
-        Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-    });
+        Assertions.SetDefaultExpectTimeout(20_000);
+        return playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ExecutablePath,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+        });
+    }
 }
