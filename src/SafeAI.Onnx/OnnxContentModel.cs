@@ -92,17 +92,7 @@ internal abstract class OnnxContentModel : ContentModel
             return _batcher.ScoreAsync(windows, cancellationToken);
         }
 
-        // Off the caller's thread, so that a stage's time budget can end the wait (and, through RunOptions.Terminate, the run).
-        return new ValueTask<float[]>(Task.Factory.StartNew(
-            static s =>
-            {
-                var (model, w, ct) = ((OnnxContentModel, IReadOnlyList<int[]>, CancellationToken))s!;
-                return model.ScoreNow(w, ct);
-            },
-            (this, windows, cancellationToken),
-            cancellationToken,
-            TaskCreationOptions.DenyChildAttach,
-            TaskScheduler.Default));
+        return ScoreOffCallerThread(this, windows, static (model, w, ct) => model.ScoreNow(w, ct), cancellationToken);
     }
 
     /// <summary>
