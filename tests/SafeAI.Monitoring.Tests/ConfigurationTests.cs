@@ -196,11 +196,13 @@ public sealed class TelemetryTests
         services.AddSafeAI(safe => safe.AddMonitoring());
         await using var provider = services.BuildServiceProvider();
         _ = provider.GetRequiredService<AlertEngine>();
+        var factory = provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         var values = new Dictionary<string, double>();
         using var listener = new System.Diagnostics.Metrics.MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == "SafeAI" && instrument.Name.StartsWith("safeai.monitoring.", StringComparison.Ordinal))
+            // Only this provider's meter: tests running at the same time have their own engines and kill switches.
+            if (ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Meter.Name == "SafeAI" && instrument.Name.StartsWith("safeai.monitoring.", StringComparison.Ordinal))
             {
                 l.EnableMeasurementEvents(instrument);
             }
