@@ -11,7 +11,8 @@ namespace SafeAI.Cli;
 /// fine-tuned model's training and thresholds (<see cref="DataSplit.HeldOutSources"/>, plus ConvAbuse's test split):
 /// per source, the share of harmful texts flagged by any category (recall at the default thresholds) and the share of
 /// benign texts flagged; then the same for the random held-out 20 % of the trained sources (in-distribution, a
-/// secondary line); then the false-positive rate on benign everyday requests, both ways.
+/// secondary line); then the false-positive rate on benign everyday requests, both ways; then the same harmful texts
+/// hidden after about 600 characters of ordinary text (<see cref="HideInOrdinaryText"/>).
 /// </summary>
 internal static class SourcesEvaluation
 {
@@ -41,6 +42,16 @@ internal static class SourcesEvaluation
         }
 
         var report = Compute(rows.Select(r => (r.Row.Source, r.Part, r.Row.IsBenign)).ToList(), scores, flagged);
+        var heldOut = rows.Where(r => r.Part == "heldout-source").Select(r => (r.Row.Source, r.Row.Text, r.Row.IsBenign)).ToList();
+        var hidden = HideInOrdinaryText(heldOut);
+        var hiddenFlagged = new bool[hidden.Count];
+        for (var i = 0; i < hidden.Count; i++)
+        {
+            var s = await model.ScoreAsync(hidden[i].Text, cancellationToken).ConfigureAwait(false);
+            hiddenFlagged[i] = s.Values.Max() >= threshold;
+        }
+
+        report = report with { Hidden = SummariseHidden(hidden, hiddenFlagged, rows.Select(r => r.Row.Text).ToList(), flagged) };
         var markdown = ToMarkdown(report, model, threshold);
         await console.WriteLineAsync(markdown).ConfigureAwait(false);
         if (args.Optional("markdown") is { } md)
@@ -95,6 +106,81 @@ internal static class SourcesEvaluation
                 : null);
     }
 
+    /// <summary>The characters of ordinary text put before each hidden text.</summary>
+    internal const int HiddenContextChars = 600;
+
+    /// <summary>The longest harmful text that is hidden (longer ones fill a window of their own anyway).</summary>
+    internal const int HiddenMaxChars = 300;
+
+    /// <summary>
+    /// The hidden-text check: every harmful text of the sources held out whole of at most <see cref="HiddenMaxChars"/>
+    /// characters, put after at least <see cref="HiddenContextChars"/> characters of ordinary text (held-out benign
+    /// everyday requests of at most 200 characters, one per line, a different run of them for each text); and, as the
+    /// control, the same contexts followed by a held-out benign request instead. Deterministic: the contexts are picked by
+    /// position, not at random. Rows: the source, the text placed last, whether it is harmful, and the whole text.
+    /// </summary>
+    internal static List<(string Source, string Last, bool Harmful, string Text)> HideInOrdinaryText(IReadOnlyList<(string Source, string Text, bool Benign)> heldOut)
+    {
+        var pool = heldOut.Where(r => r.Benign && DataSplit.BenignRequestSources.Contains(r.Source) && r.Text.Length <= 200).Select(r => r.Text.Trim()).ToList();
+        var harmful = heldOut.Where(r => !r.Benign && r.Text.Length <= HiddenMaxChars).ToList();
+        var benign = heldOut.Where(r => r.Benign && DataSplit.BenignRequestSources.Contains(r.Source)).ToList();
+        var result = new List<(string, string, bool, string)>();
+        if (pool.Count == 0)
+        {
+            return result;
+        }
+
+        string Context(int i)
+        {
+            var sb = new StringBuilder();
+            for (var k = (int)((i * 7919L) % pool.Count); sb.Length < HiddenContextChars; k = (k + 1) % pool.Count)
+            {
+                sb.Append(pool[k]).Append('\n');
+            }
+
+            return sb.ToString();
+        }
+
+        for (var i = 0; i < harmful.Count; i++)
+        {
+            result.Add((harmful[i].Source, harmful[i].Text, true, Context(i) + harmful[i].Text));
+        }
+
+        // As many controls as hidden harmful texts, every k-th benign request, so that each source keeps its share.
+        var stride = Math.Max(1, benign.Count / Math.Max(1, harmful.Count));
+        for (var i = 0; i * stride < benign.Count && i < harmful.Count; i++)
+        {
+            var b = benign[i * stride];
+            result.Add((b.Source, b.Text, false, Context(harmful.Count + i) + b.Text));
+        }
+
+        return result;
+    }
+
+    internal static HiddenReport? SummariseHidden(IReadOnlyList<(string Source, string Last, bool Harmful, string Text)> hidden, IReadOnlyList<bool> flagged, IReadOnlyList<string> texts, IReadOnlyList<bool> flaggedAlone)
+    {
+        var harmful = Enumerable.Range(0, hidden.Count).Where(i => hidden[i].Harmful).ToList();
+        var controls = Enumerable.Range(0, hidden.Count).Where(i => !hidden[i].Harmful).ToList();
+        if (harmful.Count == 0 || controls.Count == 0)
+        {
+            return null;
+        }
+
+        // The same texts scored alone (the first part of the evaluation scored each of them).
+        var alone = new Dictionary<string, bool>(StringComparer.Ordinal);
+        for (var i = 0; i < texts.Count; i++)
+        {
+            alone.TryAdd(texts[i], flaggedAlone[i]);
+        }
+
+        return new HiddenReport(
+            harmful.Count,
+            Round((double)harmful.Count(i => alone[hidden[i].Last]) / harmful.Count),
+            Round((double)harmful.Count(i => flagged[i]) / harmful.Count),
+            controls.Count,
+            Round((double)controls.Count(i => flagged[i]) / controls.Count));
+    }
+
     private static string ToMarkdown(SourcesReport report, ContentModel model, double threshold)
     {
         var sb = new StringBuilder();
@@ -124,6 +210,21 @@ internal static class SourcesEvaluation
             }
         }
 
+        if (report.Hidden is { } h)
+        {
+            sb.AppendLine();
+            sb.AppendLine(CultureInfo.InvariantCulture, $"## Hidden in ordinary text (sources held out whole)");
+            sb.AppendLine();
+            sb.AppendLine(CultureInfo.InvariantCulture, $"Each harmful text of at most {HiddenMaxChars} characters placed after at least {HiddenContextChars} characters of held-out benign requests");
+            sb.AppendLine("(one per line); the control puts a held-out benign request after the same kind of context.");
+            sb.AppendLine();
+            sb.AppendLine("| measure | texts | flagged |");
+            sb.AppendLine("|---|---:|---:|");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| harmful texts alone | {h.Harmful} | {Percent(h.RecallAlone)} |");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| the same after ordinary text | {h.Harmful} | {Percent(h.RecallHidden)} |");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| control: a benign request after ordinary text | {h.Controls} | {Percent(h.ControlFpr)} |");
+        }
+
         return sb.ToString();
     }
 
@@ -144,4 +245,11 @@ internal sealed record SourcesReport(
     double? BenignRequestFprRandom,
     double? HarmRecallHeldOut,
     double? HarmRecallRandom,
-    double? AurocHeldOut);
+    double? AurocHeldOut)
+{
+    /// <summary>Gets the hidden-text check (<see cref="SourcesEvaluation.HideInOrdinaryText"/>), or null when not run.</summary>
+    public HiddenReport? Hidden { get; init; }
+}
+
+/// <summary>Harmful texts of the sources held out whole, flagged alone and after ordinary text, and the control's false-positive rate.</summary>
+internal sealed record HiddenReport(int Harmful, double RecallAlone, double RecallHidden, int Controls, double ControlFpr);
