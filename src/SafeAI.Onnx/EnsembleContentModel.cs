@@ -17,7 +17,8 @@ namespace SafeAI.Onnx;
 /// then costs the gate's time, and only suspect windows pay for both.
 /// </para>
 /// <para>
-/// A window is whole sentences packed up to <c>windowTokens</c> tokens (a longer sentence is cut into overlapping pieces).
+/// A window is whole sentences packed up to <c>packTokens</c> tokens (default <c>windowTokens</c>); a sentence longer
+/// than that has a window of its own, and one longer than <c>windowTokens</c> is cut into overlapping pieces.
 /// Its array holds the token count, the framed token ids, then the window's characters for the n-gram member.
 /// <see cref="CreateWindows"/>'s window limit counts full-size windows of <see cref="ReferenceWindowTokens"/> tokens,
 /// so that a text limit set in <see cref="ContentFilterOptions.MaxWindows"/> means about the same length for every kind.
@@ -41,6 +42,7 @@ internal sealed class EnsembleContentModel : ContentModel
     private readonly NgramContentModel? _ngram;
     private readonly OnnxContentModel? _gate;
     private readonly int _windowTokens;
+    private readonly int _packTokens;
     private readonly (int Encoder, float EncoderWeight, int Ngram, float NgramWeight, float Bias)[] _mix;
     private readonly int[] _gateIndex = [];
     private readonly float[] _escalate = [];
@@ -54,6 +56,7 @@ internal sealed class EnsembleContentModel : ContentModel
         _gate = gate;
         var ensemble = description.Ensemble;
         _windowTokens = Math.Min(ensemble.WindowTokens, encoder.MaxTokens);
+        _packTokens = Math.Min(ensemble.PackTokens, _windowTokens);
         _mix = new (int, float, int, float, float)[ensemble.Categories.Count];
         if (gate is not null)
         {
@@ -173,6 +176,7 @@ internal sealed class EnsembleContentModel : ContentModel
         var limit = Math.Max(1, maxWindows * Math.Max(1, ReferenceWindowTokens / _windowTokens));
         var tokenizer = _encoder.Tokenizer;
         var body = _windowTokens - 2;
+        var packBody = _packTokens - 2;
         var windows = new List<int[]>();
         var pending = new List<int>(body);
         int pendingStart = 0, pendingEnd = 0;
@@ -218,7 +222,7 @@ internal sealed class EnsembleContentModel : ContentModel
                 continue;
             }
 
-            if (pending.Count + ids.Count > body)
+            if (pending.Count + ids.Count > packBody)
             {
                 Flush();
             }

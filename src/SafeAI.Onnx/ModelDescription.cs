@@ -54,6 +54,9 @@ internal sealed class EnsembleDescription
 
     public int WindowTokens { get; init; }
 
+    /// <summary>Gets how many tokens of whole sentences one window packs at most (at most <see cref="WindowTokens"/>); a longer sentence still gets a window of its own up to <see cref="WindowTokens"/>.</summary>
+    public int PackTokens { get; init; }
+
     public required IReadOnlyList<EnsembleMix> Categories { get; init; }
 
     /// <summary>Gets the optional gate: a smaller, faster encoder that scores every window first.</summary>
@@ -408,6 +411,12 @@ internal sealed class ModelDescription
             throw Fail(fileName, $"\"windowTokens\" is {windowTokens}; it must be between 8 and 4096.");
         }
 
+        var packTokens = GetInt(fileName, root, "packTokens") ?? windowTokens;
+        if (packTokens < 8 || packTokens > windowTokens)
+        {
+            throw Fail(fileName, $"\"packTokens\" is {packTokens}; it must be between 8 and \"windowTokens\" ({windowTokens}).");
+        }
+
         if (!root.TryGetProperty("categories", out var categories) || categories.ValueKind != JsonValueKind.Object)
         {
             throw Fail(fileName, "\"categories\" is missing: how each category mixes the members, e.g. \"categories\": { \"hate\": { \"encoder\": 1, \"ngram\": 0, \"bias\": -0.4 } }.");
@@ -465,7 +474,7 @@ internal sealed class ModelDescription
             Model = encoder,
             Output = string.Empty,
             MaxTokens = windowTokens,
-            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, Categories = list, Gate = gate },
+            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, PackTokens = packTokens, Categories = list, Gate = gate },
         };
     }
 

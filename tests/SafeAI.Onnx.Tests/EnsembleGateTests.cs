@@ -25,7 +25,7 @@ public sealed class EnsembleGateTests : IDisposable
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private ContentModel LoadEnsemble(string? gate = "{ \"encoder\": \"gate.json\", \"escalate\": { \"hate\": 0.1, \"violence\": 0.1 } }", OnnxRuntimeOptions? options = null)
+    private ContentModel LoadEnsemble(string? gate = "{ \"encoder\": \"gate.json\", \"escalate\": { \"hate\": 0.1, \"violence\": 0.1 } }", OnnxRuntimeOptions? options = null, string extra = "")
     {
         var path = Path.Combine(_tiny.Directory, "ensemble.json");
         File.WriteAllText(path, $$"""
@@ -33,7 +33,7 @@ public sealed class EnsembleGateTests : IDisposable
               "version": 1,
               "kind": "ensemble",
               "encoder": "encoder.json",
-              "windowTokens": 16,
+              "windowTokens": 16,{{extra}}
               "categories": { "hate": { "encoder": 1, "bias": 0 }, "violence": { "encoder": 1, "bias": 0 } }{{(gate is null ? string.Empty : ",\n  \"gate\": " + gate)}}
             }
             """);
@@ -166,6 +166,33 @@ public sealed class EnsembleGateTests : IDisposable
 
         Assert.True(windows.Count > 1, $"one sentence of {sentence.Split(' ').Length} words spans several windows");
         Assert.Equal(EncoderHit, scores["violence"], 4); // the last word is in the last piece
+    }
+
+    [Fact]
+    public void CreateWindows_PackTokens_PacksFewerSentencesIntoAWindow()
+    {
+        using var packed = LoadEnsemble(gate: null);
+        using var sentences = LoadEnsemble(gate: null, extra: "\n  \"packTokens\": 8,");
+        var text = TextNormalizer.Normalize("hello world. i hate you. what a lovely day. the dog sleeps. " + string.Join(' ', TinyModel.OtherWords.Where(static w => w.All(char.IsLetter)).Take(10)) + ".");
+
+        var wide = packed.CreateWindows(text, 0, 64, out _);
+        var narrow = sentences.CreateWindows(text, 0, 64, out _);
+
+        Assert.True(narrow.Count > wide.Count, $"{narrow.Count} windows of at most 8 tokens, {wide.Count} of at most 16");
+        // A window packs sentences up to 8 tokens; a longer sentence still gets a window of its own, up to 16.
+        Assert.All(narrow, w => Assert.InRange(w[0], 3, 16));
+        Assert.Contains(narrow, w => w[0] > 8);
+        Assert.Equal(narrow.Sum(w => w[0] - 2), wide.Sum(w => w[0] - 2));
+    }
+
+    [Theory]
+    [InlineData(7)]
+    [InlineData(17)]
+    public void Load_PackTokensOutsideItsRange_Refused(int packTokens)
+    {
+        var ex = Assert.Throws<ContentModelException>(() => LoadEnsemble(gate: null, extra: $"\n  \"packTokens\": {packTokens},").Dispose());
+
+        Assert.Contains($"\"packTokens\" is {packTokens}; it must be between 8 and \"windowTokens\" (16)", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
