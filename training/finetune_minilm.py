@@ -167,6 +167,29 @@ def epoch_examples(train, rng):
     return out
 
 
+def in_context(examples, train, share, window, rng):
+    """
+    Puts a share of the short examples inside ordinary text, as the filter's windows do at run time: a window packs
+    whole sentences up to `window` tokens, so a threat can share its window with a few sentences of an ordinary request.
+    Each chosen example (harmful or benign, at most half a window long) is joined, before or after at random, to the
+    start or the end of a benign training text cut to fill the window; it keeps its own labels and weight. Benign texts
+    get the same treatment, so that length and mixing alone carry no label.
+    """
+    pool = [r["ids"][1:-1] for r in train if not r["labels"] and len(r["ids"]) >= 10]
+    out = []
+    for ids, labels, w in examples:
+        body = ids[1:-1]
+        if pool and len(ids) <= window // 2 and rng.random() < share:
+            context = rng.choice(pool)
+            room = window - 2 - len(body)
+            if rng.random() < 0.5:
+                ids = [ids[0]] + context[-room:] + body + [ids[-1]]
+            else:
+                ids = [ids[0]] + body + context[:room] + [ids[-1]]
+        out.append((ids, labels, w))
+    return out
+
+
 def batches(examples, size, rng):
     """Batches of similar length (little padding): sort chunks of 50 batches by length, then shuffle the batches."""
     chunk = size * 50
@@ -227,6 +250,9 @@ def main():
     ap.add_argument("--match-pooled", type=float, default=0.0,
                     help="with --teacher: weight of a loss that pulls the student's pooled vector towards the "
                          "teacher's (1 - cosine)")
+    ap.add_argument("--context-share", type=float, default=0.0,
+                    help="share of the short examples placed inside ordinary text (see in_context); 0: none")
+    ap.add_argument("--context-window", type=int, default=64, help="the run-time window (tokens) that in_context fills")
     ap.add_argument("--export-only", action="store_true", help="export the last checkpoint of --output and stop")
     args = ap.parse_args()
     keep = tuple(int(i) for i in args.layers.split(","))
@@ -258,7 +284,11 @@ def main():
     # The word-piece table stays as pre-trained: words rare in this corpus keep their meaning, and each step is cheaper.
     model.word.weight.requires_grad_(False)
 
-    plan = [batches(epoch_examples(train, rng), args.batch, rng) for _ in range(args.epochs)]
+    # A separate generator for the context, so that with --context-share 0 the plan is the one earlier runs used.
+    context_rng = random.Random(args.seed + 1)
+    plan = [batches(in_context(epoch_examples(train, rng), train, args.context_share, args.context_window, context_rng)
+                    if args.context_share > 0 else epoch_examples(train, rng), args.batch, rng)
+            for _ in range(args.epochs)]
     total = sum(len(p) for p in plan)
     if args.max_steps:
         total = min(total, args.max_steps)
@@ -278,6 +308,7 @@ def main():
            "train_rows": len(train), "steps": total, "examples_per_epoch": [sum(len(b) for b in p) for p in plan],
            "layers": list(keep), "teacher": os.path.basename(args.teacher) if teacher else None,
            "distill": args.distill if teacher else 0.0, "match_pooled": args.match_pooled if teacher else 0.0,
+           **({"context_share": args.context_share, "context_window": args.context_window} if args.context_share > 0 else {}),
            "budgets": {"default": DEFAULT_BUDGET, **SOURCE_BUDGET}, "rare_repeat": RARE_REPEAT, "loss": []}
     model.train()
     step, started, running = 0, time.time(), 0.0

@@ -55,6 +55,9 @@ public sealed class DefaultModelSpotChecks : IClassFixture<DefaultModelSpotCheck
     [Fact]
     public async Task ScoreAsync_InsultAfterParagraphsOfOrdinaryText_IsStillFlagged()
     {
+        // After three paragraphs the insult starts a window of its own. After two or five it shares its window with
+        // ordinary sentences and is diluted (harassment 0.17): the model card's hidden-text check measures that case
+        // on held-out data (46 % of harmful texts flagged alone, 20 % after ordinary text).
         var text = string.Concat(Enumerable.Repeat(Ordinary, 3)) + "You are a worthless idiot.";
 
         var scores = await _model.ScoreAsync(text, TestContext.Current.CancellationToken);
