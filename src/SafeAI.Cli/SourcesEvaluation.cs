@@ -43,15 +43,7 @@ internal static class SourcesEvaluation
 
         var report = Compute(rows.Select(r => (r.Row.Source, r.Part, r.Row.IsBenign)).ToList(), scores, flagged);
         var heldOut = rows.Where(r => r.Part == "heldout-source").Select(r => (r.Row.Source, r.Row.Text, r.Row.IsBenign)).ToList();
-        var hidden = HideInOrdinaryText(heldOut);
-        var hiddenFlagged = new bool[hidden.Count];
-        for (var i = 0; i < hidden.Count; i++)
-        {
-            var s = await model.ScoreAsync(hidden[i].Text, cancellationToken).ConfigureAwait(false);
-            hiddenFlagged[i] = s.Values.Max() >= threshold;
-        }
-
-        report = report with { Hidden = SummariseHidden(hidden, hiddenFlagged, rows.Select(r => r.Row.Text).ToList(), flagged) };
+        report = report with { Hidden = await HiddenAsync(model, heldOut, [.. rows.Select(r => r.Row.Text)], flagged, threshold, cancellationToken).ConfigureAwait(false) };
         var markdown = ToMarkdown(report, model, threshold);
         await console.WriteLineAsync(markdown).ConfigureAwait(false);
         if (args.Optional("markdown") is { } md)
@@ -157,6 +149,20 @@ internal static class SourcesEvaluation
         return result;
     }
 
+    /// <summary>Scores the hidden-text check (<see cref="HideInOrdinaryText"/>) of <paramref name="heldOut"/>; <paramref name="texts"/> were scored alone already, flagged or not as <paramref name="flaggedAlone"/> says.</summary>
+    internal static async Task<HiddenReport?> HiddenAsync(ContentModel model, IReadOnlyList<(string Source, string Text, bool Benign)> heldOut, IReadOnlyList<string> texts, IReadOnlyList<bool> flaggedAlone, double threshold, CancellationToken cancellationToken)
+    {
+        var hidden = HideInOrdinaryText(heldOut);
+        var flagged = new bool[hidden.Count];
+        for (var i = 0; i < hidden.Count; i++)
+        {
+            var scores = await model.ScoreAsync(hidden[i].Text, cancellationToken).ConfigureAwait(false);
+            flagged[i] = scores.Values.Max() >= threshold;
+        }
+
+        return SummariseHidden(hidden, flagged, texts, flaggedAlone);
+    }
+
     internal static HiddenReport? SummariseHidden(IReadOnlyList<(string Source, string Last, bool Harmful, string Text)> hidden, IReadOnlyList<bool> flagged, IReadOnlyList<string> texts, IReadOnlyList<bool> flaggedAlone)
     {
         var harmful = Enumerable.Range(0, hidden.Count).Where(i => hidden[i].Harmful).ToList();
@@ -173,12 +179,8 @@ internal static class SourcesEvaluation
             alone.TryAdd(texts[i], flaggedAlone[i]);
         }
 
-        return new HiddenReport(
-            harmful.Count,
-            Round((double)harmful.Count(i => alone[hidden[i].Last]) / harmful.Count),
-            Round((double)harmful.Count(i => flagged[i]) / harmful.Count),
-            controls.Count,
-            Round((double)controls.Count(i => flagged[i]) / controls.Count));
+        static double Share(List<int> rows, Func<int, bool> flag) => Round((double)rows.Count(flag) / rows.Count);
+        return new HiddenReport(harmful.Count, Share(harmful, i => alone[hidden[i].Last]), Share(harmful, i => flagged[i]), controls.Count, Share(controls, i => flagged[i]));
     }
 
     private static string ToMarkdown(SourcesReport report, ContentModel model, double threshold)
@@ -213,7 +215,7 @@ internal static class SourcesEvaluation
         if (report.Hidden is { } h)
         {
             sb.AppendLine();
-            sb.AppendLine(CultureInfo.InvariantCulture, $"## Hidden in ordinary text (sources held out whole)");
+            sb.AppendLine("## Hidden in ordinary text (sources held out whole)");
             sb.AppendLine();
             sb.AppendLine(CultureInfo.InvariantCulture, $"Each harmful text of at most {HiddenMaxChars} characters placed after at least {HiddenContextChars} characters of held-out benign requests");
             sb.AppendLine("(one per line); the control puts a held-out benign request after the same kind of context.");

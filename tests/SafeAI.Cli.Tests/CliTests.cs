@@ -181,14 +181,7 @@ public sealed class CliTests : IDisposable
 
         var flagged = scores.Select(s => s >= 0.5).ToArray();
         var report = SourcesEvaluation.Compute([.. rows.Select(r => (r.Source, "heldout-source", r.IsBenign))], scores, flagged);
-        var hidden = SourcesEvaluation.HideInOrdinaryText([.. rows.Select(r => (r.Source, r.Text, r.IsBenign))]);
-        var hiddenFlagged = new bool[hidden.Count];
-        for (var i = 0; i < hidden.Count; i++)
-        {
-            hiddenFlagged[i] = (await model.ScoreAsync(hidden[i].Text, TestContext.Current.CancellationToken)).Values.Max() >= 0.5;
-        }
-
-        var hiddenReport = SourcesEvaluation.SummariseHidden(hidden, hiddenFlagged, [.. rows.Select(r => r.Text)], flagged)!;
+        var hiddenReport = (await SourcesEvaluation.HiddenAsync(model, [.. rows.Select(r => (r.Source, r.Text, r.IsBenign))], [.. rows.Select(r => r.Text)], flagged, 0.5, TestContext.Current.CancellationToken))!;
         var committed = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedData.RepositoryRoot, "docs", "model", "sources-eval.json"))).RootElement;
 
         // The bar: at most 2 % of benign everyday requests flagged at the default thresholds.
