@@ -11,6 +11,7 @@ internal sealed class ContentClassifier
     private readonly ContentModel _model;
     private readonly ContentFilterOptions _options;
     private readonly (double Threshold, ContentAction Action, bool Enabled)[] _policies;
+    private readonly WindowStop? _stop;
 
     public ContentClassifier(ContentModel model, ContentFilterOptions options)
     {
@@ -21,14 +22,47 @@ internal sealed class ContentClassifier
         {
             _policies[i] = options.GetPolicy(model.Categories[i]);
         }
+
+        _stop = options.StopAtDecidingWindow ? CreateStop(_policies) : null;
     }
 
     public ContentModel Model => _model;
 
     public ContentFilterOptions Options => _options;
 
-    /// <summary>Scores texts (each split into windows; all windows in one batch) and returns the highest score of each category.</summary>
-    public async ValueTask<Assessment> AssessAsync(IReadOnlyList<string> texts, CancellationToken cancellationToken)
+    /// <summary>
+    /// The stop levels for <see cref="AssessAsync"/>: the threshold of every enabled category whose action is the most
+    /// severe among the enabled categories (once one window reaches it, <see cref="Decide"/> takes that action whatever the
+    /// later windows score); null when no category is enabled.
+    /// </summary>
+    internal static WindowStop? CreateStop((double Threshold, ContentAction Action, bool Enabled)[] policies)
+    {
+        var severest = 0;
+        foreach (var (_, action, enabled) in policies)
+        {
+            if (enabled)
+            {
+                severest = Math.Max(severest, Severity(action));
+            }
+        }
+
+        var levels = new double[policies.Length];
+        for (var c = 0; c < levels.Length; c++)
+        {
+            var (threshold, action, enabled) = policies[c];
+            levels[c] = enabled && Severity(action) == severest ? threshold : double.PositiveInfinity;
+        }
+
+        var stop = new WindowStop(levels);
+        return stop.IsNever ? null : stop;
+    }
+
+    /// <summary>
+    /// Scores texts (each split into windows; all windows in one batch) and returns the highest score of each category.
+    /// With <see cref="ContentFilterOptions.StopAtDecidingWindow"/> (and <paramref name="mayStop"/>), scoring may end at the
+    /// first window that decides the most severe action; the highest scores are then those of the windows up to it.
+    /// </summary>
+    public async ValueTask<Assessment> AssessAsync(IReadOnlyList<string> texts, CancellationToken cancellationToken, bool mayStop = true)
     {
         var windows = new List<int[]>();
         var truncated = false;
@@ -47,7 +81,7 @@ internal sealed class ContentClassifier
         var max = new double[categories];
         if (windows.Count > 0)
         {
-            var scores = await _model.ScoreWindowsAsync(windows, cancellationToken).ConfigureAwait(false);
+            var scores = await _model.ScoreWindowsAsync(windows, mayStop ? _stop : null, cancellationToken).ConfigureAwait(false);
             for (var w = 0; w < windows.Count; w++)
             {
                 for (var c = 0; c < categories; c++)
@@ -174,7 +208,7 @@ internal sealed class ContentClassifier
         {
             if (!flaggedAsWhole)
             {
-                var whole = await AssessAsync([text], cancellationToken).ConfigureAwait(false);
+                var whole = await AssessAsync([text], cancellationToken, mayStop: false).ConfigureAwait(false);
                 flaggedAsWhole = IsRedactFlagged(whole.Scores);
             }
 

@@ -81,6 +81,19 @@ public sealed class ContentFilterOptions : AIGuardOptions
     /// </summary>
     public ContentAction OversizeAction { get; set; } = ContentAction.Block;
 
+    /// <summary>
+    /// Gets or sets a value indicating whether scoring a long text stops at the first window (in reading order) that reaches
+    /// the threshold of a category whose action is the most severe one in use (by default every category blocks), since no
+    /// later window can change what the filter does. Default: <see langword="true"/>. A long jailbreak then costs the
+    /// windows up to the first one that blocks it instead of all of them; ordinary text, which no window flags, is scored
+    /// whole either way. The decision's category and score, and the scores left under <see cref="InputScoresItemKey"/> and
+    /// <see cref="OutputScoresItemKey"/>, are then those of the windows up to the deciding one: the same for the same text
+    /// every time, but possibly lower than what the later windows would have scored. Set it to <see langword="false"/>
+    /// to score every window, for example to record every category's highest score. Models whose windows share one run
+    /// (<c>"maxBatchSize"</c> above 1) and models without an <c>ensemble</c> description always score every window.
+    /// </summary>
+    public bool StopAtDecidingWindow { get; set; } = true;
+
     /// <summary>Gets or sets a value indicating whether text is normalised against evasion (NFKC, invisible characters, homoglyphs, leetspeak, spaced-out letters) before scoring. Default: <see langword="true"/>.</summary>
     public bool Normalize { get; set; } = true;
 

@@ -184,6 +184,14 @@ public abstract class ContentModel : IDisposable
     internal abstract ValueTask<float[]> ScoreWindowsAsync(IReadOnlyList<int[]> windows, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Scores windows, and may stop at the first window (in reading order) that meets <paramref name="stop"/>: that
+    /// window and every one before it are scored, the rows after it are left at zero. Kinds that cannot stop early
+    /// score every window (the default).
+    /// </summary>
+    internal virtual ValueTask<float[]> ScoreWindowsAsync(IReadOnlyList<int[]> windows, WindowStop? stop, CancellationToken cancellationToken) =>
+        ScoreWindowsAsync(windows, cancellationToken);
+
+    /// <summary>
     /// Runs <paramref name="score"/> on a pool thread, off the caller's thread, so that a stage's time budget can end the
     /// wait (and, through <c>RunOptions.Terminate</c>, an ONNX run).
     /// </summary>

@@ -274,6 +274,100 @@ internal sealed class EnsembleContentModel : ContentModel
         return ScoreWindowsCoreAsync(windows, cancellationToken);
     }
 
+    /// <summary>
+    /// Scores windows and stops at the first window (in reading order) that meets <paramref name="stop"/>. Each window goes
+    /// through the gate and, when the gate sends it on, the encoder, before the next one a thread takes up; windows run
+    /// side by side as in <see cref="OnnxRuntimeOptions.WindowParallelism"/>. Without a stop, with one window, or with
+    /// members that put several windows in one run, every window is scored as in the overload without a stop.
+    /// </summary>
+    internal override ValueTask<float[]> ScoreWindowsAsync(IReadOnlyList<int[]> windows, WindowStop? stop, CancellationToken cancellationToken)
+    {
+        if (stop is null || windows.Count < 2 || !_encoder.OneWindowPerRun || _gate is { OneWindowPerRun: false })
+        {
+            return ScoreWindowsAsync(windows, cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        return ScoreOffCallerThread(this, windows, (model, w, ct) => model.ScoreUntil(w, stop, ct), cancellationToken);
+    }
+
+    private float[] ScoreUntil(IReadOnlyList<int[]> windows, WindowStop stop, CancellationToken cancellationToken)
+    {
+        var c = _mix.Length;
+        var ngramScores = _ngram is null ? null : ScoreNgram(windows);
+        var scores = new float[windows.Count * c];
+        var first = _gate ?? _encoder;
+        long firstRuns = 0, encoderRuns = 0;
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = _encoder.WindowParallelism, CancellationToken = cancellationToken };
+        ParallelLoopResult result;
+        try
+        {
+            // Break, not Stop: every window before the one that meets the stop is still scored, so the windows kept are
+            // exactly those up to the first one in reading order that meets it, whatever order the threads took them in.
+            result = Parallel.For(0, windows.Count, parallel, (w, state) =>
+            {
+                if (state.ShouldExitCurrentIteration && state.LowestBreakIteration < w)
+                {
+                    return;
+                }
+
+                var window = windows[w];
+                int[][] one = [window.AsSpan(1, window[0]).ToArray()];
+                var row = scores.AsSpan(w * c, c);
+                Mix(first.ScoreNow(one, cancellationToken), 0, first.CategoryArray.Length, _gate is null ? null : _gateIndex, ngramScores, row, ngramRow: w);
+                Interlocked.Increment(ref firstRuns);
+                if (_gate is not null && Escalates(row))
+                {
+                    Mix(_encoder.ScoreNow(one, cancellationToken), 0, _encoder.CategoryArray.Length, null, ngramScores, row, ngramRow: w);
+                    Interlocked.Increment(ref encoderRuns);
+                }
+
+                if (stop.IsMet(row))
+                {
+                    state.Break();
+                }
+            });
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.Count > 0)
+        {
+            // The first failure as the sequential path would throw it (a cancelled run, a disposed model, a runtime error).
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex.InnerExceptions[0]);
+            throw;
+        }
+
+        if (result.LowestBreakIteration is { } last)
+        {
+            // Windows after the deciding one that a thread had already taken up are dropped, so the result never depends on timing.
+            Array.Clear(scores, (int)(last + 1) * c, scores.Length - ((int)(last + 1) * c));
+        }
+
+        if (_gate is not null)
+        {
+            Windows.Add(firstRuns, GateTag);
+            if (encoderRuns > 0)
+            {
+                Interlocked.Add(ref _escalatedWindows, encoderRuns);
+                Windows.Add(encoderRuns, EncoderTag);
+            }
+        }
+
+        return scores;
+    }
+
+    private bool Escalates(ReadOnlySpan<float> row)
+    {
+        for (var k = 0; k < row.Length; k++)
+        {
+            if (row[k] >= _escalate[k])
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private float[] ScoreGatedNow(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
     {
         var encoderWindows = EncoderWindows(windows);
@@ -333,16 +427,9 @@ internal sealed class EnsembleContentModel : ContentModel
         {
             var row = scores.AsSpan(w * c, c);
             Mix(firstScores, w, first.CategoryArray.Length, _gate is null ? null : _gateIndex, ngramScores, row);
-            if (_gate is not null)
+            if (_gate is not null && Escalates(row))
             {
-                for (var k = 0; k < c; k++)
-                {
-                    if (row[k] >= _escalate[k])
-                    {
-                        (escalated ??= []).Add(w);
-                        break;
-                    }
-                }
+                (escalated ??= []).Add(w);
             }
         }
 

@@ -69,6 +69,12 @@ internal abstract class OnnxContentModel : ContentModel
         return windows;
     }
 
+    /// <summary>Gets a value indicating whether every window is scored in a run of its own (<c>"maxBatchSize": 1</c>, or <see cref="OnnxRuntimeOptions.MaxBatchSize"/> 1).</summary>
+    internal bool OneWindowPerRun => _maxBatchSize == 1;
+
+    /// <summary>Gets how many windows of one text run side by side when each has a run of its own.</summary>
+    internal int WindowParallelism => _windowParallelism;
+
     /// <summary>One window: <paramref name="count"/> ids from <paramref name="start"/>, between the start and end ids.</summary>
     internal int[] Frame(IReadOnlyList<int> ids, int start, int count)
     {

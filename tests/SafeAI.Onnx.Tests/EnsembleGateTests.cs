@@ -215,6 +215,148 @@ public sealed class EnsembleGateTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ScoreWindows_WithAStop_ScoresUpToTheFirstWindowThatMeetsIt(bool useGate)
+    {
+        using var model = LoadEnsemble(options: new OnnxRuntimeOptions { UseGate = useGate, MaxBatchSize = 1 });
+        var windows = Windows(model, TinyModel.BenignText(120) + " they will kill the dog. " + TinyModel.BenignText(200) + " i hate you. " + TinyModel.BenignText(120));
+        var all = await model.ScoreWindowsAsync(windows, Ct);
+        var deciding = Row(all, windows.Count, "violence");
+        var stop = new WindowStop([double.PositiveInfinity, 0.5]); // violence decides; hate does not stop
+
+        // Several runs: which thread takes which window must never change what comes back.
+        for (var run = 0; run < 10; run++)
+        {
+            var stopped = await model.ScoreWindowsAsync(windows, stop, Ct);
+
+            Assert.Equal(all.AsSpan(0, (deciding + 1) * 2).ToArray(), stopped.AsSpan(0, (deciding + 1) * 2).ToArray());
+            Assert.All(stopped.AsSpan((deciding + 1) * 2).ToArray(), s => Assert.Equal(0f, s));
+        }
+
+        Assert.True(deciding > 0 && deciding < windows.Count - 2, $"the threat should be inside the text (window {deciding} of {windows.Count})");
+    }
+
+    [Fact]
+    public async Task ScoreWindows_StopNeverMet_SameScoresAndEscalationsAsWithoutOne()
+    {
+        using var scored = LoadEnsemble();
+        using var stopped = LoadEnsemble(options: OneWindowPerRun);
+        var windows = Windows(scored, TinyModel.BenignText(200) + " they will kill the dog. " + TinyModel.BenignText(200) + " i hate you. " + TinyModel.BenignText(100));
+
+        var all = await scored.ScoreWindowsAsync(windows, Ct);
+        var withStop = await stopped.ScoreWindowsAsync(windows, new WindowStop([0.999, 0.999]), Ct);
+
+        Assert.Equal(all, withStop);
+        Assert.Equal(2, stopped.EscalatedWindows);
+        Assert.Equal(scored.EscalatedWindows, stopped.EscalatedWindows);
+    }
+
+    [Fact]
+    public async Task ScoreWindows_StopAtTheFirstWindow_LaterSuspectWindowsAreNotSentOn()
+    {
+        using var model = LoadEnsemble(options: new OnnxRuntimeOptions { WindowParallelism = 1, MaxBatchSize = 1 });
+        var windows = Windows(model, "i hate you. " + TinyModel.BenignText(200) + " they will kill the dog. " + TinyModel.BenignText(200) + " we stab and murder.");
+
+        var stopped = await model.ScoreWindowsAsync(windows, new WindowStop([0.5, 0.5]), Ct);
+
+        Assert.Equal(EncoderHit, stopped[0], 4);
+        Assert.Equal(1, model.EscalatedWindows); // one thread, in reading order: nothing after the first window ran
+        Assert.All(stopped.AsSpan(2).ToArray(), s => Assert.Equal(0f, s));
+    }
+
+    [Fact]
+    public async Task ScoreWindows_WithAStop_Cancelled_Throws()
+    {
+        using var model = LoadEnsemble(options: OneWindowPerRun);
+        var windows = Windows(model, TinyModel.BenignText(400) + " i hate you.");
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await model.ScoreWindowsAsync(windows, new WindowStop([0.5, 0.5]), cts.Token));
+    }
+
+    [Fact]
+    public async Task ContentFilter_LongTextFlaggedEarly_ScoresStopAtTheDecidingWindowUnlessAskedForAll()
+    {
+        using var model = LoadEnsemble(options: OneWindowPerRun);
+        var text = "we will kill the dog. " + TinyModel.BenignText(300) + " i hate you. " + TinyModel.BenignText(100);
+
+        var early = await ScoreThroughFilter(model, text, stopAtDecidingWindow: true);
+        var everyWindow = await ScoreThroughFilter(model, text, stopAtDecidingWindow: false);
+
+        Assert.Equal("content.violence", early.Verdict.Reason);
+        Assert.Equal("content.hate", everyWindow.Verdict.Reason); // both at the encoder's hit: the first category wins the tie
+        Assert.True(early.Scores["hate"] < 0.5, $"hate {early.Scores["hate"]}: the hateful window comes after the deciding one");
+        Assert.Equal(EncoderHit, everyWindow.Scores["hate"], 4);
+    }
+
+    [Fact]
+    public void CreateStop_StopsOnlyOnTheSeverestActionInUse()
+    {
+        var levels = Levels(ContentClassifier.CreateStop([(0.4, ContentAction.Block, true), (0.5, ContentAction.Escalate, true), (0.6, ContentAction.Block, false)]));
+        Assert.Equal([0.4, double.PositiveInfinity, double.PositiveInfinity], levels);
+
+        levels = Levels(ContentClassifier.CreateStop([(0.4, ContentAction.LogOnly, true), (0.5, ContentAction.Escalate, true), (0.7, ContentAction.Escalate, true)]));
+        Assert.Equal([double.PositiveInfinity, 0.5, 0.7], levels);
+
+        Assert.Null(ContentClassifier.CreateStop([(0.4, ContentAction.Block, false)]));
+    }
+
+    [Fact]
+    public void WindowStop_IsMetAtTheLevelNotBelow()
+    {
+        var stop = new WindowStop([0.5, double.PositiveInfinity]);
+
+        Assert.True(stop.IsMet([0.5f, 0f]));
+        Assert.False(stop.IsMet([0.49f, 1f]));
+        Assert.Throws<ArgumentNullException>(() => new WindowStop(null!));
+    }
+
+    /// <summary>Every window in a run of its own, as the default model's members run: the only way a stop can end scoring early.</summary>
+    private static OnnxRuntimeOptions OneWindowPerRun => new() { MaxBatchSize = 1 };
+
+    private static List<int[]> Windows(ContentModel model, string text) => model.CreateWindows(TextNormalizer.Normalize(text), 0, 64, out _);
+
+    /// <summary>The first window whose score in <paramref name="category"/> is the encoder's hit.</summary>
+    private static int Row(float[] scores, int windows, string category)
+    {
+        var c = category == "hate" ? 0 : 1;
+        for (var w = 0; w < windows; w++)
+        {
+            if (Math.Abs(scores[(w * 2) + c] - EncoderHit) < 1e-3)
+            {
+                return w;
+            }
+        }
+
+        throw new InvalidOperationException($"no window flags {category}");
+    }
+
+    private static double[] Levels(WindowStop? stop) => [.. stop!.Levels];
+
+    private static async Task<(GuardVerdict Verdict, IReadOnlyDictionary<string, double> Scores)> ScoreThroughFilter(ContentModel model, string text, bool stopAtDecidingWindow)
+    {
+        IReadOnlyDictionary<string, double>? scores = null;
+        using var client = TestChatClient.Answering("fine").AsBuilder().UseSafeAI(safe => safe
+            .AddContentFilter(model, o =>
+            {
+                // Log only, so that the stage after the filter runs and sees its scores; every category logs, so the first flag decides.
+                o.DefaultAction = ContentAction.LogOnly;
+                o.StopAtDecidingWindow = stopAtDecidingWindow;
+            })
+            .AddInputCheck("peek", (ctx, _) =>
+            {
+                scores = (IReadOnlyDictionary<string, double>?)ctx.Items[ContentFilterOptions.InputScoresItemKey];
+                return ValueTask.FromResult(GuardVerdict.Allow("peek"));
+            }, order: GuardOrder.InputChecks + 1)).Build();
+
+        var response = await client.GetResponseAsync(text, cancellationToken: Ct);
+        var verdict = Assert.Single(response.GetSafeAIResult()!.Verdicts, v => v.Stage == "content-input");
+        return (verdict, scores!);
+    }
+
     [Fact]
     public async Task ScoreAsync_Cancelled_Throws()
     {
