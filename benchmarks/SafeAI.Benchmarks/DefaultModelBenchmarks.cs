@@ -148,25 +148,29 @@ public class DefaultModelBenchmarks
 
 /// <summary>
 /// The default model on the text at the 50th, 90th and 99th percentile of cost in a mix: every text of the mix is timed
-/// first (the median of five runs each) and ranked, because cost depends on length and, through the gate, on how many of
-/// a text's windows go on to the six-layer encoder; so these are the median, 90th and 99th percentile cost per message.
-/// <see cref="Mix"/>: <c>chat</c> is chat traffic (<see cref="DefaultModelBenchmarks.LoadChatTraffic"/>: 90 % everyday
-/// requests, 10 % harmful requests and jailbreaks), <c>corpus</c> the held-out corpus mix
-/// (<see cref="DefaultModelBenchmarks.LoadHeldOut"/>, half of it toxic, so the gate sends most of it on). <see cref="Gate"/>
-/// false is the baseline: the same model without its gate.
+/// first (the median of five runs each, the same way it is then measured) and ranked, because cost depends on length and,
+/// through the gate, on how many of a text's windows go on to the six-layer encoder; so these are the median, 90th and
+/// 99th percentile cost per message. <see cref="Mix"/>: <c>chat</c> is chat traffic
+/// (<see cref="DefaultModelBenchmarks.LoadChatTraffic"/>: 90 % everyday requests, 10 % harmful requests and jailbreaks),
+/// <c>corpus</c> the held-out corpus mix (<see cref="DefaultModelBenchmarks.LoadHeldOut"/>, half of it toxic, so the gate
+/// sends most of it on). <see cref="Scoring"/>: <c>filter</c> is what the content filter's stage pays with default options
+/// (the gate, and scoring stops at the first window that blocks, <see cref="ContentFilterOptions.StopAtDecidingWindow"/>);
+/// <c>every-window</c> scores every window (<see cref="ContentModel.ScoreAsync"/>, what <c>safeai score</c> pays);
+/// <c>no-gate</c>, the baseline, is the same model without its gate scoring every window.
 /// </summary>
 [MemoryDiagnoser]
 public class DefaultModelPercentileBenchmarks
 {
     private ContentModel _model = null!;
+    private ContentClassifier? _filter;
     private string _text = null!;
 
     [Params("chat", "corpus")]
     public string Mix { get; set; } = "chat";
 
-    /// <summary>Gets or sets whether the gate runs (true: the default model as shipped; false: the same description without its gate, the six-layer encoder on every window).</summary>
-    [Params(true, false)]
-    public bool Gate { get; set; } = true;
+    /// <summary>Gets or sets how a message is scored: <c>filter</c>, <c>every-window</c> or <c>no-gate</c> (see the class).</summary>
+    [Params("filter", "every-window", "no-gate")]
+    public string Scoring { get; set; } = "filter";
 
     [Params(50, 90, 99)]
     public int CostPercentile { get; set; }
@@ -174,17 +178,19 @@ public class DefaultModelPercentileBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _model = ContentModel.LoadDefault(new OnnxRuntimeOptions { UseGate = Gate });
+        _model = ContentModel.LoadDefault(new OnnxRuntimeOptions { UseGate = Scoring != "no-gate" });
+        _filter = Scoring == "filter" ? new ContentClassifier(_model, new ContentFilterOptions()) : null;
         var texts = Mix == "chat" ? DefaultModelBenchmarks.LoadChatTraffic() : DefaultModelBenchmarks.LoadHeldOut();
         var ranked = new List<(long Ticks, string Text, long Escalated)>(texts.Length);
         var runs = new long[5];
         foreach (var text in texts)
         {
+            _text = text;
             var before = _model.EscalatedWindows;
             for (var r = 0; r < runs.Length; r++)
             {
                 var start = System.Diagnostics.Stopwatch.GetTimestamp();
-                _ = _model.ScoreAsync(text).AsTask().GetAwaiter().GetResult();
+                ScorePercentileText().GetAwaiter().GetResult();
                 runs[r] = System.Diagnostics.Stopwatch.GetTimestamp() - start;
             }
 
@@ -195,12 +201,22 @@ public class DefaultModelPercentileBenchmarks
         ranked.Sort((a, b) => a.Ticks.CompareTo(b.Ticks));
         var pick = ranked[Math.Min(ranked.Count - 1, ranked.Count * CostPercentile / 100)];
         _text = pick.Text;
-        Console.WriteLine($"// {Mix} mix: {ranked.Count} texts, {ranked.Count(r => r.Escalated > 0)} with a window sent past the gate; cost p{CostPercentile}: {pick.Text.Length} characters, {pick.Escalated} window(s) past the gate, {pick.Ticks * 1000.0 / System.Diagnostics.Stopwatch.Frequency:F2} ms when ranked");
+        Console.WriteLine($"// {Mix} mix, {Scoring}: {ranked.Count} texts, {ranked.Count(r => r.Escalated > 0)} with a window sent past the gate; cost p{CostPercentile}: {pick.Text.Length} characters, {pick.Escalated} window(s) past the gate, {pick.Ticks * 1000.0 / System.Diagnostics.Stopwatch.Frequency:F2} ms when ranked");
     }
 
     [GlobalCleanup]
     public void Cleanup() => _model.Dispose();
 
     [Benchmark]
-    public ValueTask<IReadOnlyDictionary<string, double>> ScorePercentileText() => _model.ScoreAsync(_text);
+    public async Task ScorePercentileText()
+    {
+        if (_filter is null)
+        {
+            await _model.ScoreAsync(_text).ConfigureAwait(false);
+        }
+        else
+        {
+            await _filter.AssessAsync([_text], CancellationToken.None).ConfigureAwait(false);
+        }
+    }
 }
