@@ -68,8 +68,14 @@ class Layer(nn.Module):
 
 
 class Classifier(nn.Module):
-    def __init__(self, layers=LAYERS):
+    def __init__(self, layers=LAYERS, pooling="mean"):
         super().__init__()
+        self.pooling = pooling
+        # Attention pooling: a learned score per token, softmax over the real tokens; starts at zero, i.e. at the mean.
+        self.attend = nn.Linear(HIDDEN, 1) if pooling == "attention" else None
+        if self.attend is not None:
+            nn.init.zeros_(self.attend.weight)
+            nn.init.zeros_(self.attend.bias)
         self.word = nn.Embedding(30522, HIDDEN)
         self.pos = nn.Embedding(512, HIDDEN)
         self.segment = nn.Embedding(2, HIDDEN)
@@ -91,6 +97,9 @@ class Classifier(nn.Module):
         bias = (1.0 - mask)[:, None, None, :] * -10000.0
         for layer in self.layers:
             x = layer(x, bias)
+        if self.attend is not None:
+            weights = torch.softmax(self.attend(x).squeeze(-1) + (1.0 - mask) * -10000.0, dim=1)
+            return (x * weights[:, :, None]).sum(1)
         return (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
 
 
@@ -253,6 +262,9 @@ def main():
     ap.add_argument("--context-share", type=float, default=0.0,
                     help="share of the short examples placed inside ordinary text (see in_context); 0: none")
     ap.add_argument("--context-window", type=int, default=64, help="the run-time window (tokens) that in_context fills")
+    ap.add_argument("--pooling", choices=["mean", "attention"], default="mean",
+                    help="how the token vectors become the one vector the head reads: their mean (MiniLM's own), or a "
+                         "softmax-weighted mean with a learned score per token (starts as the mean)")
     ap.add_argument("--export-only", action="store_true", help="export the last checkpoint of --output and stop")
     args = ap.parse_args()
     keep = tuple(int(i) for i in args.layers.split(","))
@@ -270,7 +282,7 @@ def main():
 
     rows = read_corpus(args.corpus)
     train = [r for r in rows if r["part"] == "train"]
-    model = Classifier(len(keep))
+    model = Classifier(len(keep), args.pooling)
     load_minilm(model, args.minilm, keep)
     teacher = None
     if args.teacher and not args.export_only:
@@ -292,7 +304,8 @@ def main():
     total = sum(len(p) for p in plan)
     if args.max_steps:
         total = min(total, args.max_steps)
-    head_params = list(model.head.parameters())
+    # New parameters (the head, and the attention pooling's scores) learn at the head's rate.
+    head_params = list(model.head.parameters()) + (list(model.attend.parameters()) if model.attend is not None else [])
     head_ids = {id(p) for p in head_params}
     body = [p for p in model.parameters() if id(p) not in head_ids and p.requires_grad]
     decay = lambda ps: [p for p in ps if p.dim() > 1]
@@ -307,6 +320,7 @@ def main():
     log = {"seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "head_lr": args.head_lr,
            "train_rows": len(train), "steps": total, "examples_per_epoch": [sum(len(b) for b in p) for p in plan],
            "layers": list(keep), "teacher": os.path.basename(args.teacher) if teacher else None,
+           **({"pooling": args.pooling} if args.pooling != "mean" else {}),
            "distill": args.distill if teacher else 0.0, "match_pooled": args.match_pooled if teacher else 0.0,
            **({"context_share": args.context_share, "context_window": args.context_window} if args.context_share > 0 else {}),
            "budgets": {"default": DEFAULT_BUDGET, **SOURCE_BUDGET}, "rare_repeat": RARE_REPEAT, "loss": []}
