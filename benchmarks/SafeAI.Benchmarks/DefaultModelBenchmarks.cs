@@ -154,9 +154,11 @@ public class DefaultModelBenchmarks
 /// (<see cref="DefaultModelBenchmarks.LoadChatTraffic"/>: 90 % everyday requests, 10 % harmful requests and jailbreaks),
 /// <c>corpus</c> the held-out corpus mix (<see cref="DefaultModelBenchmarks.LoadHeldOut"/>, half of it toxic, so the gate
 /// sends most of it on). <see cref="Scoring"/>: <c>filter</c> is what the content filter's stage pays with default options
-/// (the gate, and scoring stops at the first window that blocks, <see cref="ContentFilterOptions.StopAtDecidingWindow"/>);
-/// <c>every-window</c> scores every window (<see cref="ContentModel.ScoreAsync"/>, what <c>safeai score</c> pays);
-/// <c>no-gate</c>, the baseline, is the same model without its gate scoring every window.
+/// (the screen, the gate, and scoring stops at the first window that blocks,
+/// <see cref="ContentFilterOptions.StopAtDecidingWindow"/>); <c>no-screen</c> the same without the screen
+/// (<see cref="OnnxRuntimeOptions.UseScreen"/> false); <c>every-window</c> scores every window (screen and gate on,
+/// <see cref="ContentModel.ScoreAsync"/>, what <c>safeai score</c> pays); <c>no-gate</c>, the baseline, is the same model
+/// without its screen and gate scoring every window.
 /// </summary>
 [MemoryDiagnoser]
 public class DefaultModelPercentileBenchmarks
@@ -168,8 +170,8 @@ public class DefaultModelPercentileBenchmarks
     [Params("chat", "corpus")]
     public string Mix { get; set; } = "chat";
 
-    /// <summary>Gets or sets how a message is scored: <c>filter</c>, <c>every-window</c> or <c>no-gate</c> (see the class).</summary>
-    [Params("filter", "every-window", "no-gate")]
+    /// <summary>Gets or sets how a message is scored: <c>filter</c>, <c>no-screen</c>, <c>every-window</c> or <c>no-gate</c> (see the class).</summary>
+    [Params("filter", "no-screen", "every-window", "no-gate")]
     public string Scoring { get; set; } = "filter";
 
     [Params(50, 90, 99)]
@@ -178,8 +180,8 @@ public class DefaultModelPercentileBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _model = ContentModel.LoadDefault(new OnnxRuntimeOptions { UseGate = Scoring != "no-gate" });
-        _filter = Scoring == "filter" ? new ContentClassifier(_model, new ContentFilterOptions()) : null;
+        _model = ContentModel.LoadDefault(new OnnxRuntimeOptions { UseGate = Scoring != "no-gate", UseScreen = Scoring != "no-screen" });
+        _filter = Scoring is "filter" or "no-screen" ? new ContentClassifier(_model, new ContentFilterOptions()) : null;
         var texts = Mix == "chat" ? DefaultModelBenchmarks.LoadChatTraffic() : DefaultModelBenchmarks.LoadHeldOut();
         var ranked = new List<(long Ticks, string Text, long Escalated)>(texts.Length);
         var runs = new long[5];
@@ -201,7 +203,7 @@ public class DefaultModelPercentileBenchmarks
         ranked.Sort((a, b) => a.Ticks.CompareTo(b.Ticks));
         var pick = ranked[Math.Min(ranked.Count - 1, ranked.Count * CostPercentile / 100)];
         _text = pick.Text;
-        Console.WriteLine($"// {Mix} mix, {Scoring}: {ranked.Count} texts, {ranked.Count(r => r.Escalated > 0)} with a window sent past the gate; cost p{CostPercentile}: {pick.Text.Length} characters, {pick.Escalated} window(s) past the gate, {pick.Ticks * 1000.0 / System.Diagnostics.Stopwatch.Frequency:F2} ms when ranked");
+        Console.WriteLine($"// {Mix} mix, {Scoring}: {ranked.Count} texts, {ranked.Count(r => r.Escalated > 0)} with a window sent on to the encoder; cost p{CostPercentile}: {pick.Text.Length} characters, {pick.Escalated} window(s) sent on, {pick.Ticks * 1000.0 / System.Diagnostics.Stopwatch.Frequency:F2} ms when ranked");
     }
 
     [GlobalCleanup]

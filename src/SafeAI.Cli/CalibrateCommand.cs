@@ -42,6 +42,12 @@ internal static class CalibrateCommand
             throw new ArgumentException($"--gate-keep must be between 0.9 and 1 (it is {keep.ToString(CultureInfo.InvariantCulture)}).");
         }
 
+        var screenKeep = args.Double("screen-keep", DefaultScreenKeep);
+        if (screenKeep is < 0.9 or > 1)
+        {
+            throw new ArgumentException($"--screen-keep must be between 0.9 and 1 (it is {screenKeep.ToString(CultureInfo.InvariantCulture)}).");
+        }
+
         var corpus = SharedCorpus.Load(folder).Where(e => DataSplit.PartName(e.Source, e.Text) == "calib").ToList();
         var sample = corpus.Where(e => e.IsBenign && DataSplit.BenignRequestSources.Contains(e.Source)).ToList();
         var harmful = corpus.Where(e => !e.IsBenign).ToList();
@@ -60,8 +66,10 @@ internal static class CalibrateCommand
 
         // A gate is calibrated after the biases, against the encoder alone: the biases are the encoder's.
         var gate = json["gate"]?.AsObject();
+        var screen = json["screen"]?.AsObject();
         json.Remove("gate");
-        var others = gate is null ? [] : corpus.Where(e => e.IsBenign && !DataSplit.BenignRequestSources.Contains(e.Source)).ToList();
+        json.Remove("screen");
+        var others = gate is null && screen is null ? [] : corpus.Where(e => e.IsBenign && !DataSplit.BenignRequestSources.Contains(e.Source)).ToList();
         var (names, scored) = await ScoreLogitsAsync(path, json, [sample, harmful, others], cancellationToken).ConfigureAwait(false);
         double[][] logits = scored[0], positives = scored[1];
 
@@ -77,14 +85,27 @@ internal static class CalibrateCommand
         }
 
         await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Any category: {union[0]:P2} of the intent-style queries ({groups.Count(g => g == 0)}), {union[1]:P2} of the chat prompts ({groups.Count(g => g == 1)}) (target {target:P2} in each).")).ConfigureAwait(false);
+        var weights = names.Select(n => categories[n]!["encoder"]?.GetValue<double>() ?? 1).ToArray();
         if (gate is not null)
         {
-            var encoderName = gate["encoder"]?.GetValue<string>() ?? throw new FormatException($"{path}: \"gate\" has no \"encoder\".");
-            var gated = JsonNode.Parse(json.ToJsonString())!.AsObject();
-            gated["encoder"] = encoderName;
-            var (_, gateScored) = await ScoreLogitsAsync(path, gated, [sample, harmful, others], cancellationToken).ConfigureAwait(false);
-            var weights = names.Select(n => categories[n]!["encoder"]?.GetValue<double>() ?? 1).ToArray();
-            var levels = GateLevels([.. scored.SelectMany(static x => x)], [.. gateScored.SelectMany(static x => x)], thresholds, weights, keep);
+            json["gate"] = await CalibrateEarlyMemberAsync("gate", "Gate", gate, keep).ConfigureAwait(false);
+        }
+
+        if (screen is not null)
+        {
+            // The screen is judged against the encoder too: it must pass on what the whole model would flag.
+            json["screen"] = await CalibrateEarlyMemberAsync("screen", "Screen", screen, screenKeep).ConfigureAwait(false);
+        }
+
+        async Task<JsonObject> CalibrateEarlyMemberAsync(string role, string title, JsonObject member, double share)
+        {
+            var memberName = member["encoder"]?.GetValue<string>() ?? throw new FormatException($"{path}: \"{role}\" has no \"encoder\".");
+            var alone = JsonNode.Parse(json.ToJsonString())!.AsObject();
+            alone.Remove("gate");
+            alone.Remove("screen");
+            alone["encoder"] = memberName;
+            var (_, memberScored) = await ScoreLogitsAsync(path, alone, [sample, harmful, others], cancellationToken).ConfigureAwait(false);
+            var levels = GateLevels([.. scored.SelectMany(static x => x)], [.. memberScored.SelectMany(static x => x)], thresholds, weights, share);
             var escalate = new JsonObject();
             for (var c = 0; c < names.Length; c++)
             {
@@ -94,15 +115,15 @@ internal static class CalibrateCommand
                 }
             }
 
-            gate["escalate"] = escalate;
-            json["gate"] = gate;
-            var sent = gateScored[0].Select(row => Enumerable.Range(0, names.Length).Any(c => weights[c] != 0 && ContentModel.Sigmoid((float)row[c]) >= levels[c])).ToArray();
-            var kept = scored.SelectMany(static x => x).Zip(gateScored.SelectMany(static x => x))
+            member["escalate"] = escalate;
+            var sent = memberScored[0].Select(row => Enumerable.Range(0, names.Length).Any(c => weights[c] != 0 && ContentModel.Sigmoid((float)row[c]) >= levels[c])).ToArray();
+            var kept = scored.SelectMany(static x => x).Zip(memberScored.SelectMany(static x => x))
                 .Where(p => Enumerable.Range(0, names.Length).Any(c => weights[c] != 0 && p.First[c] >= thresholds[c]))
                 .Select(p => Enumerable.Range(0, names.Length).Any(c => weights[c] != 0 && p.First[c] >= thresholds[c] && ContentModel.Sigmoid((float)p.Second[c]) >= levels[c]))
                 .ToList();
-            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Gate ({encoderName}): escalation levels {string.Join(", ", names.Select((n, c) => weights[c] == 0 ? null : $"{n} {levels[c]:F3}").Where(static x => x is not null))}.")).ConfigureAwait(false);
-            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  It sends on {(double)sent.Count(static x => x) / sent.Length:P1} of the benign calibration sample (intent-style {Share(sent, groups, 0):P1}, chat {Share(sent, groups, 1):P1}) and {(double)kept.Count(static x => x) / Math.Max(1, kept.Count):P2} of the {kept.Count} calibration texts the encoder flags (target {keep:P1} per category).")).ConfigureAwait(false);
+            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{title} ({memberName}): escalation levels {string.Join(", ", names.Select((n, c) => weights[c] == 0 ? null : $"{n} {levels[c]:F3}").Where(static x => x is not null))}.")).ConfigureAwait(false);
+            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  It sends on {(double)sent.Count(static x => x) / sent.Length:P1} of the benign calibration sample (intent-style {Share(sent, groups, 0):P1}, chat {Share(sent, groups, 1):P1}) and {(double)kept.Count(static x => x) / Math.Max(1, kept.Count):P2} of the {kept.Count} calibration texts the encoder flags (target {share:P1} per category).")).ConfigureAwait(false);
+            return member;
         }
 
         await File.WriteAllTextAsync(path, json.ToJsonString(Indented) + "\n", cancellationToken).ConfigureAwait(false);
@@ -112,6 +133,9 @@ internal static class CalibrateCommand
 
     /// <summary>The share of the calibration texts a category flags through the encoder that the gate must send on to it.</summary>
     internal const double DefaultGateKeep = 0.995;
+
+    /// <summary>The share of the calibration texts a category flags through the encoder that the screen must send on.</summary>
+    internal const double DefaultScreenKeep = 0.99;
 
     private static double Share(bool[] sent, int[] groups, int group)
     {

@@ -119,19 +119,21 @@ internal static class CommandLine
             """ + InvalidLinesHelp,
             ["input", "output", "types", "regions", "on-invalid", "eval", "markdown"],
             []),
+        ["windows"] = new("windows", WindowsCommand.Help, ["model", "teacher", "data", "output", "per-group", "seed"], []),
         ["monitor"] = MonitorCommand.Spec,
         ["incident"] = IncidentCommand.Spec,
         ["calibrate"] = new(
             "calibrate",
             """
-            safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.03] [--gate-keep 0.995]
+            safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.03] [--gate-keep 0.995] [--screen-keep 0.99]
               Sets each category's bias of an ensemble model so that, at the default threshold 0.5, at most the given share
               of the benign-request calibration sample is flagged by any category (the description is rewritten). When the
-              ensemble has a "gate", also sets the gate's escalation levels.
+              ensemble has a "gate" or a "screen", also sets their escalation levels.
               --benign-rate 0 to 0.5   the share of the benign sample that may be flagged (default 0.03; in each register: chat prompts and short queries)
               --gate-keep 0.9 to 1     per category, the share of the calibration texts the encoder flags that the gate must send on to it (default 0.995)
+              --screen-keep 0.9 to 1   the same for the screen, which runs before the gate (default 0.99)
             """,
-            ["model", "data", "benign-rate", "gate-keep"],
+            ["model", "data", "benign-rate", "gate-keep", "screen-keep"],
             []),
         ["bias"] = new("bias", BiasCommand.Help, ["input", "groups", "set", "report", "json", "max-gap", "model", "threshold"], []),
         ["evaluate"] = new("evaluate", EvaluateCommand.Help, ["config", "dataset", "report", "json", "gate", "bias", "answers", "concurrency"], []),

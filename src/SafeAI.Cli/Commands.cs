@@ -159,7 +159,7 @@ internal static class Commands
         {
             markdown += string.Create(CultureInfo.InvariantCulture, $"\nEscalated to the second tier: {escalated} of {data.Count} texts ({(double)escalated / data.Count:P2}).\n");
         }
-        else if (model is EnsembleContentModel { HasGate: true })
+        else if (model is EnsembleContentModel { HasGate: true } or EnsembleContentModel { HasScreen: true })
         {
             markdown += string.Create(CultureInfo.InvariantCulture, $"\nSent past the gate to the encoder (at least one window): {escalated} of {data.Count} texts ({(double)escalated / data.Count:P2}).\n");
         }

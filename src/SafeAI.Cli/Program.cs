@@ -118,6 +118,8 @@ internal static class Program
                     return await PiiCommand.RunAsync(options, output, errors, cancellationToken).ConfigureAwait(false);
                 case "corpus":
                     return await CorpusCommand.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
+                case "windows":
+                    return await WindowsCommand.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
                 case "bias":
                     return await BiasCommand.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
                 case "evaluate":

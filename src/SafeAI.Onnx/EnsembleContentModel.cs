@@ -17,6 +17,11 @@ namespace SafeAI.Onnx;
 /// then costs the gate's time, and only suspect windows pay for both.
 /// </para>
 /// <para>
+/// An optional screen (<c>"screen"</c>) is a still cheaper classifier with the same tokenizer, for example the mean and
+/// maximum of learned word-piece vectors under a small network: it scores every window before the gate, with its own
+/// escalation levels, and only the windows it passes on reach the gate. Windows it stops keep its scores.
+/// </para>
+/// <para>
 /// A window is whole sentences packed up to <c>packTokens</c> tokens (default <c>windowTokens</c>); a sentence longer
 /// than that has a window of its own, and one longer than <c>windowTokens</c> is cut into overlapping pieces.
 /// Its array holds the token count, the framed token ids, then the window's characters for the n-gram member.
@@ -35,36 +40,29 @@ internal sealed class EnsembleContentModel : ContentModel
     private static readonly System.Diagnostics.Metrics.Counter<long> Windows = Meter.CreateCounter<long>(
         SafeAIDiagnostics.ContentWindowsInstrument, "{window}", "Text windows a gated content model scored, by the model that scored them (gate or encoder).");
 
-    private static readonly KeyValuePair<string, object?> GateTag = new(SafeAIDiagnostics.ContentScorerTag, "gate");
-    private static readonly KeyValuePair<string, object?> EncoderTag = new(SafeAIDiagnostics.ContentScorerTag, "encoder");
-
     private readonly OnnxContentModel _encoder;
     private readonly NgramContentModel? _ngram;
     private readonly OnnxContentModel? _gate;
+    private readonly OnnxContentModel? _screen;
     private readonly int _windowTokens;
     private readonly int _packTokens;
     private readonly (int Encoder, float EncoderWeight, int Ngram, float NgramWeight, float Bias)[] _mix;
-    private readonly int[] _gateIndex = [];
-    private readonly float[] _escalate = [];
+
+    /// <summary>The members that score windows, in the order they run: the screen, the gate, then the encoder (always last).</summary>
+    private readonly Stage[] _stages;
     private long _escalatedWindows;
 
-    private EnsembleContentModel(ModelDescription description, OnnxContentModel encoder, NgramContentModel? ngram, OnnxContentModel? gate)
+    private EnsembleContentModel(ModelDescription description, OnnxContentModel encoder, NgramContentModel? ngram, OnnxContentModel? gate, OnnxContentModel? screen)
         : base(description, [.. description.Ensemble!.Categories.Select(static c => c.Category)])
     {
         _encoder = encoder;
         _ngram = ngram;
         _gate = gate;
+        _screen = screen;
         var ensemble = description.Ensemble;
         _windowTokens = Math.Min(ensemble.WindowTokens, encoder.MaxTokens);
         _packTokens = Math.Min(ensemble.PackTokens, _windowTokens);
         _mix = new (int, float, int, float, float)[ensemble.Categories.Count];
-        if (gate is not null)
-        {
-            CheckGate(description, encoder, gate, _windowTokens);
-            _gateIndex = new int[_mix.Length];
-            _escalate = new float[_mix.Length];
-        }
-
         for (var c = 0; c < _mix.Length; c++)
         {
             var mix = ensemble.Categories[c];
@@ -77,18 +75,21 @@ internal sealed class EnsembleContentModel : ContentModel
             }
 
             _mix[c] = (e, mix.EncoderWeight, n, mix.NgramWeight, mix.Bias);
-            if (gate is not null)
-            {
-                _gateIndex[c] = Array.IndexOf(gate.CategoryArray, mix.Category);
-                if (_gateIndex[c] < 0 && mix.EncoderWeight != 0)
-                {
-                    throw new ContentModelException(description.FileName, $"the gate \"{ensemble.Gate!.Encoder}\" does not score \"{mix.Category}\", which the encoder scores (the gate scores: {string.Join(", ", gate.CategoryArray)}).");
-                }
-
-                // Categories the encoder has no part in score the same through the gate: they never send a window on.
-                _escalate[c] = mix.EncoderWeight != 0 ? ensemble.Gate!.Escalate[mix.Category] : float.PositiveInfinity;
-            }
         }
+
+        var stages = new List<Stage>(3);
+        if (screen is not null)
+        {
+            stages.Add(EarlyStage(description, "screen", ensemble.Screen!, screen));
+        }
+
+        if (gate is not null)
+        {
+            stages.Add(EarlyStage(description, "gate", ensemble.Gate!, gate));
+        }
+
+        stages.Add(new Stage(encoder, [.. _mix.Select(static m => m.Encoder)], null, "encoder"));
+        _stages = [.. stages];
     }
 
     /// <summary>Gets the most tokens of one window (special tokens included).</summary>
@@ -98,18 +99,21 @@ internal sealed class EnsembleContentModel : ContentModel
 
     internal override ContentModel SecondTier => _encoder;
 
-    /// <summary>Gets how many windows the gate has sent on to the encoder since the model was loaded (0 without a gate).</summary>
+    /// <summary>Gets how many windows the gate (or the screen) has sent on to the encoder since the model was loaded (0 without either).</summary>
     internal override long EscalatedWindows => Interlocked.Read(ref _escalatedWindows);
 
     /// <summary>Gets a value indicating whether a smaller gate encoder scores every window before the encoder.</summary>
     internal bool HasGate => _gate is not null;
+
+    /// <summary>Gets a value indicating whether a screen scores every window before the gate.</summary>
+    internal bool HasScreen => _screen is not null;
 
     internal override ModelTokenizer? Tokenizer => _encoder.Tokenizer;
 
     public static EnsembleContentModel Load(ModelDescription description, ModelFiles files, OnnxRuntimeOptions options)
     {
         var ensemble = description.Ensemble!;
-        ContentModel? encoder = null, ngram = null, gate = null;
+        ContentModel? encoder = null, ngram = null, gate = null, screen = null;
         try
         {
             encoder = LoadNested(ensemble.Encoder, files, options);
@@ -127,6 +131,16 @@ internal sealed class EnsembleContentModel : ContentModel
                 }
             }
 
+            // UseGate false means every window is the encoder's: the screen stays out too.
+            if (ensemble.Screen is { } screenDescription && options.UseGate && options.UseScreen)
+            {
+                screen = LoadNested(screenDescription.Encoder, files, options);
+                if (screen is not OnnxContentModel)
+                {
+                    throw new ContentModelException(description.FileName, $"the screen \"{screenDescription.Encoder}\" must be a sequence-classifier or encoder-heads model.");
+                }
+            }
+
             if (ensemble.Ngram is { } name)
             {
                 ngram = name == CascadeDescription.DefaultFast ? LoadDefaultNgram() : LoadNested(name, files, options);
@@ -136,32 +150,54 @@ internal sealed class EnsembleContentModel : ContentModel
                 }
             }
 
-            return new EnsembleContentModel(description, onnx, ngram as NgramContentModel, gate as OnnxContentModel);
+            return new EnsembleContentModel(description, onnx, ngram as NgramContentModel, gate as OnnxContentModel, screen as OnnxContentModel);
         }
         catch
         {
             encoder?.Dispose();
             ngram?.Dispose();
             gate?.Dispose();
+            screen?.Dispose();
             throw;
         }
     }
 
-    /// <summary>The gate reads the encoder's windows as they are: the same tokenizer, and windows no longer than it reads.</summary>
-    private static void CheckGate(ModelDescription description, OnnxContentModel encoder, OnnxContentModel gate, int windowTokens)
+    /// <summary>The gate or the screen: checked against the encoder, with its output columns and escalation levels per category.</summary>
+    private Stage EarlyStage(ModelDescription description, string role, EnsembleGate stage, OnnxContentModel model)
     {
-        var name = description.Ensemble!.Gate!.Encoder;
+        CheckGate(description, role, stage.Encoder, _encoder, model, _windowTokens);
+        var index = new int[_mix.Length];
+        var escalate = new float[_mix.Length];
+        for (var c = 0; c < _mix.Length; c++)
+        {
+            var mix = description.Ensemble!.Categories[c];
+            index[c] = Array.IndexOf(model.CategoryArray, mix.Category);
+            if (index[c] < 0 && mix.EncoderWeight != 0)
+            {
+                throw new ContentModelException(description.FileName, $"the {role} \"{stage.Encoder}\" does not score \"{mix.Category}\", which the encoder scores (the {role} scores: {string.Join(", ", model.CategoryArray)}).");
+            }
+
+            // Categories the encoder has no part in score the same through every member: they never send a window on.
+            escalate[c] = mix.EncoderWeight != 0 ? stage.Escalate[mix.Category] : float.PositiveInfinity;
+        }
+
+        return new Stage(model, index, escalate, role);
+    }
+
+    /// <summary>The gate (or screen) reads the encoder's windows as they are: the same tokenizer, and windows no longer than it reads.</summary>
+    private static void CheckGate(ModelDescription description, string role, string name, OnnxContentModel encoder, OnnxContentModel gate, int windowTokens)
+    {
         var a = encoder.Description.Tokenizer;
         var b = gate.Description.Tokenizer;
         if (a.Kind != b.Kind || a.Vocab != b.Vocab || a.Merges != b.Merges || a.Model != b.Model || a.Lowercase != b.Lowercase
             || encoder.Tokenizer.StartId != gate.Tokenizer.StartId || encoder.Tokenizer.EndId != gate.Tokenizer.EndId || encoder.Tokenizer.PadId != gate.Tokenizer.PadId)
         {
-            throw new ContentModelException(description.FileName, $"the gate \"{name}\" must use the encoder's tokenizer (the same type, files, case and special ids): it scores the encoder's windows.");
+            throw new ContentModelException(description.FileName, $"the {role} \"{name}\" must use the encoder's tokenizer (the same type, files, case and special ids): it scores the encoder's windows.");
         }
 
         if (gate.MaxTokens < windowTokens)
         {
-            throw new ContentModelException(description.FileName, $"the gate \"{name}\" reads at most {gate.MaxTokens} tokens; the ensemble's windows hold up to {windowTokens}.");
+            throw new ContentModelException(description.FileName, $"the {role} \"{name}\" reads at most {gate.MaxTokens} tokens; the ensemble's windows hold up to {windowTokens}.");
         }
     }
 
@@ -259,16 +295,17 @@ internal sealed class EnsembleContentModel : ContentModel
     /// <summary>
     /// Scores windows. With a gate, the gate scores every window first and only the windows where some category's mixed
     /// gate score reaches its escalation level go on to the encoder; the others keep the gate's scores, which lie below the
-    /// escalation levels (and so below the default threshold 0.5 that the levels never exceed).
+    /// escalation levels (and so below the default threshold 0.5 that the levels never exceed). A screen does the same in
+    /// front of the gate.
     /// </summary>
     internal override ValueTask<float[]> ScoreWindowsAsync(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
-        if (_gate is not null && !_gate.MicroBatching && !_encoder.MicroBatching)
+        if (_stages.Length > 1 && !Array.Exists(_stages, static s => s.Model.MicroBatching))
         {
-            // Gate, then encoder, on one pool thread: a second hop between them cost about 0.7 ms on a short text.
-            return ScoreOffCallerThread(this, windows, static (model, w, ct) => model.ScoreGatedNow(w, ct), cancellationToken);
+            // Every member on one pool thread: a second hop between the gate and the encoder cost about 0.7 ms on a short text.
+            return ScoreOffCallerThread(this, windows, static (model, w, ct) => model.ScoreStagesNow(w, ct), cancellationToken);
         }
 
         return ScoreWindowsCoreAsync(windows, cancellationToken);
@@ -276,13 +313,13 @@ internal sealed class EnsembleContentModel : ContentModel
 
     /// <summary>
     /// Scores windows and stops at the first window (in reading order) that meets <paramref name="stop"/>. Each window goes
-    /// through the gate and, when the gate sends it on, the encoder, before the next one a thread takes up; windows run
-    /// side by side as in <see cref="OnnxRuntimeOptions.WindowParallelism"/>. Without a stop, with one window, or with
-    /// members that put several windows in one run, every window is scored as in the overload without a stop.
+    /// through the screen, the gate and the encoder, as far as each sends it on, before the next one a thread takes up;
+    /// windows run side by side as in <see cref="OnnxRuntimeOptions.WindowParallelism"/>. Without a stop, with one window,
+    /// or with members that put several windows in one run, every window is scored as in the overload without a stop.
     /// </summary>
     internal override ValueTask<float[]> ScoreWindowsAsync(IReadOnlyList<int[]> windows, WindowStop? stop, CancellationToken cancellationToken)
     {
-        if (stop is null || windows.Count < 2 || !_encoder.OneWindowPerRun || _gate is { OneWindowPerRun: false })
+        if (stop is null || windows.Count < 2 || !Array.TrueForAll(_stages, static s => s.Model.OneWindowPerRun))
         {
             return ScoreWindowsAsync(windows, cancellationToken);
         }
@@ -297,8 +334,7 @@ internal sealed class EnsembleContentModel : ContentModel
         var c = _mix.Length;
         var ngramScores = _ngram is null ? null : ScoreNgram(windows);
         var scores = new float[windows.Count * c];
-        var first = _gate ?? _encoder;
-        long firstRuns = 0, encoderRuns = 0;
+        var runs = new long[_stages.Length];
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = _encoder.WindowParallelism, CancellationToken = cancellationToken };
         ParallelLoopResult result;
         try
@@ -315,12 +351,15 @@ internal sealed class EnsembleContentModel : ContentModel
                 var window = windows[w];
                 int[][] one = [window.AsSpan(1, window[0]).ToArray()];
                 var row = scores.AsSpan(w * c, c);
-                Mix(first.ScoreNow(one, cancellationToken), 0, first.CategoryArray.Length, _gate is null ? null : _gateIndex, ngramScores, row, ngramRow: w);
-                Interlocked.Increment(ref firstRuns);
-                if (_gate is not null && Escalates(row))
+                for (var s = 0; s < _stages.Length; s++)
                 {
-                    Mix(_encoder.ScoreNow(one, cancellationToken), 0, _encoder.CategoryArray.Length, null, ngramScores, row, ngramRow: w);
-                    Interlocked.Increment(ref encoderRuns);
+                    var stage = _stages[s];
+                    Mix(stage.Model.ScoreNow(one, cancellationToken), 0, stage, ngramScores, row, ngramRow: w);
+                    Interlocked.Increment(ref runs[s]);
+                    if (stage.Escalate is null || !Escalates(row, stage.Escalate))
+                    {
+                        break;
+                    }
                 }
 
                 if (stop.IsMet(row))
@@ -342,24 +381,34 @@ internal sealed class EnsembleContentModel : ContentModel
             Array.Clear(scores, (int)(last + 1) * c, scores.Length - ((int)(last + 1) * c));
         }
 
-        if (_gate is not null)
+        for (var s = 0; s < _stages.Length; s++)
         {
-            Windows.Add(firstRuns, GateTag);
-            if (encoderRuns > 0)
-            {
-                Interlocked.Add(ref _escalatedWindows, encoderRuns);
-                Windows.Add(encoderRuns, EncoderTag);
-            }
+            Count(s, runs[s]);
         }
 
         return scores;
     }
 
-    private bool Escalates(ReadOnlySpan<float> row)
+    /// <summary>Telemetry of one member's windows (only where more than one member scores), and the windows that reached the encoder through the others.</summary>
+    private void Count(int stage, long windows)
+    {
+        if (_stages.Length == 1 || windows == 0)
+        {
+            return;
+        }
+
+        Windows.Add(windows, _stages[stage].Tag);
+        if (stage == _stages.Length - 1)
+        {
+            Interlocked.Add(ref _escalatedWindows, windows);
+        }
+    }
+
+    private static bool Escalates(ReadOnlySpan<float> row, float[] levels)
     {
         for (var k = 0; k < row.Length; k++)
         {
-            if (row[k] >= _escalate[k])
+            if (row[k] >= levels[k])
             {
                 return true;
             }
@@ -368,15 +417,16 @@ internal sealed class EnsembleContentModel : ContentModel
         return false;
     }
 
-    private float[] ScoreGatedNow(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
+    private float[] ScoreStagesNow(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
     {
         var encoderWindows = EncoderWindows(windows);
         var ngramScores = _ngram is null ? null : ScoreNgram(windows);
         var scores = new float[windows.Count * _mix.Length];
-        var escalated = MixAll(_gate!.ScoreNow(encoderWindows, cancellationToken), _gate, ngramScores, scores);
-        if (escalated is not null)
+        var active = Enumerable.Range(0, windows.Count).ToList();
+        for (var s = 0; s < _stages.Length && active.Count > 0; s++)
         {
-            MixEscalated(_encoder.ScoreNow(Sent(encoderWindows, escalated), cancellationToken), escalated, ngramScores, scores);
+            var stage = _stages[s];
+            active = MixStage(s, stage.Model.ScoreNow(Sent(encoderWindows, active), cancellationToken), active, ngramScores, scores);
         }
 
         return scores;
@@ -385,16 +435,16 @@ internal sealed class EnsembleContentModel : ContentModel
     private async ValueTask<float[]> ScoreWindowsCoreAsync(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
     {
         var encoderWindows = EncoderWindows(windows);
-        var first = _gate ?? _encoder;
-        var pending = first.ScoreWindowsAsync(encoderWindows, cancellationToken);
+        var pending = _stages[0].Model.ScoreWindowsAsync(encoderWindows, cancellationToken);
 
-        // The n-gram member runs here, in microseconds, while the encoder (or the gate) runs on its own thread.
+        // The n-gram member runs here, in microseconds, while the first member runs on its own thread.
         var ngramScores = _ngram is null ? null : ScoreNgram(windows);
         var scores = new float[windows.Count * _mix.Length];
-        var escalated = MixAll(await pending.ConfigureAwait(false), first, ngramScores, scores);
-        if (escalated is not null)
+        var active = MixStage(0, await pending.ConfigureAwait(false), [.. Enumerable.Range(0, windows.Count)], ngramScores, scores);
+        for (var s = 1; s < _stages.Length && active.Count > 0; s++)
         {
-            MixEscalated(await _encoder.ScoreWindowsAsync(Sent(encoderWindows, escalated), cancellationToken).ConfigureAwait(false), escalated, ngramScores, scores);
+            var stageScores = await _stages[s].Model.ScoreWindowsAsync(Sent(encoderWindows, active), cancellationToken).ConfigureAwait(false);
+            active = MixStage(s, stageScores, active, ngramScores, scores);
         }
 
         return scores;
@@ -413,60 +463,54 @@ internal sealed class EnsembleContentModel : ContentModel
         return encoderWindows;
     }
 
-    /// <summary>Mixes the first member's scores (the gate's, or the encoder's without a gate) into <paramref name="scores"/>; returns the windows the gate sends on, or null.</summary>
-    private List<int>? MixAll(float[] firstScores, OnnxContentModel first, float[]? ngramScores, float[] scores)
+    /// <summary>
+    /// Mixes one member's scores of the windows <paramref name="active"/> (in that order) into <paramref name="scores"/>,
+    /// replacing every category of those windows; returns the windows it sends on to the next member (none for the encoder).
+    /// </summary>
+    private List<int> MixStage(int s, float[] memberScores, List<int> active, float[]? ngramScores, float[] scores)
     {
+        var stage = _stages[s];
+        Count(s, active.Count);
         var c = _mix.Length;
-        if (_gate is not null)
+        var next = new List<int>();
+        for (var i = 0; i < active.Count; i++)
         {
-            Windows.Add(scores.Length / c, GateTag);
-        }
-
-        List<int>? escalated = null;
-        for (var w = 0; w * c < scores.Length; w++)
-        {
+            var w = active[i];
             var row = scores.AsSpan(w * c, c);
-            Mix(firstScores, w, first.CategoryArray.Length, _gate is null ? null : _gateIndex, ngramScores, row);
-            if (_gate is not null && Escalates(row))
+            Mix(memberScores, i, stage, ngramScores, row, ngramRow: w);
+            if (stage.Escalate is not null && Escalates(row, stage.Escalate))
             {
-                (escalated ??= []).Add(w);
+                next.Add(w);
             }
         }
 
-        return escalated;
+        return next;
     }
 
-    private static int[][] Sent(int[][] encoderWindows, List<int> escalated)
+    private static int[][] Sent(int[][] encoderWindows, List<int> active)
     {
-        var sent = new int[escalated.Count][];
+        if (active.Count == encoderWindows.Length)
+        {
+            return encoderWindows;
+        }
+
+        var sent = new int[active.Count][];
         for (var i = 0; i < sent.Length; i++)
         {
-            sent[i] = encoderWindows[escalated[i]];
+            sent[i] = encoderWindows[active[i]];
         }
 
         return sent;
     }
 
-    /// <summary>Replaces the scores of the windows sent on with the encoder's (every category of those windows).</summary>
-    private void MixEscalated(float[] encoderScores, List<int> escalated, float[]? ngramScores, float[] scores)
-    {
-        Interlocked.Add(ref _escalatedWindows, escalated.Count);
-        Windows.Add(escalated.Count, EncoderTag);
-        var c = _mix.Length;
-        for (var i = 0; i < escalated.Count; i++)
-        {
-            var w = escalated[i];
-            Mix(encoderScores, i, _encoder.CategoryArray.Length, null, ngramScores, scores.AsSpan(w * c, c), ngramRow: w);
-        }
-    }
-
     /// <summary>
     /// One window's scores: per category, <c>sigmoid(w_encoder * logit(member) + w_ngram * logit(ngram) + bias)</c>, where the
-    /// member is the encoder (<paramref name="gateIndex"/> null) or the gate, whose row <paramref name="row"/> is read.
+    /// member is the stage's model (the encoder, the gate or the screen), whose row <paramref name="row"/> is read.
     /// </summary>
-    private void Mix(float[] member, int row, int memberCategories, int[]? gateIndex, float[]? ngramScores, Span<float> result, int ngramRow = -1)
+    private void Mix(float[] member, int row, Stage stage, float[]? ngramScores, Span<float> result, int ngramRow)
     {
-        ngramRow = ngramRow < 0 ? row : ngramRow;
+        var memberCategories = stage.Model.CategoryArray.Length;
+        var index = stage.Index;
         var nn = _ngram?.CategoryArray.Length ?? 0;
         for (var k = 0; k < _mix.Length; k++)
         {
@@ -474,7 +518,7 @@ internal sealed class EnsembleContentModel : ContentModel
             var z = bias;
             if (we != 0)
             {
-                z += we * Logit(member[(row * memberCategories) + (gateIndex is null ? e : gateIndex[k])]);
+                z += we * Logit(member[(row * memberCategories) + index[k]]);
             }
 
             if (wn != 0)
@@ -511,6 +555,7 @@ internal sealed class EnsembleContentModel : ContentModel
         _encoder.Dispose();
         _ngram?.Dispose();
         _gate?.Dispose();
+        _screen?.Dispose();
     }
 
     /// <summary>The sentences of a text: spans ending after . ! ? ; or a line break followed by white space (or the end).</summary>
@@ -553,5 +598,17 @@ internal sealed class EnsembleContentModel : ContentModel
         }
 
         return window;
+    }
+
+    /// <summary>One member that scores windows: its model, its output column per ensemble category, and the levels from which it sends a window on (none for the encoder).</summary>
+    private sealed class Stage(OnnxContentModel model, int[] index, float[]? escalate, string role)
+    {
+        public OnnxContentModel Model { get; } = model;
+
+        public int[] Index { get; } = index;
+
+        public float[]? Escalate { get; } = escalate;
+
+        public KeyValuePair<string, object?> Tag { get; } = new(SafeAIDiagnostics.ContentScorerTag, role);
     }
 }

@@ -61,11 +61,14 @@ internal sealed class EnsembleDescription
 
     /// <summary>Gets the optional gate: a smaller, faster encoder that scores every window first.</summary>
     public EnsembleGate? Gate { get; init; }
+
+    /// <summary>Gets the optional screen: a still cheaper classifier that scores every window before the gate (or the encoder, without a gate).</summary>
+    public EnsembleGate? Screen { get; init; }
 }
 
 /// <summary>
-/// An <c>ensemble</c>'s gate: the description file of a smaller ONNX classifier (same tokenizer as the encoder) and, per
-/// category the encoder scores, the mixed score at or above which the gate sends a window on to the encoder.
+/// An <c>ensemble</c>'s gate or screen: the description file of a smaller ONNX classifier (same tokenizer as the encoder)
+/// and, per category the encoder scores, the mixed score at or above which it sends a window on to the next member.
 /// </summary>
 internal sealed class EnsembleGate
 {
@@ -465,7 +468,8 @@ internal sealed class ModelDescription
             throw Fail(fileName, "\"categories\" is empty: an ensemble needs at least one category.");
         }
 
-        var gate = ParseGate(fileName, root, list);
+        var gate = ParseGate(fileName, root, list, "gate");
+        var screen = ParseGate(fileName, root, list, "screen");
 
         return new ModelDescription
         {
@@ -474,27 +478,28 @@ internal sealed class ModelDescription
             Model = encoder,
             Output = string.Empty,
             MaxTokens = windowTokens,
-            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, PackTokens = packTokens, Categories = list, Gate = gate },
+            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, PackTokens = packTokens, Categories = list, Gate = gate, Screen = screen },
         };
     }
 
-    private static EnsembleGate? ParseGate(string fileName, JsonElement root, List<EnsembleMix> categories)
+    /// <summary>Reads <c>"gate"</c> or <c>"screen"</c> (<paramref name="property"/>): a member's description file and its escalation levels.</summary>
+    private static EnsembleGate? ParseGate(string fileName, JsonElement root, List<EnsembleMix> categories, string property)
     {
-        if (!root.TryGetProperty("gate", out var gate) || gate.ValueKind == JsonValueKind.Null)
+        if (!root.TryGetProperty(property, out var gate) || gate.ValueKind == JsonValueKind.Null)
         {
             return null;
         }
 
-        const string Example = "for example \"gate\": { \"encoder\": \"gate-classifier.json\", \"escalate\": { \"hate\": 0.1 } }";
+        var example = $"for example \"{property}\": {{ \"encoder\": \"{property}-classifier.json\", \"escalate\": {{ \"hate\": 0.1 }} }}";
         if (gate.ValueKind != JsonValueKind.Object)
         {
-            throw Fail(fileName, $"\"gate\" must be an object ({Example}).");
+            throw Fail(fileName, $"\"{property}\" must be an object ({example}).");
         }
 
-        var encoder = GetString(fileName, gate, "encoder") ?? throw Fail(fileName, $"\"gate\" has no \"encoder\": the description file of the smaller ONNX classifier ({Example}).");
+        var encoder = GetString(fileName, gate, "encoder") ?? throw Fail(fileName, $"\"{property}\" has no \"encoder\": the description file of the smaller ONNX classifier ({example}).");
         if (!gate.TryGetProperty("escalate", out var escalate) || escalate.ValueKind != JsonValueKind.Object)
         {
-            throw Fail(fileName, $"\"gate\" has no \"escalate\" object: per category, the gate's score from which a window goes on to the encoder ({Example}).");
+            throw Fail(fileName, $"\"{property}\" has no \"escalate\" object: per category, the {property}'s score from which a window goes on to the next member ({example}).");
         }
 
         var levels = new Dictionary<string, float>(StringComparer.Ordinal);
@@ -503,12 +508,12 @@ internal sealed class ModelDescription
             var name = CheckCategory(fileName, level.Name);
             if (!categories.Exists(c => c.Category == name))
             {
-                throw Fail(fileName, $"\"gate\".\"escalate\" names \"{name}\", which is not one of the ensemble's categories.");
+                throw Fail(fileName, $"\"{property}\".\"escalate\" names \"{name}\", which is not one of the ensemble's categories.");
             }
 
             if (level.Value.ValueKind != JsonValueKind.Number || level.Value.GetDouble() is not (> 0 and <= 1))
             {
-                throw Fail(fileName, $"\"gate\".\"escalate\".\"{name}\" must be a number above 0 and at most 1 (a score on the ensemble's calibrated scale).");
+                throw Fail(fileName, $"\"{property}\".\"escalate\".\"{name}\" must be a number above 0 and at most 1 (a score on the ensemble's calibrated scale).");
             }
 
             levels[name] = (float)level.Value.GetDouble();
@@ -518,7 +523,7 @@ internal sealed class ModelDescription
         {
             if (mix.EncoderWeight != 0 && !levels.ContainsKey(mix.Category))
             {
-                throw Fail(fileName, $"\"gate\".\"escalate\" has no level for \"{mix.Category}\": every category the encoder scores needs one.");
+                throw Fail(fileName, $"\"{property}\".\"escalate\" has no level for \"{mix.Category}\": every category the encoder scores needs one.");
             }
         }
 

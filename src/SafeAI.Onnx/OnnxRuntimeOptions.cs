@@ -65,6 +65,16 @@ public sealed class OnnxRuntimeOptions
     /// </summary>
     public bool UseGate { get; set; } = true;
 
+    /// <summary>
+    /// Gets or sets a value indicating whether an <c>ensemble</c> model's screen runs (the default model has one: a bag of
+    /// learned word-piece vectors that scores every window in microseconds and sends on to the gate only the windows it
+    /// cannot rule out). Default: <see langword="true"/>. Set it to <see langword="false"/> to send every window to the
+    /// gate: the screen stops a small share of the windows the full model would flag (see the model card), so turn it off
+    /// where recall matters more than speed. <see cref="UseGate"/> set to <see langword="false"/> turns the screen off too.
+    /// Models without a screen ignore it.
+    /// </summary>
+    public bool UseScreen { get; set; } = true;
+
     internal void Validate()
     {
         if (IntraOpThreads < 0 || InterOpThreads < 0)

@@ -300,6 +300,71 @@ public sealed class CliTests : IDisposable
         Assert.Contains("--gate-keep must be between 0.9 and 1", errors, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("0.8")]
+    [InlineData("2")]
+    public async Task Calibrate_ScreenKeepOutOfRange_ClearError(string keep)
+    {
+        var (code, _, errors) = await RunAsync("calibrate", "--model", Path.Combine(_dir, "safeai-model.json"), "--data", _dir, "--screen-keep", keep);
+
+        Assert.Equal(2, code);
+        Assert.Contains("--screen-keep must be between 0.9 and 1", errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Windows_DefaultModel_WritesTheTrainingPartsWindowsWithTheGatesScores_TheSameEachRun()
+    {
+        var folder = SharedData.Folder;
+        if (folder is null)
+        {
+            Assert.Skip("The shared corpora (../shared/data) are not present.");
+        }
+
+        var model = Path.Combine(SharedData.RepositoryRoot, "src", "SafeAI.Onnx", "DefaultModel");
+        var first = Path.Combine(_dir, "windows1.jsonl");
+        var second = Path.Combine(_dir, "windows2.jsonl");
+        foreach (var output in (string[])[first, second])
+        {
+            var (code, text, errors) = await RunAsync("windows", "--model", Path.Combine(model, "safeai-model.json"), "--teacher", Path.Combine(model, "gate-classifier.json"), "--data", folder, "--output", output, "--per-group", "2");
+            Assert.True(code == 0, errors);
+            Assert.Contains("targets: harassment, hate, illicit, prompt_injection, self_harm, sexual, sexual_minors, violence", text, StringComparison.Ordinal);
+        }
+
+        var lines = await File.ReadAllLinesAsync(first, TestContext.Current.CancellationToken);
+        Assert.Equal(lines, await File.ReadAllLinesAsync(second, TestContext.Current.CancellationToken));
+        Assert.True(lines.Length >= 60, $"{lines.Length} windows");
+        foreach (var line in lines)
+        {
+            using var row = JsonDocument.Parse(line);
+            var source = row.RootElement.GetProperty("source").GetString()!;
+            Assert.DoesNotContain(source, DataSplit.HeldOutSources); // never a source held out whole
+            int[] ids = [.. row.RootElement.GetProperty("ids").EnumerateArray().Select(static i => i.GetInt32())];
+            Assert.InRange(ids.Length, 2, 64);
+            Assert.Equal(101, ids[0]); // [CLS] ... [SEP], as the ensemble frames a window
+            Assert.Equal(102, ids[^1]);
+            double[] targets = [.. row.RootElement.GetProperty("targets").EnumerateArray().Select(static t => t.GetDouble())];
+            Assert.Equal(8, targets.Length);
+            Assert.All(targets, static t => Assert.InRange(t, 0, 1));
+        }
+
+        // The gate's scores, not constants: harmful sources' windows score higher on average than benign ones'.
+        var rows = lines.Select(static l => JsonDocument.Parse(l).RootElement).ToList();
+        double Mean(bool benign) => rows.Where(r => r.GetProperty("benign").GetBoolean() == benign).Average(static r => r.GetProperty("targets").EnumerateArray().Max(static t => t.GetDouble()));
+        Assert.True(Mean(benign: false) > Mean(benign: true) + 0.1, $"harmful {Mean(false):F3}, benign {Mean(true):F3}");
+    }
+
+    [Fact]
+    public async Task Windows_ModelThatIsNotAnEnsemble_ClearError()
+    {
+        var model = Path.Combine(SharedData.RepositoryRoot, "src", "SafeAI.Onnx", "DefaultModel");
+
+        var (code, _, errors) = await RunAsync("windows", "--model", Path.Combine(model, "ngram.json"), "--teacher", Path.Combine(model, "gate-classifier.json"), "--data", _dir, "--output", Path.Combine(_dir, "w.jsonl"));
+
+        Assert.Equal(2, code);
+        Assert.Contains("is not an ensemble model", errors, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_dir, "w.jsonl")));
+    }
+
     [Fact]
     public void GateLevels_LowestGateScoreOfTheTextsTheEncoderFlags_NeverAbove05()
     {

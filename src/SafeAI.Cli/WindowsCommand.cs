@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using SafeAI.Onnx;
+
+namespace SafeAI.Cli;
+
+/// <summary>
+/// <c>safeai windows --model folder/safeai-model.json --teacher folder/gate-classifier.json --data ../shared/data --output
+/// windows.jsonl</c>: the training set of an ensemble's screen. The shared corpora's training part (never the calibration
+/// or test parts, never the sources held out whole), at most <c>--per-group</c> texts of each source and class, is cut into
+/// windows exactly as the ensemble cuts them at run time; each window is written as one JSON line with its source, its
+/// framed token ids and the teacher's probability per category (the soft targets the screen learns).
+/// </summary>
+internal static class WindowsCommand
+{
+    internal const string Help = """
+        safeai windows --model folder/safeai-model.json --teacher folder/gate-classifier.json --data ../shared/data --output windows.jsonl [--per-group 1200] [--seed 7]
+          Writes the windows of the shared corpora's training part as the ensemble cuts them, one JSON line each (source,
+          benign, framed token ids, the teacher's probability per category): what training/train_screen.py distils the
+          default model's screen from (training/train-filter.sh).
+          --teacher      a sequence-classifier description with the ensemble's tokenizer (the default model's gate)
+          --per-group    the most texts of one source and class, chosen with --seed (default 1200)
+        """;
+
+    public static async Task<int> RunAsync(Arguments args, TextWriter console, CancellationToken cancellationToken)
+    {
+        var modelPath = args.Required("model");
+        var teacherPath = args.Required("teacher");
+        var folder = args.Required("data");
+        var output = args.Required("output");
+        var perGroup = args.Int("per-group", 1200);
+        var seed = args.Int("seed", 7);
+        if (perGroup < 1)
+        {
+            throw new ArgumentException($"--per-group must be at least 1 (it is {perGroup}).");
+        }
+
+        var options = new OnnxRuntimeOptions { UseGate = false, MicroBatching = false };
+        using var model = ContentModel.Load(modelPath, options);
+        if (model is not EnsembleContentModel)
+        {
+            throw new ArgumentException($"--model {modelPath} is not an ensemble model: only an ensemble cuts sentence windows and has a screen.");
+        }
+
+        using var teacher = ContentModel.Load(teacherPath, options);
+        if (teacher is not OnnxContentModel || teacher.Tokenizer?.GetType() != model.Tokenizer?.GetType())
+        {
+            throw new ArgumentException($"--teacher {teacherPath} must be an ONNX classifier with the ensemble's tokenizer.");
+        }
+
+        var random = new Random(seed);
+        var texts = SharedCorpus.Load(folder)
+            .Where(static e => DataSplit.PartName(e.Source, e.Text) == "train")
+            .GroupBy(static e => (e.Source, e.IsBenign))
+            .OrderBy(static g => g.Key.Source, StringComparer.Ordinal).ThenBy(static g => g.Key.IsBenign)
+            .SelectMany(g => g.OrderBy(static e => DataSplit.Key(e.Text), StringComparer.Ordinal).Select(e => (e, r: random.Next())).OrderBy(static p => p.r).Take(perGroup).Select(static p => p.e))
+            .ToList();
+        string[] categories = [.. teacher.Categories];
+        var count = 0;
+        var temp = output + ".tmp";
+        var writer = new StreamWriter(temp);
+        await using (writer.ConfigureAwait(false))
+        {
+            foreach (var text in texts)
+            {
+                var windows = model.CreateWindows(TextNormalizer.Normalize(text.Text), overlap: 0, maxWindows: 64, out _);
+                int[][] ids = [.. windows.Select(static w => w.AsSpan(1, w[0]).ToArray())];
+                var scores = await teacher.ScoreWindowsAsync(ids, cancellationToken).ConfigureAwait(false);
+                for (var w = 0; w < ids.Length; w++)
+                {
+                    var targets = new float[categories.Length];
+                    Array.Copy(scores, w * categories.Length, targets, 0, categories.Length);
+                    var line = JsonSerializer.Serialize(new WindowLine(text.Source, text.IsBenign, ids[w], targets));
+                    await writer.WriteLineAsync(line.AsMemory(), cancellationToken).ConfigureAwait(false);
+                    count++;
+                }
+            }
+        }
+
+        File.Move(temp, output, overwrite: true);
+        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Wrote {count} windows of {texts.Count} texts to {output} (targets: {string.Join(", ", categories)}).")).ConfigureAwait(false);
+        return 0;
+    }
+
+    private sealed record WindowLine(
+        [property: JsonPropertyName("source")] string Source,
+        [property: JsonPropertyName("benign")] bool Benign,
+        [property: JsonPropertyName("ids")] int[] Ids,
+        [property: JsonPropertyName("targets")] float[] Targets);
+}
