@@ -21,8 +21,7 @@
 #      parts (never on the test part or the sources held out whole), seed 42; deterministic.
 #   5. safeai calibrate: per-category bias so that at most 3 % of each register (chat prompts, short queries) of the
 #      benign-request calibration sample is flagged; then the gate's escalation levels, so that it sends on every
-#      calibration text the six-layer model flags (--gate-keep 1); then the screen's, so that it sends on 99.5 % of the
-#      calibration texts the six-layer model flags in each category (--screen-keep 0.995).
+#      calibration text the six-layer model flags (--gate-keep 1); then the screen's, the same way (--screen-keep 1).
 #   6. safeai eval --set sources: the evaluation by source (docs/model/sources-eval.md).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,5 +76,5 @@ safeai train --data "$data" --output "$work/ngram" --seed 42
 cp "$work/ngram/ngram-weights.bin.gz" "$model_dir/ensemble-ngram-weights.bin.gz"
 sed 's/"ngram-weights.bin.gz"/"ensemble-ngram-weights.bin.gz"/' "$work/ngram/safeai-model.json" > "$model_dir/ensemble-ngram.json"
 
-safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 0.995
+safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 1
 safeai eval --data "$data" --set sources --markdown "$repo/docs/model/sources-eval.md" --json "$repo/docs/model/sources-eval.json"

@@ -38,7 +38,7 @@ internal sealed class EnsembleContentModel : ContentModel
 
     private static readonly System.Diagnostics.Metrics.Meter Meter = new(SafeAIDiagnostics.MeterName);
     private static readonly System.Diagnostics.Metrics.Counter<long> Windows = Meter.CreateCounter<long>(
-        SafeAIDiagnostics.ContentWindowsInstrument, "{window}", "Text windows a gated content model scored, by the model that scored them (gate or encoder).");
+        SafeAIDiagnostics.ContentWindowsInstrument, "{window}", "Text windows a gated content model scored, by the model that scored them (screen, gate or encoder).");
 
     private readonly OnnxContentModel _encoder;
     private readonly NgramContentModel? _ngram;

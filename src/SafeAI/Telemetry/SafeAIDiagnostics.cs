@@ -44,12 +44,13 @@ public static class SafeAIDiagnostics
     public const string StreamingTag = "safeai.streaming";
 
     /// <summary>
-    /// Counter of text windows a content model with a gate scored (SafeAI.Onnx's default model), tagged
-    /// <see cref="ContentScorerTag"/>: <c>gate</c> for every window, <c>encoder</c> for the windows the gate sent on. Their
-    /// ratio is the share of traffic paying for the larger model; it rises with the share of suspect text.
+    /// Counter of text windows a content model with a gate or a screen scored (SafeAI.Onnx's default model has both), tagged
+    /// <see cref="ContentScorerTag"/>: <c>screen</c> for every window of a model with a screen, <c>gate</c> for the windows
+    /// the screen sent on (every window without a screen), <c>encoder</c> for the windows the gate sent on. Their ratios
+    /// are the shares of traffic paying for the larger models; they rise with the share of suspect text.
     /// </summary>
     public const string ContentWindowsInstrument = "safeai.content.windows";
 
-    /// <summary>Tag: which model of a gated content model scored a window (<c>gate</c> or <c>encoder</c>).</summary>
+    /// <summary>Tag: which model of a gated content model scored a window (<c>screen</c>, <c>gate</c> or <c>encoder</c>).</summary>
     public const string ContentScorerTag = "safeai.content.scorer";
 }
