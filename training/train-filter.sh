@@ -15,7 +15,8 @@
 #      window first and sends on to the six-layer model only the windows that might be flagged.
 #   3c. the screen: safeai windows cuts the training part into the ensemble's windows and scores them with the gate;
 #      train_screen.py distils a bag of word-piece vectors (MiniLM's word-piece embeddings projected, plus a learned
-#      correction; mean and maximum over the window; one hidden layer) from those scores, 8,000 steps, seed 42; quantised
+#      correction; mean and maximum over the window; one hidden layer) from those scores, the windows at or above the
+#      gate's escalation levels (those of the committed model) weighted 4x, 8,000 steps, seed 42; quantised
 #      the same way (2 MB). It scores every window before the gate, in microseconds.
 #   4. safeai train: the character n-gram member of the ensemble (prompt injection and violence), trained on the same
 #      parts (never on the test part or the sources held out whole), seed 42; deterministic.
@@ -68,7 +69,8 @@ cp "$work/data-manifest.sha256" "$repo/docs/model/data-manifest.sha256"
 
 safeai windows --model "$model_dir/safeai-model.json" --teacher "$model_dir/gate-classifier.json" --data "$data" --output "$work/windows.jsonl"
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/train_screen.py" \
-  --windows "$work/windows.jsonl" --minilm "$work/minilm.onnx" --output "$work/screen" --steps 8000 --seed 42 --threads 1
+  --windows "$work/windows.jsonl" --minilm "$work/minilm.onnx" --output "$work/screen" --steps 8000 --seed 42 --threads 1 \
+  --positive-weight 4 --levels 0.273,0.184,0.065,0.498,0.045,0.233,0.5,0.053
 $py "$repo/training/quantize_onnx.py" "$work/screen/screen-fp32.onnx" "$model_dir/screen-model.onnx"
 cp "$work/screen/training-log.json" "$repo/docs/model/screen-training-log.json"
 

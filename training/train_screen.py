@@ -8,11 +8,14 @@ maps them through one hidden layer to one logit per category.
 
 Each word piece's vector is a fixed projection of MiniLM's own word-piece embedding plus a learned correction that starts
 at zero, so word pieces that training never saw still get a vector that means something. The targets are the gate's
-probabilities per window (soft targets, from `safeai windows`). At export the projection is folded into one table, which
+probabilities per window (soft targets, from `safeai windows`); a target at or above the gate's escalation level for its
+category (--levels, one per category in the targets' order) counts --positive-weight times in the loss, because those
+are the windows the screen must not rule out, and its escalation levels are set by the lowest it scores them. At export the projection is folded into one table, which
 quantize_onnx.py stores as int8 rows.
 
 Usage:
   train_screen.py --windows windows.jsonl --minilm minilm.onnx --output folder [--steps 8000] [--seed 42]
+                  [--positive-weight 4 --levels 0.273,0.184,...]
 Writes folder/screen-fp32.onnx (inputs input_ids and attention_mask, int64 [batch, tokens]; output logits [batch, 8])
 and folder/training-log.json.
 """
@@ -106,6 +109,9 @@ def main():
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--positive-weight", type=float, default=1.0,
+                   help="weight in the loss of a target at or above its category's level (1: no weighting)")
+    p.add_argument("--levels", default="", help="comma-separated level per category, in the targets' order")
     a = p.parse_args()
     torch.manual_seed(a.seed)
     np.random.seed(a.seed)
@@ -118,10 +124,18 @@ def main():
     screen = Screen(minilm_table(a.minilm), a.dim, a.hidden, categories)
     opt = torch.optim.Adam([q for q in screen.parameters() if q.requires_grad], lr=a.lr)
     generator = torch.Generator().manual_seed(a.seed)
+    if a.levels:
+        levels = torch.tensor([float(v) for v in a.levels.split(",")])
+        if levels.shape[0] != categories:
+            sys.exit(f"--levels has {levels.shape[0]} values; the windows have {categories} categories")
+    else:
+        levels = torch.full((categories,), 2.0)  # above every probability: no target is weighted
+    weights = torch.where(y >= levels, torch.tensor(a.positive_weight), torch.tensor(1.0))
+    print(f"weighted cells: {int((y >= levels).sum())}", flush=True)
     log, started = [], time.time()
     for step in range(a.steps):
         batch = torch.randint(0, n, (a.batch,), generator=generator)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(screen(x[batch], m[batch]), y[batch])
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(screen(x[batch], m[batch]), y[batch], weight=weights[batch])
         opt.zero_grad()
         loss.backward()
         opt.step()
