@@ -10,8 +10,8 @@ Each word piece's vector is a fixed projection of MiniLM's own word-piece embedd
 at zero, so word pieces that training never saw still get a vector that means something. The targets are the gate's
 probabilities per window (soft targets, from `safeai windows`); a target at or above the gate's escalation level for its
 category (--levels, one per category in the targets' order) counts --positive-weight times in the loss, because those
-are the windows the screen must not rule out, and its escalation levels are set by the lowest it scores them. At export the projection is folded into one table, which
-quantize_onnx.py stores as int8 rows.
+are the windows the screen must not rule out, and its escalation levels are set by the lowest it scores them. At export
+the projection is folded into one table, which quantize_onnx.py stores as int8 rows.
 
 Usage:
   train_screen.py --windows windows.jsonl --minilm minilm.onnx --output folder [--steps 8000] [--seed 42]
