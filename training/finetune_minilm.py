@@ -90,7 +90,7 @@ class Classifier(nn.Module):
     def pooled(self, input_ids, attention_mask, token_type_ids):
         """The mean of the last layer's token vectors over the real tokens (what the head reads)."""
         t = input_ids.shape[1]
-        positions = torch.arange(t, dtype=torch.long).unsqueeze(0)
+        positions = torch.arange(t, dtype=torch.long, device=input_ids.device).unsqueeze(0)
         x = self.ln(self.word(input_ids) + self.pos(positions) + self.segment(token_type_ids))
         x = self.drop(x)
         mask = attention_mask.to(torch.float32)
@@ -155,15 +155,16 @@ def read_corpus(path):
     return rows
 
 
-def epoch_examples(train, rng):
-    """One epoch: each (source, labels) group sampled down to its budget, rare categories repeated, shuffled."""
+def epoch_examples(train, rng, budget_scale=1.0):
+    """One epoch: each (source, labels) group sampled down to its budget (times budget_scale), rare categories
+    repeated, shuffled."""
     groups = {}
     for r in train:
         groups.setdefault((r["source"], ",".join(sorted(r["labels"]))), []).append(r)
     out = []
     for key in sorted(groups):
         rows = groups[key]
-        budget = SOURCE_BUDGET.get(key[0], DEFAULT_BUDGET)
+        budget = int(round(SOURCE_BUDGET.get(key[0], DEFAULT_BUDGET) * budget_scale))
         chosen = rows if len(rows) <= budget else rng.sample(rows, budget)
         repeat = max([RARE_REPEAT.get(l, 1) for l in chosen[0]["labels"]] + [1])
         for r in chosen:
@@ -210,7 +211,7 @@ def batches(examples, size, rng):
     return result
 
 
-def tensors(batch):
+def tensors(batch, device="cpu"):
     t = max(len(e[0]) for e in batch)
     ids = torch.zeros((len(batch), t), dtype=torch.long)
     mask = torch.zeros((len(batch), t), dtype=torch.long)
@@ -223,7 +224,13 @@ def tensors(batch):
             if l in CATEGORIES:
                 y[i, CATEGORIES.index(l)] = 1
         w[i] = weight
+    ids, mask, y, w = ids.to(device), mask.to(device), y.to(device), w.to(device)
     return ids, mask, torch.zeros_like(ids), y, w
+
+
+def save(model, path):
+    """The state dict, on the CPU (a checkpoint written on a GPU loads anywhere)."""
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
 
 
 def export(model, path):
@@ -253,7 +260,8 @@ def main():
     ap.add_argument("--layers", default=",".join(str(i) for i in range(LAYERS)),
                     help="MiniLM layers to keep, in order (default all six; e.g. 0,1,2 for a three-layer model)")
     ap.add_argument("--teacher", help="checkpoint.pt of a six-layer classifier to distil from (its sigmoid outputs are "
-                                      "soft targets beside the labels)")
+                                      "soft targets beside the labels); several, comma-separated: an ensemble, whose "
+                                      "mean sigmoid outputs are the soft targets")
     ap.add_argument("--distill", type=float, default=0.5,
                     help="weight of the teacher's soft targets in the loss, 0..1 (with --teacher)")
     ap.add_argument("--match-pooled", type=float, default=0.0,
@@ -266,14 +274,31 @@ def main():
                     help="how the token vectors become the one vector the head reads: their mean (MiniLM's own), or a "
                          "softmax-weighted mean with a learned score per token (starts as the mean)")
     ap.add_argument("--export-only", action="store_true", help="export the last checkpoint of --output and stop")
+    ap.add_argument("--budget-scale", type=float, default=1.0,
+                    help="multiplies every group's per-epoch budget (more of the large sources per epoch)")
+    ap.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    ap.add_argument("--max-minutes", type=float, default=0.0,
+                    help="wall-clock budget: after 200 steps the step count is cut, if need be, so that the whole "
+                         "schedule (warm-up and decay) fits; 0: no limit")
+    ap.add_argument("--warmup-steps", type=int, default=0,
+                    help="linear warm-up steps (0: 6 %% of the planned steps); a run cut by --max-minutes keeps the "
+                         "warm-up of its plan, so repeating it with --max-steps needs this to match")
+    ap.add_argument("--no-export", action="store_true",
+                    help="write checkpoint.pt only (export later with --export-only, e.g. on another machine)")
     args = ap.parse_args()
     keep = tuple(int(i) for i in args.layers.split(","))
     if not keep or any(i < 0 or i >= LAYERS for i in keep):
         ap.error(f"--layers: indices between 0 and {LAYERS - 1}")
     if not 0.0 <= args.distill <= 1.0:
         ap.error("--distill: between 0 and 1")
-    if args.match_pooled < 0 or (args.match_pooled > 0 and not args.teacher):
-        ap.error("--match-pooled: a weight of 0 or more, and only with --teacher")
+    if args.match_pooled < 0 or (args.match_pooled > 0 and (not args.teacher or "," in args.teacher)):
+        ap.error("--match-pooled: a weight of 0 or more, and only with one --teacher")
+    if args.budget_scale <= 0 or args.max_minutes < 0:
+        ap.error("--budget-scale: above 0; --max-minutes: 0 or more")
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -284,13 +309,15 @@ def main():
     train = [r for r in rows if r["part"] == "train"]
     model = Classifier(len(keep), args.pooling)
     load_minilm(model, args.minilm, keep)
-    teacher = None
+    teachers = []
     if args.teacher and not args.export_only:
-        teacher = Classifier()
-        teacher.load_state_dict(torch.load(args.teacher))
-        teacher.eval()
+        for path in args.teacher.split(","):
+            t = Classifier()
+            t.load_state_dict(torch.load(path, map_location="cpu"))
+            teachers.append(t.to(device).eval())
+    teacher = teachers[0] if teachers else None
     if args.export_only:
-        model.load_state_dict(torch.load(os.path.join(args.output, "checkpoint.pt")))
+        model.load_state_dict(torch.load(os.path.join(args.output, "checkpoint.pt"), map_location="cpu"))
         export(model, os.path.join(args.output, "classifier-fp32.onnx"))
         return 0
     # The word-piece table stays as pre-trained: words rare in this corpus keep their meaning, and each step is cheaper.
@@ -298,9 +325,11 @@ def main():
 
     # A separate generator for the context, so that with --context-share 0 the plan is the one earlier runs used.
     context_rng = random.Random(args.seed + 1)
-    plan = [batches(in_context(epoch_examples(train, rng), train, args.context_share, args.context_window, context_rng)
-                    if args.context_share > 0 else epoch_examples(train, rng), args.batch, rng)
+    plan = [batches(in_context(epoch_examples(train, rng, args.budget_scale), train, args.context_share,
+                               args.context_window, context_rng)
+                    if args.context_share > 0 else epoch_examples(train, rng, args.budget_scale), args.batch, rng)
             for _ in range(args.epochs)]
+    model.to(device)
     total = sum(len(p) for p in plan)
     if args.max_steps:
         total = min(total, args.max_steps)
@@ -316,14 +345,20 @@ def main():
         {"params": head_params, "lr": args.head_lr, "weight_decay": 0.0},
     ])
     base = [g["lr"] for g in opt.param_groups]
-    warmup = max(1, int(total * 0.06))
+    warmup = args.warmup_steps if args.warmup_steps > 0 else max(1, int(total * 0.06))
     log = {"seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "head_lr": args.head_lr,
-           "train_rows": len(train), "steps": total, "examples_per_epoch": [sum(len(b) for b in p) for p in plan],
-           "layers": list(keep), "teacher": os.path.basename(args.teacher) if teacher else None,
+           "train_rows": len(train), "steps": total, "warmup_steps": warmup,
+           "examples_per_epoch": [sum(len(b) for b in p) for p in plan],
+           "layers": list(keep),
+           "teacher": (os.path.basename(args.teacher) if len(teachers) == 1 else args.teacher.split(","))
+           if teacher else None,
            **({"pooling": args.pooling} if args.pooling != "mean" else {}),
            "distill": args.distill if teacher else 0.0, "match_pooled": args.match_pooled if teacher else 0.0,
            **({"context_share": args.context_share, "context_window": args.context_window} if args.context_share > 0 else {}),
-           "budgets": {"default": DEFAULT_BUDGET, **SOURCE_BUDGET}, "rare_repeat": RARE_REPEAT, "loss": []}
+           "budgets": {"default": DEFAULT_BUDGET, **SOURCE_BUDGET}, "rare_repeat": RARE_REPEAT,
+           **({"budget_scale": args.budget_scale} if args.budget_scale != 1.0 else {}),
+           "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+           "torch": torch.__version__, "loss": []}
     model.train()
     step, started, running = 0, time.time(), 0.0
     for epoch, epoch_batches in enumerate(plan):
@@ -333,13 +368,24 @@ def main():
             scale = step / warmup if step < warmup else max(0.0, (total - step) / max(1, total - warmup))
             for g, lr in zip(opt.param_groups, base):
                 g["lr"] = lr * scale
-            ids, mask, types, y, w = tensors(batch)
+            if step == 200 and args.max_minutes > 0:
+                # Cut the schedule, if need be, so that it ends within the budget (the decay then ends on time).
+                per_step = (time.time() - started) / step
+                fits = int((args.max_minutes * 60 - 30) / per_step)
+                if fits < total:
+                    print(f"--max-minutes: {total} steps do not fit, cut to {fits}", flush=True)
+                    log["planned_steps"] = total
+                    total = log["steps"] = max(fits, 201)
+            ids, mask, types, y, w = tensors(batch, device)
             pooled = model.pooled(ids, mask, types)
             logits = model.head(model.drop(pooled))
             if teacher is not None:
                 with torch.no_grad():
                     teacher_pooled = teacher.pooled(ids, mask, types)
                     soft = torch.sigmoid(teacher.head(teacher_pooled))
+                    for other in teachers[1:]:
+                        soft = soft + torch.sigmoid(other(ids, mask, types))
+                    soft = soft / len(teachers)
                 y = (1.0 - args.distill) * y + args.distill * soft
             loss = (F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(1) * w).sum() / w.sum()
             if teacher is not None and args.match_pooled > 0:
@@ -356,12 +402,15 @@ def main():
                 print(f"epoch {epoch + 1} step {step}/{total} loss {running:.4f} {elapsed / 60:.1f} min "
                       f"({step * args.batch / elapsed:.1f} ex/s)", flush=True)
             if step % 500 == 0:
-                torch.save(model.state_dict(), os.path.join(args.output, "checkpoint.pt"))
+                save(model, os.path.join(args.output, "checkpoint.pt"))
     log["minutes"] = round((time.time() - started) / 60, 1)
-    torch.save(model.state_dict(), os.path.join(args.output, "checkpoint.pt"))
-    export(model, os.path.join(args.output, "classifier-fp32.onnx"))
+    save(model, os.path.join(args.output, "checkpoint.pt"))
     with open(os.path.join(args.output, "training-log.json"), "w") as f:
         json.dump(log, f, indent=1)
+    if args.no_export:
+        return 0
+    model.cpu()
+    export(model, os.path.join(args.output, "classifier-fp32.onnx"))
     print("exported", os.path.join(args.output, "classifier-fp32.onnx"))
 
 
