@@ -105,13 +105,14 @@ internal static class CalibrateCommand
             alone.Remove("screen");
             alone["encoder"] = memberName;
             var (_, memberScored) = await ScoreLogitsAsync(path, alone, [sample, harmful, others], cancellationToken).ConfigureAwait(false);
-            var levels = GateLevels([.. scored.SelectMany(static x => x)], [.. memberScored.SelectMany(static x => x)], thresholds, weights, share);
+            var levels = GateLevels([.. scored.SelectMany(static x => x)], [.. memberScored.SelectMany(static x => x)], thresholds, weights, share)
+                .Select(WrittenLevel).ToArray();
             var escalate = new JsonObject();
             for (var c = 0; c < names.Length; c++)
             {
                 if (weights[c] != 0)
                 {
-                    escalate[names[c]] = Math.Round(levels[c], 4) + 0.0;
+                    escalate[names[c]] = levels[c];
                 }
             }
 
@@ -121,7 +122,7 @@ internal static class CalibrateCommand
                 .Where(p => Enumerable.Range(0, names.Length).Any(c => weights[c] != 0 && p.First[c] >= thresholds[c]))
                 .Select(p => Enumerable.Range(0, names.Length).Any(c => weights[c] != 0 && p.First[c] >= thresholds[c] && ContentModel.Sigmoid((float)p.Second[c]) >= levels[c]))
                 .ToList();
-            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{title} ({memberName}): escalation levels {string.Join(", ", names.Select((n, c) => weights[c] == 0 ? null : $"{n} {levels[c]:F3}").Where(static x => x is not null))}.")).ConfigureAwait(false);
+            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{title} ({memberName}): escalation levels {string.Join(", ", names.Select((n, c) => weights[c] == 0 ? null : $"{n} {levels[c]:G3}").Where(static x => x is not null))}.")).ConfigureAwait(false);
             await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  It sends on {(double)sent.Count(static x => x) / sent.Length:P1} of the benign calibration sample (intent-style {Share(sent, groups, 0):P1}, chat {Share(sent, groups, 1):P1}) and {(double)kept.Count(static x => x) / Math.Max(1, kept.Count):P2} of the {kept.Count} calibration texts the encoder flags (target {share:P1} per category).")).ConfigureAwait(false);
             return member;
         }
@@ -169,6 +170,26 @@ internal static class CalibrateCommand
         {
             File.Delete(raw);
         }
+    }
+
+    /// <summary>The lowest escalation level written to a description: the loader requires a level above 0.</summary>
+    internal const double MinimumLevel = 1e-9;
+
+    /// <summary>
+    /// An escalation level as written to the description: rounded down to four significant digits, so that every text
+    /// the level was set to send on is still sent on (rounding to the nearest could lift it just above the lowest of
+    /// them), and at least <see cref="MinimumLevel"/> (a member that scores a flagged text near 0 would otherwise get a
+    /// level of 0, which the loader rejects).
+    /// </summary>
+    internal static double WrittenLevel(double level)
+    {
+        if (!(level > MinimumLevel))
+        {
+            return MinimumLevel;
+        }
+
+        var scale = Math.Pow(10, 3 - Math.Floor(Math.Log10(level)));
+        return Math.Max(MinimumLevel, Math.Min(level, Math.Floor(level * scale) / scale));
     }
 
     /// <summary>

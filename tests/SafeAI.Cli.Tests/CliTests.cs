@@ -384,6 +384,23 @@ public sealed class CliTests : IDisposable
         Assert.Equal(0.5, CalibrateCommand.GateLevels([[2, 0]], [[-4, 0]], [1, 1], [0, 1], 1)[0]); // no encoder weight: no level of its own
     }
 
+    [Theory]
+    [InlineData(0.27345, 0.2734)] // rounded down, not to the nearest (0.2735 would keep back a text scoring 0.27345)
+    [InlineData(0.99999, 0.9999)]
+    [InlineData(0.5, 0.5)]
+    [InlineData(4.5178e-5, 4.517e-5)] // four significant digits, not four decimals (which would write 0)
+    [InlineData(0.0, CalibrateCommand.MinimumLevel)] // a flagged text the member scores 0: the lowest level the loader takes
+    [InlineData(1e-12, CalibrateCommand.MinimumLevel)]
+    [InlineData(double.NaN, CalibrateCommand.MinimumLevel)]
+    public void WrittenLevel_RoundsDownToFourSignificantDigits_NeverZero(double level, double expected)
+    {
+        var written = CalibrateCommand.WrittenLevel(level);
+
+        Assert.Equal(expected, written, 12);
+        Assert.True(written > 0);
+        Assert.True(double.IsNaN(level) || level < CalibrateCommand.MinimumLevel || written <= level, $"{written} is above {level}");
+    }
+
     [Fact]
     public async Task TrainEncoder_SameDataAndSeed_WritesIdenticalHeadsAndACascadeThatScores()
     {
