@@ -96,29 +96,7 @@ public sealed class EnsembleGateTests : IDisposable
     public async Task ScoreAsync_CountsWindowsByScorer()
     {
         using var model = LoadEnsemble();
-        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        using var listener = new System.Diagnostics.Metrics.MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == SafeAIDiagnostics.MeterName && instrument.Name == SafeAIDiagnostics.ContentWindowsInstrument)
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-        {
-            foreach (var tag in tags)
-            {
-                if (tag.Key == SafeAIDiagnostics.ContentScorerTag)
-                {
-                    lock (counts)
-                    {
-                        counts[(string)tag.Value!] = counts.GetValueOrDefault((string)tag.Value!) + value;
-                    }
-                }
-            }
-        });
-        listener.Start();
+        using var counts = new WindowCounts();
         var text = TinyModel.BenignText(300) + " they will kill the dog. " + TinyModel.BenignText(300);
         var windows = model.CreateWindows(TextNormalizer.Normalize(text), 0, 64, out _).Count;
 
@@ -126,8 +104,8 @@ public sealed class EnsembleGateTests : IDisposable
         await model.ScoreAsync("hello world", Ct);
 
         // Other tests' models may add to the shared counter concurrently; this test's own texts give at least these.
-        Assert.True(counts.GetValueOrDefault("gate") >= windows + 1, $"gate windows: {counts.GetValueOrDefault("gate")}, expected at least {windows + 1}");
-        Assert.True(counts.GetValueOrDefault("encoder") >= 1);
+        Assert.True(counts["gate"] >= windows + 1, $"gate windows: {counts["gate"]}, expected at least {windows + 1}");
+        Assert.True(counts["encoder"] >= 1);
     }
 
     [Fact]

@@ -179,38 +179,15 @@ public sealed class EnsembleScreenTests : IDisposable
     public async Task ScoreAsync_CountsScreenWindows()
     {
         using var model = LoadEnsemble();
-        long screened = 0, gated = 0;
-        using var listener = new System.Diagnostics.Metrics.MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == SafeAIDiagnostics.MeterName && instrument.Name == SafeAIDiagnostics.ContentWindowsInstrument)
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-        {
-            foreach (var tag in tags)
-            {
-                if (tag.Key == SafeAIDiagnostics.ContentScorerTag && tag.Value is "screen")
-                {
-                    Interlocked.Add(ref screened, value);
-                }
-                else if (tag.Key == SafeAIDiagnostics.ContentScorerTag && tag.Value is "gate")
-                {
-                    Interlocked.Add(ref gated, value);
-                }
-            }
-        });
-        listener.Start();
+        using var counts = new WindowCounts();
         var text = TinyModel.BenignText(300) + " i hate you. " + TinyModel.BenignText(300);
         var windows = Windows(model, text).Count;
 
         await model.ScoreAsync(text, Ct);
 
         // Other tests' models may add to the shared counter concurrently; this test's own text gives at least these.
-        Assert.True(Interlocked.Read(ref screened) >= windows, $"screen windows: {screened}, expected at least {windows}");
-        Assert.True(Interlocked.Read(ref gated) >= 1);
+        Assert.True(counts["screen"] >= windows, $"screen windows: {counts["screen"]}, expected at least {windows}");
+        Assert.True(counts["gate"] >= 1);
     }
 
     [Theory]
