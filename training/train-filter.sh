@@ -13,10 +13,11 @@
 #   3b. the gate: a three-layer student (MiniLM layers 0, 2, 4) distilled from step 2's model (its outputs as soft
 #      targets, its pooled vectors matched), 2,200 steps, seed 42; quantised the same way (18.1 MB). It scores every
 #      window first and sends on to the six-layer model only the windows that might be flagged.
-#   3c. the screen: safeai windows cuts the training part into the ensemble's windows and scores them with the gate;
+#   3c. the screen, after step 4 and a first pass of step 5 (so that the gate's levels are those of the new members):
+#      safeai windows cuts the training part into the ensemble's windows and scores them with the gate;
 #      train_screen.py distils a bag of word-piece vectors (MiniLM's word-piece embeddings projected, plus a learned
 #      correction; mean and maximum over the window; one hidden layer) from those scores, the windows at or above the
-#      gate's escalation levels (those of the committed model) weighted 4x, 8,000 steps, seed 42; quantised
+#      gate's escalation levels (read from that first calibration) weighted 4x, 8,000 steps, seed 42; quantised
 #      the same way (2 MB). It scores every window before the gate, in microseconds.
 #   4. safeai train: the character n-gram member of the ensemble (prompt injection and violence), trained on the same
 #      parts (never on the test part or the sources held out whole), seed 42; deterministic.
@@ -67,16 +68,23 @@ $py "$repo/training/quantize_onnx.py" "$work/gate/classifier-fp32.onnx" "$model_
 cp "$work/gate/training-log.json" "$repo/docs/model/gate-training-log.json"
 cp "$work/data-manifest.sha256" "$repo/docs/model/data-manifest.sha256"
 
-safeai windows --model "$model_dir/safeai-model.json" --teacher "$model_dir/gate-classifier.json" --data "$data" --output "$work/windows.jsonl"
-OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/train_screen.py" \
-  --windows "$work/windows.jsonl" --minilm "$work/minilm.onnx" --output "$work/screen" --steps 8000 --seed 42 --threads 1 \
-  --positive-weight 4 --levels 0.273,0.184,0.065,0.498,0.045,0.233,0.5,0.053
-$py "$repo/training/quantize_onnx.py" "$work/screen/screen-fp32.onnx" "$model_dir/screen-model.onnx"
-cp "$work/screen/training-log.json" "$repo/docs/model/screen-training-log.json"
-
 safeai train --data "$data" --output "$work/ngram" --seed 42
 cp "$work/ngram/ngram-weights.bin.gz" "$model_dir/ensemble-ngram-weights.bin.gz"
 sed 's/"ngram-weights.bin.gz"/"ensemble-ngram-weights.bin.gz"/' "$work/ngram/safeai-model.json" > "$model_dir/ensemble-ngram.json"
+
+# A first calibration of the new members, for the gate's escalation levels: the screen's training windows whose gate
+# probability reaches them weigh 4x. The screen's own levels are set again at the end, once it is trained.
+safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 1
+# In the order of the gate's labels, which is the order of the targets that safeai windows writes.
+levels=$($py -c 'import json, sys; d, g = (json.load(open(p)) for p in sys.argv[1:3])
+labels = [g["labels"][k] for k in sorted(g["labels"], key=int)]
+print(",".join(str(d["gate"]["escalate"].get(c, 0.5)) for c in labels))' "$model_dir/safeai-model.json" "$model_dir/gate-classifier.json")
+safeai windows --model "$model_dir/safeai-model.json" --teacher "$model_dir/gate-classifier.json" --data "$data" --output "$work/windows.jsonl"
+OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/train_screen.py" \
+  --windows "$work/windows.jsonl" --minilm "$work/minilm.onnx" --output "$work/screen" --steps 8000 --seed 42 --threads 1 \
+  --positive-weight 4 --levels "$levels"
+$py "$repo/training/quantize_onnx.py" "$work/screen/screen-fp32.onnx" "$model_dir/screen-model.onnx"
+cp "$work/screen/training-log.json" "$repo/docs/model/screen-training-log.json"
 
 safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 1
 safeai eval --data "$data" --set sources --markdown "$repo/docs/model/sources-eval.md" --json "$repo/docs/model/sources-eval.json"
