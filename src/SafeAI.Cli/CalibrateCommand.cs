@@ -13,7 +13,8 @@ namespace SafeAI.Cli;
 /// prompts (<see cref="ChatSources"/>, longer, often with role-play and format instructions) and short intent-style
 /// queries, so that the many short queries cannot hide a high rate on chat prompts. Every category gets the same
 /// per-category rate (found by bisection so that the union meets the target in both registers), and no category flags
-/// below a raw probability of 0.5.
+/// below a raw probability of 0.5. A description with <c>"sentences"</c> also gets the logit shift of its sentence windows
+/// (<c>--long-benign-rate</c>, default 0.02: the share of long benign texts that may be flagged).
 /// The description file is rewritten in place; the rates reached are printed.
 /// </summary>
 internal static class CalibrateCommand
@@ -48,6 +49,12 @@ internal static class CalibrateCommand
             throw new ArgumentException($"--screen-keep must be between 0.9 and 1 (it is {screenKeep.ToString(CultureInfo.InvariantCulture)}).");
         }
 
+        var longTarget = args.Double("long-benign-rate", DefaultLongBenignRate);
+        if (longTarget is <= 0 or >= 0.5)
+        {
+            throw new ArgumentException($"--long-benign-rate must be between 0 and 0.5 (it is {longTarget.ToString(CultureInfo.InvariantCulture)}).");
+        }
+
         var corpus = SharedCorpus.Load(folder).Where(e => DataSplit.PartName(e.Source, e.Text) == "calib").ToList();
         var sample = corpus.Where(e => e.IsBenign && DataSplit.BenignRequestSources.Contains(e.Source)).ToList();
         var harmful = corpus.Where(e => !e.IsBenign).ToList();
@@ -69,6 +76,10 @@ internal static class CalibrateCommand
         var screen = json["screen"]?.AsObject();
         json.Remove("gate");
         json.Remove("screen");
+
+        // Sentence windows are calibrated last, on the biases and levels of the windows they come from.
+        var sentences = json["sentences"] is { } node && node.GetValueKind() != JsonValueKind.Null;
+        json.Remove("sentences");
         var others = gate is null && screen is null ? [] : corpus.Where(e => e.IsBenign && !DataSplit.BenignRequestSources.Contains(e.Source)).ToList();
         var (names, scored) = await ScoreLogitsAsync(path, json, [sample, harmful, others], cancellationToken).ConfigureAwait(false);
         double[][] logits = scored[0], positives = scored[1];
@@ -127,9 +138,96 @@ internal static class CalibrateCommand
             return member;
         }
 
+        if (sentences)
+        {
+            // Without the gate and the screen: the shift is the encoder's, as the biases are.
+            var withoutEarly = JsonNode.Parse(json.ToJsonString())!.AsObject();
+            withoutEarly.Remove("gate");
+            withoutEarly.Remove("screen");
+            json["sentences"] = new JsonObject { ["shift"] = await CalibrateSentencesAsync(path, withoutEarly, sample, longTarget, console, cancellationToken).ConfigureAwait(false) };
+        }
+
         await File.WriteAllTextAsync(path, json.ToJsonString(Indented) + "\n", cancellationToken).ConfigureAwait(false);
         await console.WriteLineAsync("Wrote the biases to " + path).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>The share of long benign texts (<see cref="SourcesEvaluation.LongBenignTexts"/>) that may be flagged with sentence windows.</summary>
+    internal const double DefaultLongBenignRate = 0.02;
+
+    /// <summary>The largest sentence shift written: 20 logits keeps every sentence window below any threshold in use.</summary>
+    internal const double MaxSentenceShift = 20;
+
+    /// <summary>
+    /// The logit shift of sentence windows: the benign calibration requests are each put after about 600 characters of the
+    /// others, one per line (<see cref="SourcesEvaluation.LongBenignTexts"/>), and scored by the encoder with the new
+    /// biases; the shift is the lowest (rounded up to four decimals) at which at most <paramref name="target"/> of those
+    /// texts are flagged, counting those their packed windows flag anyway.
+    /// </summary>
+    private static async Task<double> CalibrateSentencesAsync(string path, JsonObject json, List<LabelledText> sample, double target, TextWriter console, CancellationToken cancellationToken)
+    {
+        var texts = SourcesEvaluation.LongBenignTexts([.. sample.Select(static e => e.Text)]);
+        var trial = JsonNode.Parse(json.ToJsonString())!.AsObject();
+        trial["sentences"] = new JsonObject { ["shift"] = 0 };
+        var packed = new double[texts.Count];
+        var alone = new double[texts.Count];
+        await WithModelAsync(path, trial, async model =>
+        {
+            for (var i = 0; i < texts.Count; i++)
+            {
+                var windows = model.CreateWindows(TextNormalizer.Normalize(texts[i]), overlap: 32, maxWindows: 64, out _);
+                var scores = await model.ScoreWindowsAsync(windows, cancellationToken).ConfigureAwait(false);
+                var c = model.Categories.Count;
+                (packed[i], alone[i]) = (double.NegativeInfinity, double.NegativeInfinity);
+                for (var w = 0; w < windows.Count; w++)
+                {
+                    var top = (double)ContentModel.Logit(scores.AsSpan(w * c, c).ToArray().Max());
+                    if (EnsembleContentModel.IsSentenceWindow(windows[w]))
+                    {
+                        alone[i] = Math.Max(alone[i], top);
+                    }
+                    else
+                    {
+                        packed[i] = Math.Max(packed[i], top);
+                    }
+                }
+            }
+        }).ConfigureAwait(false);
+
+        var shift = SentenceShift(packed, alone, target);
+        var before = (double)packed.Count(static p => p >= 0) / Math.Max(1, texts.Count);
+        var after = (double)packed.Zip(alone).Count(p => p.First >= 0 || p.Second >= shift) / Math.Max(1, texts.Count);
+        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Sentence windows: shift {shift:0.####}. Of {texts.Count} long benign texts (each calibration request after about {SourcesEvaluation.HiddenContextChars} characters of the others) the windows flag {before:P2}, with the sentences alone {after:P2} (target {target:P2}).")).ConfigureAwait(false);
+        if (shift >= MaxSentenceShift)
+        {
+            await console.WriteLineAsync("  The windows alone already flag more than the target: the sentences alone add nothing at this shift.").ConfigureAwait(false);
+        }
+
+        return shift;
+    }
+
+    /// <summary>
+    /// The lowest shift (0 to <see cref="MaxSentenceShift"/>, rounded up to four decimals) at which at most
+    /// <paramref name="target"/> of the texts are flagged: a text is flagged when its packed windows' top logit is at least 0
+    /// or its sentence windows' top logit is at least the shift.
+    /// </summary>
+    internal static double SentenceShift(IReadOnlyList<double> packed, IReadOnlyList<double> alone, double target)
+    {
+        var allowed = (int)Math.Floor(target * packed.Count) - packed.Count(static p => p >= 0);
+        if (allowed < 0)
+        {
+            return MaxSentenceShift;
+        }
+
+        var rest = packed.Zip(alone).Where(static p => p.First < 0).Select(static p => p.Second).OrderDescending().ToArray();
+        if (allowed >= rest.Length)
+        {
+            return 0;
+        }
+
+        // Just above the (allowed + 1)-th highest sentence logit, so that only the allowed ones reach it.
+        var shift = Math.Ceiling((rest[allowed] + 1e-6) * 10000) / 10000;
+        return Math.Clamp(shift, 0, MaxSentenceShift);
     }
 
     /// <summary>The share of the calibration texts a category flags through the encoder that the gate must send on to it.</summary>
@@ -147,13 +245,11 @@ internal static class CalibrateCommand
     /// <summary>Scores text sets with a temporary copy of the description (next to it, so that its files resolve); each score is a logit.</summary>
     private static async Task<(string[] Names, double[][][] Logits)> ScoreLogitsAsync(string path, JsonObject description, List<LabelledText>[] sets, CancellationToken cancellationToken)
     {
-        var raw = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, ".calibrate-" + Path.GetFileName(path));
-        await File.WriteAllTextAsync(raw, description.ToJsonString(Indented), cancellationToken).ConfigureAwait(false);
-        try
+        string[] names = [];
+        var result = new double[sets.Length][][];
+        await WithModelAsync(path, description, async model =>
         {
-            using var model = ContentModel.Load(raw);
-            string[] names = [.. model.Categories];
-            var result = new double[sets.Length][][];
+            names = [.. model.Categories];
             for (var s = 0; s < sets.Length; s++)
             {
                 result[s] = new double[sets[s].Count][];
@@ -163,8 +259,19 @@ internal static class CalibrateCommand
                     result[s][i] = [.. names.Select(c => (double)ContentModel.Logit((float)scores[c]))];
                 }
             }
+        }).ConfigureAwait(false);
+        return (names, result);
+    }
 
-            return (names, result);
+    /// <summary>Loads a temporary copy of the description, written next to it so that its files resolve, and deletes it after <paramref name="use"/>.</summary>
+    private static async Task WithModelAsync(string path, JsonObject description, Func<ContentModel, Task> use)
+    {
+        var raw = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, ".calibrate-" + Path.GetFileName(path));
+        await File.WriteAllTextAsync(raw, description.ToJsonString(Indented)).ConfigureAwait(false);
+        try
+        {
+            using var model = ContentModel.Load(raw);
+            await use(model).ConfigureAwait(false);
         }
         finally
         {

@@ -126,14 +126,18 @@ internal static class CommandLine
             "calibrate",
             """
             safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.03] [--gate-keep 0.995] [--screen-keep 0.99]
+                              [--long-benign-rate 0.02]
               Sets each category's bias of an ensemble model so that, at the default threshold 0.5, at most the given share
               of the benign-request calibration sample is flagged by any category (the description is rewritten). When the
-              ensemble has a "gate" or a "screen", also sets their escalation levels.
+              ensemble has a "gate" or a "screen", also sets their escalation levels; when it has "sentences", the logit shift
+              of its sentence windows.
               --benign-rate 0 to 0.5   the share of the benign sample that may be flagged (default 0.03; in each register: chat prompts and short queries)
               --gate-keep 0.9 to 1     per category, the share of the calibration texts the encoder flags that the gate must send on to it (default 0.995)
               --screen-keep 0.9 to 1   the same for the screen, which runs before the gate (default 0.99)
+              --long-benign-rate 0 to 0.5  the share of long benign texts (each calibration request after about 600
+                                       characters of the others) that may be flagged with sentence windows (default 0.02)
             """,
-            ["model", "data", "benign-rate", "gate-keep", "screen-keep"],
+            ["model", "data", "benign-rate", "gate-keep", "screen-keep", "long-benign-rate"],
             []),
         ["bias"] = new("bias", BiasCommand.Help, ["input", "groups", "set", "report", "json", "max-gap", "model", "threshold"], []),
         ["evaluate"] = new("evaluate", EvaluateCommand.Help, ["config", "dataset", "report", "json", "gate", "bias", "answers", "concurrency"], []),

@@ -122,16 +122,7 @@ internal static class SourcesEvaluation
             return result;
         }
 
-        string Context(int i)
-        {
-            var sb = new StringBuilder();
-            for (var k = (int)((i * 7919L) % pool.Count); sb.Length < HiddenContextChars; k = (k + 1) % pool.Count)
-            {
-                sb.Append(pool[k]).Append('\n');
-            }
-
-            return sb.ToString();
-        }
+        string Context(int i) => OrdinaryContext(pool, i);
 
         for (var i = 0; i < harmful.Count; i++)
         {
@@ -147,6 +138,33 @@ internal static class SourcesEvaluation
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// The <paramref name="i"/>-th run of ordinary text: requests from <paramref name="pool"/> (short ones, trimmed), one
+    /// per line, from a position that depends on <paramref name="i"/>, until there are at least
+    /// <see cref="HiddenContextChars"/> characters.
+    /// </summary>
+    internal static string OrdinaryContext(IReadOnlyList<string> pool, int i)
+    {
+        var sb = new StringBuilder();
+        for (var k = (int)((i * 7919L) % pool.Count); sb.Length < HiddenContextChars; k = (k + 1) % pool.Count)
+        {
+            sb.Append(pool[k]).Append('\n');
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// Long benign texts for calibrating sentence windows: each request of <paramref name="requests"/> after a run of the
+    /// others (<see cref="OrdinaryContext"/> over those of at most 200 characters), the way the hidden-text check builds
+    /// its controls.
+    /// </summary>
+    internal static List<string> LongBenignTexts(IReadOnlyList<string> requests)
+    {
+        var pool = requests.Where(static r => r.Length <= 200).Select(static r => r.Trim()).ToList();
+        return pool.Count == 0 ? [] : [.. requests.Select((r, i) => OrdinaryContext(pool, i) + r)];
     }
 
     /// <summary>Scores the hidden-text check (<see cref="HideInOrdinaryText"/>) of <paramref name="heldOut"/>; <paramref name="texts"/> were scored alone already, flagged or not as <paramref name="flaggedAlone"/> says.</summary>

@@ -25,6 +25,13 @@ namespace SafeAI.Onnx;
 /// A window is whole sentences packed up to <c>packTokens</c> tokens (default <c>windowTokens</c>); a sentence longer
 /// than that has a window of its own, and one longer than <c>windowTokens</c> is cut into overlapping pieces.
 /// Its array holds the token count, the framed token ids, then the window's characters for the n-gram member.
+/// </para>
+/// <para>
+/// With <c>"sentences": { "shift": s }</c>, every sentence of a window that packs two or more is also scored alone, right
+/// after its window, and its mixed logits are lowered by <c>s</c> once the members are done with it: a window averages
+/// over its sentences, so a short harmful sentence among ordinary ones scores low in its window, while alone it scores
+/// as it would on its own, at a level stricter by <c>s</c> (set by <c>safeai calibrate</c> on long benign texts, since a
+/// sentence out of its context is a judgement on less). The count of the window limit ignores these windows.
 /// <see cref="CreateWindows"/>'s window limit counts full-size windows of <see cref="ReferenceWindowTokens"/> tokens,
 /// so that a text limit set in <see cref="ContentFilterOptions.MaxWindows"/> means about the same length for every kind.
 /// </para>
@@ -36,6 +43,9 @@ internal sealed class EnsembleContentModel : ContentModel
 
     private const int LongSentenceOverlap = 16;
 
+    /// <summary>Set in a window's first element (its framed token count) when the window is one sentence scored alone.</summary>
+    private const int SentenceFlag = 1 << 30;
+
     private static readonly System.Diagnostics.Metrics.Meter Meter = new(SafeAIDiagnostics.MeterName);
     private static readonly System.Diagnostics.Metrics.Counter<long> Windows = Meter.CreateCounter<long>(
         SafeAIDiagnostics.ContentWindowsInstrument, "{window}", "Text windows a gated content model scored, by the model that scored them (screen, gate or encoder).");
@@ -46,6 +56,7 @@ internal sealed class EnsembleContentModel : ContentModel
     private readonly OnnxContentModel? _screen;
     private readonly int _windowTokens;
     private readonly int _packTokens;
+    private readonly float? _sentenceShift;
     private readonly (int Encoder, float EncoderWeight, int Ngram, float NgramWeight, float Bias)[] _mix;
 
     /// <summary>The members that score windows, in the order they run: the screen, the gate, then the encoder (always last).</summary>
@@ -62,6 +73,7 @@ internal sealed class EnsembleContentModel : ContentModel
         var ensemble = description.Ensemble;
         _windowTokens = Math.Min(ensemble.WindowTokens, encoder.MaxTokens);
         _packTokens = Math.Min(ensemble.PackTokens, _windowTokens);
+        _sentenceShift = ensemble.SentenceShift;
         _mix = new (int, float, int, float, float)[ensemble.Categories.Count];
         for (var c = 0; c < _mix.Length; c++)
         {
@@ -213,18 +225,34 @@ internal sealed class EnsembleContentModel : ContentModel
         var tokenizer = _encoder.Tokenizer;
         var body = _windowTokens - 2;
         var packBody = _packTokens - 2;
-        var windows = new List<int[]>();
+
+        // Each group is one window and, with sentence windows, the sentences it packs; the limit counts groups.
+        var groups = new List<(int[] Window, List<int[]>? Sentences)>();
         var pending = new List<int>(body);
+        var pendingSentences = new List<(int From, int Count, int Start, int Length)>();
         int pendingStart = 0, pendingEnd = 0;
         truncated = false;
 
         void Flush()
         {
-            if (pending.Count > 0)
+            if (pending.Count == 0)
             {
-                windows.Add(Pack(pending, 0, pending.Count, text.AsSpan(pendingStart, pendingEnd - pendingStart)));
-                pending.Clear();
+                return;
             }
+
+            List<int[]>? alone = null;
+            if (_sentenceShift is not null && pendingSentences.Count > 1)
+            {
+                alone = new List<int[]>(pendingSentences.Count);
+                foreach (var (from, count, start, length) in pendingSentences)
+                {
+                    alone.Add(Pack(pending, from, count, text.AsSpan(start, length), sentence: true));
+                }
+            }
+
+            groups.Add((Pack(pending, 0, pending.Count, text.AsSpan(pendingStart, pendingEnd - pendingStart)), alone));
+            pending.Clear();
+            pendingSentences.Clear();
         }
 
         // Tokens beyond what the limit can hold are never needed: the head and the tail of that budget are kept.
@@ -248,7 +276,7 @@ internal sealed class EnsembleContentModel : ContentModel
                     // The characters of this piece, approximately: the same share of the sentence, at most one n-gram window.
                     var charFrom = start + (int)((long)length * from / ids.Count);
                     var charTo = start + (int)((long)length * (from + count) / ids.Count);
-                    windows.Add(Pack(ids, from, count, text.AsSpan(charFrom, Math.Max(0, charTo - charFrom))));
+                    groups.Add((Pack(ids, from, count, text.AsSpan(charFrom, Math.Max(0, charTo - charFrom))), null));
                     if (from + count >= ids.Count)
                     {
                         break;
@@ -268,6 +296,7 @@ internal sealed class EnsembleContentModel : ContentModel
                 pendingStart = start;
             }
 
+            pendingSentences.Add((pending.Count, ids.Count, start, length));
             foreach (var id in ids)
             {
                 pending.Add(id);
@@ -277,16 +306,27 @@ internal sealed class EnsembleContentModel : ContentModel
         }
 
         Flush();
-        if (windows.Count == 0)
+        if (groups.Count == 0)
         {
-            windows.Add(Pack([], 0, 0, []));
+            groups.Add((Pack([], 0, 0, []), null));
         }
 
-        if (windows.Count > limit)
+        if (groups.Count > limit)
         {
             truncated = true;
             var head = (limit + 1) / 2;
-            windows.RemoveRange(head, windows.Count - limit);
+            groups.RemoveRange(head, groups.Count - limit);
+        }
+
+        // Reading order: each window, then its sentences alone.
+        var windows = new List<int[]>(groups.Count);
+        foreach (var (window, alone) in groups)
+        {
+            windows.Add(window);
+            if (alone is not null)
+            {
+                windows.AddRange(alone);
+            }
         }
 
         return windows;
@@ -349,7 +389,7 @@ internal sealed class EnsembleContentModel : ContentModel
                 }
 
                 var window = windows[w];
-                int[][] one = [window.AsSpan(1, window[0]).ToArray()];
+                int[][] one = [window.AsSpan(1, TokenCount(window)).ToArray()];
                 var row = scores.AsSpan(w * c, c);
                 for (var s = 0; s < _stages.Length; s++)
                 {
@@ -362,6 +402,7 @@ internal sealed class EnsembleContentModel : ContentModel
                     }
                 }
 
+                ShiftSentence(window, row);
                 if (stop.IsMet(row))
                 {
                     state.Break();
@@ -429,6 +470,7 @@ internal sealed class EnsembleContentModel : ContentModel
             active = MixStage(s, stage.Model.ScoreNow(Sent(encoderWindows, active), cancellationToken), active, ngramScores, scores);
         }
 
+        ShiftSentences(windows, scores);
         return scores;
     }
 
@@ -447,7 +489,46 @@ internal sealed class EnsembleContentModel : ContentModel
             active = MixStage(s, stageScores, active, ngramScores, scores);
         }
 
+        ShiftSentences(windows, scores);
         return scores;
+    }
+
+    /// <summary>Gets a value indicating whether <paramref name="window"/> (one of <see cref="CreateWindows"/>) is a sentence scored alone.</summary>
+    internal static bool IsSentenceWindow(int[] window) => (window[0] & SentenceFlag) != 0;
+
+    /// <summary>The framed token count of a window (its first element, without the sentence flag).</summary>
+    internal static int TokenCount(int[] window) => window[0] & ~SentenceFlag;
+
+    /// <summary>
+    /// Lowers the scores of a sentence window (one sentence of a packed window, scored alone) by the description's logit
+    /// shift. It runs after the last member that scored the window, so the screen and the gate decide on the scores they
+    /// were calibrated for, and a shift only ever makes a sentence window harder to flag than the window it comes from.
+    /// </summary>
+    private void ShiftSentence(int[] window, Span<float> row)
+    {
+        if (_sentenceShift is not { } shift || shift == 0 || !IsSentenceWindow(window))
+        {
+            return;
+        }
+
+        for (var k = 0; k < row.Length; k++)
+        {
+            row[k] = Sigmoid(Logit(row[k]) - shift);
+        }
+    }
+
+    private void ShiftSentences(IReadOnlyList<int[]> windows, float[] scores)
+    {
+        if (_sentenceShift is null)
+        {
+            return;
+        }
+
+        var c = _mix.Length;
+        for (var w = 0; w < windows.Count; w++)
+        {
+            ShiftSentence(windows[w], scores.AsSpan(w * c, c));
+        }
     }
 
     /// <summary>The framed token ids of each window (what the ONNX members read).</summary>
@@ -457,7 +538,7 @@ internal sealed class EnsembleContentModel : ContentModel
         for (var w = 0; w < windows.Count; w++)
         {
             var window = windows[w];
-            encoderWindows[w] = window.AsSpan(1, window[0]).ToArray();
+            encoderWindows[w] = window.AsSpan(1, TokenCount(window)).ToArray();
         }
 
         return encoderWindows;
@@ -537,7 +618,7 @@ internal sealed class EnsembleContentModel : ContentModel
         for (var w = 0; w < windows.Count; w++)
         {
             var window = windows[w];
-            var chars = window.AsSpan(1 + window[0]);
+            var chars = window.AsSpan(1 + TokenCount(window));
             var text = new char[chars.Length];
             for (var i = 0; i < chars.Length; i++)
             {
@@ -586,11 +667,11 @@ internal sealed class EnsembleContentModel : ContentModel
         }
     }
 
-    private int[] Pack(IReadOnlyList<int> ids, int from, int count, ReadOnlySpan<char> chars)
+    private int[] Pack(IReadOnlyList<int> ids, int from, int count, ReadOnlySpan<char> chars, bool sentence = false)
     {
         var framed = _encoder.Frame(ids, from, count);
         var window = new int[1 + framed.Length + chars.Length];
-        window[0] = framed.Length;
+        window[0] = framed.Length | (sentence ? SentenceFlag : 0);
         framed.CopyTo(window, 1);
         for (var i = 0; i < chars.Length; i++)
         {

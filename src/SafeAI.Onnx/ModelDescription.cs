@@ -64,6 +64,13 @@ internal sealed class EnsembleDescription
 
     /// <summary>Gets the optional screen: a still cheaper classifier that scores every window before the gate (or the encoder, without a gate).</summary>
     public EnsembleGate? Screen { get; init; }
+
+    /// <summary>
+    /// Gets the logit shift of sentence windows, or null when the description has none (<c>"sentences"</c> absent): with
+    /// one, every sentence of a window that packs two or more is also scored alone, and its mixed logits are lowered by
+    /// this much (0 or more), so that a harmful sentence among ordinary ones is judged as if alone, at a stricter level.
+    /// </summary>
+    public float? SentenceShift { get; init; }
 }
 
 /// <summary>
@@ -470,6 +477,7 @@ internal sealed class ModelDescription
 
         var gate = ParseGate(fileName, root, list, "gate");
         var screen = ParseGate(fileName, root, list, "screen");
+        var sentenceShift = ParseSentences(fileName, root);
 
         return new ModelDescription
         {
@@ -478,8 +486,30 @@ internal sealed class ModelDescription
             Model = encoder,
             Output = string.Empty,
             MaxTokens = windowTokens,
-            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, PackTokens = packTokens, Categories = list, Gate = gate, Screen = screen },
+            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, PackTokens = packTokens, Categories = list, Gate = gate, Screen = screen, SentenceShift = sentenceShift },
         };
+    }
+
+    /// <summary>Reads <c>"sentences": { "shift": 1.3 }</c>: the logit shift of sentence windows, 0 to 20; null when absent.</summary>
+    private static float? ParseSentences(string fileName, JsonElement root)
+    {
+        if (!root.TryGetProperty("sentences", out var sentences) || sentences.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        const string Example = "for example \"sentences\": { \"shift\": 1.3 }: every sentence of a packed window is also scored alone, its logits lowered by 1.3";
+        if (sentences.ValueKind != JsonValueKind.Object || !sentences.TryGetProperty("shift", out var shift))
+        {
+            throw Fail(fileName, $"\"sentences\" must be an object with a \"shift\" number ({Example}).");
+        }
+
+        if (shift.ValueKind != JsonValueKind.Number || shift.GetDouble() is not (>= 0 and <= 20))
+        {
+            throw Fail(fileName, $"\"sentences\".\"shift\" must be a number from 0 to 20 (a logit shift; {Example}).");
+        }
+
+        return (float)shift.GetDouble();
     }
 
     /// <summary>Reads <c>"gate"</c> or <c>"screen"</c> (<paramref name="property"/>): a member's description file and its escalation levels.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using SafeAI.Onnx;
 
 namespace SafeAI.Cli.Tests;
@@ -309,6 +310,82 @@ public sealed class CliTests : IDisposable
 
         Assert.Equal(2, code);
         Assert.Contains("--screen-keep must be between 0.9 and 1", errors, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("0.5")]
+    public async Task Calibrate_LongBenignRateOutOfRange_ClearError(string rate)
+    {
+        var (code, _, errors) = await RunAsync("calibrate", "--model", Path.Combine(_dir, "safeai-model.json"), "--data", _dir, "--long-benign-rate", rate);
+
+        Assert.Equal(2, code);
+        Assert.Contains("--long-benign-rate must be between 0 and 0.5", errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Calibrate_DefaultModel_ReproducesTheCommittedDescription()
+    {
+        var folder = SharedData.Folder;
+        if (folder is null)
+        {
+            Assert.Skip("The shared corpora (../shared/data) are not present.");
+        }
+
+        // The committed biases, escalation levels and sentence shift are what train-filter.sh's last calibration writes.
+        var source = Path.Combine(SharedData.RepositoryRoot, "src", "SafeAI.Onnx", "DefaultModel");
+        var copy = Directory.CreateDirectory(Path.Combine(_dir, "default-model")).FullName;
+        foreach (var file in Directory.GetFiles(source))
+        {
+            File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        }
+
+        var description = Path.Combine(copy, "safeai-model.json");
+        var (code, output, errors) = await RunAsync("calibrate", "--model", description, "--data", folder, "--benign-rate", "0.03", "--gate-keep", "1", "--screen-keep", "1");
+
+        Assert.True(code == 0, errors);
+        Assert.Contains("Sentence windows: shift", output, StringComparison.Ordinal);
+        var committed = JsonNode.Parse(File.ReadAllText(Path.Combine(source, "safeai-model.json")));
+        var written = JsonNode.Parse(File.ReadAllText(description));
+        Assert.True(JsonNode.DeepEquals(committed, written), written!.ToJsonString());
+        Assert.DoesNotContain(Directory.GetFiles(copy), f => Path.GetFileName(f).StartsWith(".calibrate-", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(new double[] { -1, -1, -1, -1 }, new double[] { 3, 2, 1, 0.5 }, 0.25, 2.0001)] // one of four may be flagged: just above the second highest
+    [InlineData(new double[] { -1, -1, -1, -1 }, new double[] { 3, 3, 1, 0.5 }, 0.25, 3.0001)] // a tie: both stay below, fewer than allowed
+    [InlineData(new double[] { 1, -1, -1, -1 }, new double[] { 3, 2, 1, 0.5 }, 0.25, 2.0001)] // the packed windows use the budget; the first text is flagged anyway, its 3 does not matter
+    [InlineData(new double[] { 1, 1, -1, -1 }, new double[] { 3, 2, 1, 0.5 }, 0.25, CalibrateCommand.MaxSentenceShift)] // over budget already
+    [InlineData(new double[] { -1, -1, -1, -1 }, new double[] { -2, -3, -4, -5 }, 0.25, 0)] // no sentence reaches 0: no shift needed
+    [InlineData(new double[] { -1, -1 }, new double[] { 3, 2 }, 0.49, 3.0001)] // floor(0.98) = 0 may be flagged
+    public void SentenceShift_LowestShiftWithinTheLongTextBudget(double[] packed, double[] alone, double target, double expected)
+    {
+        var shift = CalibrateCommand.SentenceShift(packed, alone, target);
+
+        Assert.Equal(expected, shift, 9);
+        var flagged = packed.Zip(alone).Count(p => p.First >= 0 || p.Second >= shift);
+        Assert.True(flagged <= Math.Max(target * packed.Length, packed.Count(p => p >= 0)), $"{flagged} flagged");
+    }
+
+    [Fact]
+    public void LongBenignTexts_EachRequestAfterARunOfTheShortOnes()
+    {
+        var requests = Enumerable.Range(0, 30).Select(i => $"  what is the weather in city {i}  ").Append(new string('y', 250)).ToList();
+
+        var texts = SourcesEvaluation.LongBenignTexts(requests);
+
+        Assert.Equal(requests.Count, texts.Count);
+        for (var i = 0; i < texts.Count; i++)
+        {
+            Assert.EndsWith(requests[i], texts[i], StringComparison.Ordinal);
+            var context = texts[i][..^requests[i].Length];
+            Assert.True(context.Length >= SourcesEvaluation.HiddenContextChars, $"{context.Length} characters of context");
+            // One trimmed short request per line; the long one is never context.
+            Assert.All(context.Split('\n', StringSplitOptions.RemoveEmptyEntries), line => Assert.Matches("^what is the weather in city [0-9]+$", line));
+        }
+
+        Assert.Empty(SourcesEvaluation.LongBenignTexts([new string('y', 250)]));
+        Assert.Empty(SourcesEvaluation.LongBenignTexts([]));
     }
 
     [Fact]

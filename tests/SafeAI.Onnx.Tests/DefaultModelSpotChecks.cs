@@ -52,24 +52,32 @@ public sealed class DefaultModelSpotChecks : IClassFixture<DefaultModelSpotCheck
         Assert.True(scores[category] >= 0.5, $"{category} {scores[category]:F3} for '{text}'");
     }
 
-    [Fact]
-    public async Task ScoreAsync_InsultAfterParagraphsOfOrdinaryText_IsStillFlagged()
+    [Theory]
+    [InlineData("You are a worthless idiot.", 1, false)]
+    [InlineData("You are a worthless idiot.", 2, false)]
+    [InlineData("You are a worthless idiot.", 3, false)]
+    [InlineData("You are a worthless idiot.", 5, false)]
+    [InlineData("You are a worthless idiot.", 2, true)]
+    [InlineData("Shut up, you stupid moron.", 5, true)]
+    public async Task ScoreAsync_InsultInsideParagraphsOfOrdinaryText_IsStillFlagged(string insult, int paragraphs, bool more)
     {
-        // After three paragraphs the insult starts a window of its own. After two or five it shares its window with
-        // ordinary sentences and is diluted (harassment 0.17): the model card's hidden-text check measures that case
-        // on held-out data (46 % of harmful texts flagged alone, 20 % after ordinary text).
-        var text = string.Concat(Enumerable.Repeat(Ordinary, 3)) + "You are a worthless idiot.";
+        // Without sentence windows the insult was caught only where it started a window of its own (after three
+        // paragraphs); after two or five it shared a window with ordinary sentences and was diluted (harassment 0.17).
+        // Each sentence of a packed window is now also scored alone (at a logit shift set on long benign texts).
+        var text = string.Concat(Enumerable.Repeat(Ordinary, paragraphs)) + insult + (more ? " " + Ordinary : string.Empty);
 
         var scores = await _model.ScoreAsync(text, TestContext.Current.CancellationToken);
 
-        Assert.True(text.Length > 600);
         Assert.True(scores[ContentCategories.Harassment] >= 0.5, $"harassment {scores[ContentCategories.Harassment]:F3}");
     }
 
-    [Fact]
-    public async Task ScoreAsync_OrdinaryParagraphs_FlagNothing()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(7)]
+    public async Task ScoreAsync_OrdinaryParagraphs_FlagNothing(int paragraphs)
     {
-        var scores = await _model.ScoreAsync(string.Concat(Enumerable.Repeat(Ordinary, 3)), TestContext.Current.CancellationToken);
+        var scores = await _model.ScoreAsync(string.Concat(Enumerable.Repeat(Ordinary, paragraphs)), TestContext.Current.CancellationToken);
 
         Assert.All(scores, s => Assert.True(s.Value < 0.5, $"{s.Key} {s.Value:F3}"));
     }

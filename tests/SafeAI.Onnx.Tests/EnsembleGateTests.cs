@@ -173,6 +173,127 @@ public sealed class EnsembleGateTests : IDisposable
         Assert.Contains($"\"packTokens\" is {packTokens}; it must be between 8 and \"windowTokens\" (16)", ex.Message, StringComparison.Ordinal);
     }
 
+    private const string Sentences = "\n  \"sentences\": { \"shift\": 2 },";
+
+    [Fact]
+    public void CreateWindows_Sentences_EachSentenceOfAPackedWindowFollowsItAlone()
+    {
+        using var plain = LoadEnsemble(gate: null);
+        using var model = LoadEnsemble(gate: null, extra: Sentences);
+        var text = "hello world. i hate you. what a lovely day. " + TinyModel.BenignText(200) + " the dog sleeps. we stab and murder.";
+
+        var windows = Windows(model, text);
+
+        // The packed windows are the same as without sentence windows, in the same order.
+        Assert.Equal(Windows(plain, text), windows.Where(w => !EnsembleContentModel.IsSentenceWindow(w)));
+        Assert.Contains(windows, EnsembleContentModel.IsSentenceWindow);
+        for (var w = 0; w < windows.Count; w++)
+        {
+            if (EnsembleContentModel.IsSentenceWindow(windows[w]))
+            {
+                continue;
+            }
+
+            var alone = windows.Skip(w + 1).TakeWhile(EnsembleContentModel.IsSentenceWindow).ToList();
+            // A window of one sentence is not scored twice; the sentences of a packed one, together, are its tokens.
+            Assert.NotEqual(1, alone.Count);
+            if (alone.Count > 1)
+            {
+                Assert.Equal(Body(windows[w]), alone.SelectMany(Body));
+            }
+        }
+    }
+
+    [Fact]
+    public void CreateWindows_Sentences_OneSentenceText_OneWindow()
+    {
+        using var model = LoadEnsemble(gate: null, extra: Sentences);
+
+        var windows = Windows(model, "i hate you.");
+
+        Assert.Single(windows);
+        Assert.False(EnsembleContentModel.IsSentenceWindow(windows[0]));
+    }
+
+    [Fact]
+    public void CreateWindows_Sentences_WindowLimitCountsPackedWindowsOnly()
+    {
+        using var plain = LoadEnsemble(gate: null);
+        using var model = LoadEnsemble(gate: null, extra: Sentences);
+        var text = string.Concat(Enumerable.Repeat("hello world. what a lovely day. i hate you. ", 60));
+
+        // One full-size window of 256 tokens is 16 of these 16-token windows.
+        var windows = model.CreateWindows(TextNormalizer.Normalize(text), 0, 1, out var truncated);
+        var expected = plain.CreateWindows(TextNormalizer.Normalize(text), 0, 1, out _);
+
+        Assert.True(truncated);
+        Assert.Equal(16, expected.Count);
+        Assert.Equal(expected, windows.Where(w => !EnsembleContentModel.IsSentenceWindow(w)));
+        Assert.Equal(48, windows.Count(EnsembleContentModel.IsSentenceWindow));
+    }
+
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    public async Task ScoreWindows_SentenceWindow_ScoredAloneThenShifted(bool useGate, bool withStop)
+    {
+        using var model = LoadEnsemble(options: new OnnxRuntimeOptions { UseGate = useGate, MaxBatchSize = 1 }, extra: Sentences);
+        var windows = Windows(model, "hello world. i hate you.");
+
+        var scores = withStop
+            ? await model.ScoreWindowsAsync(windows, new WindowStop([0.999, 0.999]), Ct)
+            : await model.ScoreWindowsAsync(windows, Ct);
+
+        Assert.Equal(3, windows.Count);
+        Assert.Equal(EncoderHit, scores[0], 4); // the packed window: hate, as without sentence windows
+        Assert.Equal(Sigmoid(5 - 2), scores[4], 4); // "i hate you." alone: the encoder's hit, 2 logits lower
+        // "hello world." alone: the gate's miss (or, without a gate, the encoder's), 2 logits lower.
+        Assert.Equal(Sigmoid((useGate ? -3 : -5) - 2), scores[2], 4);
+        Assert.Equal(useGate ? 2 : 0, model.EscalatedWindows);
+    }
+
+    [Fact]
+    public async Task ScoreAsync_Sentences_TextScoreIsTheHighestWindowOrShiftedSentence()
+    {
+        using var model = LoadEnsemble(gate: null, extra: "\n  \"sentences\": { \"shift\": 0 },");
+        using var plain = LoadEnsemble(gate: null);
+
+        // With shift 0 a sentence alone scores as the same sentence as a text of its own.
+        var text = await model.ScoreAsync("hello world. what a lovely day.", Ct);
+        var sentence = await plain.ScoreAsync("what a lovely day.", Ct);
+        var packed = await plain.ScoreAsync("hello world. what a lovely day.", Ct);
+
+        Assert.Equal(Math.Max(sentence["hate"], packed["hate"]), text["hate"], 6);
+    }
+
+    [Theory]
+    [InlineData("{ \"shift\": -1 }", "\"sentences\".\"shift\" must be a number from 0 to 20")]
+    [InlineData("{ \"shift\": 21 }", "\"sentences\".\"shift\" must be a number from 0 to 20")]
+    [InlineData("{ \"shift\": \"1\" }", "\"sentences\".\"shift\" must be a number from 0 to 20")]
+    [InlineData("{ }", "\"sentences\" must be an object with a \"shift\" number")]
+    [InlineData("1.5", "\"sentences\" must be an object with a \"shift\" number")]
+    public void Load_SentencesMalformed_Refused(string sentences, string message)
+    {
+        var ex = Assert.Throws<ContentModelException>(() => LoadEnsemble(gate: null, extra: $"\n  \"sentences\": {sentences},").Dispose());
+
+        Assert.Contains(message, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_SentencesNull_NoSentenceWindows()
+    {
+        using var model = LoadEnsemble(gate: null, extra: "\n  \"sentences\": null,");
+
+        Assert.DoesNotContain(Windows(model, "hello world. i hate you."), EnsembleContentModel.IsSentenceWindow);
+    }
+
+    /// <summary>A window's token ids without the framing ([CLS] and [SEP]).</summary>
+    private static int[] Body(int[] window) => window.AsSpan(2, EnsembleContentModel.TokenCount(window) - 2).ToArray();
+
+    private static double Sigmoid(double z) => 1 / (1 + Math.Exp(-z));
+
     [Fact]
     public async Task ScoreAsync_ConcurrentCalls_SameScoresAsOneAtATime()
     {
