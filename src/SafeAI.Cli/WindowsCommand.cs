@@ -9,7 +9,7 @@ namespace SafeAI.Cli;
 /// <c>safeai windows --model folder/safeai-model.json --teacher folder/gate-classifier.json --data ../shared/data --output
 /// windows.jsonl</c>: the training set of an ensemble's screen. The shared corpora's training part (never the calibration
 /// or test parts, never the sources held out whole), at most <c>--per-group</c> texts of each source and class, is cut into
-/// windows exactly as the ensemble cuts them at run time; each window is written as one JSON line with its source, its
+/// windows exactly as the ensemble cuts them at run time (its packed windows; not the sentences it also scores alone); each window is written as one JSON line with its source, its
 /// framed token ids and the teacher's probability per category (the soft targets the screen learns).
 /// </summary>
 internal static class WindowsCommand
@@ -64,8 +64,11 @@ internal static class WindowsCommand
         {
             foreach (var text in texts)
             {
-                var windows = model.CreateWindows(TextNormalizer.Normalize(text.Text), overlap: 0, maxWindows: 64, out _);
-                int[][] ids = [.. windows.Select(static w => w.AsSpan(1, w[0]).ToArray())];
+                // Packed windows only: a sentence window holds one of their sentences, and the committed screen was
+                // trained before the ensemble had them, so leaving them out keeps train-filter.sh reproducing it.
+                var windows = model.CreateWindows(TextNormalizer.Normalize(text.Text), overlap: 0, maxWindows: 64, out _)
+                    .Where(static w => !EnsembleContentModel.IsSentenceWindow(w));
+                int[][] ids = [.. windows.Select(static w => w.AsSpan(1, EnsembleContentModel.TokenCount(w)).ToArray())];
                 var scores = await teacher.ScoreWindowsAsync(ids, cancellationToken).ConfigureAwait(false);
                 for (var w = 0; w < ids.Length; w++)
                 {

@@ -27,11 +27,14 @@ namespace SafeAI.Onnx;
 /// Its array holds the token count, the framed token ids, then the window's characters for the n-gram member.
 /// </para>
 /// <para>
-/// With <c>"sentences": { "shift": s }</c>, every sentence of a window that packs two or more is also scored alone, right
-/// after its window, and its mixed logits are lowered by <c>s</c> once the members are done with it: a window averages
-/// over its sentences, so a short harmful sentence among ordinary ones scores low in its window, while alone it scores
-/// as it would on its own, at a level stricter by <c>s</c> (set by <c>safeai calibrate</c> on long benign texts, since a
-/// sentence out of its context is a judgement on less). The count of the window limit ignores these windows.
+/// With <c>"sentences": { "shift": s }</c>, every sentence of a window that packs two or more is also a window of its
+/// own, right after its window, and its mixed logits are lowered by <c>s</c> once the members are done with it: a window
+/// averages over its sentences, so a short harmful sentence among ordinary ones scores low in its window, while alone it
+/// scores as it would on its own, at a level stricter by <c>s</c> (set by <c>safeai calibrate</c> on long benign texts,
+/// since a sentence out of its context is a judgement on less). The screen and the gate send a sentence on at their
+/// levels raised by <c>s</c>. A window's sentences are scored only when the first member (the screen, else the gate)
+/// sends the window on: one it rules out is plainly ordinary, and its sentences keep scores of 0 at no cost. The count
+/// of the window limit ignores these windows.
 /// <see cref="CreateWindows"/>'s window limit counts full-size windows of <see cref="ReferenceWindowTokens"/> tokens,
 /// so that a text limit set in <see cref="ContentFilterOptions.MaxWindows"/> means about the same length for every kind.
 /// </para>
@@ -193,7 +196,15 @@ internal sealed class EnsembleContentModel : ContentModel
             escalate[c] = mix.EncoderWeight != 0 ? stage.Escalate[mix.Category] : float.PositiveInfinity;
         }
 
-        return new Stage(model, index, escalate, role);
+        // A sentence window goes on at the level raised by the shift its scores get at the end: the member sends it on when
+        // its score could reach the stricter level a sentence alone is held to, not the window's.
+        var sentenceEscalate = escalate;
+        if (_sentenceShift is { } shift and > 0)
+        {
+            sentenceEscalate = [.. escalate.Select(level => float.IsPositiveInfinity(level) ? level : Sigmoid(Logit(level) + shift))];
+        }
+
+        return new Stage(model, index, escalate, role) { SentenceEscalate = sentenceEscalate };
     }
 
     /// <summary>The gate (or screen) reads the encoder's windows as they are: the same tokenizer, and windows no longer than it reads.</summary>
@@ -375,37 +386,36 @@ internal sealed class EnsembleContentModel : ContentModel
         var ngramScores = _ngram is null ? null : ScoreNgram(windows);
         var scores = new float[windows.Count * c];
         var runs = new long[_stages.Length];
+        var groups = GroupStarts(windows);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = _encoder.WindowParallelism, CancellationToken = cancellationToken };
         ParallelLoopResult result;
         try
         {
             // Break, not Stop: every window before the one that meets the stop is still scored, so the windows kept are
             // exactly those up to the first one in reading order that meets it, whatever order the threads took them in.
-            result = Parallel.For(0, windows.Count, parallel, (w, state) =>
+            // One iteration is one window and, if it got past the first member, its sentences alone, in reading order.
+            result = Parallel.For(0, groups.Length, parallel, (g, state) =>
             {
-                if (state.ShouldExitCurrentIteration && state.LowestBreakIteration < w)
+                if (state.ShouldExitCurrentIteration && state.LowestBreakIteration < g)
                 {
                     return;
                 }
 
-                var window = windows[w];
-                int[][] one = [window.AsSpan(1, TokenCount(window)).ToArray()];
-                var row = scores.AsSpan(w * c, c);
-                for (var s = 0; s < _stages.Length; s++)
+                var end = g + 1 < groups.Length ? groups[g + 1] : windows.Count;
+                for (var w = groups[g]; w < end; w++)
                 {
-                    var stage = _stages[s];
-                    Mix(stage.Model.ScoreNow(one, cancellationToken), 0, stage, ngramScores, row, ngramRow: w);
-                    Interlocked.Increment(ref runs[s]);
-                    if (stage.Escalate is null || !Escalates(row, stage.Escalate))
+                    var row = scores.AsSpan(w * c, c);
+                    var passedFirst = ScoreOneNow(windows[w], w, ngramScores, row, runs, cancellationToken);
+                    if (stop.IsMet(row))
+                    {
+                        state.Break();
+                        return;
+                    }
+
+                    if (w == groups[g] && !passedFirst)
                     {
                         break;
                     }
-                }
-
-                ShiftSentence(window, row);
-                if (stop.IsMet(row))
-                {
-                    state.Break();
                 }
             });
         }
@@ -416,10 +426,12 @@ internal sealed class EnsembleContentModel : ContentModel
             throw;
         }
 
-        if (result.LowestBreakIteration is { } last)
+        if (result.LowestBreakIteration is { } last && last + 1 < groups.Length)
         {
-            // Windows after the deciding one that a thread had already taken up are dropped, so the result never depends on timing.
-            Array.Clear(scores, (int)(last + 1) * c, scores.Length - ((int)(last + 1) * c));
+            // Windows after the deciding one that a thread had already taken up are dropped, so the result never depends on
+            // timing (within the deciding window's group, nothing after it was scored).
+            var from = groups[last + 1] * c;
+            Array.Clear(scores, from, scores.Length - from);
         }
 
         for (var s = 0; s < _stages.Length; s++)
@@ -428,6 +440,65 @@ internal sealed class EnsembleContentModel : ContentModel
         }
 
         return scores;
+    }
+
+    /// <summary>
+    /// Scores one window through the members, as far as each sends it on, into <paramref name="row"/> (a sentence window
+    /// shifted); returns whether it got past the first member (always, with the encoder alone).
+    /// </summary>
+    private bool ScoreOneNow(int[] window, int w, float[]? ngramScores, Span<float> row, long[] runs, CancellationToken cancellationToken)
+    {
+        int[][] one = [window.AsSpan(1, TokenCount(window)).ToArray()];
+        var passedFirst = _stages.Length == 1;
+        for (var s = 0; s < _stages.Length; s++)
+        {
+            var stage = _stages[s];
+            Mix(stage.Model.ScoreNow(one, cancellationToken), 0, stage, ngramScores, row, ngramRow: w);
+            Interlocked.Increment(ref runs[s]);
+            if (stage.Escalate is null || !Escalates(row, IsSentenceWindow(window) ? stage.SentenceEscalate! : stage.Escalate))
+            {
+                break;
+            }
+
+            passedFirst |= s == 0;
+        }
+
+        ShiftSentence(window, row);
+        return passedFirst;
+    }
+
+    /// <summary>The index of each packed window (the start of its group: the window, then its sentences alone).</summary>
+    private static int[] GroupStarts(IReadOnlyList<int[]> windows)
+    {
+        var starts = new List<int>(windows.Count);
+        for (var w = 0; w < windows.Count; w++)
+        {
+            if (!IsSentenceWindow(windows[w]))
+            {
+                starts.Add(w);
+            }
+        }
+
+        return [.. starts];
+    }
+
+    /// <summary>
+    /// The sentence windows to score: those of the packed windows in <paramref name="passedFirst"/>, the windows the first
+    /// member sent on. A window the screen (or, without one, the gate) rules out is plainly ordinary, sentences included:
+    /// their rows stay 0, below any threshold, and they cost nothing.
+    /// </summary>
+    private static List<int> SentencesOf(IReadOnlyList<int[]> windows, List<int> passedFirst)
+    {
+        var sentences = new List<int>();
+        foreach (var p in passedFirst)
+        {
+            for (var w = p + 1; w < windows.Count && IsSentenceWindow(windows[w]); w++)
+            {
+                sentences.Add(w);
+            }
+        }
+
+        return sentences;
     }
 
     /// <summary>Telemetry of one member's windows (only where more than one member scores), and the windows that reached the encoder through the others.</summary>
@@ -463,33 +534,65 @@ internal sealed class EnsembleContentModel : ContentModel
         var encoderWindows = EncoderWindows(windows);
         var ngramScores = _ngram is null ? null : ScoreNgram(windows);
         var scores = new float[windows.Count * _mix.Length];
-        var active = Enumerable.Range(0, windows.Count).ToList();
-        for (var s = 0; s < _stages.Length && active.Count > 0; s++)
+        var packed = GroupStarts(windows);
+        if (packed.Length == windows.Count)
         {
-            var stage = _stages[s];
-            active = MixStage(s, stage.Model.ScoreNow(Sent(encoderWindows, active), cancellationToken), active, ngramScores, scores);
+            RunStagesNow(Enumerable.Range(0, windows.Count).ToList(), encoderWindows, windows, ngramScores, scores, cancellationToken);
+            return scores;
         }
 
-        ShiftSentences(windows, scores);
+        // The windows, then the sentences alone of those the first member sent on.
+        var passedFirst = RunStagesNow([.. packed], encoderWindows, windows, ngramScores, scores, cancellationToken);
+        var sentences = SentencesOf(windows, passedFirst);
+        RunStagesNow(sentences, encoderWindows, windows, ngramScores, scores, cancellationToken);
+        ShiftSentences(windows, scores, sentences);
         return scores;
+    }
+
+    /// <summary>Scores the windows <paramref name="active"/> through the members, as far as each sends them on; returns those the first member sent on (all of them with the encoder alone).</summary>
+    private List<int> RunStagesNow(List<int> active, int[][] encoderWindows, IReadOnlyList<int[]> windows, float[]? ngramScores, float[] scores, CancellationToken cancellationToken)
+    {
+        var passedFirst = _stages.Length == 1 ? active : [];
+        for (var s = 0; s < _stages.Length && active.Count > 0; s++)
+        {
+            active = MixStage(s, _stages[s].Model.ScoreNow(Sent(encoderWindows, active), cancellationToken), active, windows, ngramScores, scores);
+            if (s == 0 && _stages.Length > 1)
+            {
+                passedFirst = active;
+            }
+        }
+
+        return passedFirst;
     }
 
     private async ValueTask<float[]> ScoreWindowsCoreAsync(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
     {
         var encoderWindows = EncoderWindows(windows);
-        var pending = _stages[0].Model.ScoreWindowsAsync(encoderWindows, cancellationToken);
+        var packed = GroupStarts(windows);
+        var active = packed.Length == windows.Count ? Enumerable.Range(0, windows.Count).ToList() : [.. packed];
+        var pending = _stages[0].Model.ScoreWindowsAsync(Sent(encoderWindows, active), cancellationToken);
 
         // The n-gram member runs here, in microseconds, while the first member runs on its own thread.
         var ngramScores = _ngram is null ? null : ScoreNgram(windows);
         var scores = new float[windows.Count * _mix.Length];
-        var active = MixStage(0, await pending.ConfigureAwait(false), [.. Enumerable.Range(0, windows.Count)], ngramScores, scores);
+        var input = active;
+        active = MixStage(0, await pending.ConfigureAwait(false), active, windows, ngramScores, scores);
+        var sentences = packed.Length < windows.Count ? SentencesOf(windows, _stages.Length == 1 ? input : active) : [];
         for (var s = 1; s < _stages.Length && active.Count > 0; s++)
         {
             var stageScores = await _stages[s].Model.ScoreWindowsAsync(Sent(encoderWindows, active), cancellationToken).ConfigureAwait(false);
-            active = MixStage(s, stageScores, active, ngramScores, scores);
+            active = MixStage(s, stageScores, active, windows, ngramScores, scores);
         }
 
-        ShiftSentences(windows, scores);
+        // The sentences alone of the windows the first member sent on, through the members the same way.
+        active = sentences;
+        for (var s = 0; s < _stages.Length && active.Count > 0; s++)
+        {
+            var stageScores = await _stages[s].Model.ScoreWindowsAsync(Sent(encoderWindows, active), cancellationToken).ConfigureAwait(false);
+            active = MixStage(s, stageScores, active, windows, ngramScores, scores);
+        }
+
+        ShiftSentences(windows, scores, sentences);
         return scores;
     }
 
@@ -501,8 +604,8 @@ internal sealed class EnsembleContentModel : ContentModel
 
     /// <summary>
     /// Lowers the scores of a sentence window (one sentence of a packed window, scored alone) by the description's logit
-    /// shift. It runs after the last member that scored the window, so the screen and the gate decide on the scores they
-    /// were calibrated for, and a shift only ever makes a sentence window harder to flag than the window it comes from.
+    /// shift, after the last member that scored it; the screen and the gate send a sentence window on at their levels
+    /// raised by the same shift, so a sentence alone is held to the stricter level all the way.
     /// </summary>
     private void ShiftSentence(int[] window, Span<float> row)
     {
@@ -517,15 +620,11 @@ internal sealed class EnsembleContentModel : ContentModel
         }
     }
 
-    private void ShiftSentences(IReadOnlyList<int[]> windows, float[] scores)
+    /// <summary>Shifts the rows of the sentence windows <paramref name="scored"/> (the others keep 0: they were not scored).</summary>
+    private void ShiftSentences(IReadOnlyList<int[]> windows, float[] scores, List<int> scored)
     {
-        if (_sentenceShift is null)
-        {
-            return;
-        }
-
         var c = _mix.Length;
-        for (var w = 0; w < windows.Count; w++)
+        foreach (var w in scored)
         {
             ShiftSentence(windows[w], scores.AsSpan(w * c, c));
         }
@@ -548,7 +647,7 @@ internal sealed class EnsembleContentModel : ContentModel
     /// Mixes one member's scores of the windows <paramref name="active"/> (in that order) into <paramref name="scores"/>,
     /// replacing every category of those windows; returns the windows it sends on to the next member (none for the encoder).
     /// </summary>
-    private List<int> MixStage(int s, float[] memberScores, List<int> active, float[]? ngramScores, float[] scores)
+    private List<int> MixStage(int s, float[] memberScores, List<int> active, IReadOnlyList<int[]> windows, float[]? ngramScores, float[] scores)
     {
         var stage = _stages[s];
         Count(s, active.Count);
@@ -559,7 +658,7 @@ internal sealed class EnsembleContentModel : ContentModel
             var w = active[i];
             var row = scores.AsSpan(w * c, c);
             Mix(memberScores, i, stage, ngramScores, row, ngramRow: w);
-            if (stage.Escalate is not null && Escalates(row, stage.Escalate))
+            if (stage.Escalate is not null && Escalates(row, IsSentenceWindow(windows[w]) ? stage.SentenceEscalate! : stage.Escalate))
             {
                 next.Add(w);
             }
@@ -689,6 +788,9 @@ internal sealed class EnsembleContentModel : ContentModel
         public int[] Index { get; } = index;
 
         public float[]? Escalate { get; } = escalate;
+
+        /// <summary>Gets the levels from which a sentence window goes on: <see cref="Escalate"/> raised by the sentence shift (the same without one).</summary>
+        public float[]? SentenceEscalate { get; init; } = escalate;
 
         public KeyValuePair<string, object?> Tag { get; } = new(SafeAIDiagnostics.ContentScorerTag, role);
     }

@@ -254,6 +254,46 @@ public sealed class EnsembleGateTests : IDisposable
         Assert.Equal(useGate ? 2 : 0, model.EscalatedWindows);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ScoreWindows_SentenceWindow_GoesOnOnlyAtTheLevelRaisedByTheShift(bool withStop)
+    {
+        // The gate's hit (logit 3) reaches the level 0.1 (logit -2.2) but not 0.1 raised by 6 logits (3.8).
+        using var model = LoadEnsemble(options: OneWindowPerRun, extra: "\n  \"sentences\": { \"shift\": 6 },");
+        var windows = Windows(model, "hello world. i hate you.");
+
+        var scores = withStop
+            ? await model.ScoreWindowsAsync(windows, new WindowStop([0.999, 0.999]), Ct)
+            : await model.ScoreWindowsAsync(windows, Ct);
+
+        Assert.Equal(EncoderHit, scores[0], 4); // the packed window went on
+        Assert.Equal(Sigmoid(3 - 6), scores[4], 4); // "i hate you." alone kept the gate's score, shifted
+        Assert.Equal(1, model.EscalatedWindows);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ScoreWindows_WindowTheGateRulesOut_ItsSentencesAreNotScored(bool withStop)
+    {
+        using var model = LoadEnsemble(options: OneWindowPerRun, extra: Sentences);
+        var windows = Windows(model, "what a lovely day. the dog sleeps in the sun. i hate you. hello world.");
+
+        var scores = withStop
+            ? await model.ScoreWindowsAsync(windows, new WindowStop([0.999, 0.999]), Ct)
+            : await model.ScoreWindowsAsync(windows, Ct);
+
+        // Two packed windows of two sentences each (16 tokens at most): the first plainly ordinary, the second not.
+        Assert.Equal([false, true, true, false, true, true], windows.Select(EnsembleContentModel.IsSentenceWindow));
+        Assert.Equal(GateMiss, scores[0], 4);
+        Assert.All(scores.AsSpan(2, 4).ToArray(), s => Assert.Equal(0f, s)); // its sentences were not scored: 0, below any threshold
+        Assert.Equal(EncoderHit, scores[6], 4);
+        Assert.Equal(Sigmoid(5 - 2), scores[8], 4); // "i hate you." alone, shifted
+        Assert.Equal(Sigmoid(-3 - 2), scores[10], 4); // "hello world." alone: the gate's miss, shifted
+        Assert.Equal(2, model.EscalatedWindows);
+    }
+
     [Fact]
     public async Task ScoreAsync_Sentences_TextScoreIsTheHighestWindowOrShiftedSentence()
     {
