@@ -33,8 +33,10 @@ namespace SafeAI.Onnx;
 /// scores as it would on its own, at a level stricter by <c>s</c> (set by <c>safeai calibrate</c> on long benign texts,
 /// since a sentence out of its context is a judgement on less). The screen and the gate send a sentence on at their
 /// levels raised by <c>s</c>. A window's sentences are scored only when the first member (the screen, else the gate)
-/// sends the window on: one it rules out is plainly ordinary, and its sentences keep scores of 0 at no cost. The count
-/// of the window limit ignores these windows.
+/// sends the window on: one it rules out is plainly ordinary, and its sentences keep scores of 0 at no cost. The first
+/// member then scores each sentence, and only the one it finds most suspect goes on to the later members, so a window
+/// costs at most one more run of each, however many sentences it packs. The count of the window limit ignores these
+/// windows.
 /// <see cref="CreateWindows"/>'s window limit counts full-size windows of <see cref="ReferenceWindowTokens"/> tokens,
 /// so that a text limit set in <see cref="ContentFilterOptions.MaxWindows"/> means about the same length for every kind.
 /// </para>
@@ -66,7 +68,7 @@ internal sealed class EnsembleContentModel : ContentModel
     private readonly Stage[] _stages;
     private long _escalatedWindows;
 
-    private EnsembleContentModel(ModelDescription description, OnnxContentModel encoder, NgramContentModel? ngram, OnnxContentModel? gate, OnnxContentModel? screen)
+    private EnsembleContentModel(ModelDescription description, OnnxContentModel encoder, NgramContentModel? ngram, OnnxContentModel? gate, OnnxContentModel? screen, bool useSentenceWindows)
         : base(description, [.. description.Ensemble!.Categories.Select(static c => c.Category)])
     {
         _encoder = encoder;
@@ -76,7 +78,7 @@ internal sealed class EnsembleContentModel : ContentModel
         var ensemble = description.Ensemble;
         _windowTokens = Math.Min(ensemble.WindowTokens, encoder.MaxTokens);
         _packTokens = Math.Min(ensemble.PackTokens, _windowTokens);
-        _sentenceShift = ensemble.SentenceShift;
+        _sentenceShift = useSentenceWindows ? ensemble.SentenceShift : null;
         _mix = new (int, float, int, float, float)[ensemble.Categories.Count];
         for (var c = 0; c < _mix.Length; c++)
         {
@@ -165,7 +167,7 @@ internal sealed class EnsembleContentModel : ContentModel
                 }
             }
 
-            return new EnsembleContentModel(description, onnx, ngram as NgramContentModel, gate as OnnxContentModel, screen as OnnxContentModel);
+            return new EnsembleContentModel(description, onnx, ngram as NgramContentModel, gate as OnnxContentModel, screen as OnnxContentModel, options.UseSentenceWindows);
         }
         catch
         {
@@ -401,20 +403,48 @@ internal sealed class EnsembleContentModel : ContentModel
                     return;
                 }
 
+                var start = groups[g];
                 var end = g + 1 < groups.Length ? groups[g + 1] : windows.Count;
-                for (var w = groups[g]; w < end; w++)
+                var passedFirst = ScoreOneNow(windows[start], start, ngramScores, scores.AsSpan(start * c, c), runs, 0, int.MaxValue, cancellationToken);
+                if (stop.IsMet(scores.AsSpan(start * c, c)))
                 {
-                    var row = scores.AsSpan(w * c, c);
-                    var passedFirst = ScoreOneNow(windows[w], w, ngramScores, row, runs, cancellationToken);
-                    if (stop.IsMet(row))
+                    state.Break();
+                    return;
+                }
+
+                if (!passedFirst || end == start + 1)
+                {
+                    return;
+                }
+
+                // The sentences alone: the first member scores each; only the one it finds most suspect goes further.
+                List<int> escalated = [];
+                for (var w = start + 1; w < end; w++)
+                {
+                    if (ScoreOneNow(windows[w], w, ngramScores, scores.AsSpan(w * c, c), runs, 0, 0, cancellationToken))
                     {
+                        escalated.Add(w);
+                    }
+                }
+
+                foreach (var w in _stages.Length == 1 ? [] : MostSuspect(windows, escalated, scores))
+                {
+                    ScoreOneNow(windows[w], w, ngramScores, scores.AsSpan(w * c, c), runs, 1, int.MaxValue, cancellationToken);
+                }
+
+                for (var w = start + 1; w < end; w++)
+                {
+                    ShiftSentence(windows[w], scores.AsSpan(w * c, c));
+                }
+
+                for (var w = start + 1; w < end; w++)
+                {
+                    if (stop.IsMet(scores.AsSpan(w * c, c)))
+                    {
+                        // Nothing after the deciding sentence counts, as if it had not been scored.
+                        Array.Clear(scores, (w + 1) * c, (end - w - 1) * c);
                         state.Break();
                         return;
-                    }
-
-                    if (w == groups[g] && !passedFirst)
-                    {
-                        break;
                     }
                 }
             });
@@ -443,14 +473,16 @@ internal sealed class EnsembleContentModel : ContentModel
     }
 
     /// <summary>
-    /// Scores one window through the members, as far as each sends it on, into <paramref name="row"/> (a sentence window
-    /// shifted); returns whether it got past the first member (always, with the encoder alone).
+    /// Scores one window through the members from <paramref name="fromStage"/> to <paramref name="lastStage"/> (int.MaxValue:
+    /// the encoder), as far as each sends it on, into <paramref name="row"/>; a packed window's row is final, a sentence
+    /// window's is shifted by the caller. Returns whether the first member sent it on (always true with the encoder alone;
+    /// with <paramref name="lastStage"/> 0, whether it would).
     /// </summary>
-    private bool ScoreOneNow(int[] window, int w, float[]? ngramScores, Span<float> row, long[] runs, CancellationToken cancellationToken)
+    private bool ScoreOneNow(int[] window, int w, float[]? ngramScores, Span<float> row, long[] runs, int fromStage, int lastStage, CancellationToken cancellationToken)
     {
         int[][] one = [window.AsSpan(1, TokenCount(window)).ToArray()];
-        var passedFirst = _stages.Length == 1;
-        for (var s = 0; s < _stages.Length; s++)
+        var passedFirst = _stages.Length == 1 || fromStage > 0;
+        for (var s = fromStage; s < _stages.Length && s <= lastStage; s++)
         {
             var stage = _stages[s];
             Mix(stage.Model.ScoreNow(one, cancellationToken), 0, stage, ngramScores, row, ngramRow: w);
@@ -463,8 +495,62 @@ internal sealed class EnsembleContentModel : ContentModel
             passedFirst |= s == 0;
         }
 
-        ShiftSentence(window, row);
         return passedFirst;
+    }
+
+    /// <summary>
+    /// Of the sentence windows <paramref name="escalated"/> (in reading order) that the first member would send on, the one
+    /// per packed window that it scores furthest above its raised levels (in logits; the first on a tie): a window is
+    /// diluted by one harmful sentence or a few, and the sentence most suspect to the cheap member is the one to check.
+    /// The others keep the first member's scores, which lie below the raised levels. So a window costs at most one more
+    /// run of each later member, however many sentences it packs.
+    /// </summary>
+    private List<int> MostSuspect(IReadOnlyList<int[]> windows, List<int> escalated, float[] scores)
+    {
+        var c = _mix.Length;
+        var levels = _stages[0].SentenceEscalate!;
+        var picked = new List<int>();
+        int group = -1, best = -1;
+        var bestMargin = double.NegativeInfinity;
+        foreach (var w in escalated)
+        {
+            var g = w;
+            while (g > 0 && IsSentenceWindow(windows[g]))
+            {
+                g--;
+            }
+
+            if (g != group)
+            {
+                if (best >= 0)
+                {
+                    picked.Add(best);
+                }
+
+                (group, best, bestMargin) = (g, -1, double.NegativeInfinity);
+            }
+
+            var margin = double.NegativeInfinity;
+            for (var k = 0; k < c; k++)
+            {
+                if (!float.IsPositiveInfinity(levels[k]))
+                {
+                    margin = Math.Max(margin, (double)Logit(scores[(w * c) + k]) - Logit(levels[k]));
+                }
+            }
+
+            if (margin > bestMargin)
+            {
+                (best, bestMargin) = (w, margin);
+            }
+        }
+
+        if (best >= 0)
+        {
+            picked.Add(best);
+        }
+
+        return picked;
     }
 
     /// <summary>The index of each packed window (the start of its group: the window, then its sentences alone).</summary>
@@ -544,16 +630,21 @@ internal sealed class EnsembleContentModel : ContentModel
         // The windows, then the sentences alone of those the first member sent on.
         var passedFirst = RunStagesNow([.. packed], encoderWindows, windows, ngramScores, scores, cancellationToken);
         var sentences = SentencesOf(windows, passedFirst);
-        RunStagesNow(sentences, encoderWindows, windows, ngramScores, scores, cancellationToken);
-        ShiftSentences(windows, scores, sentences);
+        if (sentences.Count > 0)
+        {
+            var escalated = MixStage(0, _stages[0].Model.ScoreNow(Sent(encoderWindows, sentences), cancellationToken), sentences, windows, ngramScores, scores);
+            RunStagesNow(_stages.Length == 1 ? [] : MostSuspect(windows, escalated, scores), encoderWindows, windows, ngramScores, scores, cancellationToken, fromStage: 1);
+            ShiftSentences(windows, scores, sentences);
+        }
+
         return scores;
     }
 
-    /// <summary>Scores the windows <paramref name="active"/> through the members, as far as each sends them on; returns those the first member sent on (all of them with the encoder alone).</summary>
-    private List<int> RunStagesNow(List<int> active, int[][] encoderWindows, IReadOnlyList<int[]> windows, float[]? ngramScores, float[] scores, CancellationToken cancellationToken)
+    /// <summary>Scores the windows <paramref name="active"/> through the members from <paramref name="fromStage"/>, as far as each sends them on; returns those the first member sent on (all of them with the encoder alone).</summary>
+    private List<int> RunStagesNow(List<int> active, int[][] encoderWindows, IReadOnlyList<int[]> windows, float[]? ngramScores, float[] scores, CancellationToken cancellationToken, int fromStage = 0)
     {
         var passedFirst = _stages.Length == 1 ? active : [];
-        for (var s = 0; s < _stages.Length && active.Count > 0; s++)
+        for (var s = fromStage; s < _stages.Length && active.Count > 0; s++)
         {
             active = MixStage(s, _stages[s].Model.ScoreNow(Sent(encoderWindows, active), cancellationToken), active, windows, ngramScores, scores);
             if (s == 0 && _stages.Length > 1)
@@ -584,15 +675,21 @@ internal sealed class EnsembleContentModel : ContentModel
             active = MixStage(s, stageScores, active, windows, ngramScores, scores);
         }
 
-        // The sentences alone of the windows the first member sent on, through the members the same way.
-        active = sentences;
-        for (var s = 0; s < _stages.Length && active.Count > 0; s++)
+        // The sentences alone of the windows the first member sent on: the first member scores each, and only the one per
+        // window it finds most suspect goes further.
+        if (sentences.Count > 0)
         {
-            var stageScores = await _stages[s].Model.ScoreWindowsAsync(Sent(encoderWindows, active), cancellationToken).ConfigureAwait(false);
-            active = MixStage(s, stageScores, active, windows, ngramScores, scores);
+            var escalated = MixStage(0, await _stages[0].Model.ScoreWindowsAsync(Sent(encoderWindows, sentences), cancellationToken).ConfigureAwait(false), sentences, windows, ngramScores, scores);
+            active = _stages.Length == 1 ? [] : MostSuspect(windows, escalated, scores);
+            for (var s = 1; s < _stages.Length && active.Count > 0; s++)
+            {
+                var stageScores = await _stages[s].Model.ScoreWindowsAsync(Sent(encoderWindows, active), cancellationToken).ConfigureAwait(false);
+                active = MixStage(s, stageScores, active, windows, ngramScores, scores);
+            }
+
+            ShiftSentences(windows, scores, sentences);
         }
 
-        ShiftSentences(windows, scores, sentences);
         return scores;
     }
 

@@ -294,6 +294,30 @@ public sealed class EnsembleGateTests : IDisposable
         Assert.Equal(2, model.EscalatedWindows);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ScoreWindows_TwoSuspectSentences_OnlyTheMostSuspectGoesPastTheGate(bool withStop)
+    {
+        using var model = LoadEnsemble(options: OneWindowPerRun, extra: Sentences);
+        var windows = Windows(model, "i hate you. we stab and murder.");
+
+        var scores = withStop
+            ? await model.ScoreWindowsAsync(windows, new WindowStop([0.999, 0.999]), Ct)
+            : await model.ScoreWindowsAsync(windows, Ct);
+
+        // Rows: [hate, violence] of the window, then of each sentence alone. The gate scores both sentences alike (a
+        // tie: the first one goes on); the second keeps the gate's scores, shifted.
+        Assert.Equal(3, windows.Count);
+        Assert.Equal(EncoderHit, scores[0], 4);
+        Assert.Equal(EncoderHit, scores[1], 4);
+        Assert.Equal(Sigmoid(5 - 2), scores[2], 4);
+        Assert.Equal(Sigmoid(-5 - 2), scores[3], 4);
+        Assert.Equal(Sigmoid(-3 - 2), scores[4], 4);
+        Assert.Equal(Sigmoid(3 - 2), scores[5], 4);
+        Assert.Equal(2, model.EscalatedWindows);
+    }
+
     [Fact]
     public async Task ScoreAsync_Sentences_TextScoreIsTheHighestWindowOrShiftedSentence()
     {
@@ -319,6 +343,17 @@ public sealed class EnsembleGateTests : IDisposable
         var ex = Assert.Throws<ContentModelException>(() => LoadEnsemble(gate: null, extra: $"\n  \"sentences\": {sentences},").Dispose());
 
         Assert.Contains(message, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_UseSentenceWindowsFalse_PackedWindowsOnly()
+    {
+        using var plain = LoadEnsemble(gate: null);
+        using var model = LoadEnsemble(gate: null, options: new OnnxRuntimeOptions { UseSentenceWindows = false }, extra: Sentences);
+        const string Text = "hello world. i hate you. what a lovely day.";
+
+        Assert.Equal(Windows(plain, Text), Windows(model, Text));
+        Assert.DoesNotContain(Windows(model, Text), EnsembleContentModel.IsSentenceWindow);
     }
 
     [Fact]
