@@ -291,36 +291,18 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
-    [InlineData("0.5")]
-    [InlineData("1.5")]
-    public async Task Calibrate_GateKeepOutOfRange_ClearError(string keep)
+    [InlineData("gate-keep", "0.5", "between 0.9 and 1")]
+    [InlineData("gate-keep", "1.5", "between 0.9 and 1")]
+    [InlineData("screen-keep", "0.8", "between 0.9 and 1")]
+    [InlineData("screen-keep", "2", "between 0.9 and 1")]
+    [InlineData("long-benign-rate", "0", "between 0 and 0.5")]
+    [InlineData("long-benign-rate", "0.5", "between 0 and 0.5")]
+    public async Task Calibrate_OptionOutOfRange_ClearError(string option, string value, string range)
     {
-        var (code, _, errors) = await RunAsync("calibrate", "--model", Path.Combine(_dir, "safeai-model.json"), "--data", _dir, "--gate-keep", keep);
+        var (code, _, errors) = await RunAsync("calibrate", "--model", Path.Combine(_dir, "safeai-model.json"), "--data", _dir, "--" + option, value);
 
         Assert.Equal(2, code);
-        Assert.Contains("--gate-keep must be between 0.9 and 1", errors, StringComparison.Ordinal);
-    }
-
-    [Theory]
-    [InlineData("0.8")]
-    [InlineData("2")]
-    public async Task Calibrate_ScreenKeepOutOfRange_ClearError(string keep)
-    {
-        var (code, _, errors) = await RunAsync("calibrate", "--model", Path.Combine(_dir, "safeai-model.json"), "--data", _dir, "--screen-keep", keep);
-
-        Assert.Equal(2, code);
-        Assert.Contains("--screen-keep must be between 0.9 and 1", errors, StringComparison.Ordinal);
-    }
-
-    [Theory]
-    [InlineData("0")]
-    [InlineData("0.5")]
-    public async Task Calibrate_LongBenignRateOutOfRange_ClearError(string rate)
-    {
-        var (code, _, errors) = await RunAsync("calibrate", "--model", Path.Combine(_dir, "safeai-model.json"), "--data", _dir, "--long-benign-rate", rate);
-
-        Assert.Equal(2, code);
-        Assert.Contains("--long-benign-rate must be between 0 and 0.5", errors, StringComparison.Ordinal);
+        Assert.Contains($"--{option} must be {range}", errors, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -242,9 +242,7 @@ public sealed class EnsembleGateTests : IDisposable
         using var model = LoadEnsemble(options: new OnnxRuntimeOptions { UseGate = useGate, MaxBatchSize = 1 }, extra: Sentences);
         var windows = Windows(model, "hello world. i hate you.");
 
-        var scores = withStop
-            ? await model.ScoreWindowsAsync(windows, new WindowStop([0.999, 0.999]), Ct)
-            : await model.ScoreWindowsAsync(windows, Ct);
+        var scores = await ScoreWindows(model, windows, withStop);
 
         Assert.Equal(3, windows.Count);
         Assert.Equal(EncoderHit, scores[0], 4); // the packed window: hate, as without sentence windows
@@ -263,9 +261,7 @@ public sealed class EnsembleGateTests : IDisposable
         using var model = LoadEnsemble(options: OneWindowPerRun, extra: "\n  \"sentences\": { \"shift\": 6 },");
         var windows = Windows(model, "hello world. i hate you.");
 
-        var scores = withStop
-            ? await model.ScoreWindowsAsync(windows, new WindowStop([0.999, 0.999]), Ct)
-            : await model.ScoreWindowsAsync(windows, Ct);
+        var scores = await ScoreWindows(model, windows, withStop);
 
         Assert.Equal(EncoderHit, scores[0], 4); // the packed window went on
         Assert.Equal(Sigmoid(3 - 6), scores[4], 4); // "i hate you." alone kept the gate's score, shifted
@@ -280,9 +276,7 @@ public sealed class EnsembleGateTests : IDisposable
         using var model = LoadEnsemble(options: OneWindowPerRun, extra: Sentences);
         var windows = Windows(model, "what a lovely day. the dog sleeps in the sun. i hate you. hello world.");
 
-        var scores = withStop
-            ? await model.ScoreWindowsAsync(windows, new WindowStop([0.999, 0.999]), Ct)
-            : await model.ScoreWindowsAsync(windows, Ct);
+        var scores = await ScoreWindows(model, windows, withStop);
 
         // Two packed windows of two sentences each (16 tokens at most): the first plainly ordinary, the second not.
         Assert.Equal([false, true, true, false, true, true], windows.Select(EnsembleContentModel.IsSentenceWindow));
@@ -302,9 +296,7 @@ public sealed class EnsembleGateTests : IDisposable
         using var model = LoadEnsemble(options: OneWindowPerRun, extra: Sentences);
         var windows = Windows(model, "i hate you. we stab and murder.");
 
-        var scores = withStop
-            ? await model.ScoreWindowsAsync(windows, new WindowStop([0.999, 0.999]), Ct)
-            : await model.ScoreWindowsAsync(windows, Ct);
+        var scores = await ScoreWindows(model, windows, withStop);
 
         // Rows: [hate, violence] of the window, then of each sentence alone. The gate scores both sentences alike (a
         // tie: the first one goes on); the second keeps the gate's scores, shifted.
@@ -363,6 +355,11 @@ public sealed class EnsembleGateTests : IDisposable
 
         Assert.DoesNotContain(Windows(model, "hello world. i hate you."), EnsembleContentModel.IsSentenceWindow);
     }
+
+    /// <summary>Scores windows with a stop that is never met (the path that scores window by window) or without one.</summary>
+    private static async Task<float[]> ScoreWindows(ContentModel model, List<int[]> windows, bool withStop) => withStop
+        ? await model.ScoreWindowsAsync(windows, new WindowStop([0.999, 0.999]), Ct)
+        : await model.ScoreWindowsAsync(windows, Ct);
 
     /// <summary>A window's token ids without the framing ([CLS] and [SEP]).</summary>
     private static int[] Body(int[] window) => window.AsSpan(2, EnsembleContentModel.TokenCount(window) - 2).ToArray();
