@@ -309,7 +309,11 @@ internal sealed class EnsembleContentModel : ContentModel
                 pendingStart = start;
             }
 
-            pendingSentences.Add((pending.Count, ids.Count, start, length));
+            if (_sentenceShift is not null)
+            {
+                pendingSentences.Add((pending.Count, ids.Count, start, length));
+            }
+
             foreach (var id in ids)
             {
                 pending.Add(id);
