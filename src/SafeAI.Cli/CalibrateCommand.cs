@@ -14,7 +14,9 @@ namespace SafeAI.Cli;
 /// queries, so that the many short queries cannot hide a high rate on chat prompts. Every category gets the same
 /// per-category rate (found by bisection so that the union meets the target in both registers), and no category flags
 /// below a raw probability of 0.5. A description with <c>"sentences"</c> also gets the logit shift of its sentence windows
-/// (<c>--long-benign-rate</c>, default 0.02: the share of long benign texts that may be flagged).
+/// (<c>--long-benign-rate</c>, default 0.02: the share of long benign texts that may be flagged), and a screen with
+/// <c>"skipGate"</c> the margin over its levels from which it sends a window past the gate (<c>--skip-gate-precision</c>,
+/// default 0.95: the share of such calibration texts the gate must have sent on anyway).
 /// The description file is rewritten in place; the rates reached are printed.
 /// </summary>
 internal static class CalibrateCommand
@@ -49,6 +51,12 @@ internal static class CalibrateCommand
             throw new ArgumentException($"--screen-keep must be between 0.9 and 1 (it is {screenKeep.ToString(CultureInfo.InvariantCulture)}).");
         }
 
+        var skipPrecision = args.Double("skip-gate-precision", DefaultSkipGatePrecision);
+        if (skipPrecision is < 0.5 or > 1)
+        {
+            throw new ArgumentException($"--skip-gate-precision must be between 0.5 and 1 (it is {skipPrecision.ToString(CultureInfo.InvariantCulture)}).");
+        }
+
         var longTarget = args.Double("long-benign-rate", DefaultLongBenignRate);
         if (longTarget is <= 0 or >= 0.5)
         {
@@ -74,6 +82,8 @@ internal static class CalibrateCommand
         // A gate is calibrated after the biases, against the encoder alone: the biases are the encoder's.
         var gate = json["gate"]?.AsObject();
         var screen = json["screen"]?.AsObject();
+        var skipGate = screen?["skipGate"] is { } skipNode && skipNode.GetValueKind() != JsonValueKind.Null;
+        screen?.Remove("skipGate");
         json.Remove("gate");
         json.Remove("screen");
 
@@ -97,18 +107,32 @@ internal static class CalibrateCommand
 
         await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Any category: {union[0]:P2} of the intent-style queries ({groups.Count(g => g == 0)}), {union[1]:P2} of the chat prompts ({groups.Count(g => g == 1)}) (target {target:P2} in each).")).ConfigureAwait(false);
         var weights = names.Select(n => categories[n]!["encoder"]?.GetValue<double>() ?? 1).ToArray();
+        (JsonObject Member, double[][] Logits, double[] Levels)? gateResult = null, screenResult = null;
         if (gate is not null)
         {
-            json["gate"] = await CalibrateEarlyMemberAsync("gate", "Gate", gate, keep).ConfigureAwait(false);
+            gateResult = await CalibrateEarlyMemberAsync("gate", "Gate", gate, keep).ConfigureAwait(false);
+            json["gate"] = gateResult.Value.Member;
         }
 
         if (screen is not null)
         {
             // The screen is judged against the encoder too: it must pass on what the whole model would flag.
-            json["screen"] = await CalibrateEarlyMemberAsync("screen", "Screen", screen, screenKeep).ConfigureAwait(false);
+            screenResult = await CalibrateEarlyMemberAsync("screen", "Screen", screen, screenKeep).ConfigureAwait(false);
+            json["screen"] = screenResult.Value.Member;
         }
 
-        async Task<JsonObject> CalibrateEarlyMemberAsync(string role, string title, JsonObject member, double share)
+        if (skipGate && screenResult is { } sr && gateResult is { } gr)
+        {
+            // Of the calibration texts the screen sends on, how far it lies above its levels and whether the gate sends them on.
+            var texts = sr.Logits.Zip(gr.Logits, (s, g) => (Margin: ScreenMargin(s, sr.Levels, weights), GateSends: Enumerable.Range(0, names.Length).Any(c => weights[c] != 0 && ContentModel.Sigmoid((float)g[c]) >= gr.Levels[c])))
+                .Where(static t => t.Margin >= 0).ToList();
+            var margin = SkipGateMargin(texts, skipPrecision);
+            var skipped = texts.Where(t => t.Margin >= margin).ToList();
+            sr.Member["skipGate"] = margin;
+            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Screen past the gate: from {margin:0.####} logits over its levels. {skipped.Count} of the {texts.Count} calibration texts the screen sends on go straight to the encoder; the gate would send on {(double)skipped.Count(static t => t.GateSends) / Math.Max(1, skipped.Count):P1} of them (target {skipPrecision:P1}) and {(double)skipped.Count(static t => t.GateSends) / Math.Max(1, texts.Count(static t => t.GateSends)):P1} of all it sends on.")).ConfigureAwait(false);
+        }
+
+        async Task<(JsonObject Member, double[][] Logits, double[] Levels)> CalibrateEarlyMemberAsync(string role, string title, JsonObject member, double share)
         {
             var memberName = member["encoder"]?.GetValue<string>() ?? throw new FormatException($"{path}: \"{role}\" has no \"encoder\".");
             var alone = JsonNode.Parse(json.ToJsonString())!.AsObject();
@@ -135,7 +159,7 @@ internal static class CalibrateCommand
                 .ToList();
             await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{title} ({memberName}): escalation levels {string.Join(", ", names.Select((n, c) => weights[c] == 0 ? null : $"{n} {levels[c]:G3}").Where(static x => x is not null))}.")).ConfigureAwait(false);
             await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  It sends on {(double)sent.Count(static x => x) / sent.Length:P1} of the benign calibration sample (intent-style {Share(sent, groups, 0):P1}, chat {Share(sent, groups, 1):P1}) and {(double)kept.Count(static x => x) / Math.Max(1, kept.Count):P2} of the {kept.Count} calibration texts the encoder flags (target {share:P1} per category).")).ConfigureAwait(false);
-            return member;
+            return (member, [.. memberScored.SelectMany(static x => x)], levels);
         }
 
         if (sentences)
@@ -150,6 +174,57 @@ internal static class CalibrateCommand
         await File.WriteAllTextAsync(path, json.ToJsonString(Indented) + "\n", cancellationToken).ConfigureAwait(false);
         await console.WriteLineAsync("Wrote the biases to " + path).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>The share of the windows the screen sends past the gate that the gate must have sent on anyway (<c>--skip-gate-precision</c>).</summary>
+    internal const double DefaultSkipGatePrecision = 0.95;
+
+    /// <summary>The largest margin written for the screen to send a window past the gate.</summary>
+    internal const double MaxSkipGateMargin = 20;
+
+    /// <summary>How far (in logits) a screen's row lies above its levels, in the category where it lies highest (categories without an encoder weight do not count).</summary>
+    internal static double ScreenMargin(double[] logits, double[] levels, double[] weights)
+    {
+        var margin = double.NegativeInfinity;
+        for (var c = 0; c < logits.Length; c++)
+        {
+            if (weights[c] != 0)
+            {
+                margin = Math.Max(margin, logits[c] - ContentModel.Logit((float)levels[c]));
+            }
+        }
+
+        return margin;
+    }
+
+    /// <summary>
+    /// The lowest margin (0 to <see cref="MaxSkipGateMargin"/>, rounded up to four decimals) over the screen's levels from
+    /// which the screen may send a window straight to the encoder: of the <paramref name="texts"/> the screen sends on (their
+    /// margin, and whether the gate sends them on), those at or above it are sent on by the gate at least
+    /// <paramref name="precision"/> of the time. <see cref="MaxSkipGateMargin"/> when no margin qualifies.
+    /// </summary>
+    internal static double SkipGateMargin(IReadOnlyList<(double Margin, bool GateSends)> texts, double precision)
+    {
+        var sorted = texts.Where(static t => t.Margin >= 0).OrderByDescending(static t => t.Margin).ToArray();
+        var best = MaxSkipGateMargin;
+        var sends = 0;
+        for (var i = 0; i < sorted.Length; i++)
+        {
+            sends += sorted[i].GateSends ? 1 : 0;
+
+            // Ties go in together: a margin admits every text at it.
+            if (i + 1 < sorted.Length && sorted[i + 1].Margin == sorted[i].Margin)
+            {
+                continue;
+            }
+
+            if (sends >= precision * (i + 1))
+            {
+                best = sorted[i].Margin;
+            }
+        }
+
+        return Math.Clamp(Math.Floor(best * 10000) / 10000, 0, MaxSkipGateMargin);
     }
 
     /// <summary>The share of long benign texts (<see cref="SourcesEvaluation.LongBenignTexts"/>) that may be flagged with sentence windows.</summary>

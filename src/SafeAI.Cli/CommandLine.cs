@@ -126,18 +126,20 @@ internal static class CommandLine
             "calibrate",
             """
             safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.03] [--gate-keep 0.995] [--screen-keep 0.99]
-                              [--long-benign-rate 0.02]
+                              [--long-benign-rate 0.02] [--skip-gate-precision 0.95]
               Sets each category's bias of an ensemble model so that, at the default threshold 0.5, at most the given share
               of the benign-request calibration sample is flagged by any category (the description is rewritten). When the
               ensemble has a "gate" or a "screen", also sets their escalation levels; when it has "sentences", the logit shift
-              of its sentence windows.
+              of its sentence windows; when its screen has "skipGate", the margin from which the screen skips the gate.
               --benign-rate 0 to 0.5   the share of the benign sample that may be flagged (default 0.03; in each register: chat prompts and short queries)
               --gate-keep 0.9 to 1     per category, the share of the calibration texts the encoder flags that the gate must send on to it (default 0.995)
               --screen-keep 0.9 to 1   the same for the screen, which runs before the gate (default 0.99)
               --long-benign-rate 0 to 0.5  the share of long benign texts (each calibration request after about 600
                                        characters of the others) that may be flagged with sentence windows (default 0.02)
+              --skip-gate-precision 0.5 to 1  of the calibration texts the screen sends straight to the encoder, the share the
+                                       gate would have sent on anyway (default 0.95)
             """,
-            ["model", "data", "benign-rate", "gate-keep", "screen-keep", "long-benign-rate"],
+            ["model", "data", "benign-rate", "gate-keep", "screen-keep", "long-benign-rate", "skip-gate-precision"],
             []),
         ["bias"] = new("bias", BiasCommand.Help, ["input", "groups", "set", "report", "json", "max-gap", "model", "threshold"], []),
         ["evaluate"] = new("evaluate", EvaluateCommand.Help, ["config", "dataset", "report", "json", "gate", "bias", "answers", "concurrency"], []),

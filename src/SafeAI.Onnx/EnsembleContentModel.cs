@@ -66,6 +66,12 @@ internal sealed class EnsembleContentModel : ContentModel
 
     /// <summary>The members that score windows, in the order they run: the screen, the gate, then the encoder (always last).</summary>
     private readonly Stage[] _stages;
+
+    /// <summary>
+    /// The margin (in logits, over its escalation level in some category) from which the screen sends a window straight to
+    /// the encoder, without the gate; null when there is no screen and gate or no such margin.
+    /// </summary>
+    private readonly float? _skipGate;
     private long _escalatedWindows;
 
     private EnsembleContentModel(ModelDescription description, OnnxContentModel encoder, NgramContentModel? ngram, OnnxContentModel? gate, OnnxContentModel? screen, bool useSentenceWindows)
@@ -107,6 +113,7 @@ internal sealed class EnsembleContentModel : ContentModel
 
         stages.Add(new Stage(encoder, [.. _mix.Select(static m => m.Encoder)], null, "encoder"));
         _stages = [.. stages];
+        _skipGate = screen is not null && gate is not null ? ensemble.Screen!.SkipGate : null;
     }
 
     /// <summary>Gets the most tokens of one window (special tokens included).</summary>
@@ -409,14 +416,14 @@ internal sealed class EnsembleContentModel : ContentModel
 
                 var start = groups[g];
                 var end = g + 1 < groups.Length ? groups[g + 1] : windows.Count;
-                var passedFirst = ScoreOneNow(windows[start], start, ngramScores, scores.AsSpan(start * c, c), runs, 0, int.MaxValue, cancellationToken);
+                var sentOn = ScoreOneNow(windows[start], start, ngramScores, scores.AsSpan(start * c, c), runs, 0, int.MaxValue, cancellationToken);
                 if (stop.IsMet(scores.AsSpan(start * c, c)))
                 {
                     state.Break();
                     return;
                 }
 
-                if (!passedFirst || end == start + 1)
+                if ((sentOn == 0 && _stages.Length > 1) || end == start + 1)
                 {
                     return;
                 }
@@ -425,7 +432,7 @@ internal sealed class EnsembleContentModel : ContentModel
                 List<int> escalated = [];
                 for (var w = start + 1; w < end; w++)
                 {
-                    if (ScoreOneNow(windows[w], w, ngramScores, scores.AsSpan(w * c, c), runs, 0, 0, cancellationToken))
+                    if (ScoreOneNow(windows[w], w, ngramScores, scores.AsSpan(w * c, c), runs, 0, 0, cancellationToken) > 0)
                     {
                         escalated.Add(w);
                     }
@@ -479,27 +486,34 @@ internal sealed class EnsembleContentModel : ContentModel
     /// <summary>
     /// Scores one window through the members from <paramref name="fromStage"/> to <paramref name="lastStage"/> (int.MaxValue:
     /// the encoder), as far as each sends it on, into <paramref name="row"/>; a packed window's row is final, a sentence
-    /// window's is shifted by the caller. Returns whether the first member sent it on (always true with the encoder alone;
-    /// with <paramref name="lastStage"/> 0, whether it would).
+    /// window's is shifted by the caller. Returns how many of the members before the encoder sent it on (a window the screen
+    /// sends past the gate counts the gate; with <paramref name="lastStage"/> 0, whether the first would: more than 0).
     /// </summary>
-    private bool ScoreOneNow(int[] window, int w, float[]? ngramScores, Span<float> row, long[] runs, int fromStage, int lastStage, CancellationToken cancellationToken)
+    private int ScoreOneNow(int[] window, int w, float[]? ngramScores, Span<float> row, long[] runs, int fromStage, int lastStage, CancellationToken cancellationToken)
     {
         int[][] one = [window.AsSpan(1, TokenCount(window)).ToArray()];
-        var passedFirst = _stages.Length == 1 || fromStage > 0;
-        for (var s = fromStage; s < _stages.Length && s <= lastStage; s++)
+
+        // From the gate, the row holds the screen's scores (a sentence the screen picked): sure enough, it skips the gate.
+        var first = fromStage == 1 && SkipsGate(window, row) ? 2 : fromStage;
+        var sentOn = first;
+        for (var s = first; s < _stages.Length && s <= lastStage; s++)
         {
             var stage = _stages[s];
             Mix(stage.Model.ScoreNow(one, cancellationToken), 0, stage, ngramScores, row, ngramRow: w);
             Interlocked.Increment(ref runs[s]);
-            if (stage.Escalate is null || !Escalates(row, IsSentenceWindow(window) ? stage.SentenceEscalate! : stage.Escalate))
+            if (stage.Escalate is null || !Escalates(row, LevelsFor(stage, window)))
             {
                 break;
             }
 
-            passedFirst |= s == 0;
+            sentOn = s + 1;
+            if (s == 0 && SkipsGate(window, row))
+            {
+                sentOn = ++s + 1;
+            }
         }
 
-        return passedFirst;
+        return sentOn;
     }
 
     /// <summary>
@@ -534,15 +548,7 @@ internal sealed class EnsembleContentModel : ContentModel
                 (group, best, bestMargin) = (g, -1, double.NegativeInfinity);
             }
 
-            var margin = double.NegativeInfinity;
-            for (var k = 0; k < c; k++)
-            {
-                if (!float.IsPositiveInfinity(levels[k]))
-                {
-                    margin = Math.Max(margin, (double)Logit(scores[(w * c) + k]) - Logit(levels[k]));
-                }
-            }
-
+            var margin = Margin(scores.AsSpan(w * c, c), levels);
             if (margin > bestMargin)
             {
                 (best, bestMargin) = (w, margin);
@@ -606,6 +612,70 @@ internal sealed class EnsembleContentModel : ContentModel
         }
     }
 
+    /// <summary>How far (in logits) the row lies above the levels, in the category where it lies highest; categories that never send a window on do not count.</summary>
+    private static double Margin(ReadOnlySpan<float> row, float[] levels)
+    {
+        var margin = double.NegativeInfinity;
+        for (var k = 0; k < row.Length; k++)
+        {
+            if (!float.IsPositiveInfinity(levels[k]))
+            {
+                margin = Math.Max(margin, (double)Logit(row[k]) - Logit(levels[k]));
+            }
+        }
+
+        return margin;
+    }
+
+    /// <summary>The levels from which <paramref name="stage"/> sends <paramref name="window"/> on: raised by the sentence shift for a sentence window.</summary>
+    private static float[] LevelsFor(Stage stage, int[] window) => IsSentenceWindow(window) ? stage.SentenceEscalate! : stage.Escalate!;
+
+    /// <summary>
+    /// Whether the screen's scores in <paramref name="row"/> lie so far above its levels that the window goes straight to the
+    /// encoder: in calibration the gate sent on nearly every such window, so its run would only add cost.
+    /// </summary>
+    private bool SkipsGate(int[] window, ReadOnlySpan<float> row) => _skipGate is { } skip && Margin(row, LevelsFor(_stages[0], window)) >= skip;
+
+    /// <summary>
+    /// The windows member <paramref name="s"/> scores, of those the member before it sent on: at the gate, the windows the
+    /// screen is sure of (their rows still hold its scores) are held back in <c>Skipped</c>; at the encoder they rejoin.
+    /// </summary>
+    private (List<int> Active, List<int> Skipped) ForStage(int s, List<int> active, List<int> skipped, IReadOnlyList<int[]> windows, float[] scores)
+    {
+        if (s == 1 && _skipGate is not null)
+        {
+            return SplitAtGate(active, windows, scores);
+        }
+
+        return s == _stages.Length - 1 && skipped.Count > 0 ? (Merge(active, skipped), []) : (active, skipped);
+    }
+
+    /// <summary>Splits the windows the screen sent on (their rows hold its scores) into those for the gate and those that skip it.</summary>
+    private (List<int> Gate, List<int> Skipped) SplitAtGate(List<int> active, IReadOnlyList<int[]> windows, float[] scores)
+    {
+        var c = _mix.Length;
+        List<int> gate = new(active.Count), skipped = [];
+        foreach (var w in active)
+        {
+            (SkipsGate(windows[w], scores.AsSpan(w * c, c)) ? skipped : gate).Add(w);
+        }
+
+        return (gate, skipped);
+    }
+
+    /// <summary>The union of two ascending lists of windows, ascending.</summary>
+    private static List<int> Merge(List<int> a, List<int> b)
+    {
+        var merged = new List<int>(a.Count + b.Count);
+        int i = 0, j = 0;
+        while (i < a.Count || j < b.Count)
+        {
+            merged.Add(j == b.Count || (i < a.Count && a[i] < b[j]) ? a[i++] : b[j++]);
+        }
+
+        return merged;
+    }
+
     private static bool Escalates(ReadOnlySpan<float> row, float[] levels)
     {
         for (var k = 0; k < row.Length; k++)
@@ -648,8 +718,15 @@ internal sealed class EnsembleContentModel : ContentModel
     private List<int> RunStagesNow(List<int> active, int[][] encoderWindows, IReadOnlyList<int[]> windows, float[]? ngramScores, float[] scores, CancellationToken cancellationToken, int fromStage = 0)
     {
         var passedFirst = _stages.Length == 1 ? active : [];
-        for (var s = fromStage; s < _stages.Length && active.Count > 0; s++)
+        List<int> skipped = [];
+        for (var s = fromStage; s < _stages.Length; s++)
         {
+            (active, skipped) = ForStage(s, active, skipped, windows, scores);
+            if (active.Count == 0)
+            {
+                continue;
+            }
+
             active = MixStage(s, _stages[s].Model.ScoreNow(Sent(encoderWindows, active), cancellationToken), active, windows, ngramScores, scores);
             if (s == 0 && _stages.Length > 1)
             {
@@ -673,28 +750,39 @@ internal sealed class EnsembleContentModel : ContentModel
         var input = active;
         active = MixStage(0, await pending.ConfigureAwait(false), active, windows, ngramScores, scores);
         var sentences = packed.Length < windows.Count ? SentencesOf(windows, _stages.Length == 1 ? input : active) : [];
-        for (var s = 1; s < _stages.Length && active.Count > 0; s++)
-        {
-            var stageScores = await _stages[s].Model.ScoreWindowsAsync(Sent(encoderWindows, active), cancellationToken).ConfigureAwait(false);
-            active = MixStage(s, stageScores, active, windows, ngramScores, scores);
-        }
+        await RunLaterStagesAsync(active, encoderWindows, windows, ngramScores, scores, cancellationToken).ConfigureAwait(false);
 
         // The sentences alone of the windows the first member sent on: the first member scores each, and only the one per
         // window it finds most suspect goes further.
         if (sentences.Count > 0)
         {
             var escalated = MixStage(0, await _stages[0].Model.ScoreWindowsAsync(Sent(encoderWindows, sentences), cancellationToken).ConfigureAwait(false), sentences, windows, ngramScores, scores);
-            active = _stages.Length == 1 ? [] : MostSuspect(windows, escalated, scores);
-            for (var s = 1; s < _stages.Length && active.Count > 0; s++)
+            if (_stages.Length > 1)
             {
-                var stageScores = await _stages[s].Model.ScoreWindowsAsync(Sent(encoderWindows, active), cancellationToken).ConfigureAwait(false);
-                active = MixStage(s, stageScores, active, windows, ngramScores, scores);
+                await RunLaterStagesAsync(MostSuspect(windows, escalated, scores), encoderWindows, windows, ngramScores, scores, cancellationToken).ConfigureAwait(false);
             }
 
             ShiftSentences(windows, scores, sentences);
         }
 
         return scores;
+    }
+
+    /// <summary>Scores the windows <paramref name="active"/>, which the first member sent on, through the later members, as far as each sends them on.</summary>
+    private async ValueTask RunLaterStagesAsync(List<int> active, int[][] encoderWindows, IReadOnlyList<int[]> windows, float[]? ngramScores, float[] scores, CancellationToken cancellationToken)
+    {
+        List<int> skipped = [];
+        for (var s = 1; s < _stages.Length; s++)
+        {
+            (active, skipped) = ForStage(s, active, skipped, windows, scores);
+            if (active.Count == 0)
+            {
+                continue;
+            }
+
+            var stageScores = await _stages[s].Model.ScoreWindowsAsync(Sent(encoderWindows, active), cancellationToken).ConfigureAwait(false);
+            active = MixStage(s, stageScores, active, windows, ngramScores, scores);
+        }
     }
 
     /// <summary>Gets a value indicating whether <paramref name="window"/> (one of <see cref="CreateWindows"/>) is a sentence scored alone.</summary>
@@ -759,7 +847,7 @@ internal sealed class EnsembleContentModel : ContentModel
             var w = active[i];
             var row = scores.AsSpan(w * c, c);
             Mix(memberScores, i, stage, ngramScores, row, ngramRow: w);
-            if (stage.Escalate is not null && Escalates(row, IsSentenceWindow(windows[w]) ? stage.SentenceEscalate! : stage.Escalate))
+            if (stage.Escalate is not null && Escalates(row, LevelsFor(stage, windows[w])))
             {
                 next.Add(w);
             }

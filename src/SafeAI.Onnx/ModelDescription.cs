@@ -82,6 +82,13 @@ internal sealed class EnsembleGate
     public required string Encoder { get; init; }
 
     public required IReadOnlyDictionary<string, float> Escalate { get; init; }
+
+    /// <summary>
+    /// Gets, for the screen only, the margin in logits over its escalation level (in the category where its score lies
+    /// highest above the level) from which it sends a window straight to the encoder, past the gate; null when absent
+    /// (<c>"skipGate"</c>). A window the screen is that sure of is one the gate nearly always sends on, so its run only costs.
+    /// </summary>
+    public float? SkipGate { get; init; }
 }
 
 internal enum TokenizerKind
@@ -477,6 +484,10 @@ internal sealed class ModelDescription
 
         var gate = ParseGate(fileName, root, list, "gate");
         var screen = ParseGate(fileName, root, list, "screen");
+        if (screen?.SkipGate is not null && gate is null)
+        {
+            throw Fail(fileName, "\"screen\".\"skipGate\" needs a \"gate\" to skip; remove it or add the gate.");
+        }
         var sentenceShift = ParseSentences(fileName, root);
 
         return new ModelDescription
@@ -557,7 +568,23 @@ internal sealed class ModelDescription
             }
         }
 
-        return new EnsembleGate { Encoder = encoder, Escalate = levels };
+        float? skipGate = null;
+        if (gate.TryGetProperty("skipGate", out var skip) && skip.ValueKind != JsonValueKind.Null)
+        {
+            if (property != "screen")
+            {
+                throw Fail(fileName, $"\"{property}\".\"skipGate\" is not allowed: only the screen can send a window past the gate.");
+            }
+
+            if (skip.ValueKind != JsonValueKind.Number || skip.GetDouble() is not (>= 0 and <= 20))
+            {
+                throw Fail(fileName, "\"screen\".\"skipGate\" must be a number from 0 to 20 (the margin in logits over the screen's escalation level from which a window goes straight to the encoder).");
+            }
+
+            skipGate = (float)skip.GetDouble();
+        }
+
+        return new EnsembleGate { Encoder = encoder, Escalate = levels, SkipGate = skipGate };
     }
 
     private static TokenizerDescription ParseTokenizer(string fileName, JsonElement root)

@@ -297,6 +297,8 @@ public sealed class CliTests : IDisposable
     [InlineData("screen-keep", "2", "between 0.9 and 1")]
     [InlineData("long-benign-rate", "0", "between 0 and 0.5")]
     [InlineData("long-benign-rate", "0.5", "between 0 and 0.5")]
+    [InlineData("skip-gate-precision", "0.4", "between 0.5 and 1")]
+    [InlineData("skip-gate-precision", "1.01", "between 0.5 and 1")]
     public async Task Calibrate_OptionOutOfRange_ClearError(string option, string value, string range)
     {
         var (code, _, errors) = await RunAsync("calibrate", "--model", Path.Combine(_dir, "safeai-model.json"), "--data", _dir, "--" + option, value);
@@ -327,6 +329,7 @@ public sealed class CliTests : IDisposable
 
         Assert.True(code == 0, errors);
         Assert.Contains("Sentence windows: shift", output, StringComparison.Ordinal);
+        Assert.Contains("Screen past the gate: from", output, StringComparison.Ordinal);
         var committed = JsonNode.Parse(File.ReadAllText(Path.Combine(source, "safeai-model.json")));
         var written = JsonNode.Parse(File.ReadAllText(description));
         Assert.True(JsonNode.DeepEquals(committed, written), written!.ToJsonString());
@@ -347,6 +350,34 @@ public sealed class CliTests : IDisposable
         Assert.Equal(expected, shift, 9);
         var flagged = packed.Zip(alone).Count(p => p.First >= 0 || p.Second >= shift);
         Assert.True(flagged <= Math.Max(target * packed.Length, packed.Count(p => p >= 0)), $"{flagged} flagged");
+    }
+
+    [Theory]
+    [InlineData(new double[] { 3, 2, 1.5, 1, 0.5 }, new[] { true, true, false, true, false }, 0.75, 1)] // 3 of 4 from 1 down; 3 of 5 from 0.5
+    [InlineData(new double[] { 3, 2, 1.5, 1, 0.5 }, new[] { true, true, false, true, false }, 0.8, 2)]
+    [InlineData(new double[] { 3, 2, 1, 1 }, new[] { true, true, true, false }, 0.9, 2)] // a tie goes in whole: from 1, 3 of 4
+    [InlineData(new double[] { 2.5, 0.4, -1 }, new[] { true, true, false }, 0.95, 0.4)] // a text the screen does not send on does not count
+    [InlineData(new double[] { 0.88034, 0.2 }, new[] { true, false }, 0.95, 0.8803)] // rounded down: the text at the margin still skips
+    [InlineData(new double[] { 2, 1 }, new[] { false, false }, 0.5, CalibrateCommand.MaxSkipGateMargin)] // the gate sends none on: never skip
+    [InlineData(new double[] { }, new bool[] { }, 0.95, CalibrateCommand.MaxSkipGateMargin)]
+    public void SkipGateMargin_LowestMarginAtWhichTheGateWouldHaveSentOnEnough(double[] margins, bool[] gateSends, double precision, double expected)
+    {
+        var texts = margins.Zip(gateSends).ToList();
+
+        var margin = CalibrateCommand.SkipGateMargin(texts, precision);
+
+        Assert.Equal(expected, margin, 9);
+        var skipped = texts.Where(t => t.First >= margin).ToList();
+        Assert.True(skipped.Count == 0 || skipped.Count(t => t.Second) >= precision * skipped.Count, $"{skipped.Count(t => t.Second)} of {skipped.Count}");
+    }
+
+    [Fact]
+    public void ScreenMargin_HighestOverTheLevelsOfCategoriesTheEncoderScores()
+    {
+        // Logit of 0.5 is 0 and of 0.1 about -2.197; the third category has no encoder weight and is ignored.
+        var margin = CalibrateCommand.ScreenMargin([1, -1, 9], [0.5, 0.1, 0.5], [1, 1, 0]);
+
+        Assert.Equal(-1 + 2.1972, margin, 3);
     }
 
     [Fact]

@@ -32,7 +32,7 @@ public sealed class EnsembleScreenTests : IDisposable
 
     private static OnnxRuntimeOptions OneWindowPerRun => new() { MaxBatchSize = 1 };
 
-    private ContentModel LoadEnsemble(string? screen = Screen, string? gate = Gate, OnnxRuntimeOptions? options = null)
+    private ContentModel LoadEnsemble(string? screen = Screen, string? gate = Gate, OnnxRuntimeOptions? options = null, string extra = "")
     {
         var path = Path.Combine(_tiny.Directory, "ensemble.json");
         File.WriteAllText(path, $$"""
@@ -40,7 +40,7 @@ public sealed class EnsembleScreenTests : IDisposable
               "version": 1,
               "kind": "ensemble",
               "encoder": "encoder.json",
-              "windowTokens": 16,
+              "windowTokens": 16,{{extra}}
               "categories": { "hate": { "encoder": 1, "bias": 0 }, "violence": { "encoder": 1, "bias": 0 } }{{(gate is null ? string.Empty : ",\n  \"gate\": " + gate)}}{{(screen is null ? string.Empty : ",\n  \"screen\": " + screen)}}
             }
             """);
@@ -188,6 +188,104 @@ public sealed class EnsembleScreenTests : IDisposable
         // Other tests' models may add to the shared counter concurrently; this test's own text gives at least these.
         Assert.True(counts["screen"] >= windows, $"screen windows: {counts["screen"]}, expected at least {windows}");
         Assert.True(counts["gate"] >= 1);
+    }
+
+    /// <summary>A gate that stops everything (its hit, 0.95, is below 0.99) and a screen that skips it from <paramref name="margin"/> logits.</summary>
+    private ContentModel LoadSkipping(double margin, OnnxRuntimeOptions? options = null, string extra = "") => LoadEnsemble(
+        $"{{ \"encoder\": \"screen.json\", \"escalate\": {{ \"hate\": 0.5, \"violence\": 0.5 }}, \"skipGate\": {margin.ToString(System.Globalization.CultureInfo.InvariantCulture)} }}",
+        "{ \"encoder\": \"gate.json\", \"escalate\": { \"hate\": 0.99, \"violence\": 0.99 } }",
+        options,
+        extra);
+
+    /// <summary>The scoring paths: every window in batches, one window per run (with and without a stop that is never met), and micro-batching.</summary>
+    public static TheoryData<string> ScoringPaths => ["batch", "one-per-run", "stop", "micro-batching"];
+
+    private static OnnxRuntimeOptions PathOptions(string path) => path switch
+    {
+        "batch" => new OnnxRuntimeOptions { MicroBatching = false },
+        "micro-batching" => new OnnxRuntimeOptions { MicroBatching = true },
+        _ => OneWindowPerRun,
+    };
+
+    /// <summary>The characters a window covers (stored after its tokens, for the n-gram member).</summary>
+    private static string WindowText(int[] window) => new([.. window.AsSpan(1 + EnsembleContentModel.TokenCount(window)).ToArray().Select(static c => (char)c)]);
+
+    private static async Task<float[]> ScoreOnPath(ContentModel model, List<int[]> windows, string path) => path == "stop"
+        ? await model.ScoreWindowsAsync(windows, new WindowStop([0.999, 0.999]), Ct)
+        : await model.ScoreWindowsAsync(windows, Ct);
+
+    [Theory]
+    [MemberData(nameof(ScoringPaths))]
+    public async Task ScoreWindows_ScreenSureEnough_SkipsTheGate(string path)
+    {
+        // The screen's hit lies 2 logits above its level 0.5: from a margin of 1.5 the window skips the gate, which would stop it.
+        using var skipping = LoadSkipping(1.5, PathOptions(path));
+        using var notSkipping = LoadSkipping(2.5, PathOptions(path));
+        var windows = Windows(skipping, "hello world, what a lovely day. " + TinyModel.BenignText(120) + " i hate you. " + TinyModel.BenignText(60));
+        var hateful = Enumerable.Range(0, windows.Count).Single(w => WindowText(windows[w]).Contains("hate", StringComparison.Ordinal));
+
+        var skipped = await ScoreOnPath(skipping, windows, path);
+        var gated = await ScoreOnPath(notSkipping, windows, path);
+
+        Assert.Equal(EncoderHit, skipped[hateful * 2], 4);
+        Assert.Equal(GateHit, gated[hateful * 2], 4);
+        for (var w = 0; w < windows.Count; w++)
+        {
+            if (w != hateful)
+            {
+                Assert.Equal(ScreenMiss, skipped[w * 2], 4); // ordinary windows stop at the screen either way
+                Assert.Equal(ScreenMiss, gated[w * 2], 4);
+            }
+        }
+
+        Assert.True(skipping.EscalatedWindows >= 1);
+        Assert.Equal(0, notSkipping.EscalatedWindows);
+    }
+
+    [Theory]
+    [MemberData(nameof(ScoringPaths))]
+    public async Task ScoreWindows_SentenceTheScreenIsSureOf_SkipsTheGateAtItsRaisedLevel(string path)
+    {
+        // Shift 0: a sentence's levels are the window's, its screen margin 2 >= 1.5: it skips the gate. Shift 1: its
+        // levels are 1 logit higher, the margin 1 < 1.5: the gate scores it (and stops it).
+        using var unshifted = LoadSkipping(1.5, PathOptions(path), "\n  \"sentences\": { \"shift\": 0 },");
+        using var shifted = LoadSkipping(1.5, PathOptions(path), "\n  \"sentences\": { \"shift\": 1 },");
+        var windows = Windows(unshifted, "hello world. i hate you.");
+
+        var a = await ScoreOnPath(unshifted, windows, path);
+        var b = await ScoreOnPath(shifted, windows, path);
+
+        Assert.Equal([false, true, true], windows.Select(EnsembleContentModel.IsSentenceWindow));
+        Assert.Equal(EncoderHit, a[0], 4); // the packed window skipped the gate in both
+        Assert.Equal(EncoderHit, b[0], 4);
+        Assert.Equal(EncoderHit, a[4], 4); // "i hate you." alone: the encoder's hit, unshifted
+        Assert.Equal(1 / (1 + Math.Exp(-(3 - 1.0))), b[4], 4); // the gate's hit (logit 3), lowered by the shift
+    }
+
+    [Theory]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public async Task ScoreAsync_SkipGateWithTheScreenOrGateTurnedOff_Ignored(bool useScreen, bool useGate)
+    {
+        using var model = LoadSkipping(0, new OnnxRuntimeOptions { UseScreen = useScreen, UseGate = useGate });
+
+        var hateful = await model.ScoreAsync("i hate you.", Ct);
+
+        // Without the screen the gate stops the window; without the gate every window is the encoder's.
+        Assert.Equal(useGate ? GateHit : EncoderHit, hateful["hate"], 4);
+    }
+
+    [Theory]
+    [InlineData("{ \"encoder\": \"screen.json\", \"escalate\": { \"hate\": 0.5, \"violence\": 0.5 }, \"skipGate\": -1 }", Gate, "\"screen\".\"skipGate\" must be a number from 0 to 20")]
+    [InlineData("{ \"encoder\": \"screen.json\", \"escalate\": { \"hate\": 0.5, \"violence\": 0.5 }, \"skipGate\": 21 }", Gate, "\"screen\".\"skipGate\" must be a number from 0 to 20")]
+    [InlineData("{ \"encoder\": \"screen.json\", \"escalate\": { \"hate\": 0.5, \"violence\": 0.5 }, \"skipGate\": \"1\" }", Gate, "\"screen\".\"skipGate\" must be a number from 0 to 20")]
+    [InlineData("{ \"encoder\": \"screen.json\", \"escalate\": { \"hate\": 0.5, \"violence\": 0.5 }, \"skipGate\": 1 }", null, "\"screen\".\"skipGate\" needs a \"gate\"")]
+    [InlineData(Screen, "{ \"encoder\": \"gate.json\", \"escalate\": { \"hate\": 0.1, \"violence\": 0.1 }, \"skipGate\": 1 }", "\"gate\".\"skipGate\" is not allowed")]
+    public void Load_BadSkipGate_ExplainsTheProblem(string screen, string? gate, string expected)
+    {
+        var ex = Assert.Throws<ContentModelException>(() => LoadEnsemble(screen, gate).Dispose());
+
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
     }
 
     [Theory]
