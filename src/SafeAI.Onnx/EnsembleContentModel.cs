@@ -396,7 +396,7 @@ internal sealed class EnsembleContentModel : ContentModel
     private float[] ScoreUntil(IReadOnlyList<int[]> windows, WindowStop stop, CancellationToken cancellationToken)
     {
         var c = _mix.Length;
-        var ngramScores = _ngram is null ? null : ScoreNgram(windows);
+        var ngramScores = _ngram is null ? null : new NgramRows(_ngram, windows);
         var scores = new float[windows.Count * c];
         var runs = new long[_stages.Length];
         var groups = GroupStarts(windows);
@@ -489,7 +489,7 @@ internal sealed class EnsembleContentModel : ContentModel
     /// window's is shifted by the caller. Returns how many of the members before the encoder sent it on (a window the screen
     /// sends past the gate counts the gate; with <paramref name="lastStage"/> 0, whether the first would: more than 0).
     /// </summary>
-    private int ScoreOneNow(int[] window, int w, float[]? ngramScores, Span<float> row, long[] runs, int fromStage, int lastStage, CancellationToken cancellationToken)
+    private int ScoreOneNow(int[] window, int w, NgramRows? ngramScores, Span<float> row, long[] runs, int fromStage, int lastStage, CancellationToken cancellationToken)
     {
         int[][] one = [window.AsSpan(1, TokenCount(window)).ToArray()];
 
@@ -692,7 +692,7 @@ internal sealed class EnsembleContentModel : ContentModel
     private float[] ScoreStagesNow(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
     {
         var encoderWindows = EncoderWindows(windows);
-        var ngramScores = _ngram is null ? null : ScoreNgram(windows);
+        var ngramScores = _ngram is null ? null : new NgramRows(_ngram, windows);
         var scores = new float[windows.Count * _mix.Length];
         var packed = GroupStarts(windows);
         if (packed.Length == windows.Count)
@@ -715,7 +715,7 @@ internal sealed class EnsembleContentModel : ContentModel
     }
 
     /// <summary>Scores the windows <paramref name="active"/> through the members from <paramref name="fromStage"/>, as far as each sends them on; returns those the first member sent on (all of them with the encoder alone).</summary>
-    private List<int> RunStagesNow(List<int> active, int[][] encoderWindows, IReadOnlyList<int[]> windows, float[]? ngramScores, float[] scores, CancellationToken cancellationToken, int fromStage = 0)
+    private List<int> RunStagesNow(List<int> active, int[][] encoderWindows, IReadOnlyList<int[]> windows, NgramRows? ngramScores, float[] scores, CancellationToken cancellationToken, int fromStage = 0)
     {
         var passedFirst = _stages.Length == 1 ? active : [];
         List<int> skipped = [];
@@ -744,8 +744,7 @@ internal sealed class EnsembleContentModel : ContentModel
         var active = packed.Length == windows.Count ? Enumerable.Range(0, windows.Count).ToList() : [.. packed];
         var pending = _stages[0].Model.ScoreWindowsAsync(Sent(encoderWindows, active), cancellationToken);
 
-        // The n-gram member runs here, in microseconds, while the first member runs on its own thread.
-        var ngramScores = _ngram is null ? null : ScoreNgram(windows);
+        var ngramScores = _ngram is null ? null : new NgramRows(_ngram, windows);
         var scores = new float[windows.Count * _mix.Length];
         var input = active;
         active = MixStage(0, await pending.ConfigureAwait(false), active, windows, ngramScores, scores);
@@ -769,7 +768,7 @@ internal sealed class EnsembleContentModel : ContentModel
     }
 
     /// <summary>Scores the windows <paramref name="active"/>, which the first member sent on, through the later members, as far as each sends them on.</summary>
-    private async ValueTask RunLaterStagesAsync(List<int> active, int[][] encoderWindows, IReadOnlyList<int[]> windows, float[]? ngramScores, float[] scores, CancellationToken cancellationToken)
+    private async ValueTask RunLaterStagesAsync(List<int> active, int[][] encoderWindows, IReadOnlyList<int[]> windows, NgramRows? ngramScores, float[] scores, CancellationToken cancellationToken)
     {
         List<int> skipped = [];
         for (var s = 1; s < _stages.Length; s++)
@@ -836,7 +835,7 @@ internal sealed class EnsembleContentModel : ContentModel
     /// Mixes one member's scores of the windows <paramref name="active"/> (in that order) into <paramref name="scores"/>,
     /// replacing every category of those windows; returns the windows it sends on to the next member (none for the encoder).
     /// </summary>
-    private List<int> MixStage(int s, float[] memberScores, List<int> active, IReadOnlyList<int[]> windows, float[]? ngramScores, float[] scores)
+    private List<int> MixStage(int s, float[] memberScores, List<int> active, IReadOnlyList<int[]> windows, NgramRows? ngramScores, float[] scores)
     {
         var stage = _stages[s];
         Count(s, active.Count);
@@ -876,11 +875,10 @@ internal sealed class EnsembleContentModel : ContentModel
     /// One window's scores: per category, <c>sigmoid(w_encoder * logit(member) + w_ngram * logit(ngram) + bias)</c>, where the
     /// member is the stage's model (the encoder, the gate or the screen), whose row <paramref name="row"/> is read.
     /// </summary>
-    private void Mix(float[] member, int row, Stage stage, float[]? ngramScores, Span<float> result, int ngramRow)
+    private void Mix(float[] member, int row, Stage stage, NgramRows? ngramScores, Span<float> result, int ngramRow)
     {
         var memberCategories = stage.Model.CategoryArray.Length;
         var index = stage.Index;
-        var nn = _ngram?.CategoryArray.Length ?? 0;
         for (var k = 0; k < _mix.Length; k++)
         {
             var (e, we, n, wn, bias) = _mix[k];
@@ -892,31 +890,11 @@ internal sealed class EnsembleContentModel : ContentModel
 
             if (wn != 0)
             {
-                z += wn * Logit(ngramScores![(ngramRow * nn) + n]);
+                z += wn * Logit(ngramScores!.Row(ngramRow)[n]);
             }
 
             result[k] = Sigmoid(z);
         }
-    }
-
-    private float[] ScoreNgram(IReadOnlyList<int[]> windows)
-    {
-        var nc = _ngram!.CategoryArray.Length;
-        var scores = new float[windows.Count * nc];
-        for (var w = 0; w < windows.Count; w++)
-        {
-            var window = windows[w];
-            var chars = window.AsSpan(1 + TokenCount(window));
-            var text = new char[chars.Length];
-            for (var i = 0; i < chars.Length; i++)
-            {
-                text[i] = (char)chars[i];
-            }
-
-            _ngram.Score(text, scores.AsSpan(w * nc, nc));
-        }
-
-        return scores;
     }
 
     private protected override void ReleaseResources()
@@ -967,6 +945,38 @@ internal sealed class EnsembleContentModel : ContentModel
         }
 
         return window;
+    }
+
+    /// <summary>
+    /// The n-gram member's scores of a text's windows, each computed the first time the window is mixed: the windows no
+    /// member scores (the sentences of a window the screen rules out, the windows after the deciding one) cost it nothing.
+    /// A window is mixed by one thread at a time (the one scoring it, or its group), so the rows need no lock.
+    /// </summary>
+    private sealed class NgramRows(NgramContentModel ngram, IReadOnlyList<int[]> windows)
+    {
+        private readonly int _categories = ngram.CategoryArray.Length;
+        private readonly float[] _scores = new float[windows.Count * ngram.CategoryArray.Length];
+        private readonly bool[] _done = new bool[windows.Count];
+
+        public ReadOnlySpan<float> Row(int w)
+        {
+            var row = _scores.AsSpan(w * _categories, _categories);
+            if (!_done[w])
+            {
+                var window = windows[w];
+                var chars = window.AsSpan(1 + TokenCount(window));
+                var text = new char[chars.Length];
+                for (var i = 0; i < chars.Length; i++)
+                {
+                    text[i] = (char)chars[i];
+                }
+
+                ngram.Score(text, row);
+                _done[w] = true;
+            }
+
+            return row;
+        }
     }
 
     /// <summary>One member that scores windows: its model, its output column per ensemble category, and the levels from which it sends a window on (none for the encoder).</summary>
