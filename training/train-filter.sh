@@ -26,8 +26,9 @@
 #      calibration text the six-layer model flags (--gate-keep 1); then the screen's, the same way (--screen-keep 1),
 #      and the margin over them from which the screen sends a window straight to the six-layer model, past the gate
 #      (the lowest at which the gate would have sent on 95 % of such calibration texts: --skip-gate-precision 0.95,
-#      the default); then the sentence windows' logit shift, so that at most 2 % of long benign texts (each calibration request after
-#      about 600 characters of the others) are flagged (--long-benign-rate 0.02, the default).
+#      the default); then the sentence windows' logit shift, so that at most 2 % of long benign texts (each
+#      calibration request after about 600 characters of the others), scored as at run time, are flagged
+#      (--long-benign-rate 0.02, the default).
 #   6. safeai eval --set sources: the evaluation by source (docs/model/sources-eval.md).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)

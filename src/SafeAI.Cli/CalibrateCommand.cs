@@ -164,11 +164,8 @@ internal static class CalibrateCommand
 
         if (sentences)
         {
-            // Without the gate and the screen: the shift is the encoder's, as the biases are.
-            var withoutEarly = JsonNode.Parse(json.ToJsonString())!.AsObject();
-            withoutEarly.Remove("gate");
-            withoutEarly.Remove("screen");
-            json["sentences"] = new JsonObject { ["shift"] = await CalibrateSentencesAsync(path, withoutEarly, sample, longTarget, console, cancellationToken).ConfigureAwait(false) };
+            // With the gate and the screen as calibrated above: the shift is set on the path that runs.
+            json["sentences"] = new JsonObject { ["shift"] = await CalibrateSentencesAsync(path, json, sample, longTarget, console, cancellationToken).ConfigureAwait(false) };
         }
 
         await File.WriteAllTextAsync(path, json.ToJsonString(Indented) + "\n", cancellationToken).ConfigureAwait(false);
@@ -233,46 +230,42 @@ internal static class CalibrateCommand
     /// <summary>The largest sentence shift written: 20 logits keeps every sentence window below any threshold in use.</summary>
     internal const double MaxSentenceShift = 20;
 
+    /// <summary>The precision of the shift search, in logits (the shift written is rounded up to four decimals).</summary>
+    internal const double ShiftTolerance = 1e-3;
+
     /// <summary>
     /// The logit shift of sentence windows: the benign calibration requests are each put after about 600 characters of the
-    /// others, one per line (<see cref="SourcesEvaluation.LongBenignTexts"/>), and scored by the encoder with the new
-    /// biases; the shift is the lowest (rounded up to four decimals) at which at most <paramref name="target"/> of those
-    /// texts are flagged, counting those their packed windows flag anyway.
+    /// others, one per line (<see cref="SourcesEvaluation.LongBenignTexts"/>), and scored as at run time (the new biases,
+    /// the gate and the screen with their levels, sentence windows at the trial shift); the shift is the lowest at which at
+    /// most <paramref name="target"/> of those texts are flagged (<see cref="LowestShiftAsync"/>), counting those their
+    /// packed windows flag anyway.
     /// </summary>
     private static async Task<double> CalibrateSentencesAsync(string path, JsonObject json, List<LabelledText> sample, double target, TextWriter console, CancellationToken cancellationToken)
     {
         var texts = SourcesEvaluation.LongBenignTexts([.. sample.Select(static e => e.Text)]);
-        var trial = JsonNode.Parse(json.ToJsonString())!.AsObject();
-        trial["sentences"] = new JsonObject { ["shift"] = 0 };
-        var packed = new double[texts.Count];
-        var alone = new double[texts.Count];
-        await WithModelAsync(path, trial, async model =>
+        var allowed = (int)Math.Floor(target * texts.Count);
+        var flaggedAt = new Dictionary<double, int>();
+        async Task<int> FlaggedAtAsync(double shift)
         {
-            for (var i = 0; i < texts.Count; i++)
+            var trial = JsonNode.Parse(json.ToJsonString())!.AsObject();
+            trial["sentences"] = new JsonObject { ["shift"] = shift };
+            var flagged = 0;
+            await WithModelAsync(path, trial, async model =>
             {
-                var windows = model.CreateWindows(TextNormalizer.Normalize(texts[i]), overlap: 32, maxWindows: 64, out _);
-                var scores = await model.ScoreWindowsAsync(windows, cancellationToken).ConfigureAwait(false);
-                var c = model.Categories.Count;
-                (packed[i], alone[i]) = (double.NegativeInfinity, double.NegativeInfinity);
-                for (var w = 0; w < windows.Count; w++)
+                foreach (var text in texts)
                 {
-                    var top = (double)ContentModel.Logit(scores.AsSpan(w * c, c).ToArray().Max());
-                    if (EnsembleContentModel.IsSentenceWindow(windows[w]))
-                    {
-                        alone[i] = Math.Max(alone[i], top);
-                    }
-                    else
-                    {
-                        packed[i] = Math.Max(packed[i], top);
-                    }
+                    var scores = await model.ScoreAsync(text, cancellationToken).ConfigureAwait(false);
+                    flagged += scores.Values.Max() >= 0.5 ? 1 : 0;
                 }
-            }
-        }).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+            flaggedAt[shift] = flagged;
+            return flagged;
+        }
 
-        var shift = SentenceShift(packed, alone, target);
-        var before = (double)packed.Count(static p => p >= 0) / Math.Max(1, texts.Count);
-        var after = (double)packed.Zip(alone).Count(p => p.First >= 0 || p.Second >= shift) / Math.Max(1, texts.Count);
-        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Sentence windows: shift {shift:0.####}. Of {texts.Count} long benign texts (each calibration request after about {SourcesEvaluation.HiddenContextChars} characters of the others) the windows flag {before:P2}, with the sentences alone {after:P2} (target {target:P2}).")).ConfigureAwait(false);
+        var shift = await LowestShiftAsync(FlaggedAtAsync, allowed).ConfigureAwait(false);
+        var before = (double)flaggedAt[MaxSentenceShift] / Math.Max(1, texts.Count);
+        var after = (double)(flaggedAt.TryGetValue(shift, out var f) ? f : await FlaggedAtAsync(shift).ConfigureAwait(false)) / Math.Max(1, texts.Count);
+        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Sentence windows: shift {shift:0.####}. Of {texts.Count} long benign texts (each calibration request after about {SourcesEvaluation.HiddenContextChars} characters of the others) the windows flag {before:P2}, with the sentences alone {after:P2} (target {target:P2}; {flaggedAt.Count} trial shifts).")).ConfigureAwait(false);
         if (shift >= MaxSentenceShift)
         {
             await console.WriteLineAsync("  The windows alone already flag more than the target: the sentences alone add nothing at this shift.").ConfigureAwait(false);
@@ -282,27 +275,38 @@ internal static class CalibrateCommand
     }
 
     /// <summary>
-    /// The lowest shift (0 to <see cref="MaxSentenceShift"/>, rounded up to four decimals) at which at most
-    /// <paramref name="target"/> of the texts are flagged: a text is flagged when its packed windows' top logit is at least 0
-    /// or its sentence windows' top logit is at least the shift.
+    /// The lowest shift (0 to <see cref="MaxSentenceShift"/>, to <see cref="ShiftTolerance"/>, rounded up to four decimals) at
+    /// which <paramref name="flaggedAt"/> counts at most <paramref name="allowed"/> flagged texts, by bisection: a lower shift
+    /// sends more sentences on and lowers their scores less, so the count does not fall as the shift falls.
+    /// <see cref="MaxSentenceShift"/> when even that flags too many (the packed windows alone do), 0 when 0 flags few enough.
     /// </summary>
-    internal static double SentenceShift(IReadOnlyList<double> packed, IReadOnlyList<double> alone, double target)
+    internal static async Task<double> LowestShiftAsync(Func<double, Task<int>> flaggedAt, int allowed)
     {
-        var allowed = (int)Math.Floor(target * packed.Count) - packed.Count(static p => p >= 0);
-        if (allowed < 0)
+        if (await flaggedAt(MaxSentenceShift).ConfigureAwait(false) > allowed)
         {
             return MaxSentenceShift;
         }
 
-        var rest = packed.Zip(alone).Where(static p => p.First < 0).Select(static p => p.Second).OrderDescending().ToArray();
-        if (allowed >= rest.Length)
+        if (await flaggedAt(0).ConfigureAwait(false) <= allowed)
         {
             return 0;
         }
 
-        // Just above the (allowed + 1)-th highest sentence logit, so that only the allowed ones reach it.
-        var shift = Math.Ceiling((rest[allowed] + 1e-6) * 10000) / 10000;
-        return Math.Clamp(shift, 0, MaxSentenceShift);
+        double low = 0, high = MaxSentenceShift;
+        while (high - low > ShiftTolerance)
+        {
+            var middle = (low + high) / 2;
+            if (await flaggedAt(middle).ConfigureAwait(false) <= allowed)
+            {
+                high = middle;
+            }
+            else
+            {
+                low = middle;
+            }
+        }
+
+        return Math.Min(MaxSentenceShift, Math.Ceiling(high * 10000) / 10000);
     }
 
     /// <summary>The share of the calibration texts a category flags through the encoder that the gate must send on to it.</summary>

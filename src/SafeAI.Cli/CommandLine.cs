@@ -135,7 +135,8 @@ internal static class CommandLine
               --gate-keep 0.9 to 1     per category, the share of the calibration texts the encoder flags that the gate must send on to it (default 0.995)
               --screen-keep 0.9 to 1   the same for the screen, which runs before the gate (default 0.99)
               --long-benign-rate 0 to 0.5  the share of long benign texts (each calibration request after about 600
-                                       characters of the others) that may be flagged with sentence windows (default 0.02)
+                                       characters of the others, scored as at run time) that may be flagged with sentence
+                                       windows (default 0.02)
               --skip-gate-precision 0.5 to 1  of the calibration texts the screen sends straight to the encoder, the share the
                                        gate would have sent on anyway (default 0.95)
             """,

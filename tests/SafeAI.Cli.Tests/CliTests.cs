@@ -337,19 +337,29 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
-    [InlineData(new double[] { -1, -1, -1, -1 }, new double[] { 3, 2, 1, 0.5 }, 0.25, 2.0001)] // one of four may be flagged: just above the second highest
-    [InlineData(new double[] { -1, -1, -1, -1 }, new double[] { 3, 3, 1, 0.5 }, 0.25, 3.0001)] // a tie: both stay below, fewer than allowed
-    [InlineData(new double[] { 1, -1, -1, -1 }, new double[] { 3, 2, 1, 0.5 }, 0.25, 2.0001)] // the packed windows use the budget; the first text is flagged anyway, its 3 does not matter
-    [InlineData(new double[] { 1, 1, -1, -1 }, new double[] { 3, 2, 1, 0.5 }, 0.25, CalibrateCommand.MaxSentenceShift)] // over budget already
-    [InlineData(new double[] { -1, -1, -1, -1 }, new double[] { -2, -3, -4, -5 }, 0.25, 0)] // no sentence reaches 0: no shift needed
-    [InlineData(new double[] { -1, -1 }, new double[] { 3, 2 }, 0.49, 3.0001)] // floor(0.98) = 0 may be flagged
-    public void SentenceShift_LowestShiftWithinTheLongTextBudget(double[] packed, double[] alone, double target, double expected)
+    [InlineData(new double[] { 3, 2, 1, 0.5 }, 0, 1, 2.0)] // one may be flagged: just above the second highest
+    [InlineData(new double[] { 3, 3, 1, 0.5 }, 0, 1, 3.0)] // a tie: both stay below, fewer than allowed
+    [InlineData(new double[] { 3, 2, 1, 0.5 }, 1, 2, 2.0)] // one text is flagged by its packed windows at any shift
+    [InlineData(new double[] { 3, 2, 1, 0.5 }, 2, 1, CalibrateCommand.MaxSentenceShift)] // over the budget already
+    [InlineData(new double[] { -2, -3, -4, -5 }, 0, 1, 0)] // no sentence reaches 0: no shift needed
+    [InlineData(new double[] { 25, 2 }, 0, 0, CalibrateCommand.MaxSentenceShift)] // flagged even at the largest shift
+    public async Task LowestShift_LowestShiftWithinTheLongTextBudget(double[] sentenceLogits, int packedFlagged, int allowed, double expected)
     {
-        var shift = CalibrateCommand.SentenceShift(packed, alone, target);
+        // A text is flagged when its packed windows are, or when its best sentence's logit reaches the shift.
+        var calls = 0;
+        Task<int> FlaggedAt(double shift)
+        {
+            calls++;
+            return Task.FromResult(packedFlagged + sentenceLogits.Count(l => l >= shift));
+        }
 
-        Assert.Equal(expected, shift, 9);
-        var flagged = packed.Zip(alone).Count(p => p.First >= 0 || p.Second >= shift);
-        Assert.True(flagged <= Math.Max(target * packed.Length, packed.Count(p => p >= 0)), $"{flagged} flagged");
+        var shift = await CalibrateCommand.LowestShiftAsync(FlaggedAt, allowed);
+        var trials = calls;
+
+        Assert.InRange(shift, expected, expected + CalibrateCommand.ShiftTolerance + 1e-4);
+        var flagged = await FlaggedAt(shift);
+        Assert.True(flagged <= allowed || expected == CalibrateCommand.MaxSentenceShift, $"{flagged} flagged at {shift}");
+        Assert.True(trials <= 17, $"{trials} trial shifts");
     }
 
     [Theory]
