@@ -195,7 +195,8 @@ internal static class CalibrateCommand
     }
 
     /// <summary>
-    /// The lowest margin (0 to <see cref="MaxSkipGateMargin"/>, rounded up to four decimals) over the screen's levels from
+    /// The lowest margin (0 to <see cref="MaxSkipGateMargin"/>, rounded down to four decimals, so that the text at it still
+    /// skips) over the screen's levels from
     /// which the screen may send a window straight to the encoder: of the <paramref name="texts"/> the screen sends on (their
     /// margin, and whether the gate sends them on), those at or above it are sent on by the gate at least
     /// <paramref name="precision"/> of the time. <see cref="MaxSkipGateMargin"/> when no margin qualifies.

@@ -509,7 +509,9 @@ internal sealed class EnsembleContentModel : ContentModel
             sentOn = s + 1;
             if (s == 0 && SkipsGate(window, row))
             {
-                sentOn = ++s + 1;
+                // Past the gate: counted as sent on by it, and the loop goes on with the encoder.
+                s = 1;
+                sentOn = 2;
             }
         }
 
@@ -965,13 +967,14 @@ internal sealed class EnsembleContentModel : ContentModel
             {
                 var window = windows[w];
                 var chars = window.AsSpan(1 + TokenCount(window));
-                var text = new char[chars.Length];
+                var text = System.Buffers.ArrayPool<char>.Shared.Rent(chars.Length);
                 for (var i = 0; i < chars.Length; i++)
                 {
                     text[i] = (char)chars[i];
                 }
 
-                ngram.Score(text, row);
+                ngram.Score(text.AsSpan(0, chars.Length), row);
+                System.Buffers.ArrayPool<char>.Shared.Return(text);
                 _done[w] = true;
             }
 
