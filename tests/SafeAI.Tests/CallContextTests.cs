@@ -9,7 +9,12 @@ public class CallContextTests
         var seen = new List<SafeAICallContext>();
         var client = TestChatClient.Answering("ok").AsBuilder().UseSafeAI(safe => safe.AddInputCheck("capture", (ctx, _) =>
         {
-            seen.Add(ctx.CallContext);
+            // Concurrent calls add at once (AmbientScope_FlowsIntoConcurrentCallsIndependently); List<T> is not thread-safe.
+            lock (seen)
+            {
+                seen.Add(ctx.CallContext);
+            }
+
             return ValueTask.FromResult(GuardVerdict.Allow("capture"));
         })).Build();
         return (client, seen);
