@@ -207,6 +207,7 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
 
         var server = await RedisServer.StartAsync(executable);
         await using var store = new RedisRateLimitStore(new RedisRateLimitStoreOptions { Configuration = server.Configuration, KeyPrefix = "t:" + Guid.NewGuid().ToString("N") });
+        await WarmUpAsync(store);
         var model = new CountingClient();
         using var app = model.AsBuilder().UseSafeAI(safe => safe.AddRateLimiting(o =>
         {
@@ -334,6 +335,8 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
     {
         var server = fixture.Require();
         await using var store = NewStore("t:" + Guid.NewGuid().ToString("N"));
+        await WarmUpAsync(store);
+
         using var app = new CountingClient().AsBuilder().UseSafeAI(safe => safe.AddRateLimiting(o =>
         {
             o.Store = store;
@@ -361,6 +364,7 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
         var server = fixture.Require();
         var prefix = "t:" + Guid.NewGuid().ToString("N");
         await using var store = NewStore(prefix);
+        await WarmUpAsync(store, RateLimitAlgorithm.Concurrency);
         var gate = new TaskCompletionSource<ChatResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
         var holding = false;
         var model = new CountingClient { Respond = () => Volatile.Read(ref holding) ? gate.Task : Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok"))) };
@@ -398,6 +402,23 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
         Assert.Equal(GuardAction.Limit, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
         gate.SetResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "done")));
         Assert.All(await Task.WhenAll(inFlight), r => Assert.Equal(GuardAction.Allow, r.GetSafeAIResult()!.Outcome));
+    }
+
+    /// <summary>
+    /// Connects the store and loads its scripts with time to spare, through a pipeline of its own (another user). Tests
+    /// of a short <see cref="RateLimitingOptions.StoreTimeout"/> call this first: on a loaded CI machine the first call's
+    /// connect alone can take longer than 200 ms, and that call would then (correctly) be limited as StoreUnavailable.
+    /// </summary>
+    private static async Task WarmUpAsync(RedisRateLimitStore store, RateLimitAlgorithm algorithm = RateLimitAlgorithm.FixedWindow)
+    {
+        using var warm = new CountingClient().AsBuilder().UseSafeAI(safe => safe.AddRateLimiting(o =>
+        {
+            o.Store = store;
+            o.Algorithm = algorithm;
+            o.StoreTimeout = TimeSpan.FromSeconds(10);
+        })).Build();
+        var response = await warm.GetResponseAsync("hi", new ChatOptions().WithUser("warm-up"), Ct);
+        Assert.Equal(GuardAction.Allow, response.GetSafeAIResult()!.Outcome);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
