@@ -172,11 +172,13 @@ public sealed class HostingTests
             recorder.RecordCall(new CallObservation { Faulted = true });
         }
 
-        // Advance in steps until the service's periodic timer has ticked past the bucket.
+        // Advance in steps until the service's periodic timer has ticked past the bucket. The service registers its timer
+        // and evaluates on the thread pool: each step gives it up to 100 ms of real time (20 ms could pass on a loaded CI
+        // machine before an evaluation ran, and after 20 steps the calls are out of the rule's 10-minute window).
         for (var i = 0; i < 50 && !fired.Task.IsCompleted; i++)
         {
             clock.Advance(TimeSpan.FromSeconds(30));
-            await Task.Delay(20, TestContext.Current.CancellationToken);
+            await Task.WhenAny(fired.Task, Task.Delay(100, TestContext.Current.CancellationToken));
         }
 
         var e = await fired.Task.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);

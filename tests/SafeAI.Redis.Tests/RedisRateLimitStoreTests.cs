@@ -9,11 +9,16 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    /// <summary>
+    /// An app instance over <paramref name="store"/>. These tests count admissions exactly, so no call may time out: the
+    /// store timeout is far above a loaded CI machine's cold connect (an abandoned acquire's script still runs in Redis
+    /// once the connection is up, and would take a permit no call used). Tests of the timeout set their own.
+    /// </summary>
     private static IChatClient Instance(RedisRateLimitStore store, Action<RateLimitingOptions> configure, IChatClient? inner = null) =>
         (inner ?? new CountingClient()).AsBuilder().UseSafeAI(safe => safe.AddRateLimiting(o =>
         {
             o.Store = store;
-            o.StoreTimeout = TimeSpan.FromSeconds(2);
+            o.StoreTimeout = TimeSpan.FromSeconds(10);
             configure(o);
         })).Build();
 
@@ -79,13 +84,17 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
     public async Task FixedWindow_WindowEnds_PermitsReturn()
     {
         await using var store = NewStore("t:" + Guid.NewGuid().ToString("N"));
-        using var app = Instance(store, o => { o.PermitLimit = 2; o.Window = TimeSpan.FromMilliseconds(300); });
+        // The window opens at the first call's script; the third call must still fall inside it, so it is long enough for
+        // two round trips on a loaded CI machine (it was 300 ms).
+        using var app = Instance(store, o => { o.PermitLimit = 2; o.Window = TimeSpan.FromSeconds(2); });
         var user = new ChatOptions().WithUser("u");
 
         await app.GetResponseAsync("hi", user, Ct);
         await app.GetResponseAsync("hi", user, Ct);
-        Assert.Equal(GuardAction.Limit, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
-        await Task.Delay(400, Ct);
+        var limited = (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.DecisiveVerdict!.Value;
+        Assert.Equal(GuardAction.Limit, limited.Action);
+        Assert.InRange(limited.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(2));
+        await Task.Delay(limited.RetryAfter.Value + TimeSpan.FromMilliseconds(50), Ct);
         Assert.Equal(GuardAction.Allow, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
     }
 
@@ -261,6 +270,10 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
             var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
             {
                 ["SafeAI:RateLimiting:PermitLimit"] = "3",
+
+                // Not the default 250 ms: a cold connect on a loaded CI machine can take longer, and the abandoned acquire's
+                // script still runs once connected, taking a permit that no call used.
+                ["SafeAI:RateLimiting:StoreTimeout"] = "00:00:10",
                 ["SafeAI:RateLimiting:Redis:Configuration"] = server.Configuration,
                 ["SafeAI:RateLimiting:Redis:KeyPrefix"] = prefix,
             }).Build();
@@ -292,7 +305,10 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
             o.Algorithm = RateLimitAlgorithm.TokenBucket;
             o.PermitLimit = 2;
             o.TokensPerPeriod = 1;
-            o.ReplenishmentPeriod = TimeSpan.FromMilliseconds(400);
+
+            // Long enough that no token comes back between the calls that expect none (the third, and the last) on a
+            // loaded CI machine: 400 ms was two or three slow round trips.
+            o.ReplenishmentPeriod = TimeSpan.FromSeconds(2);
         });
         var user = new ChatOptions().WithUser("u");
 
@@ -300,7 +316,7 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
         await app.GetResponseAsync("hi", user, Ct);
         var limited = (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.DecisiveVerdict!.Value;
         Assert.Equal(GuardAction.Limit, limited.Action);
-        Assert.InRange(limited.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(400));
+        Assert.InRange(limited.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(2));
 
         await Task.Delay(limited.RetryAfter.Value + TimeSpan.FromMilliseconds(50), Ct);
         Assert.Equal(GuardAction.Allow, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
@@ -315,7 +331,10 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
         {
             o.Algorithm = RateLimitAlgorithm.SlidingWindow;
             o.PermitLimit = 2;
-            o.Window = TimeSpan.FromMilliseconds(600);
+
+            // Segments follow the Redis clock: the first call leaves the window two to three segments later, and the third
+            // call must come before that, which 200 ms segments did not leave room for on a loaded CI machine.
+            o.Window = TimeSpan.FromSeconds(3);
             o.SegmentsPerWindow = 3;
         });
         var user = new ChatOptions().WithUser("u");
@@ -324,7 +343,7 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
         await app.GetResponseAsync("hi", user, Ct);
         var limited = (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.DecisiveVerdict!.Value;
         Assert.Equal(RateLimitReasons.User, limited.Reason);
-        Assert.InRange(limited.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(600));
+        Assert.InRange(limited.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(3));
 
         await Task.Delay(limited.RetryAfter.Value + TimeSpan.FromMilliseconds(50), Ct);
         Assert.Equal(GuardAction.Allow, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
@@ -394,12 +413,22 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
 
         Assert.Equal(0, held);
 
-        // All ten slots are free again: ten calls held in flight are admitted, the eleventh is limited.
+        // All ten slots are free again: ten calls held in flight are admitted, the eleventh is limited. They go through a
+        // second instance of the same stage over the same store (the same Redis key) with time to spare: ten concurrent
+        // acquires within 200 ms each is a bet on the CI machine's load, and what is checked here is Redis's state.
+        using var patient = model.AsBuilder().UseSafeAI(safe => safe.AddRateLimiting(o =>
+        {
+            o.Store = store;
+            o.Algorithm = RateLimitAlgorithm.Concurrency;
+            o.PermitLimit = 10;
+            o.StoreTimeout = TimeSpan.FromSeconds(10);
+        })).Build();
         Volatile.Write(ref holding, true);
         var before = model.Calls;
-        var inFlight = Enumerable.Range(0, 10).Select(_ => app.GetResponseAsync("hi", user, Ct)).ToArray();
+        var inFlight = Enumerable.Range(0, 10).Select(_ => patient.GetResponseAsync("hi", user, Ct)).ToArray();
         await WaitUntilAsync(() => model.Calls == before + 10);
-        Assert.Equal(GuardAction.Limit, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
+        var eleventh = (await patient.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.DecisiveVerdict!.Value;
+        Assert.Equal((GuardAction.Limit, RateLimitReasons.User), (eleventh.Action, eleventh.Reason));
         gate.SetResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "done")));
         Assert.All(await Task.WhenAll(inFlight), r => Assert.Equal(GuardAction.Allow, r.GetSafeAIResult()!.Outcome));
     }

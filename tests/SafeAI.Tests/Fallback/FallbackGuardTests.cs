@@ -256,9 +256,7 @@ public class FallbackGuardTests
 #pragma warning disable xUnit1051 // The point of the test: the caller passes no token.
         var reading = ReadAllAsync(client.GetStreamingResponseAsync("hi"));
 #pragma warning restore xUnit1051
-        await Task.Delay(50, TestContext.Current.CancellationToken);
-        time.Advance(TimeSpan.FromSeconds(1));
-        var updates = await reading.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var updates = await AdvanceUntilDoneAsync(time, reading, TimeSpan.FromSeconds(1));
 
         Assert.Equal("Quick answer.", string.Concat(updates.Select(u => u.Text)));
     }
@@ -437,9 +435,7 @@ public class FallbackGuardTests
         using var client = Build(inner, o => { o.AttemptTimeout = TimeSpan.FromSeconds(5); o.Add(ChatFallback.Static("Quick answer.")); }, time);
 
         var reading = ReadAllAsync(client.GetStreamingResponseAsync("q", cancellationToken: TestContext.Current.CancellationToken));
-        await Task.Delay(50, TestContext.Current.CancellationToken);
-        time.Advance(TimeSpan.FromSeconds(5));
-        var updates = await reading.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var updates = await AdvanceUntilDoneAsync(time, reading, TimeSpan.FromSeconds(5));
 
         Assert.Equal("Quick answer.", string.Concat(updates.Select(u => u.Text)));
     }
@@ -539,6 +535,26 @@ public class FallbackGuardTests
         Assert.Contains("SafeAI:Fallback:CircuitBreaker:FailureRatio", breaker.Message, StringComparison.Ordinal);
         var message = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => new SafeAIPipelineBuilder().AddFallback(o => o.UnavailableMessage = ""));
         Assert.Contains("SafeAI:Fallback:UnavailableMessage", message.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Moves fake time on by <paramref name="step"/> (the timeout under test) until <paramref name="work"/> ends. A stream's
+    /// attempt timer may be registered a moment after reading starts: one advance after a fixed 50 ms was a guess that a
+    /// loaded CI machine could lose (the timer, registered after the advance, never fired). Once it fired, further
+    /// advances change nothing.
+    /// </summary>
+    private static async Task<T> AdvanceUntilDoneAsync<T>(FakeTimeProvider time, Task<T> work, TimeSpan step)
+    {
+        for (var i = 0; i < 100 && !work.IsCompleted; i++)
+        {
+            await Task.WhenAny(work, Task.Delay(50, TestContext.Current.CancellationToken));
+            if (!work.IsCompleted)
+            {
+                time.Advance(step);
+            }
+        }
+
+        return await work.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
     }
 
     private static async Task<List<ChatResponseUpdate>> ReadAllAsync(IAsyncEnumerable<ChatResponseUpdate> stream)
