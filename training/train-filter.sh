@@ -23,7 +23,8 @@
 #      parts (never on the test part or the sources held out whole), seed 42; deterministic.
 #   5. safeai calibrate: per-category bias so that at most 3 % of each register (chat prompts, short queries) of the
 #      benign-request calibration sample is flagged; then the gate's escalation levels, so that it sends on every
-#      calibration text the six-layer model flags (--gate-keep 1); then the screen's, the same way (--screen-keep 1),
+#      calibration text the six-layer model flags (--gate-keep 1), raised jointly as far as each such text is still sent
+#      on in some category; then the screen's, the same way (--screen-keep 1),
 #      and the margin over them from which the screen sends a window straight to the six-layer model, past the gate
 #      (the lowest at which the gate would have sent on 95 % of such calibration texts: --skip-gate-precision 0.95,
 #      the default); then the sentence windows' logit shift, so that at most 2 % of long benign texts (each

@@ -51,6 +51,7 @@ internal static class CalibrateCommand
             throw new ArgumentException($"--screen-keep must be between 0.9 and 1 (it is {screenKeep.ToString(CultureInfo.InvariantCulture)}).");
         }
 
+        var joint = !args.Flag("per-category-levels");
         var skipPrecision = args.Double("skip-gate-precision", DefaultSkipGatePrecision);
         if (skipPrecision is < 0.5 or > 1)
         {
@@ -140,8 +141,16 @@ internal static class CalibrateCommand
             alone.Remove("screen");
             alone["encoder"] = memberName;
             var (_, memberScored) = await ScoreLogitsAsync(path, alone, [sample, harmful, others], cancellationToken).ConfigureAwait(false);
-            var levels = GateLevels([.. scored.SelectMany(static x => x)], [.. memberScored.SelectMany(static x => x)], thresholds, weights, share)
-                .Select(WrittenLevel).ToArray();
+            double[][] encoderRows = [.. scored.SelectMany(static x => x)], memberRows = [.. memberScored.SelectMany(static x => x)];
+            var levels = GateLevels(encoderRows, memberRows, thresholds, weights, share);
+            // The gate's levels only (see JointLevels): the screen's low levels also let through the packed windows in which
+            // a harmful sentence is diluted by ordinary text, so that the sentence is scored alone.
+            if (joint && role == "gate")
+            {
+                levels = JointLevels(encoderRows, memberRows, thresholds, weights, levels, [.. memberScored[0], .. memberScored[2]]);
+            }
+
+            levels = [.. levels.Select(WrittenLevel)];
             var escalate = new JsonObject();
             for (var c = 0; c < names.Length; c++)
             {
@@ -153,12 +162,13 @@ internal static class CalibrateCommand
 
             member["escalate"] = escalate;
             var sent = memberScored[0].Select(row => Enumerable.Range(0, names.Length).Any(c => weights[c] != 0 && ContentModel.Sigmoid((float)row[c]) >= levels[c])).ToArray();
-            var kept = scored.SelectMany(static x => x).Zip(memberScored.SelectMany(static x => x))
+            // What counts is that a text the encoder flags is sent on to it, in whichever category.
+            var kept = encoderRows.Zip(memberRows)
                 .Where(p => Enumerable.Range(0, names.Length).Any(c => weights[c] != 0 && p.First[c] >= thresholds[c]))
-                .Select(p => Enumerable.Range(0, names.Length).Any(c => weights[c] != 0 && p.First[c] >= thresholds[c] && ContentModel.Sigmoid((float)p.Second[c]) >= levels[c]))
+                .Select(p => Enumerable.Range(0, names.Length).Any(c => weights[c] != 0 && ContentModel.Sigmoid((float)p.Second[c]) >= levels[c]))
                 .ToList();
             await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{title} ({memberName}): escalation levels {string.Join(", ", names.Select((n, c) => weights[c] == 0 ? null : $"{n} {levels[c]:G3}").Where(static x => x is not null))}.")).ConfigureAwait(false);
-            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  It sends on {(double)sent.Count(static x => x) / sent.Length:P1} of the benign calibration sample (intent-style {Share(sent, groups, 0):P1}, chat {Share(sent, groups, 1):P1}) and {(double)kept.Count(static x => x) / Math.Max(1, kept.Count):P2} of the {kept.Count} calibration texts the encoder flags (target {share:P1} per category).")).ConfigureAwait(false);
+            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  It sends on {(double)sent.Count(static x => x) / sent.Length:P1} of the benign calibration sample (intent-style {Share(sent, groups, 0):P1}, chat {Share(sent, groups, 1):P1}) and {(double)kept.Count(static x => x) / Math.Max(1, kept.Count):P2} of the {kept.Count} calibration texts the encoder flags (target {share:P1} per category{(joint && role == "gate" ? ", levels then raised jointly" : "")}).")).ConfigureAwait(false);
             return (member, [.. memberScored.SelectMany(static x => x)], levels);
         }
 
@@ -402,6 +412,119 @@ internal static class CalibrateCommand
         }
 
         return levels;
+    }
+
+    /// <summary>
+    /// Raises a gate's (or screen's) per-category escalation <paramref name="levels"/> (from <see cref="GateLevels"/>) as far
+    /// as every calibration text they send on and the encoder flags is still sent on, in some category: a window that goes on
+    /// is scored by the encoder in every category, so a text needs only one category of the gate to reach its level, not the
+    /// category it is flagged in. Per category, the lowest level is set by a few texts, which often another category sends on
+    /// anyway; where the gate's scores of a category are low on what the encoder flags in it (the screen's self-harm and
+    /// violence), the per-category level sends on a large share of benign traffic. Greedy: of the categories whose level can
+    /// rise (to the lowest score of the texts that no other category sends on, at most 0.5), the one whose rise stops the
+    /// most <paramref name="benign"/> texts (the member's logits of benign calibration texts) from being sent on rises; then
+    /// the next, until no rise stops any. A category rises at most once, since every rise leaves the others more to send on.
+    /// <c>safeai calibrate</c> raises the gate's levels so, not the screen's: the guarantee is about whole calibration texts,
+    /// and the screen's levels also decide whether a packed window's sentences are scored alone, where a harmful sentence's
+    /// scores are diluted by the ordinary text around it. Measured on the default model (sources held out whole): joint gate
+    /// levels left every figure as it was (harmful texts flagged 47.2 %, hidden after ordinary text 31.1 %) and cut the
+    /// six-layer runs on the costliest chat texts by 7 %; joint screen levels cut them further but lost 1.1 points of the
+    /// hidden harm (31.1 → 30.0 %).
+    /// </summary>
+    /// <param name="encoder">The encoder's logits (bias 0) of every calibration text.</param>
+    /// <param name="member">The member's logits (calibrated biases) of the same texts.</param>
+    /// <param name="thresholds">The encoder's per-category logit thresholds.</param>
+    /// <param name="weights">The encoder's weight per category (0: the member does not send on for that category).</param>
+    /// <param name="levels">The per-category levels to start from; not changed.</param>
+    /// <param name="benign">The member's logits of benign texts, whose sending on is the cost a rise saves.</param>
+    internal static double[] JointLevels(double[][] encoder, double[][] member, double[] thresholds, double[] weights, double[] levels, double[][] benign)
+    {
+        var categories = thresholds.Length;
+        var result = (double[])levels.Clone();
+        bool Sends(double[] row, int c) => weights[c] != 0 && ContentModel.Sigmoid((float)row[c]) >= result[c];
+
+        // The texts that must stay sent on: flagged by the encoder and sent on at the starting levels.
+        var must = new List<double[]>();
+        for (var i = 0; i < encoder.Length; i++)
+        {
+            var flagged = false;
+            var sent = false;
+            for (var c = 0; c < categories; c++)
+            {
+                flagged |= weights[c] != 0 && encoder[i][c] >= thresholds[c];
+                sent |= Sends(member[i], c);
+            }
+
+            if (flagged && sent)
+            {
+                must.Add(member[i]);
+            }
+        }
+
+        var raised = new bool[categories];
+        while (true)
+        {
+            int best = -1, bestGain = 0;
+            var bestLevel = 0.0;
+            for (var c = 0; c < categories; c++)
+            {
+                if (weights[c] == 0 || raised[c] || result[c] >= 0.5)
+                {
+                    continue;
+                }
+
+                // The highest level at which c still sends on every text that only c sends on.
+                var level = 0.5;
+                foreach (var row in must)
+                {
+                    var other = false;
+                    for (var o = 0; o < categories && !other; o++)
+                    {
+                        other = o != c && Sends(row, o);
+                    }
+
+                    if (!other)
+                    {
+                        level = Math.Min(level, ContentModel.Sigmoid((float)row[c]));
+                    }
+                }
+
+                if (level <= result[c])
+                {
+                    continue;
+                }
+
+                // The benign texts that c alone sends on and that the rise stops.
+                var gain = 0;
+                foreach (var row in benign)
+                {
+                    var score = ContentModel.Sigmoid((float)row[c]);
+                    if (score >= result[c] && score < level)
+                    {
+                        var other = false;
+                        for (var o = 0; o < categories && !other; o++)
+                        {
+                            other = o != c && Sends(row, o);
+                        }
+
+                        gain += other ? 0 : 1;
+                    }
+                }
+
+                if (gain > bestGain)
+                {
+                    (best, bestGain, bestLevel) = (c, gain, level);
+                }
+            }
+
+            if (best < 0)
+            {
+                return result;
+            }
+
+            result[best] = bestLevel;
+            raised[best] = true;
+        }
     }
 
     /// <summary>

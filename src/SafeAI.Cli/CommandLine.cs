@@ -126,7 +126,7 @@ internal static class CommandLine
             "calibrate",
             """
             safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.03] [--gate-keep 0.995] [--screen-keep 0.99]
-                              [--long-benign-rate 0.02] [--skip-gate-precision 0.95]
+                              [--long-benign-rate 0.02] [--skip-gate-precision 0.95] [--per-category-levels]
               Sets each category's bias of an ensemble model so that, at the default threshold 0.5, at most the given share
               of the benign-request calibration sample is flagged by any category (the description is rewritten). When the
               ensemble has a "gate" or a "screen", also sets their escalation levels; when it has "sentences", the logit shift
@@ -139,9 +139,12 @@ internal static class CommandLine
                                        windows (default 0.02)
               --skip-gate-precision 0.5 to 1  of the calibration texts the screen sends straight to the encoder, the share the
                                        gate would have sent on anyway (default 0.95)
+              --per-category-levels    keep each category's gate level where its own keep share puts it; by default the
+                                       gate's levels are then raised jointly, as far as every calibration text the encoder
+                                       flags (and the gate sent on) is still sent on in some category
             """,
             ["model", "data", "benign-rate", "gate-keep", "screen-keep", "long-benign-rate", "skip-gate-precision"],
-            []),
+            ["per-category-levels"]),
         ["bias"] = new("bias", BiasCommand.Help, ["input", "groups", "set", "report", "json", "max-gap", "model", "threshold"], []),
         ["evaluate"] = new("evaluate", EvaluateCommand.Help, ["config", "dataset", "report", "json", "gate", "bias", "answers", "concurrency"], []),
         ["system-card"] = new("system-card", SystemCardCommand.Help, ["config", "evaluation", "bias", "uses", "markdown", "html", "name"], []),

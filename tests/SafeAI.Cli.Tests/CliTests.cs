@@ -484,6 +484,68 @@ public sealed class CliTests : IDisposable
         Assert.Equal(0.5, CalibrateCommand.GateLevels([[2, 0]], [[-4, 0]], [1, 1], [0, 1], 1)[0]); // no encoder weight: no level of its own
     }
 
+    private static double Sig(double logit) => ContentModel.Sigmoid((float)logit);
+
+    [Fact]
+    public void JointLevels_ACategoryRisesWhereAnotherSendsItsLowestTextOn()
+    {
+        // Logits; the encoder flags at 0. Category 2 has no encoder weight.
+        double[][] encoder = [[1, -9, -9], [1, -9, -9], [-9, 1, -9]];
+        double[][] member =
+        [
+            [-4, 2, 0],  // A, flagged in 0: category 0's lowest (0.018), but category 1 sends it on (0.88)
+            [-1, -6, 0], // B, flagged in 0: only category 0 sends it on, at sigmoid(-1)
+            [-6, -2, 0], // C, flagged in 1: category 1's lowest
+        ];
+        double[] thresholds = [0, 0, 0];
+        double[] weights = [1, 1, 0];
+        var levels = CalibrateCommand.GateLevels(encoder, member, thresholds, weights, keep: 1);
+        Assert.Equal([Sig(-4), Sig(-2), 0.5], levels);
+        double[][] benign = [[-2, -5, 3], [-3, -5, 0], [-0.5, -5, 0]]; // two that category 0 alone sends on below sigmoid(-1)
+
+        var joint = CalibrateCommand.JointLevels(encoder, member, thresholds, weights, levels, benign);
+
+        Assert.Equal([Sig(-1), Sig(-2), 0.5], joint); // category 0 up to B; category 1 held by C; category 2 untouched
+        Assert.Equal([Sig(-4), Sig(-2), 0.5], levels); // the input is not changed
+        Assert.All(member, row => Assert.True(row[0] >= -1 || row[1] >= -2)); // every flagged text is still sent on
+    }
+
+    [Fact]
+    public void JointLevels_OfTwoCategoriesSharingTheLowestText_TheOneThatStopsMoreBenignTextsRises()
+    {
+        double[][] encoder = [[1, 1], [1, -9], [-9, 1]];
+        double[][] member = [[-4, -4], [0, -9], [-9, 0]]; // the first text is each category's lowest; only one may rise
+        double[] thresholds = [0, 0];
+        double[] weights = [1, 1];
+        var levels = CalibrateCommand.GateLevels(encoder, member, thresholds, weights, keep: 1);
+        Assert.Equal([Sig(-4), Sig(-4)], levels);
+
+        double[][] benign = [[-2, -9], [-2.5, -9], [-3, -9], [-9, -2]]; // category 0 alone sends on three, category 1 one
+        Assert.Equal([0.5, Sig(-4)], CalibrateCommand.JointLevels(encoder, member, thresholds, weights, levels, benign));
+
+        benign = [[-9, -2], [-9, -2.5], [-9, -3], [-2, -9]];
+        Assert.Equal([Sig(-4), 0.5], CalibrateCommand.JointLevels(encoder, member, thresholds, weights, levels, benign));
+    }
+
+    [Fact]
+    public void JointLevels_NoBenignTextToStop_OrNoRoom_LevelsStay()
+    {
+        double[][] encoder = [[1, 1], [1, -9]];
+        double[][] member = [[-4, 3], [-1, -9]];
+        double[] levels = [Sig(-4), Sig(3) > 0.5 ? 0.5 : Sig(3)];
+
+        // Category 0 could rise to sigmoid(-1), but no benign text lies below it.
+        Assert.Equal(levels, CalibrateCommand.JointLevels(encoder, member, [0, 0], [1, 1], levels, [[-0.5, -9], [-9, -9]]));
+
+        // Category 0 alone sends on its lowest text: no room to rise, whatever it would save.
+        double[][] alone = [[-4, -9], [-1, -9]];
+        Assert.Equal([Sig(-4), 0.5], CalibrateCommand.JointLevels(encoder, alone, [0, 0], [1, 1], [Sig(-4), 0.5], [[-3, -9], [-2, -9]]));
+
+        // A text the starting levels already keep back (keep below 1) may stay kept back: it does not hold a level down.
+        double[][] kept = [[-8, -9], [-1, -9]];
+        Assert.Equal([Sig(-1), 0.5], CalibrateCommand.JointLevels(encoder, kept, [0, 0], [1, 1], [Sig(-2), 0.5], [[-1.5, -9]]));
+    }
+
     [Theory]
     [InlineData(0.27345, 0.2734)] // rounded down, not to the nearest (0.2735 would keep back a text scoring 0.27345)
     [InlineData(0.99999, 0.9999)]
