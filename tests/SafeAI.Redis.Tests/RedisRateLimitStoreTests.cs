@@ -387,13 +387,13 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
         var gate = new TaskCompletionSource<ChatResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
         var holding = false;
         var model = new CountingClient { Respond = () => Volatile.Read(ref holding) ? gate.Task : Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok"))) };
-        using var app = model.AsBuilder().UseSafeAI(safe => safe.AddRateLimiting(o =>
+        void Limits(RateLimitingOptions o)
         {
-            o.Store = store;
             o.Algorithm = RateLimitAlgorithm.Concurrency;
             o.PermitLimit = 10;
-            o.StoreTimeout = TimeSpan.FromMilliseconds(200);
-        })).Build();
+        }
+
+        using var app = Instance(store, o => { Limits(o); o.StoreTimeout = TimeSpan.FromMilliseconds(200); }, model);
         var user = new ChatOptions().WithUser("u");
         Assert.Equal(GuardAction.Allow, (await app.GetResponseAsync("hi", user, Ct)).GetSafeAIResult()!.Outcome);
 
@@ -416,13 +416,7 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
         // All ten slots are free again: ten calls held in flight are admitted, the eleventh is limited. They go through a
         // second instance of the same stage over the same store (the same Redis key) with time to spare: ten concurrent
         // acquires within 200 ms each is a bet on the CI machine's load, and what is checked here is Redis's state.
-        using var patient = model.AsBuilder().UseSafeAI(safe => safe.AddRateLimiting(o =>
-        {
-            o.Store = store;
-            o.Algorithm = RateLimitAlgorithm.Concurrency;
-            o.PermitLimit = 10;
-            o.StoreTimeout = TimeSpan.FromSeconds(10);
-        })).Build();
+        using var patient = Instance(store, Limits, model);
         Volatile.Write(ref holding, true);
         var before = model.Calls;
         var inFlight = Enumerable.Range(0, 10).Select(_ => patient.GetResponseAsync("hi", user, Ct)).ToArray();
