@@ -442,6 +442,18 @@ internal static class CalibrateCommand
         var categories = thresholds.Length;
         var result = (double[])levels.Clone();
         bool Sends(double[] row, int c) => weights[c] != 0 && ContentModel.Sigmoid((float)row[c]) >= result[c];
+        bool OtherSends(double[] row, int c)
+        {
+            for (var o = 0; o < categories; o++)
+            {
+                if (o != c && Sends(row, o))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
 
         // The texts that must stay sent on: flagged by the encoder and sent on at the starting levels.
         var must = new List<double[]>();
@@ -477,13 +489,7 @@ internal static class CalibrateCommand
                 var level = 0.5;
                 foreach (var row in must)
                 {
-                    var other = false;
-                    for (var o = 0; o < categories && !other; o++)
-                    {
-                        other = o != c && Sends(row, o);
-                    }
-
-                    if (!other)
+                    if (!OtherSends(row, c))
                     {
                         level = Math.Min(level, ContentModel.Sigmoid((float)row[c]));
                     }
@@ -499,15 +505,9 @@ internal static class CalibrateCommand
                 foreach (var row in benign)
                 {
                     var score = ContentModel.Sigmoid((float)row[c]);
-                    if (score >= result[c] && score < level)
+                    if (score >= result[c] && score < level && !OtherSends(row, c))
                     {
-                        var other = false;
-                        for (var o = 0; o < categories && !other; o++)
-                        {
-                            other = o != c && Sends(row, o);
-                        }
-
-                        gain += other ? 0 : 1;
+                        gain++;
                     }
                 }
 
