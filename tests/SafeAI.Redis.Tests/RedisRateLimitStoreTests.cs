@@ -434,12 +434,7 @@ public class RedisRateLimitStoreTests(RedisFixture fixture) : IClassFixture<Redi
     /// </summary>
     private static async Task WarmUpAsync(RedisRateLimitStore store, RateLimitAlgorithm algorithm = RateLimitAlgorithm.FixedWindow)
     {
-        using var warm = new CountingClient().AsBuilder().UseSafeAI(safe => safe.AddRateLimiting(o =>
-        {
-            o.Store = store;
-            o.Algorithm = algorithm;
-            o.StoreTimeout = TimeSpan.FromSeconds(10);
-        })).Build();
+        using var warm = Instance(store, o => o.Algorithm = algorithm);
         var response = await warm.GetResponseAsync("hi", new ChatOptions().WithUser("warm-up"), Ct);
         Assert.Equal(GuardAction.Allow, response.GetSafeAIResult()!.Outcome);
     }
