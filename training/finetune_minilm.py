@@ -146,6 +146,43 @@ def load_minilm(model, path, keep=tuple(range(LAYERS))):
     model.load_state_dict(sd)
 
 
+def load_exported(model, path):
+    """Copies every trained weight from an ONNX file this script exported (fp32) or quantize_onnx.py wrote (int8 weights,
+    dequantised here: one scale per output column), e.g. the shipped model, so that a fine-tune can go on from it. The
+    word-piece table is not read: it is never trained, so the one load_minilm put there is the same."""
+    g = onnx.load(path).graph
+    init = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    sd = model.state_dict()
+
+    def put(name, array):
+        a = torch.from_numpy(np.array(array, dtype=np.float32))
+        assert sd[name].shape == a.shape, (name, sd[name].shape, a.shape)
+        sd[name].copy_(a)
+
+    for name in sd:
+        if name != "word.weight" and name in init:
+            put(name, init[name])
+    found = 0
+    for n in g.node:
+        # A Linear's weight: "/layers.0/q/MatMul_output_0" is the product with layers.0.q.weight (stored transposed).
+        if n.output[0].endswith("/MatMul_output_0") and n.op_type in ("MatMul", "DynamicQuantizeMatMul"):
+            name = n.output[0][1:-len("/MatMul_output_0")].replace("/", ".") + ".weight"
+            if name not in sd:
+                continue
+            if n.op_type == "MatMul":
+                w = init[n.input[1]]
+            else:
+                w = init[n.input[1]].astype(np.float32) * init[n.input[2]][None, :]
+            put(name, w.T)
+            found += 1
+    expected = sum(1 for name in sd if name.startswith("layers.") and name.endswith(("q.weight", "k.weight", "v.weight",
+                                                                                       "o.weight", "up.weight",
+                                                                                       "down.weight")))
+    if found != expected:
+        raise ValueError(f"{path}: found {found} of the {expected} layer weights (is it a classifier of as many layers?)")
+    model.load_state_dict(sd)
+
+
 def read_corpus(path):
     rows = []
     with open(path, encoding="utf-8") as f:
@@ -155,9 +192,9 @@ def read_corpus(path):
     return rows
 
 
-def epoch_examples(train, rng, budget_scale=1.0):
+def epoch_examples(train, rng, budget_scale=1.0, repeats=None):
     """One epoch: each (source, labels) group sampled down to its budget (times budget_scale), rare categories
-    repeated, shuffled."""
+    repeated, the sources in repeats (source: K) added K times more in full, shuffled."""
     groups = {}
     for r in train:
         groups.setdefault((r["source"], ",".join(sorted(r["labels"]))), []).append(r)
@@ -169,10 +206,13 @@ def epoch_examples(train, rng, budget_scale=1.0):
         repeat = max([RARE_REPEAT.get(l, 1) for l in chosen[0]["labels"]] + [1])
         for r in chosen:
             w = r.get("weight", 1.0)
-            out.extend([(r["ids"], r["labels"], w)] * repeat)
+            out.extend([(r["ids"], r["labels"], w, r["source"])] * repeat)
             # Long jailbreaks: their tail window carries the payload as often as the head.
             if r.get("tail") and "prompt_injection" in r["labels"]:
-                out.append((r["tail"], r["labels"], w))
+                out.append((r["tail"], r["labels"], w, r["source"]))
+    for source, k in sorted((repeats or {}).items()):
+        out.extend((r["ids"], r["labels"], r.get("weight", 1.0), source) for r in train if r["source"] == source
+                   for _ in range(k))
     rng.shuffle(out)
     return out
 
@@ -187,7 +227,7 @@ def in_context(examples, train, share, window, rng):
     """
     pool = [r["ids"][1:-1] for r in train if not r["labels"] and len(r["ids"]) >= 10]
     out = []
-    for ids, labels, w in examples:
+    for ids, labels, w, source in examples:
         body = ids[1:-1]
         if pool and len(ids) <= window // 2 and rng.random() < share:
             context = rng.choice(pool)
@@ -196,7 +236,7 @@ def in_context(examples, train, share, window, rng):
                 ids = [ids[0]] + context[-room:] + body + [ids[-1]]
             else:
                 ids = [ids[0]] + body + context[:room] + [ids[-1]]
-        out.append((ids, labels, w))
+        out.append((ids, labels, w, source))
     return out
 
 
@@ -211,21 +251,24 @@ def batches(examples, size, rng):
     return result
 
 
-def tensors(batch, device="cpu"):
+def tensors(batch, device="cpu", anchored=None):
+    """Token ids, mask, segment ids, label matrix, row weights and, with anchored (a set of sources), whether each row's
+    source is one of them."""
     t = max(len(e[0]) for e in batch)
     ids = torch.zeros((len(batch), t), dtype=torch.long)
     mask = torch.zeros((len(batch), t), dtype=torch.long)
     y = torch.zeros((len(batch), len(CATEGORIES)))
     w = torch.zeros(len(batch))
-    for i, (tok, labels, weight) in enumerate(batch):
+    keep = torch.tensor([1.0 if anchored is not None and e[3] in anchored else 0.0 for e in batch])
+    for i, (tok, labels, weight, _) in enumerate(batch):
         ids[i, :len(tok)] = torch.tensor(tok)
         mask[i, :len(tok)] = 1
         for l in labels:
             if l in CATEGORIES:
                 y[i, CATEGORIES.index(l)] = 1
         w[i] = weight
-    ids, mask, y, w = ids.to(device), mask.to(device), y.to(device), w.to(device)
-    return ids, mask, torch.zeros_like(ids), y, w
+    ids, mask, y, w, keep = ids.to(device), mask.to(device), y.to(device), w.to(device), keep.to(device)
+    return ids, mask, torch.zeros_like(ids), y, w, keep
 
 
 def save(model, path):
@@ -283,6 +326,20 @@ def main():
     ap.add_argument("--warmup-steps", type=int, default=0,
                     help="linear warm-up steps (0: 6 %% of the planned steps); a run cut by --max-minutes keeps the "
                          "warm-up of its plan, so repeating it with --max-steps needs this to match")
+    ap.add_argument("--init", help="start from this model instead of MiniLM: a checkpoint.pt of this script, or an ONNX "
+                                   "file it exported or quantize_onnx.py wrote (int8 weights are dequantised)")
+    ap.add_argument("--exclude-sources", default="",
+                    help="comma-separated sources whose rows are left out of training (e.g. texts added after a base model)")
+    ap.add_argument("--repeat-source", action="append", default=[], metavar="SOURCE=K",
+                    help="every training row of SOURCE goes into each epoch K times more (on top of its budget and "
+                         "rare-category repeats); may be given several times")
+    ap.add_argument("--anchor", help="a six-layer model (checkpoint.pt or ONNX, as --init) whose outputs the rows of every "
+                                     "source not named by --repeat-source keep close to (learning without forgetting)")
+    ap.add_argument("--anchor-weight", type=float, default=0.5,
+                    help="with --anchor: weight of its outputs in those rows' targets, 0..1")
+    ap.add_argument("--teach", default="",
+                    help="with --anchor: comma-separated categories the --repeat-source rows teach; their other "
+                         "categories' targets are the anchor's outputs (default: all categories are taught)")
     ap.add_argument("--no-export", action="store_true",
                     help="write checkpoint.pt only (export later with --export-only, e.g. on another machine)")
     args = ap.parse_args()
@@ -305,10 +362,25 @@ def main():
     rng = random.Random(args.seed)
     os.makedirs(args.output, exist_ok=True)
 
+    excluded = {x for x in args.exclude_sources.split(",") if x}
+    repeats = {}
+    for item in args.repeat_source:
+        source, _, k = item.partition("=")
+        if not source or not k.isdigit() or int(k) < 1:
+            ap.error("--repeat-source: SOURCE=K with K a whole number above 0")
+        repeats[source] = int(k)
     rows = read_corpus(args.corpus)
-    train = [r for r in rows if r["part"] == "train"]
+    train = [r for r in rows if r["part"] == "train" and r["source"] not in excluded]
+    missing = [s for s in repeats if not any(r["source"] == s for r in train)]
+    if missing:
+        ap.error(f"--repeat-source: no training rows of {', '.join(missing)}")
     model = Classifier(len(keep), args.pooling)
     load_minilm(model, args.minilm, keep)
+    if args.init and not args.export_only:
+        if args.init.endswith(".onnx"):
+            load_exported(model, args.init)
+        else:
+            model.load_state_dict(torch.load(args.init, map_location="cpu"))
     teachers = []
     if args.teacher and not args.export_only:
         for path in args.teacher.split(","):
@@ -316,6 +388,24 @@ def main():
             t.load_state_dict(torch.load(path, map_location="cpu"))
             teachers.append(t.to(device).eval())
     teacher = teachers[0] if teachers else None
+    anchor, anchored_sources = None, None
+    if args.anchor and not args.export_only:
+        if not repeats or not 0.0 <= args.anchor_weight <= 1.0:
+            ap.error("--anchor: needs --repeat-source, and --anchor-weight between 0 and 1")
+        anchor = Classifier()
+        load_minilm(anchor, args.minilm)
+        if args.anchor.endswith(".onnx"):
+            load_exported(anchor, args.anchor)
+        else:
+            anchor.load_state_dict(torch.load(args.anchor, map_location="cpu"))
+        anchor = anchor.to(device).eval()
+        anchored_sources = {r["source"] for r in train} - set(repeats)
+    taught = None
+    if args.teach:
+        names = [c for c in args.teach.split(",") if c]
+        if anchor is None or any(c not in CATEGORIES for c in names):
+            ap.error(f"--teach: needs --anchor, and categories among {', '.join(CATEGORIES)}")
+        taught = torch.tensor([1.0 if c in names else 0.0 for c in CATEGORIES], device=device)
     if args.export_only:
         model.load_state_dict(torch.load(os.path.join(args.output, "checkpoint.pt"), map_location="cpu"))
         export(model, os.path.join(args.output, "classifier-fp32.onnx"))
@@ -325,9 +415,9 @@ def main():
 
     # A separate generator for the context, so that with --context-share 0 the plan is the one earlier runs used.
     context_rng = random.Random(args.seed + 1)
-    plan = [batches(in_context(epoch_examples(train, rng, args.budget_scale), train, args.context_share,
+    plan = [batches(in_context(epoch_examples(train, rng, args.budget_scale, repeats), train, args.context_share,
                                args.context_window, context_rng)
-                    if args.context_share > 0 else epoch_examples(train, rng, args.budget_scale), args.batch, rng)
+                    if args.context_share > 0 else epoch_examples(train, rng, args.budget_scale, repeats), args.batch, rng)
             for _ in range(args.epochs)]
     model.to(device)
     total = sum(len(p) for p in plan)
@@ -350,6 +440,11 @@ def main():
            "train_rows": len(train), "steps": total, "warmup_steps": warmup,
            "examples_per_epoch": [sum(len(b) for b in p) for p in plan],
            "layers": list(keep),
+           **({"init": os.path.basename(args.init)} if args.init else {}),
+           **({"exclude_sources": sorted(excluded)} if excluded else {}),
+           **({"repeat_source": repeats} if repeats else {}),
+           **({"anchor": os.path.basename(args.anchor), "anchor_weight": args.anchor_weight} if anchor is not None else {}),
+           **({"teach": args.teach.split(",")} if taught is not None else {}),
            "teacher": (os.path.basename(args.teacher) if len(teachers) == 1 else args.teacher.split(","))
            if teacher else None,
            **({"pooling": args.pooling} if args.pooling != "mean" else {}),
@@ -376,7 +471,7 @@ def main():
                     print(f"--max-minutes: {total} steps do not fit, cut to {fits}", flush=True)
                     log["planned_steps"] = total
                     total = log["steps"] = max(fits, 201)
-            ids, mask, types, y, w = tensors(batch, device)
+            ids, mask, types, y, w, anchored_rows = tensors(batch, device, anchored_sources)
             pooled = model.pooled(ids, mask, types)
             logits = model.head(model.drop(pooled))
             if teacher is not None:
@@ -387,6 +482,16 @@ def main():
                         soft = soft + torch.sigmoid(other(ids, mask, types))
                     soft = soft / len(teachers)
                 y = (1.0 - args.distill) * y + args.distill * soft
+            if anchor is not None:
+                # Rows of the sources not repeated keep close to the anchor's outputs: what the fine-tune adds should
+                # not move the rest.
+                with torch.no_grad():
+                    held = torch.sigmoid(anchor(ids, mask, types))
+                mix = args.anchor_weight * anchored_rows[:, None]
+                if taught is not None:
+                    # The repeated sources teach only the --teach categories; their other targets are the anchor's.
+                    mix = torch.maximum(mix, (1.0 - anchored_rows[:, None]) * (1.0 - taught[None, :]))
+                y = (1.0 - mix) * y + mix * held
             loss = (F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(1) * w).sum() / w.sum()
             if teacher is not None and args.match_pooled > 0:
                 loss = loss + args.match_pooled * (1.0 - F.cosine_similarity(pooled, teacher_pooled, dim=1)).mean()

@@ -62,13 +62,13 @@ safeai corpus --data "$data" --output "$work/corpus.jsonl"
 
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
   --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/run" \
-  --epochs 1 --max-steps 1100 --threads 1 --seed 42
+  --epochs 1 --max-steps 1100 --threads 1 --seed 42 --exclude-sources threat_statements
 $py "$repo/training/quantize_onnx.py" "$work/run/classifier-fp32.onnx" "$model_dir/model.onnx"
 cp "$work/run/training-log.json" "$repo/docs/model/training-log.json"
 
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
   --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/gate" \
-  --epochs 2 --max-steps 2200 --threads 1 --seed 42 \
+  --epochs 2 --max-steps 2200 --threads 1 --seed 42 --exclude-sources threat_statements \
   --layers 0,2,4 --teacher "$work/run/checkpoint.pt" --distill 0.5 --match-pooled 1.0
 $py "$repo/training/quantize_onnx.py" "$work/gate/classifier-fp32.onnx" "$model_dir/gate-model.onnx"
 cp "$work/gate/training-log.json" "$repo/docs/model/gate-training-log.json"
@@ -79,8 +79,10 @@ cp "$work/ngram/ngram-weights.bin.gz" "$model_dir/ensemble-ngram-weights.bin.gz"
 sed 's/"ngram-weights.bin.gz"/"ensemble-ngram-weights.bin.gz"/' "$work/ngram/safeai-model.json" > "$model_dir/ensemble-ngram.json"
 
 # A first calibration of the new members, for the gate's escalation levels: the screen's training windows whose gate
-# probability reaches them weigh 4x. The screen's own levels are set again at the end, once it is trained.
-safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 1
+# probability reaches them weigh 4x. The screen's own levels are set again at the end, once it is trained. The levels
+# are per category here (as for the shipped screen).
+safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 1 \
+  --per-category-levels
 # In the order of the gate's labels, which is the order of the targets that safeai windows writes.
 levels=$($py -c 'import json, sys; d, g = (json.load(open(p)) for p in sys.argv[1:3])
 labels = [g["labels"][k] for k in sorted(g["labels"], key=int)]
