@@ -119,14 +119,14 @@ internal static class CommandLine
             """ + InvalidLinesHelp,
             ["input", "output", "types", "regions", "on-invalid", "eval", "markdown"],
             []),
-        ["windows"] = new("windows", WindowsCommand.Help, ["model", "teacher", "data", "output", "per-group", "seed"], []),
+        ["windows"] = new("windows", WindowsCommand.Help, ["model", "teacher", "data", "output", "per-group", "seed"], ["threat-statements"]),
         ["monitor"] = MonitorCommand.Spec,
         ["incident"] = IncidentCommand.Spec,
         ["calibrate"] = new(
             "calibrate",
             """
             safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.03] [--gate-keep 0.995] [--screen-keep 0.99]
-                              [--long-benign-rate 0.02] [--skip-gate-precision 0.95] [--per-category-levels]
+                              [--long-benign-rate 0.02] [--skip-gate-precision 0.95] [--per-category-levels] [--threat-statements]
               Sets each category's bias of an ensemble model so that, at the default threshold 0.5, at most the given share
               of the benign-request calibration sample is flagged by any category (the description is rewritten). When the
               ensemble has a "gate" or a "screen", also sets their escalation levels; when it has "sentences", the logit shift
@@ -142,9 +142,11 @@ internal static class CommandLine
               --per-category-levels    keep each category's gate level where its own keep share puts it; by default the
                                        gate's levels are then raised jointly, as far as every calibration text the encoder
                                        flags (and the gate sent on) is still sent on in some category
+              --threat-statements      add the calibration part of the tool's hand-written threat statements (for a model
+                                       fine-tuned on them: training/experiments/threat-statements)
             """,
             ["model", "data", "benign-rate", "gate-keep", "screen-keep", "long-benign-rate", "skip-gate-precision"],
-            ["per-category-levels"]),
+            ["per-category-levels", "threat-statements"]),
         ["bias"] = new("bias", BiasCommand.Help, ["input", "groups", "set", "report", "json", "max-gap", "model", "threshold"], []),
         ["evaluate"] = new("evaluate", EvaluateCommand.Help, ["config", "dataset", "report", "json", "gate", "bias", "answers", "concurrency"], []),
         ["system-card"] = new("system-card", SystemCardCommand.Help, ["config", "evaluation", "bias", "uses", "markdown", "html", "name"], []),

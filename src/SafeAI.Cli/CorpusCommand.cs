@@ -10,6 +10,8 @@ namespace SafeAI.Cli;
 /// fine-tuning script reads them: one JSON line per text with its labels, source, part (train, calib, test, heldout-source,
 /// convabuse-test) and the token ids of its first window exactly as the filter's encoder tier sees it at run time
 /// (normalised, BERT word pieces of the MiniLM vocabulary, framed by [CLS] and [SEP]); long texts also give their last window.
+/// After the shared corpora come the tool's threat statements (<see cref="SharedCorpus.LoadThreatStatements"/>), which the
+/// default model's fine-tunes leave out (<c>finetune_minilm.py --exclude-sources threat_statements</c>).
 /// </summary>
 internal static class CorpusCommand
 {
@@ -57,6 +59,12 @@ internal static class CorpusCommand
             }
 
             foreach (var row in rows)
+            {
+                await WriteAsync(row, DataSplit.PartName(row.Source, row.Text)).ConfigureAwait(false);
+            }
+
+            // After the shared corpora, so that a fine-tune that leaves them out reads the same rows in the same order.
+            foreach (var row in SharedCorpus.LoadThreatStatements())
             {
                 await WriteAsync(row, DataSplit.PartName(row.Source, row.Text)).ConfigureAwait(false);
             }

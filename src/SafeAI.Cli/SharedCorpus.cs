@@ -271,13 +271,28 @@ internal static partial class SharedCorpus
     }
 
     /// <summary>The hand-written seed texts embedded in the tool (source <c>seed</c>, weight <see cref="SeedWeight"/>).</summary>
-    public static List<LabelledText> LoadSeed()
+    public static List<LabelledText> LoadSeed() => LoadResource("seed.jsonl", "seed");
+
+    /// <summary>
+    /// Hand-written threats of violence stated as threats ("I will ..."), not asked as requests, and ordinary texts that use
+    /// the same words in a harmless sense ("I'll shoot you an email"), written for this project (source
+    /// <c>threat_statements</c>, weight <see cref="SeedWeight"/>). Not part of <see cref="Load"/>, so the evaluation by
+    /// source is unchanged. <c>safeai corpus</c> writes them (split by text hash like the rest; the default model's
+    /// fine-tunes leave them out); <c>safeai calibrate --threat-statements</c> and <c>safeai windows --threat-statements</c>
+    /// add them, for a model fine-tuned on them (training/experiments/threat-statements).
+    /// </summary>
+    public static List<LabelledText> LoadThreatStatements() => LoadResource("threat-statements.jsonl", ThreatStatementsSource);
+
+    /// <summary>The source name of <see cref="LoadThreatStatements"/>.</summary>
+    public const string ThreatStatementsSource = "threat_statements";
+
+    private static List<LabelledText> LoadResource(string file, string source)
     {
-        using var stream = typeof(SharedCorpus).Assembly.GetManifestResourceStream("SafeAI.Cli.Seed.seed.jsonl")
-            ?? throw new InvalidOperationException("The seed texts are missing from the tool's resources.");
+        using var stream = typeof(SharedCorpus).Assembly.GetManifestResourceStream("SafeAI.Cli.Seed." + file)
+            ?? throw new InvalidOperationException($"The texts of {file} are missing from the tool's resources.");
         using var reader = new StreamReader(stream);
         var lines = reader.ReadToEnd().Split('\n');
-        return [.. LabelledData.ReadJsonl(lines, "seed.jsonl").Select(e => e with { Source = "seed", Weight = SeedWeight })];
+        return [.. LabelledData.ReadJsonl(lines, file).Select(e => e with { Source = source, Weight = SeedWeight })];
     }
 
     public const double SeedWeight = 4;

@@ -9,18 +9,20 @@ namespace SafeAI.Cli;
 /// <c>safeai windows --model folder/safeai-model.json --teacher folder/gate-classifier.json --data ../shared/data --output
 /// windows.jsonl</c>: the training set of an ensemble's screen. The shared corpora's training part (never the calibration
 /// or test parts, never the sources held out whole), at most <c>--per-group</c> texts of each source and class, is cut into
-/// windows exactly as the ensemble cuts them at run time (its packed windows; not the sentences it also scores alone); each window is written as one JSON line with its source, its
+/// windows exactly as the ensemble cuts them at run time (with <c>--threat-statements</c>, also the training part of
+/// <see cref="SharedCorpus.LoadThreatStatements"/>) (its packed windows; not the sentences it also scores alone); each window is written as one JSON line with its source, its
 /// framed token ids and the teacher's probability per category (the soft targets the screen learns).
 /// </summary>
 internal static class WindowsCommand
 {
     internal const string Help = """
-        safeai windows --model folder/safeai-model.json --teacher folder/gate-classifier.json --data ../shared/data --output windows.jsonl [--per-group 1200] [--seed 7]
+        safeai windows --model folder/safeai-model.json --teacher folder/gate-classifier.json --data ../shared/data --output windows.jsonl [--per-group 1200] [--seed 7] [--threat-statements]
           Writes the windows of the shared corpora's training part as the ensemble cuts them, one JSON line each (source,
           benign, framed token ids, the teacher's probability per category): what training/train_screen.py distils the
           default model's screen from (training/train-filter.sh).
           --teacher      a sequence-classifier description with the ensemble's tokenizer (the default model's gate)
           --per-group    the most texts of one source and class, chosen with --seed (default 1200)
+          --threat-statements  add the whole training part of the tool's hand-written threat statements
         """;
 
     public static async Task<int> RunAsync(Arguments args, TextWriter console, CancellationToken cancellationToken)
@@ -56,6 +58,13 @@ internal static class WindowsCommand
             .OrderBy(static g => g.Key.Source, StringComparer.Ordinal).ThenBy(static g => g.Key.IsBenign)
             .SelectMany(g => g.OrderBy(static e => DataSplit.Key(e.Text), StringComparer.Ordinal).Select(e => (e, r: random.Next())).OrderBy(static p => p.r).Take(perGroup).Select(static p => p.e))
             .ToList();
+
+        if (args.Flag("threat-statements"))
+        {
+            // Their training part, whole, after the shared corpora's sample (which they leave as it was): a screen for a
+            // model fine-tuned on them must pass on the threats it learnt.
+            texts.AddRange(SharedCorpus.LoadThreatStatements().Where(static e => DataSplit.PartName(e.Source, e.Text) == "train"));
+        }
         string[] categories = [.. teacher.Categories];
         var count = 0;
         var temp = output + ".tmp";

@@ -451,6 +451,19 @@ public sealed class CliTests : IDisposable
         var rows = lines.Select(static l => JsonDocument.Parse(l).RootElement).ToList();
         double Mean(bool benign) => rows.Where(r => r.GetProperty("benign").GetBoolean() == benign).Average(static r => r.GetProperty("targets").EnumerateArray().Max(static t => t.GetDouble()));
         Assert.True(Mean(benign: false) > Mean(benign: true) + 0.1, $"harmful {Mean(false):F3}, benign {Mean(true):F3}");
+        Assert.DoesNotContain(rows, static r => r.GetProperty("source").GetString() == SharedCorpus.ThreatStatementsSource);
+
+        // --threat-statements: the same sample first, then the whole training part of the threat statements.
+        var withThreats = Path.Combine(_dir, "windows3.jsonl");
+        var (threatCode, _, threatErrors) = await RunAsync("windows", "--model", Path.Combine(model, "safeai-model.json"), "--teacher", Path.Combine(model, "gate-classifier.json"), "--data", folder, "--output", withThreats, "--per-group", "2", "--threat-statements");
+        Assert.True(threatCode == 0, threatErrors);
+        var threatLines = await File.ReadAllLinesAsync(withThreats, TestContext.Current.CancellationToken);
+        Assert.Equal(lines, threatLines[..lines.Length]);
+        var added = threatLines[lines.Length..].Select(static l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.All(added, static r => Assert.Equal(SharedCorpus.ThreatStatementsSource, r.GetProperty("source").GetString()));
+        var trainPart = SharedCorpus.LoadThreatStatements().Count(static e => DataSplit.PartName(e.Source, e.Text) == "train");
+        Assert.InRange(added.Count, trainPart, trainPart * 3); // short texts: one window each, the few long ones more
+        Assert.Contains(added, static r => !r.GetProperty("benign").GetBoolean());
     }
 
     [Fact]

@@ -87,6 +87,37 @@ public sealed class DataTests
 
         Assert.InRange(data.Count(e => DataSplit.IsHeldOut(e.Text)) / (double)data.Count, 0.18, 0.22);
         Assert.Equal(data.Count, data.Select(e => DataSplit.Key(e.Text)).Distinct().Count());
+
+        // The threat statements stay out of Load, so the evaluation by source is the same with or without them.
+        var keys = data.Select(e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
+        Assert.DoesNotContain(SharedCorpus.LoadThreatStatements(), e => keys.Contains(DataSplit.Key(e.Text)));
+    }
+
+    [Fact]
+    public void LoadThreatStatements_EmbeddedSet_ThreatsAreViolenceAndTheRestBenign_NoneFromTheProbe()
+    {
+        var rows = SharedCorpus.LoadThreatStatements();
+
+        Assert.All(rows, static e => Assert.Equal(SharedCorpus.ThreatStatementsSource, e.Source));
+        Assert.All(rows, static e => Assert.Equal(SharedCorpus.SeedWeight, e.Weight));
+        Assert.All(rows.Where(static e => !e.IsBenign), static e => Assert.Contains("violence", e.Labels));
+        Assert.InRange(rows.Count(static e => !e.IsBenign), 200, 400);
+        Assert.InRange(rows.Count(static e => e.IsBenign), 500, 900);
+        Assert.Equal(rows.Count, rows.Select(static e => DataSplit.Key(e.Text)).Distinct().Count());
+
+        // The probe (training/experiments/threat-statements/probe.jsonl) was written before any training and must stay unseen.
+        var probe = Path.Combine(SharedData.RepositoryRoot, "training", "experiments", "threat-statements", "probe.jsonl");
+        var probeKeys = File.ReadLines(probe).Select(static l => DataSplit.Key(System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("text").GetString()!)).ToHashSet(StringComparer.Ordinal);
+        Assert.Equal(40, probeKeys.Count);
+        Assert.DoesNotContain(rows, e => probeKeys.Contains(DataSplit.Key(e.Text)));
+
+        // Split like every other source: each part gets some of both kinds.
+        foreach (var part in (string[])["train", "calib", "test"])
+        {
+            var inPart = rows.Where(e => DataSplit.PartName(e.Source, e.Text) == part).ToList();
+            Assert.Contains(inPart, static e => e.IsBenign);
+            Assert.Contains(inPart, static e => !e.IsBenign);
+        }
     }
 }
 
