@@ -183,6 +183,14 @@ def load_exported(model, path):
     model.load_state_dict(sd)
 
 
+def load_weights(model, path):
+    """A checkpoint.pt of this script, or an ONNX file (see load_exported), into model (after load_minilm)."""
+    if path.endswith(".onnx"):
+        load_exported(model, path)
+    else:
+        model.load_state_dict(torch.load(path, map_location="cpu"))
+
+
 def read_corpus(path):
     rows = []
     with open(path, encoding="utf-8") as f:
@@ -377,10 +385,7 @@ def main():
     model = Classifier(len(keep), args.pooling)
     load_minilm(model, args.minilm, keep)
     if args.init and not args.export_only:
-        if args.init.endswith(".onnx"):
-            load_exported(model, args.init)
-        else:
-            model.load_state_dict(torch.load(args.init, map_location="cpu"))
+        load_weights(model, args.init)
     teachers = []
     if args.teacher and not args.export_only:
         for path in args.teacher.split(","):
@@ -394,10 +399,7 @@ def main():
             ap.error("--anchor: needs --repeat-source, and --anchor-weight between 0 and 1")
         anchor = Classifier()
         load_minilm(anchor, args.minilm)
-        if args.anchor.endswith(".onnx"):
-            load_exported(anchor, args.anchor)
-        else:
-            anchor.load_state_dict(torch.load(args.anchor, map_location="cpu"))
+        load_weights(anchor, args.anchor)
         anchor = anchor.to(device).eval()
         anchored_sources = {r["source"] for r in train} - set(repeats)
     taught = None

@@ -9,8 +9,8 @@ namespace SafeAI.Cli;
 /// <c>safeai windows --model folder/safeai-model.json --teacher folder/gate-classifier.json --data ../shared/data --output
 /// windows.jsonl</c>: the training set of an ensemble's screen. The shared corpora's training part (never the calibration
 /// or test parts, never the sources held out whole), at most <c>--per-group</c> texts of each source and class, is cut into
-/// windows exactly as the ensemble cuts them at run time (with <c>--threat-statements</c>, also the training part of
-/// <see cref="SharedCorpus.LoadThreatStatements"/>) (its packed windows; not the sentences it also scores alone); each window is written as one JSON line with its source, its
+/// windows exactly as the ensemble cuts them at run time (its packed windows; not the sentences it also scores alone); with
+/// <c>--threat-statements</c>, the training part of <see cref="SharedCorpus.LoadThreatStatements"/> follows. Each window is written as one JSON line with its source, its
 /// framed token ids and the teacher's probability per category (the soft targets the screen learns).
 /// </summary>
 internal static class WindowsCommand
