@@ -6,7 +6,7 @@
 #   bash training/experiments/threat-statements/patch.sh [../shared/data] [work-folder]
 #
 # Environment: ANCHOR_WEIGHT (default 0.5; 0 for no anchor), TEACH (default empty: every category; "violence": only
-# violence), LR (default 8e-5), REPEAT (default 24), STEPS (default 600). About 45 minutes on two cores. Needs what
+# violence), LR (default 8e-5), HEAD_LR (default 8e-4), REPEAT (default 24), STEPS (default 600). About 45 minutes on two cores. Needs what
 # training/train-filter.sh needs, and its extracted MiniLM file (work-folder/minilm.onnx; the default work folder is
 # the one train-filter.sh uses).
 set -euo pipefail
@@ -16,6 +16,7 @@ work=${2:-$repo/.tmp/train}
 anchor_weight=${ANCHOR_WEIGHT:-0.5}
 teach=${TEACH:-}
 lr=${LR:-8e-5}
+head_lr=${HEAD_LR:-8e-4}
 repeat=${REPEAT:-24}
 steps=${STEPS:-600}
 py=/usr/bin/python3
@@ -28,8 +29,7 @@ rm -rf "$out/model" && cp -r "$shipped" "$out/model"
 
 safeai corpus --data "$data" --output "$out/corpus.jsonl"
 common=(--corpus "$out/corpus.jsonl" --minilm "$work/minilm.onnx" --epochs 1 --budget-scale 0.15
-  --repeat-source "threat_statements=$repeat" --lr "$lr" --head-lr "$(
-    $py -c "import sys; print(float(sys.argv[1]) * 10)" "$lr")" --max-steps "$steps" --threads 1 --seed 42)
+  --repeat-source "threat_statements=$repeat" --lr "$lr" --head-lr "$head_lr" --max-steps "$steps" --threads 1 --seed 42)
 anchor=()
 if [ "$anchor_weight" != 0 ]; then
   anchor=(--anchor "$shipped/model.onnx" --anchor-weight "$anchor_weight")
