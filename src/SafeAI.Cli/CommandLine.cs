@@ -143,7 +143,7 @@ internal static class CommandLine
                                        gate's levels are then raised jointly, as far as every calibration text the encoder
                                        flags (and the gate sent on) is still sent on in some category
               --threat-statements      add the calibration part of the tool's hand-written threat statements (for a model
-                                       fine-tuned on them: training/experiments/threat-statements)
+                                       that learnt them, as the default model's threat column: training/threat_column.py)
             """,
             ["model", "data", "benign-rate", "gate-keep", "screen-keep", "long-benign-rate", "skip-gate-precision"],
             ["per-category-levels", "threat-statements"]),
