@@ -316,7 +316,8 @@ public sealed class CliTests : IDisposable
             Assert.Skip("The shared corpora (../shared/data) are not present.");
         }
 
-        // The committed biases, escalation levels and sentence shift are what train-filter.sh's last calibration writes.
+        // The committed biases, escalation levels and sentence shift are what train-filter.sh's last calibration writes
+        // (with the threat statements' calibration part, for the threat column).
         var source = Path.Combine(SharedData.RepositoryRoot, "src", "SafeAI.Onnx", "DefaultModel");
         var copy = Directory.CreateDirectory(Path.Combine(_dir, "default-model")).FullName;
         foreach (var file in Directory.GetFiles(source))
@@ -325,7 +326,7 @@ public sealed class CliTests : IDisposable
         }
 
         var description = Path.Combine(copy, "safeai-model.json");
-        var (code, output, errors) = await RunAsync("calibrate", "--model", description, "--data", folder, "--benign-rate", "0.03", "--gate-keep", "1", "--screen-keep", "1");
+        var (code, output, errors) = await RunAsync("calibrate", "--model", description, "--data", folder, "--benign-rate", "0.03", "--gate-keep", "1", "--screen-keep", "1", "--threat-statements");
 
         Assert.True(code == 0, errors);
         Assert.Contains("Sentence windows: shift", output, StringComparison.Ordinal);

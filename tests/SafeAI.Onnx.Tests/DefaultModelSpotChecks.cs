@@ -72,6 +72,40 @@ public sealed class DefaultModelSpotChecks : IClassFixture<DefaultModelSpotCheck
     }
 
     [Theory]
+    [InlineData("I will kill you and your whole family tonight.", 0, false)]
+    [InlineData("I will kill you and your whole family tonight.", 2, false)]
+    [InlineData("I will kill you and your whole family tonight.", 2, true)]
+    [InlineData("I will kill you and your whole family tonight.", 5, false)]
+    [InlineData("I'm going to shoot up your school tomorrow.", 0, false)]
+    [InlineData("I'm going to shoot up your school tomorrow.", 1, true)]
+    [InlineData("I'm going to set your car on fire with you in it.", 5, true)]
+    public async Task ScoreAsync_ThreatWrittenAsStatement_AloneOrInsideOrdinaryText_IsFlaggedAsViolence(string threat, int paragraphs, bool more)
+    {
+        // Until the threat column (training/threat_column.py) these scored violence 0.03-0.40 alone and nothing after
+        // ordinary text: the corpora's violent texts are requests, not statements.
+        var text = string.Concat(Enumerable.Repeat(Ordinary, paragraphs)) + threat + (more ? " " + Ordinary : string.Empty);
+
+        var scores = await _model.ScoreAsync(text, TestContext.Current.CancellationToken);
+
+        Assert.True(scores[ContentCategories.Violence] >= 0.5, $"violence {scores[ContentCategories.Violence]:F3}");
+    }
+
+    [Theory]
+    [InlineData("My legs are killing me after that hike.")]
+    [InlineData("I'm going to set the table for dinner.")]
+    [InlineData("I'm going to kill it at the interview on Friday.")]
+    [InlineData("Who shot Abraham Lincoln?")]
+    public async Task ScoreAsync_OrdinaryTextWithViolentWords_FlagsNothing(string text)
+    {
+        foreach (var candidate in new[] { text, Ordinary + Ordinary + text })
+        {
+            var scores = await _model.ScoreAsync(candidate, TestContext.Current.CancellationToken);
+
+            Assert.All(scores, s => Assert.True(s.Value < 0.5, $"{s.Key} {s.Value:F3} for '{text}'"));
+        }
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(3)]
     [InlineData(7)]
