@@ -38,9 +38,9 @@ import finetune_minilm as fm  # noqa: E402
 
 VIOLENCE = fm.CATEGORIES.index("violence")
 SOURCE = "threat_statements"
-# network: (file, encoder layers or None for the screen, L2 penalty, repeat). Set by the held-out threat statements,
-# the probe-free held-out rows of the other sources and, for the gate and screen, how much more benign text they would
-# send on (training/experiments/threat-statements/README.md, round 4).
+# network: (file, encoder layers or None for the screen, L2 penalty, repeat). Chosen on the threat statements' held-out
+# parts, the other sources' held-out benign rows, the probe and, for the gate and the screen, the held-out threats they
+# pass on at their escalation levels (training/experiments/threat-statements/README.md, round 4).
 NETWORKS = {
     "six": ("model.onnx", (0, 1, 2, 3, 4, 5), 1e-3, 4.0),
     "gate": ("gate-model.onnx", (0, 2, 4), 1e-3, 4.0),

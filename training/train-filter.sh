@@ -21,7 +21,7 @@
 #      the same way (2 MB). It scores every window before the gate, in microseconds.
 #   3d. threat_column.py, after step 3c: threats written as statements ("I'm going to shoot up your school tomorrow.")
 #      are rare in the shared corpora. For each of the three networks, one logistic column on the vector its head reads
-#      (fitted on the threat statements against every other training row, L2 near the original weights' scale) is
+#      (fitted on the threat statements against every other training row, with an L2 penalty) is
 #      added to the graph, and the violence output becomes the larger of the two logits; every trained weight and the
 #      other seven outputs stay as they were. About 25 minutes (the vectors of 94k rows).
 #   4. safeai train: the character n-gram member of the ensemble (prompt injection and violence), trained on the same
