@@ -12,8 +12,9 @@ ONNX graph beside the head: the violence output becomes the larger of the two lo
 same computation as before, so their scores do not change.
 
 The fit: features standardised on the training rows, L-BFGS (1,000 iterations at most, strong Wolfe line search) on the
-weighted logistic loss plus an L2 penalty (--l2), the threat statements' rows counted --repeat times. Deterministic for
-a given set of features.
+weighted logistic loss plus an L2 penalty, the threat statements' rows counted 4 times (NETWORKS). Deterministic for a
+given set of vectors; computed again, the vectors differ in the last bits (threaded float sums), and a rerun from
+scratch gave columns within 0.004 logits of the committed ones on every corpus row, with no decision changed.
 
 Usage:
   threat_column.py --corpus corpus.jsonl --minilm minilm.onnx --model-dir DefaultModel [--log log.json]
