@@ -179,6 +179,9 @@ def main():
         sys.exit(f"{a.corpus} has no {SOURCE} rows: write it with a safeai corpus that embeds them")
     train = part == "train"
     benign = np.array([not r["labels"] for r in rows]) & (source != SOURCE)
+    held = ~train
+    y = threat.astype(np.float32)
+    weights = train.astype(np.float32)  # the threat statements' rows count `repeat` times (NETWORKS)
     log = {"corpus_rows": len(rows), "threats_train": int((threat & train).sum()), "networks": {}}
     for name, (file, layers, l2, repeat) in NETWORKS.items():
         path = os.path.join(a.model_dir, file)
@@ -194,14 +197,11 @@ def main():
             if cached:
                 os.makedirs(a.cache, exist_ok=True)
                 np.save(cached, x)
-        y = threat.astype(np.float32)
-        weights = np.where(train, np.where(source == SOURCE, repeat, 1.0), 0.0).astype(np.float32)
-        w, b = fit(x, y, weights, l2)
+        w, b = fit(x, y, np.where(train & (source == SOURCE), repeat, weights).astype(np.float32), l2)
         _, hw, hb = head_of(model)
-        sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
-        t = sig(x @ w + b) >= 0.5
-        v = sig(x @ hw[VIOLENCE] + hb[VIOLENCE]) >= 0.5
-        held = ~train
+        # A probability of at least 0.5 is a logit of at least 0.
+        t = x @ w + b >= 0
+        v = x @ hw[VIOLENCE] + hb[VIOLENCE] >= 0
         log["networks"][name] = {
             "file": file, "l2": l2, "repeat": repeat, "seconds": round(time.time() - started, 1),
             "heldout_threats": int((threat & held).sum()),
