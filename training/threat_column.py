@@ -66,13 +66,8 @@ def encoder_vectors(rows, onnx_path, minilm, layers, threads):
     with torch.no_grad():
         for s in range(0, len(order), 64):
             idx = order[s:s + 64]
-            t = max(len(rows[i]["ids"]) for i in idx)
-            ids = torch.zeros((len(idx), t), dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for j, i in enumerate(idx):
-                ids[j, :len(rows[i]["ids"])] = torch.tensor(rows[i]["ids"])
-                mask[j, :len(rows[i]["ids"])] = 1
-            out[idx] = model.pooled(ids, mask, torch.zeros_like(ids)).numpy()
+            ids, mask, segments, *_ = fm.tensors([(rows[i]["ids"], [], 1.0, SOURCE) for i in idx])
+            out[idx] = model.pooled(ids, mask, segments).numpy()
     return out
 
 
