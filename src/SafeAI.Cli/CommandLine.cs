@@ -65,14 +65,21 @@ internal static class CommandLine
                         [--on-invalid fail|skip] [--ignore-unknown-labels]
             safeai eval --data ../shared/data [--set heldout|convabuse-test] [--model ...]
             safeai eval --data ../shared/data --set sources [--model ...] [--markdown out.md] [--json out.json]
+                        [--scores scores.jsonl]
               (sources: per source, harmful texts and benign texts flagged, the sources held out whole from the
               default model's training first, then the random held-out 20 % of the trained sources)
               Per-category AUROC, AUPRC, precision, recall, F1 and false-positive rate; ROC curves in an HTML report.
               --threshold 0 to 1        the score from which a category counts as flagged (default 0.5)
+              --without screen,gate,sentences
+                                        score without these parts of an ensemble model (the default model has all
+                                        three): what each costs or adds, on the same texts (without the gate the
+                                        screen does not run either); other models ignore it
+              --scores FILE             (--set sources) every text's scores, one JSON line each ({"source", "part",
+                                        "benign", "hidden", "text", "scores"}), for reading the errors
               --ignore-unknown-labels   evaluate even when --input has labels the model does not score (they are listed,
                                         not evaluated); without it such a label (a typo such as "hatee") is an error
             """ + InvalidLinesHelp,
-            ["input", "data", "set", "model", "threshold", "report", "markdown", "json", "on-invalid"],
+            ["input", "data", "set", "model", "threshold", "report", "markdown", "json", "on-invalid", "without", "scores"],
             ["ignore-unknown-labels"]),
         ["train"] = new(
             "train",

@@ -132,7 +132,7 @@ internal static class Commands
             throw new FormatException("The evaluation data holds no texts.");
         }
 
-        using var model = LoadModel(args.Optional("model"));
+        using var model = LoadModel(args.Optional("model"), RuntimeWithout(args));
         if (args.Optional("input") is { } labelled && !args.Flag("ignore-unknown-labels"))
         {
             CheckLabels(data, model.Categories, labelled);
@@ -340,13 +340,46 @@ internal static class Commands
     /// prompts took 53 s instead of 74 s on two cores (the same scores), where two threads per run mostly wait for each
     /// other behind the other texts' runs.
     /// </summary>
-    internal static ContentModel LoadModel(string? path) => path switch
+    internal static ContentModel LoadModel(string? path, OnnxRuntimeOptions? runtime = null) => path switch
     {
-        null or "default" => ContentModel.LoadDefault(new OnnxRuntimeOptions { IntraOpThreads = 1 }),
+        null or "default" => ContentModel.LoadDefault(runtime ?? new OnnxRuntimeOptions { IntraOpThreads = 1 }),
         "ngram" => ContentModel.LoadDefaultNgram(),
-        SafeAI.Onnx.MiniLM.MiniLMContentModel.CascadeName => SafeAI.Onnx.MiniLM.MiniLMContentModel.LoadCascade(),
-        _ => SafeAI.Onnx.MiniLM.MiniLMContentModel.Load(path),
+        SafeAI.Onnx.MiniLM.MiniLMContentModel.CascadeName => SafeAI.Onnx.MiniLM.MiniLMContentModel.LoadCascade(runtime),
+        _ => SafeAI.Onnx.MiniLM.MiniLMContentModel.Load(path, runtime),
     };
+
+    /// <summary>The parts of an ensemble model that <c>--without</c> may turn off.</summary>
+    internal static readonly string[] ModelParts = ["screen", "gate", "sentences"];
+
+    /// <summary>
+    /// The runtime options of <c>--without screen,gate,sentences</c> (one thread per run, as <see cref="LoadModel"/>):
+    /// the parts of an ensemble model named are turned off, so that an evaluation shows what each costs or adds; null
+    /// without the option. A part that is not one of <see cref="ModelParts"/> is a usage error naming the valid ones.
+    /// </summary>
+    internal static OnnxRuntimeOptions? RuntimeWithout(Arguments args)
+    {
+        if (args.Optional("without") is not { } without)
+        {
+            return null;
+        }
+
+        var parts = without.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length == 0)
+        {
+            throw new ArgumentException($"--without needs one or more of {string.Join(", ", ModelParts)}, separated by commas.");
+        }
+
+        foreach (var part in parts)
+        {
+            if (!ModelParts.Contains(part, StringComparer.OrdinalIgnoreCase))
+            {
+                throw new ArgumentException($"--without: '{part}' is not a part of a model; use {string.Join(", ", ModelParts)}.");
+            }
+        }
+
+        bool Off(string part) => parts.Contains(part, StringComparer.OrdinalIgnoreCase);
+        return new OnnxRuntimeOptions { IntraOpThreads = 1, UseScreen = !Off("screen"), UseGate = !Off("gate"), UseSentenceWindows = !Off("sentences") };
+    }
 
     internal static string? ReadText(string file, int line, string json)
     {

@@ -17,6 +17,7 @@ namespace SafeAI.Cli;
 internal static class SourcesEvaluation
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions Compact = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
     public static async Task<int> RunAsync(Arguments args, string folder, TextWriter console, CancellationToken cancellationToken)
     {
@@ -31,20 +32,22 @@ internal static class SourcesEvaluation
             .Where(r => r.Part is "heldout-source" or "test")
             .Concat(SharedCorpus.LoadConvAbuse(folder, "test").Select(e => (Row: e with { Source = "convabuse_test" }, Part: "heldout-source")))
             .ToList();
-        using var model = Commands.LoadModel(args.Optional("model"));
-        var scores = new double[rows.Count];
-        var flagged = new bool[rows.Count];
-        for (var i = 0; i < rows.Count; i++)
+        using var model = Commands.LoadModel(args.Optional("model"), Commands.RuntimeWithout(args));
+        SourcesReport report;
+        if (args.Optional("scores") is { } scoresPath)
         {
-            var s = await model.ScoreAsync(rows[i].Row.Text, cancellationToken).ConfigureAwait(false);
-            scores[i] = s.Values.Max();
-            flagged[i] = scores[i] >= threshold;
+            var scoresOut = new StreamWriter(scoresPath, append: false, new UTF8Encoding(false));
+            await using (scoresOut.ConfigureAwait(false))
+            {
+                report = await EvaluateAsync(model, rows, threshold, scoresOut, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            report = await EvaluateAsync(model, rows, threshold, null, cancellationToken).ConfigureAwait(false);
         }
 
-        var report = Compute(rows.Select(r => (r.Row.Source, r.Part, r.Row.IsBenign)).ToList(), scores, flagged);
-        var heldOut = rows.Where(r => r.Part == "heldout-source").Select(r => (r.Row.Source, r.Row.Text, r.Row.IsBenign)).ToList();
-        report = report with { Hidden = await HiddenAsync(model, heldOut, [.. rows.Select(r => r.Row.Text)], flagged, threshold, cancellationToken).ConfigureAwait(false) };
-        var markdown = ToMarkdown(report, model, threshold);
+        var markdown = ToMarkdown(report, model, threshold, args.Optional("without"));
         await console.WriteLineAsync(markdown).ConfigureAwait(false);
         if (args.Optional("markdown") is { } md)
         {
@@ -57,6 +60,27 @@ internal static class SourcesEvaluation
         }
 
         return 0;
+    }
+
+    /// <summary>Scores every row alone, then the hidden-text check; with <paramref name="scoresOut"/>, each text's scores as one JSON line.</summary>
+    private static async Task<SourcesReport> EvaluateAsync(ContentModel model, List<(LabelledText Row, string Part)> rows, double threshold, TextWriter? scoresOut, CancellationToken cancellationToken)
+    {
+        var scores = new double[rows.Count];
+        var flagged = new bool[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var s = await model.ScoreAsync(rows[i].Row.Text, cancellationToken).ConfigureAwait(false);
+            scores[i] = s.Values.Max();
+            flagged[i] = scores[i] >= threshold;
+            if (scoresOut is not null)
+            {
+                await WriteScoresAsync(scoresOut, rows[i].Row.Source, rows[i].Part, rows[i].Row.IsBenign, hidden: false, rows[i].Row.Text, s).ConfigureAwait(false);
+            }
+        }
+
+        var report = Compute(rows.Select(r => (r.Row.Source, r.Part, r.Row.IsBenign)).ToList(), scores, flagged);
+        var heldOut = rows.Where(r => r.Part == "heldout-source").Select(r => (r.Row.Source, r.Row.Text, r.Row.IsBenign)).ToList();
+        return report with { Hidden = await HiddenAsync(model, heldOut, [.. rows.Select(r => r.Row.Text)], flagged, threshold, cancellationToken, scoresOut).ConfigureAwait(false) };
     }
 
     internal static SourcesReport Compute(IReadOnlyList<(string Source, string Part, bool Benign)> rows, IReadOnlyList<double> scores, IReadOnlyList<bool> flagged)
@@ -167,8 +191,13 @@ internal static class SourcesEvaluation
         return pool.Count == 0 ? [] : [.. requests.Select((r, i) => OrdinaryContext(pool, i) + r)];
     }
 
-    /// <summary>Scores the hidden-text check (<see cref="HideInOrdinaryText"/>) of <paramref name="heldOut"/>; <paramref name="texts"/> were scored alone already, flagged or not as <paramref name="flaggedAlone"/> says.</summary>
-    internal static async Task<HiddenReport?> HiddenAsync(ContentModel model, IReadOnlyList<(string Source, string Text, bool Benign)> heldOut, IReadOnlyList<string> texts, IReadOnlyList<bool> flaggedAlone, double threshold, CancellationToken cancellationToken)
+    /// <summary>
+    /// Scores the hidden-text check (<see cref="HideInOrdinaryText"/>) of <paramref name="heldOut"/>; <paramref name="texts"/>
+    /// were scored alone already, flagged or not as <paramref name="flaggedAlone"/> says. With <paramref name="scoresOut"/>,
+    /// each whole text's scores are written to it as one JSON line (<see cref="WriteScoresAsync"/>, part
+    /// <c>heldout-source</c>, <c>hidden</c> true).
+    /// </summary>
+    internal static async Task<HiddenReport?> HiddenAsync(ContentModel model, IReadOnlyList<(string Source, string Text, bool Benign)> heldOut, IReadOnlyList<string> texts, IReadOnlyList<bool> flaggedAlone, double threshold, CancellationToken cancellationToken, TextWriter? scoresOut = null)
     {
         var hidden = HideInOrdinaryText(heldOut);
         var flagged = new bool[hidden.Count];
@@ -176,10 +205,21 @@ internal static class SourcesEvaluation
         {
             var scores = await model.ScoreAsync(hidden[i].Text, cancellationToken).ConfigureAwait(false);
             flagged[i] = scores.Values.Max() >= threshold;
+            if (scoresOut is not null)
+            {
+                await WriteScoresAsync(scoresOut, hidden[i].Source, "heldout-source", !hidden[i].Harmful, hidden: true, hidden[i].Text, scores).ConfigureAwait(false);
+            }
         }
 
         return SummariseHidden(hidden, flagged, texts, flaggedAlone);
     }
+
+    /// <summary>
+    /// One line of <c>--scores</c>: <c>{"source", "part", "benign", "hidden", "text", "scores": {category: probability}}</c>,
+    /// where <c>hidden</c> says the text is one of the hidden-text check's (ordinary text, then the text of the source).
+    /// </summary>
+    internal static Task WriteScoresAsync(TextWriter writer, string source, string part, bool benign, bool hidden, string text, IReadOnlyDictionary<string, double> scores) =>
+        writer.WriteLineAsync(JsonSerializer.Serialize(new ScoredText(source, part, benign, hidden, text, scores), Compact));
 
     internal static HiddenReport? SummariseHidden(IReadOnlyList<(string Source, string Last, bool Harmful, string Text)> hidden, IReadOnlyList<bool> flagged, IReadOnlyList<string> texts, IReadOnlyList<bool> flaggedAlone)
     {
@@ -201,11 +241,12 @@ internal static class SourcesEvaluation
         return new HiddenReport(harmful.Count, Share(harmful, i => alone[hidden[i].Last]), Share(harmful, i => flagged[i]), controls.Count, Share(controls, i => flagged[i]));
     }
 
-    private static string ToMarkdown(SourcesReport report, ContentModel model, double threshold)
+    private static string ToMarkdown(SourcesReport report, ContentModel model, double threshold, string? without = null)
     {
         var sb = new StringBuilder();
         var kind = model.Description.Kind.ToString();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"# SafeAI content model ({kind}): evaluation by source, threshold {threshold:0.##}");
+        var parts = without is null ? "" : ", without " + string.Join(" and ", without.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(static p => p.ToLowerInvariant()));
+        sb.AppendLine(CultureInfo.InvariantCulture, $"# SafeAI content model ({kind}{parts}): evaluation by source, threshold {threshold:0.##}");
         sb.AppendLine();
         sb.AppendLine("Flagged = any category at or above the threshold. Recall: harmful texts flagged. FPR: benign texts flagged.");
         sb.AppendLine("AUROC: harmful vs benign texts of the same source (any-harm score = the highest category score).");
@@ -273,3 +314,12 @@ internal sealed record SourcesReport(
 
 /// <summary>Harmful texts of the sources held out whole, flagged alone and after ordinary text, and the control's false-positive rate.</summary>
 internal sealed record HiddenReport(int Harmful, double RecallAlone, double RecallHidden, int Controls, double ControlFpr);
+
+/// <summary>One text's scores as <c>safeai eval --set sources --scores</c> writes them.</summary>
+/// <param name="Source">The source the text comes from (for a hidden text: the source of the text placed last).</param>
+/// <param name="Part">The part of the data: <c>heldout-source</c> (a source held out whole) or <c>test</c> (the random held-out 20 %).</param>
+/// <param name="Benign">Whether the text (for a hidden text: the text placed last) is benign.</param>
+/// <param name="Hidden">Whether the text is one of the hidden-text check's: ordinary requests, then the source's text.</param>
+/// <param name="Text">The text as scored.</param>
+/// <param name="Scores">The probability per category.</param>
+internal sealed record ScoredText(string Source, string Part, bool Benign, bool Hidden, string Text, IReadOnlyDictionary<string, double> Scores);
