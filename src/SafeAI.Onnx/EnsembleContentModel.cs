@@ -61,7 +61,10 @@ internal sealed class EnsembleContentModel : ContentModel
     private readonly OnnxContentModel? _screen;
     private readonly int _windowTokens;
     private readonly int _packTokens;
-    private readonly float? _sentenceShift;
+    private readonly bool _sentenceWindows;
+
+    /// <summary>The logit shift of sentence windows per category (in <see cref="_mix"/>'s order), or null when none is above 0.</summary>
+    private readonly float[]? _sentenceShifts;
     private readonly (int Encoder, float EncoderWeight, int Ngram, float NgramWeight, float Bias)[] _mix;
 
     /// <summary>The members that score windows, in the order they run: the screen, the gate, then the encoder (always last).</summary>
@@ -84,7 +87,13 @@ internal sealed class EnsembleContentModel : ContentModel
         var ensemble = description.Ensemble;
         _windowTokens = Math.Min(ensemble.WindowTokens, encoder.MaxTokens);
         _packTokens = Math.Min(ensemble.PackTokens, _windowTokens);
-        _sentenceShift = useSentenceWindows ? ensemble.SentenceShift : null;
+        _sentenceWindows = useSentenceWindows && ensemble.SentenceShift is not null;
+        _sentenceShifts = _sentenceWindows ? [.. ensemble.Categories.Select(c => ensemble.SentenceShiftOf(c.Category))] : null;
+        if (_sentenceShifts is not null && Array.TrueForAll(_sentenceShifts, static x => x == 0))
+        {
+            _sentenceShifts = null;
+        }
+
         _mix = new (int, float, int, float, float)[ensemble.Categories.Count];
         for (var c = 0; c < _mix.Length; c++)
         {
@@ -208,9 +217,9 @@ internal sealed class EnsembleContentModel : ContentModel
         // A sentence window goes on at the level raised by the shift its scores get at the end: the member sends it on when
         // its score could reach the stricter level a sentence alone is held to, not the window's.
         var sentenceEscalate = escalate;
-        if (_sentenceShift is { } shift and > 0)
+        if (_sentenceShifts is { } shifts)
         {
-            sentenceEscalate = [.. escalate.Select(level => float.IsPositiveInfinity(level) ? level : Sigmoid(Logit(level) + shift))];
+            sentenceEscalate = [.. escalate.Select((level, c) => float.IsPositiveInfinity(level) ? level : Sigmoid(Logit(level) + shifts[c]))];
         }
 
         return new Stage(model, index, escalate, role) { SentenceEscalate = sentenceEscalate };
@@ -261,7 +270,7 @@ internal sealed class EnsembleContentModel : ContentModel
             }
 
             List<int[]>? alone = null;
-            if (_sentenceShift is not null && pendingSentences.Count > 1)
+            if (_sentenceWindows && pendingSentences.Count > 1)
             {
                 alone = new List<int[]>(pendingSentences.Count);
                 foreach (var (from, count, start, length) in pendingSentences)
@@ -316,7 +325,7 @@ internal sealed class EnsembleContentModel : ContentModel
                 pendingStart = start;
             }
 
-            if (_sentenceShift is not null)
+            if (_sentenceWindows)
             {
                 pendingSentences.Add((pending.Count, ids.Count, start, length));
             }
@@ -799,14 +808,17 @@ internal sealed class EnsembleContentModel : ContentModel
     /// </summary>
     private void ShiftSentence(int[] window, Span<float> row)
     {
-        if (_sentenceShift is not { } shift || shift == 0 || !IsSentenceWindow(window))
+        if (_sentenceShifts is not { } shifts || !IsSentenceWindow(window))
         {
             return;
         }
 
         for (var k = 0; k < row.Length; k++)
         {
-            row[k] = Sigmoid(Logit(row[k]) - shift);
+            if (shifts[k] != 0)
+            {
+                row[k] = Sigmoid(Logit(row[k]) - shifts[k]);
+            }
         }
     }
 
