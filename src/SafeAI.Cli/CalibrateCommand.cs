@@ -175,7 +175,7 @@ internal static class CalibrateCommand
         if (sentences)
         {
             // With the gate and the screen as calibrated above: the shift is set on the path that runs.
-            json["sentences"] = await CalibrateSentencesAsync(path, json, sample, longTarget, args.Flag("shift-per-category"), console, cancellationToken).ConfigureAwait(false);
+            json["sentences"] = new JsonObject { ["shift"] = await CalibrateSentencesAsync(path, json, sample, longTarget, console, cancellationToken).ConfigureAwait(false) };
         }
 
         await File.WriteAllTextAsync(path, json.ToJsonString(Indented) + "\n", cancellationToken).ConfigureAwait(false);
@@ -244,28 +244,22 @@ internal static class CalibrateCommand
     /// <summary>The precision of the shift search, in logits (the shift written is rounded up to four decimals).</summary>
     internal const double ShiftTolerance = 1e-3;
 
-    /// <summary>The step of the per-category shifts (<c>--shift-per-category</c>), in logits.</summary>
-    internal const double CategoryShiftStep = 0.01;
-
     /// <summary>
     /// The logit shift of sentence windows: the benign calibration requests are each put after about 600 characters of the
     /// others, one per line (<see cref="SourcesEvaluation.LongBenignTexts"/>), and scored as at run time (the new biases,
     /// the gate and the screen with their levels, sentence windows at the trial shift); the shift is the lowest at which at
     /// most <paramref name="target"/> of those texts are flagged (<see cref="LowestShiftAsync"/>), counting those their
-    /// packed windows flag anyway. With <paramref name="perCategory"/>, each category's shift is then lowered in turn (in
-    /// the description's order, the others as set so far) as far as the same budget allows
-    /// (<see cref="LowestCategoryShiftAsync"/>): a category whose ordinary sentences rarely score high alone gets a shift
-    /// near 0, one whose ordinary sentences do keeps the shared shift. Returns the <c>"sentences"</c> object.
+    /// packed windows flag anyway.
     /// </summary>
-    private static async Task<JsonObject> CalibrateSentencesAsync(string path, JsonObject json, List<LabelledText> sample, double target, bool perCategory, TextWriter console, CancellationToken cancellationToken)
+    private static async Task<double> CalibrateSentencesAsync(string path, JsonObject json, List<LabelledText> sample, double target, TextWriter console, CancellationToken cancellationToken)
     {
         var texts = SourcesEvaluation.LongBenignTexts([.. sample.Select(static e => e.Text)]);
         var allowed = (int)Math.Floor(target * texts.Count);
-        var trials = 0;
-        async Task<int> FlaggedWithAsync(JsonObject sentences)
+        var flaggedAt = new Dictionary<double, int>();
+        async Task<int> FlaggedAtAsync(double shift)
         {
             var trial = JsonNode.Parse(json.ToJsonString())!.AsObject();
-            trial["sentences"] = sentences;
+            trial["sentences"] = new JsonObject { ["shift"] = shift };
             var flagged = 0;
             await WithModelAsync(path, trial, async model =>
             {
@@ -275,100 +269,20 @@ internal static class CalibrateCommand
                     flagged += scores.Values.Max() >= 0.5 ? 1 : 0;
                 }
             }).ConfigureAwait(false);
-            trials++;
-            return flagged;
-        }
-
-        var flaggedAt = new Dictionary<double, int>();
-        async Task<int> FlaggedAtAsync(double shift)
-        {
-            var flagged = await FlaggedWithAsync(new JsonObject { ["shift"] = shift }).ConfigureAwait(false);
             flaggedAt[shift] = flagged;
             return flagged;
         }
 
         var shift = await LowestShiftAsync(FlaggedAtAsync, allowed).ConfigureAwait(false);
         var before = (double)flaggedAt[MaxSentenceShift] / Math.Max(1, texts.Count);
-        var at = flaggedAt.TryGetValue(shift, out var f) ? f : await FlaggedAtAsync(shift).ConfigureAwait(false);
-        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Sentence windows: shift {shift:0.####}. Of {texts.Count} long benign texts (each calibration request after about {SourcesEvaluation.HiddenContextChars} characters of the others) the windows flag {before:P2}, with the sentences alone {(double)at / Math.Max(1, texts.Count):P2} (target {target:P2}; {flaggedAt.Count} trial shifts).")).ConfigureAwait(false);
+        var after = (double)(flaggedAt.TryGetValue(shift, out var f) ? f : await FlaggedAtAsync(shift).ConfigureAwait(false)) / Math.Max(1, texts.Count);
+        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Sentence windows: shift {shift:0.####}. Of {texts.Count} long benign texts (each calibration request after about {SourcesEvaluation.HiddenContextChars} characters of the others) the windows flag {before:P2}, with the sentences alone {after:P2} (target {target:P2}; {flaggedAt.Count} trial shifts).")).ConfigureAwait(false);
         if (shift >= MaxSentenceShift)
         {
             await console.WriteLineAsync("  The windows alone already flag more than the target: the sentences alone add nothing at this shift.").ConfigureAwait(false);
         }
 
-        var result = new JsonObject { ["shift"] = shift };
-        if (!perCategory || shift == 0 || shift >= MaxSentenceShift)
-        {
-            return result;
-        }
-
-        var names = json["categories"]!.AsObject().Select(static p => p.Key).ToArray();
-        var own = new SortedDictionary<string, double>(StringComparer.Ordinal);
-        JsonObject With(string? category, double value)
-        {
-            var categories = new JsonObject();
-            foreach (var (name, s) in own)
-            {
-                categories[name] = s;
-            }
-
-            if (category is not null)
-            {
-                categories[category] = value;
-            }
-
-            return new JsonObject { ["shift"] = shift, ["categories"] = categories };
-        }
-
-        trials = 0;
-        foreach (var name in names)
-        {
-            var (lowest, count) = await LowestCategoryShiftAsync(s => FlaggedWithAsync(With(name, s)), allowed, shift, at).ConfigureAwait(false);
-            if (lowest < shift)
-            {
-                own[name] = lowest;
-                at = count;
-            }
-        }
-
-        result = With(null, 0);
-        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  Per category, each lowered in turn as far as the budget allows: {string.Join(", ", names.Select(n => $"{n} {(own.TryGetValue(n, out var s) ? s : shift):0.##}"))}; the long benign texts flagged {(double)at / Math.Max(1, texts.Count):P2} ({trials} trials).")).ConfigureAwait(false);
-        return result;
-    }
-
-    /// <summary>
-    /// The lowest shift of one category, on a grid of <see cref="CategoryShiftStep"/> from 0 to <paramref name="upper"/>
-    /// (where <paramref name="flaggedAt"/> counts <paramref name="countAtUpper"/>), at which <paramref name="flaggedAt"/>
-    /// counts at most <paramref name="allowed"/> flagged texts, by bisection; with that count. Every value returned was
-    /// counted, so the budget holds at it even where the count is not quite monotonic (a lower level for one category
-    /// can change which sentence of a window the first member finds most suspect).
-    /// </summary>
-    internal static async Task<(double Shift, int Count)> LowestCategoryShiftAsync(Func<double, Task<int>> flaggedAt, int allowed, double upper, int countAtUpper)
-    {
-        var steps = (int)Math.Floor((upper / CategoryShiftStep) + 1e-9);
-        var zero = await flaggedAt(0).ConfigureAwait(false);
-        if (zero <= allowed)
-        {
-            return (0, zero);
-        }
-
-        // Invariant: the count at `low` steps is above the budget; at `high` (or at `upper` when high == steps + 1) within it.
-        int low = 0, high = steps + 1, countAtHigh = countAtUpper;
-        while (high - low > 1)
-        {
-            var middle = (low + high) / 2;
-            var count = await flaggedAt(middle * CategoryShiftStep).ConfigureAwait(false);
-            if (count <= allowed)
-            {
-                (high, countAtHigh) = (middle, count);
-            }
-            else
-            {
-                low = middle;
-            }
-        }
-
-        return high > steps ? (upper, countAtUpper) : (Math.Round(high * CategoryShiftStep, 4), countAtHigh);
+        return shift;
     }
 
     /// <summary>

@@ -133,8 +133,7 @@ internal static class CommandLine
             "calibrate",
             """
             safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.03] [--gate-keep 0.995] [--screen-keep 0.99]
-                              [--long-benign-rate 0.02] [--shift-per-category] [--skip-gate-precision 0.95] [--per-category-levels]
-                              [--threat-statements]
+                              [--long-benign-rate 0.02] [--skip-gate-precision 0.95] [--per-category-levels] [--threat-statements]
               Sets each category's bias of an ensemble model so that, at the default threshold 0.5, at most the given share
               of the benign-request calibration sample is flagged by any category (the description is rewritten). When the
               ensemble has a "gate" or a "screen", also sets their escalation levels; when it has "sentences", the logit shift
@@ -145,9 +144,6 @@ internal static class CommandLine
               --long-benign-rate 0 to 0.5  the share of long benign texts (each calibration request after about 600
                                        characters of the others, scored as at run time) that may be flagged with sentence
                                        windows (default 0.02)
-              --shift-per-category     then lower each category's sentence shift in turn (in the description's order)
-                                       as far as the same budget allows: a category whose ordinary sentences rarely score
-                                       high alone is judged alone almost as a whole text is
               --skip-gate-precision 0.5 to 1  of the calibration texts the screen sends straight to the encoder, the share the
                                        gate would have sent on anyway (default 0.95)
               --per-category-levels    keep each category's gate level where its own keep share puts it; by default the
@@ -157,7 +153,7 @@ internal static class CommandLine
                                        that learnt them, as the default model's threat column: training/threat_column.py)
             """,
             ["model", "data", "benign-rate", "gate-keep", "screen-keep", "long-benign-rate", "skip-gate-precision"],
-            ["per-category-levels", "threat-statements", "shift-per-category"]),
+            ["per-category-levels", "threat-statements"]),
         ["bias"] = new("bias", BiasCommand.Help, ["input", "groups", "set", "report", "json", "max-gap", "model", "threshold"], []),
         ["evaluate"] = new("evaluate", EvaluateCommand.Help, ["config", "dataset", "report", "json", "gate", "bias", "answers", "concurrency"], []),
         ["system-card"] = new("system-card", SystemCardCommand.Help, ["config", "evaluation", "bias", "uses", "markdown", "html", "name"], []),

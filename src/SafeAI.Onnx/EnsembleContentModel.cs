@@ -61,10 +61,7 @@ internal sealed class EnsembleContentModel : ContentModel
     private readonly OnnxContentModel? _screen;
     private readonly int _windowTokens;
     private readonly int _packTokens;
-    private readonly bool _sentenceWindows;
-
-    /// <summary>The logit shift of sentence windows per category (in <see cref="_mix"/>'s order), or null when none is above 0.</summary>
-    private readonly float[]? _sentenceShifts;
+    private readonly float? _sentenceShift;
     private readonly (int Encoder, float EncoderWeight, int Ngram, float NgramWeight, float Bias)[] _mix;
 
     /// <summary>The members that score windows, in the order they run: the screen, the gate, then the encoder (always last).</summary>
@@ -87,13 +84,7 @@ internal sealed class EnsembleContentModel : ContentModel
         var ensemble = description.Ensemble;
         _windowTokens = Math.Min(ensemble.WindowTokens, encoder.MaxTokens);
         _packTokens = Math.Min(ensemble.PackTokens, _windowTokens);
-        _sentenceWindows = useSentenceWindows && ensemble.SentenceShift is not null;
-        _sentenceShifts = _sentenceWindows ? [.. ensemble.Categories.Select(c => ensemble.SentenceShiftOf(c.Category))] : null;
-        if (_sentenceShifts is not null && Array.TrueForAll(_sentenceShifts, static x => x == 0))
-        {
-            _sentenceShifts = null;
-        }
-
+        _sentenceShift = useSentenceWindows ? ensemble.SentenceShift : null;
         _mix = new (int, float, int, float, float)[ensemble.Categories.Count];
         for (var c = 0; c < _mix.Length; c++)
         {
@@ -217,9 +208,9 @@ internal sealed class EnsembleContentModel : ContentModel
         // A sentence window goes on at the level raised by the shift its scores get at the end: the member sends it on when
         // its score could reach the stricter level a sentence alone is held to, not the window's.
         var sentenceEscalate = escalate;
-        if (_sentenceShifts is { } shifts)
+        if (_sentenceShift is { } shift and > 0)
         {
-            sentenceEscalate = [.. escalate.Select((level, c) => float.IsPositiveInfinity(level) ? level : Sigmoid(Logit(level) + shifts[c]))];
+            sentenceEscalate = [.. escalate.Select(level => float.IsPositiveInfinity(level) ? level : Sigmoid(Logit(level) + shift))];
         }
 
         return new Stage(model, index, escalate, role) { SentenceEscalate = sentenceEscalate };
@@ -270,7 +261,7 @@ internal sealed class EnsembleContentModel : ContentModel
             }
 
             List<int[]>? alone = null;
-            if (_sentenceWindows && pendingSentences.Count > 1)
+            if (_sentenceShift is not null && pendingSentences.Count > 1)
             {
                 alone = new List<int[]>(pendingSentences.Count);
                 foreach (var (from, count, start, length) in pendingSentences)
@@ -325,7 +316,7 @@ internal sealed class EnsembleContentModel : ContentModel
                 pendingStart = start;
             }
 
-            if (_sentenceWindows)
+            if (_sentenceShift is not null)
             {
                 pendingSentences.Add((pending.Count, ids.Count, start, length));
             }
@@ -808,17 +799,14 @@ internal sealed class EnsembleContentModel : ContentModel
     /// </summary>
     private void ShiftSentence(int[] window, Span<float> row)
     {
-        if (_sentenceShifts is not { } shifts || !IsSentenceWindow(window))
+        if (_sentenceShift is not { } shift || shift == 0 || !IsSentenceWindow(window))
         {
             return;
         }
 
         for (var k = 0; k < row.Length; k++)
         {
-            if (shifts[k] != 0)
-            {
-                row[k] = Sigmoid(Logit(row[k]) - shifts[k]);
-            }
+            row[k] = Sigmoid(Logit(row[k]) - shift);
         }
     }
 

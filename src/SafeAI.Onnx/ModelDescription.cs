@@ -71,18 +71,6 @@ internal sealed class EnsembleDescription
     /// this much (0 or more), so that a harmful sentence among ordinary ones is judged as if alone, at a stricter level.
     /// </summary>
     public float? SentenceShift { get; init; }
-
-    /// <summary>
-    /// Gets the per-category logit shifts of sentence windows that differ from <see cref="SentenceShift"/>
-    /// (<c>"sentences": { "categories": { "hate": 0 } }</c>), or null when every category has <see cref="SentenceShift"/>.
-    /// A category whose ordinary sentences rarely score high alone can be judged alone at a level closer to a whole
-    /// text's, while one whose ordinary sentences do (questions about violent history, for violence) keeps the full shift.
-    /// </summary>
-    public IReadOnlyDictionary<string, float>? SentenceShifts { get; init; }
-
-    /// <summary>The logit shift of the sentence windows in <paramref name="category"/>: its own, else <see cref="SentenceShift"/>, else 0.</summary>
-    public float SentenceShiftOf(string category) =>
-        SentenceShifts is not null && SentenceShifts.TryGetValue(category, out var own) ? own : SentenceShift ?? 0;
 }
 
 /// <summary>
@@ -500,7 +488,7 @@ internal sealed class ModelDescription
         {
             throw Fail(fileName, "\"screen\".\"skipGate\" needs a \"gate\" to skip; remove it or add the gate.");
         }
-        var (sentenceShift, sentenceShifts) = ParseSentences(fileName, root, list);
+        var sentenceShift = ParseSentences(fileName, root);
 
         return new ModelDescription
         {
@@ -509,19 +497,16 @@ internal sealed class ModelDescription
             Model = encoder,
             Output = string.Empty,
             MaxTokens = windowTokens,
-            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, PackTokens = packTokens, Categories = list, Gate = gate, Screen = screen, SentenceShift = sentenceShift, SentenceShifts = sentenceShifts },
+            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, PackTokens = packTokens, Categories = list, Gate = gate, Screen = screen, SentenceShift = sentenceShift },
         };
     }
 
-    /// <summary>
-    /// Reads <c>"sentences": { "shift": 1.3, "categories": { "hate": 0.2 } }</c>: the logit shift of sentence windows, 0 to
-    /// 20, and optional per-category shifts (each a category of the ensemble, 0 to 20); (null, null) when absent.
-    /// </summary>
-    private static (float? Shift, IReadOnlyDictionary<string, float>? Shifts) ParseSentences(string fileName, JsonElement root, List<EnsembleMix> categories)
+    /// <summary>Reads <c>"sentences": { "shift": 1.3 }</c>: the logit shift of sentence windows, 0 to 20; null when absent.</summary>
+    private static float? ParseSentences(string fileName, JsonElement root)
     {
         if (!root.TryGetProperty("sentences", out var sentences) || sentences.ValueKind == JsonValueKind.Null)
         {
-            return (null, null);
+            return null;
         }
 
         const string Example = "for example \"sentences\": { \"shift\": 1.3 }: every sentence of a packed window is also scored alone, its logits lowered by 1.3";
@@ -535,34 +520,7 @@ internal sealed class ModelDescription
             throw Fail(fileName, $"\"sentences\".\"shift\" must be a number from 0 to 20 (a logit shift; {Example}).");
         }
 
-        if (!sentences.TryGetProperty("categories", out var own) || own.ValueKind == JsonValueKind.Null)
-        {
-            return ((float)shift.GetDouble(), null);
-        }
-
-        const string OwnExample = "for example \"categories\": { \"hate\": 0.2 }: hate's sentence windows lowered by 0.2 instead of \"shift\"";
-        if (own.ValueKind != JsonValueKind.Object)
-        {
-            throw Fail(fileName, $"\"sentences\".\"categories\" must be an object of category: shift ({OwnExample}).");
-        }
-
-        var shifts = new Dictionary<string, float>(StringComparer.Ordinal);
-        foreach (var property in own.EnumerateObject())
-        {
-            if (!categories.Exists(c => c.Category == property.Name))
-            {
-                throw Fail(fileName, $"\"sentences\".\"categories\" names \"{property.Name}\", which is not a category of the ensemble ({string.Join(", ", categories.Select(static c => c.Category))}).");
-            }
-
-            if (property.Value.ValueKind != JsonValueKind.Number || property.Value.GetDouble() is not (>= 0 and <= 20))
-            {
-                throw Fail(fileName, $"\"sentences\".\"categories\".\"{property.Name}\" must be a number from 0 to 20 (a logit shift; {OwnExample}).");
-            }
-
-            shifts[property.Name] = (float)property.Value.GetDouble();
-        }
-
-        return ((float)shift.GetDouble(), shifts);
+        return (float)shift.GetDouble();
     }
 
     /// <summary>Reads <c>"gate"</c> or <c>"screen"</c> (<paramref name="property"/>): a member's description file and its escalation levels.</summary>

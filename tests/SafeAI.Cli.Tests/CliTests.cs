@@ -391,32 +391,6 @@ public sealed class CliTests : IDisposable
         Assert.Equal(-1 + 2.1972, margin, 3);
     }
 
-    [Theory]
-    [InlineData(new double[] { 0.30, 0.20, 0.05 }, 1, 0.20)] // one may be flagged: just at the second highest logit
-    [InlineData(new double[] { 0.30, 0.20, 0.05 }, 3, 0.0)] // all may be: 0
-    [InlineData(new double[] { 0.95, 0.95, 0.05 }, 1, 0.95)] // a tie above the budget: stays at the shared shift
-    [InlineData(new double[] { 0.50, 0.20 }, 0, 0.50)] // none may be flagged: just at the highest
-    public async Task LowestCategoryShift_LowestGridShiftWithinTheBudget_NeverAboveTheSharedShift(double[] sentenceLogits, int allowed, double expected)
-    {
-        // A text is flagged when its sentence's logit in the category exceeds the shift (the shared shift 0.95 flags none).
-        var counted = new List<double>();
-        Task<int> FlaggedAt(double shift)
-        {
-            counted.Add(shift);
-            return Task.FromResult(sentenceLogits.Count(l => l - shift > 1e-9));
-        }
-
-        var (shift, count) = await CalibrateCommand.LowestCategoryShiftAsync(FlaggedAt, allowed, 0.95, 0);
-
-        Assert.Equal(expected, shift, 6);
-        Assert.True(count <= allowed);
-        Assert.Equal(sentenceLogits.Count(l => l - shift > 1e-9), count);
-        // Every shift returned below the shared one was counted, on the grid of 0.01.
-        Assert.True(shift == 0.95 || counted.Exists(c => Math.Abs(c - shift) < 1e-9));
-        Assert.All(counted, c => Assert.Equal(Math.Round(c / CalibrateCommand.CategoryShiftStep), c / CalibrateCommand.CategoryShiftStep, 6));
-        Assert.True(counted.Count <= 9, $"{counted.Count} trials");
-    }
-
     [Fact]
     public void LongBenignTexts_EachRequestAfterARunOfTheShortOnes()
     {

@@ -310,53 +310,6 @@ public sealed class EnsembleGateTests : IDisposable
         Assert.Equal(2, model.EscalatedWindows);
     }
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task ScoreWindows_PerCategoryShift_EachCategoryOfASentenceLoweredByItsOwn(bool withStop)
-    {
-        using var model = LoadEnsemble(gate: null, options: OneWindowPerRun, extra: "\n  \"sentences\": { \"shift\": 2, \"categories\": { \"violence\": 0.5 } },");
-        var windows = Windows(model, "i hate you. we stab and murder.");
-
-        var scores = await ScoreWindows(model, windows, withStop);
-
-        // Rows: [hate, violence] of the window, then of each sentence alone: hate 2 logits lower, violence 0.5.
-        Assert.Equal(3, windows.Count);
-        Assert.Equal(EncoderHit, scores[0], 4);
-        Assert.Equal(EncoderHit, scores[1], 4);
-        Assert.Equal(Sigmoid(5 - 2), scores[2], 4);
-        Assert.Equal(Sigmoid(-5 - 0.5f), scores[3], 4);
-        Assert.Equal(Sigmoid(-5 - 2), scores[4], 4);
-        Assert.Equal(Sigmoid(5 - 0.5f), scores[5], 4);
-    }
-
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task ScoreWindows_PerCategoryShift_ASentenceGoesOnAtItsCategorysOwnRaisedLevel(bool withStop)
-    {
-        // As ScoreWindows_SentenceWindow_GoesOnOnlyAtTheLevelRaisedByTheShift, but hate's own shift is 0: the gate's hit
-        // (logit 3) reaches hate's level 0.1 unraised, so "i hate you." alone goes on to the encoder.
-        using var model = LoadEnsemble(options: OneWindowPerRun, extra: "\n  \"sentences\": { \"shift\": 6, \"categories\": { \"hate\": 0 } },");
-        var windows = Windows(model, "hello world. i hate you.");
-
-        var scores = await ScoreWindows(model, windows, withStop);
-
-        Assert.Equal(EncoderHit, scores[0], 4);
-        Assert.Equal(EncoderHit, scores[4], 4); // "i hate you." alone: the encoder's hit, not lowered
-        Assert.Equal(2, model.EscalatedWindows);
-    }
-
-    [Fact]
-    public void Load_PerCategoryShifts_EachCategoryItsOwnOrTheSharedShift()
-    {
-        LoadEnsemble(gate: null, extra: "\n  \"sentences\": { \"shift\": 1.5, \"categories\": { \"hate\": 0.25 } },").Dispose();
-        var description = ModelDescription.Parse("ensemble.json", File.ReadAllBytes(Path.Combine(_tiny.Directory, "ensemble.json")));
-
-        Assert.Equal(0.25f, description.Ensemble!.SentenceShiftOf("hate"));
-        Assert.Equal(1.5f, description.Ensemble.SentenceShiftOf("violence"));
-    }
-
     [Fact]
     public async Task ScoreAsync_Sentences_TextScoreIsTheHighestWindowOrShiftedSentence()
     {
@@ -377,10 +330,6 @@ public sealed class EnsembleGateTests : IDisposable
     [InlineData("{ \"shift\": \"1\" }", "\"sentences\".\"shift\" must be a number from 0 to 20")]
     [InlineData("{ }", "\"sentences\" must be an object with a \"shift\" number")]
     [InlineData("1.5", "\"sentences\" must be an object with a \"shift\" number")]
-    [InlineData("{ \"shift\": 1, \"categories\": 0.5 }", "\"sentences\".\"categories\" must be an object of category: shift")]
-    [InlineData("{ \"shift\": 1, \"categories\": { \"hatred\": 0.5 } }", "\"sentences\".\"categories\" names \"hatred\", which is not a category of the ensemble (hate, violence)")]
-    [InlineData("{ \"shift\": 1, \"categories\": { \"hate\": 21 } }", "\"sentences\".\"categories\".\"hate\" must be a number from 0 to 20")]
-    [InlineData("{ \"shift\": 1, \"categories\": { \"hate\": \"0\" } }", "\"sentences\".\"categories\".\"hate\" must be a number from 0 to 20")]
     public void Load_SentencesMalformed_Refused(string sentences, string message)
     {
         var ex = Assert.Throws<ContentModelException>(() => LoadEnsemble(gate: null, extra: $"\n  \"sentences\": {sentences},").Dispose());
