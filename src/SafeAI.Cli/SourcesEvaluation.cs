@@ -80,7 +80,55 @@ internal static class SourcesEvaluation
 
         var report = Compute(rows.Select(r => (r.Row.Source, r.Part, r.Row.IsBenign)).ToList(), scores, flagged);
         var heldOut = rows.Where(r => r.Part == "heldout-source").Select(r => (r.Row.Source, r.Row.Text, r.Row.IsBenign)).ToList();
-        return report with { Hidden = await HiddenAsync(model, heldOut, [.. rows.Select(r => r.Row.Text)], flagged, threshold, cancellationToken, scoresOut).ConfigureAwait(false) };
+        report = report with { Hidden = await HiddenAsync(model, heldOut, [.. rows.Select(r => r.Row.Text)], flagged, threshold, cancellationToken, scoresOut).ConfigureAwait(false) };
+        var harmful = Enumerable.Range(0, rows.Count).Where(i => rows[i].Part == "heldout-source" && !rows[i].Row.IsBenign).Select(i => (rows[i].Row.Source, rows[i].Row.Text, flagged[i])).ToList();
+        var benign = Enumerable.Range(0, rows.Count).Where(i => rows[i].Part == "heldout-source" && rows[i].Row.IsBenign && DataSplit.BenignRequestSources.Contains(rows[i].Row.Source)).Select(i => (rows[i].Row.Source, rows[i].Row.Text, flagged[i])).ToList();
+        return report with { Obfuscated = await ObfuscatedAsync(model, harmful, benign, threshold, cancellationToken, scoresOut).ConfigureAwait(false) };
+    }
+
+    /// <summary>
+    /// The obfuscation check: the harmful texts and the benign everyday requests of the sources held out whole, each
+    /// rewritten by every trick of <see cref="Obfuscation.Kinds"/> and scored again; per trick, the share of harmful texts
+    /// flagged (beside the share flagged as written, <paramref name="harmful"/>'s flags) and the share of benign requests
+    /// flagged. Null when there are no harmful texts or no benign requests. With <paramref name="scoresOut"/>, each rewritten
+    /// text's scores are written as one JSON line (<see cref="WriteScoresAsync"/>, with its trick).
+    /// </summary>
+    internal static async Task<ObfuscationReport?> ObfuscatedAsync(ContentModel model, IReadOnlyList<(string Source, string Text, bool Flagged)> harmful, IReadOnlyList<(string Source, string Text, bool Flagged)> benign, double threshold, CancellationToken cancellationToken, TextWriter? scoresOut = null)
+    {
+        if (harmful.Count == 0 || benign.Count == 0)
+        {
+            return null;
+        }
+
+        var lines = new List<ObfuscationLine>();
+        foreach (var kind in Obfuscation.Kinds)
+        {
+            async Task<double> FlaggedShareAsync(IReadOnlyList<(string Source, string Text, bool Flagged)> texts, bool isBenign)
+            {
+                var flagged = 0;
+                foreach (var (source, text, _) in texts)
+                {
+                    var rewritten = Obfuscation.Apply(text, kind);
+                    var scores = await model.ScoreAsync(rewritten, cancellationToken).ConfigureAwait(false);
+                    flagged += scores.Values.Max() >= threshold ? 1 : 0;
+                    if (scoresOut is not null)
+                    {
+                        await WriteScoresAsync(scoresOut, source, "heldout-source", isBenign, hidden: false, rewritten, scores, kind).ConfigureAwait(false);
+                    }
+                }
+
+                return Round((double)flagged / texts.Count);
+            }
+
+            lines.Add(new ObfuscationLine(kind, await FlaggedShareAsync(harmful, isBenign: false).ConfigureAwait(false), await FlaggedShareAsync(benign, isBenign: true).ConfigureAwait(false)));
+        }
+
+        return new ObfuscationReport(
+            harmful.Count,
+            Round((double)harmful.Count(static h => h.Flagged) / harmful.Count),
+            benign.Count,
+            Round((double)benign.Count(static b => b.Flagged) / benign.Count),
+            lines);
     }
 
     internal static SourcesReport Compute(IReadOnlyList<(string Source, string Part, bool Benign)> rows, IReadOnlyList<double> scores, IReadOnlyList<bool> flagged)
@@ -216,10 +264,11 @@ internal static class SourcesEvaluation
 
     /// <summary>
     /// One line of <c>--scores</c>: <c>{"source", "part", "benign", "hidden", "text", "scores": {category: probability}}</c>,
-    /// where <c>hidden</c> says the text is one of the hidden-text check's (ordinary text, then the text of the source).
+    /// where <c>hidden</c> says the text is one of the hidden-text check's (ordinary text, then the text of the source);
+    /// the obfuscation check's texts also have <c>"obfuscation"</c>, the trick (<see cref="Obfuscation.Kinds"/>).
     /// </summary>
-    internal static Task WriteScoresAsync(TextWriter writer, string source, string part, bool benign, bool hidden, string text, IReadOnlyDictionary<string, double> scores) =>
-        writer.WriteLineAsync(JsonSerializer.Serialize(new ScoredText(source, part, benign, hidden, text, scores), Compact));
+    internal static Task WriteScoresAsync(TextWriter writer, string source, string part, bool benign, bool hidden, string text, IReadOnlyDictionary<string, double> scores, string? obfuscation = null) =>
+        writer.WriteLineAsync(JsonSerializer.Serialize(new ScoredText(source, part, benign, hidden, text, scores) { Obfuscation = obfuscation }, Compact));
 
     internal static HiddenReport? SummariseHidden(IReadOnlyList<(string Source, string Last, bool Harmful, string Text)> hidden, IReadOnlyList<bool> flagged, IReadOnlyList<string> texts, IReadOnlyList<bool> flaggedAlone)
     {
@@ -286,6 +335,23 @@ internal static class SourcesEvaluation
             sb.AppendLine(CultureInfo.InvariantCulture, $"| control: a benign request after ordinary text | {h.Controls} | {Percent(h.ControlFpr)} |");
         }
 
+        if (report.Obfuscated is { } o)
+        {
+            sb.AppendLine();
+            sb.AppendLine("## Obfuscated (sources held out whole)");
+            sb.AppendLine();
+            sb.AppendLine(CultureInfo.InvariantCulture, $"Every word of at least {Obfuscation.MinLetters} letters of each harmful text and each benign everyday request rewritten: dotted `i.d.i.o.t`,");
+            sb.AppendLine("spaced `i d i o t` (two spaces around the word), leetspeak `1d10t`, a zero-width space between letters, Cyrillic look-alikes.");
+            sb.AppendLine();
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| text | harmful texts flagged ({o.Harmful}) | benign requests flagged ({o.Benign}) |");
+            sb.AppendLine("|---|---:|---:|");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| as written | {Percent(o.RecallClean)} | {Percent(o.FprClean)} |");
+            foreach (var line in o.Kinds)
+            {
+                sb.AppendLine(CultureInfo.InvariantCulture, $"| {line.Kind} | {Percent(line.Recall)} | {Percent(line.Fpr)} |");
+            }
+        }
+
         return sb.ToString();
     }
 
@@ -310,7 +376,16 @@ internal sealed record SourcesReport(
 {
     /// <summary>Gets the hidden-text check (<see cref="SourcesEvaluation.HideInOrdinaryText"/>), or null when not run.</summary>
     public HiddenReport? Hidden { get; init; }
+
+    /// <summary>Gets the obfuscation check (<see cref="SourcesEvaluation.ObfuscatedAsync"/>), or null when not run.</summary>
+    public ObfuscationReport? Obfuscated { get; init; }
 }
+
+/// <summary>The obfuscation check: harmful texts and benign requests of the sources held out whole, flagged as written and rewritten by each trick.</summary>
+internal sealed record ObfuscationReport(int Harmful, double RecallClean, int Benign, double FprClean, IReadOnlyList<ObfuscationLine> Kinds);
+
+/// <summary>One trick of the obfuscation check (<see cref="Obfuscation.Kinds"/>): the share of harmful texts and of benign requests flagged.</summary>
+internal sealed record ObfuscationLine(string Kind, double Recall, double Fpr);
 
 /// <summary>Harmful texts of the sources held out whole, flagged alone and after ordinary text, and the control's false-positive rate.</summary>
 internal sealed record HiddenReport(int Harmful, double RecallAlone, double RecallHidden, int Controls, double ControlFpr);
@@ -322,4 +397,9 @@ internal sealed record HiddenReport(int Harmful, double RecallAlone, double Reca
 /// <param name="Hidden">Whether the text is one of the hidden-text check's: ordinary requests, then the source's text.</param>
 /// <param name="Text">The text as scored.</param>
 /// <param name="Scores">The probability per category.</param>
-internal sealed record ScoredText(string Source, string Part, bool Benign, bool Hidden, string Text, IReadOnlyDictionary<string, double> Scores);
+internal sealed record ScoredText(string Source, string Part, bool Benign, bool Hidden, string Text, IReadOnlyDictionary<string, double> Scores)
+{
+    /// <summary>Gets the trick the text was rewritten with (<see cref="Obfuscation.Kinds"/>), or null for a text as written.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Obfuscation { get; init; }
+}

@@ -280,7 +280,12 @@ internal static class TextNormalizer
         _ => c,
     };
 
-    /// <summary>Joins runs of three or more single letters or digits separated by one space, dot, dash, underscore or asterisk ("k i l l", "k.i.l.l").</summary>
+    /// <summary>
+    /// Joins runs of three or more single letters or digits separated by one space, dot, dash, underscore or asterisk
+    /// ("k i l l", "k.i.l.l"). A run keeps to its first separator's kind, a space or a mark, so that words spelt out with
+    /// marks stay apart where a space separates them ("w.o.r.t.h.l.e.s.s i.d.i.o.t" is two words, and in "m.a.k.e a
+    /// b.o.m.b" the "a" stays a word of its own).
+    /// </summary>
     private static string JoinSpacedLetters(string text)
     {
         StringBuilder? sb = null;
@@ -297,7 +302,8 @@ internal static class TextNormalizer
             // A run: single, separator, single, separator, single ...
             var end = i + 1;
             var count = 1;
-            while (end + 1 < text.Length && IsSeparator(text[end]) && IsSingle(text, end + 1))
+            var spaced = end < text.Length && text[end] == ' ';
+            while (end + 1 < text.Length && IsSeparator(text[end]) && (text[end] == ' ') == spaced && IsSingle(text, end + 1))
             {
                 end += 2;
                 count++;
@@ -320,9 +326,13 @@ internal static class TextNormalizer
                 }
 
                 copied = end;
+                i = end;
             }
-
-            i = end;
+            else
+            {
+                // Too short to join: its last letter may still start a run of the other kind ("a w.o.r.d").
+                i = Math.Max(i + 1, end - 1);
+            }
         }
 
         if (sb is null)

@@ -22,6 +22,10 @@ public sealed class TextNormalizerTests
     [InlineData("k 1 l l", "kill")]
     [InlineData("I h a t e you", "I hate you")]
     [InlineData("I D I O T", "IDIOT")]
+    [InlineData("k.i-l_l", "kill")] // marks may mix
+    [InlineData("you are a w.o.r.t.h.l.e.s.s i.d.i.o.t", "you are a worthless idiot")] // a space ends a run of marks
+    [InlineData("how to m.a.k.e a b.o.m.b", "how to make a bomb")]
+    [InlineData("you are a  w o r t h l e s s  i d i o t", "you are a  worthless  idiot")] // two spaces end a spaced run
     public void Normalize_EvasionTrick_RecoversTheWord(string input, string expected)
     {
         Assert.Equal(expected, TextNormalizer.Normalize(input));
@@ -33,6 +37,7 @@ public sealed class TextNormalizerTests
     [InlineData("Привет, как дела?")] // Cyrillic words stay Cyrillic
     [InlineData("I have 3 cats and 2 dogs.")]
     [InlineData("Plan a trip to Rome")]
+    [InlineData("See e.g. a map of the U.S. or i.e. a list.")] // abbreviations are not joined with the words after them
     [InlineData("")]
     public void Normalize_OrdinaryText_IsLeftAlone(string input)
     {
