@@ -67,7 +67,8 @@ internal static class CommandLine
             safeai eval --data ../shared/data --set sources [--model ...] [--markdown out.md] [--json out.json]
                         [--scores scores.jsonl]
               (sources: per source, harmful texts and benign texts flagged, the sources held out whole from the
-              default model's training first, then the random held-out 20 % of the trained sources)
+              default model's training first, then the random held-out 20 % of the trained sources; then the held-out
+              harmful texts hidden after ordinary text, and rewritten with obfuscation tricks such as i.d.i.o.t)
               Per-category AUROC, AUPRC, precision, recall, F1 and false-positive rate; ROC curves in an HTML report.
               --threshold 0 to 1        the score from which a category counts as flagged (default 0.5)
               --without screen,gate,sentences

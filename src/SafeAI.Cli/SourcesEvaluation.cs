@@ -12,7 +12,8 @@ namespace SafeAI.Cli;
 /// per source, the share of harmful texts flagged by any category (recall at the default thresholds) and the share of
 /// benign texts flagged; then the same for the random held-out 20 % of the trained sources (in-distribution, a
 /// secondary line); then the false-positive rate on benign everyday requests, both ways; then the same harmful texts
-/// hidden after about 600 characters of ordinary text (<see cref="HideInOrdinaryText"/>).
+/// hidden after about 600 characters of ordinary text (<see cref="HideInOrdinaryText"/>); last, the held-out harmful
+/// texts and benign requests rewritten with each obfuscation trick (<see cref="ObfuscatedAsync"/>).
 /// </summary>
 internal static class SourcesEvaluation
 {
