@@ -63,7 +63,7 @@ internal static class SourcesEvaluation
         return 0;
     }
 
-    /// <summary>Scores every row alone, then the hidden-text check; with <paramref name="scoresOut"/>, each text's scores as one JSON line.</summary>
+    /// <summary>Scores every row alone, then the hidden-text check and the obfuscation check; with <paramref name="scoresOut"/>, each text's scores as one JSON line.</summary>
     private static async Task<SourcesReport> EvaluateAsync(ContentModel model, List<(LabelledText Row, string Part)> rows, double threshold, TextWriter? scoresOut, CancellationToken cancellationToken)
     {
         var scores = new double[rows.Count];
