@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using SafeAI.Audit;
 using SafeAI.Consent;
 using SafeAI.Feedback;
+using SafeAI.Monitoring;
 using SafeAI.PostgreSql;
 using SafeAI.Review;
 
@@ -115,6 +116,37 @@ public static class PostgreSqlStoreExtensions
         services.AddSingleton<IConsentStore>(static sp => new PostgreSqlConsentStore(sp.GetRequiredService<IOptions<PostgreSqlConsentStoreOptions>>().Value));
         return builder;
     }
+
+    /// <summary>
+    /// Keeps monitoring's metrics in PostgreSQL (options bound from <c>SafeAI:Monitoring:PostgreSql</c>): every app
+    /// instance that points at the same database writes its buckets under its own instance name, a restarted instance
+    /// loads its own back, and reads without an instance sum them all. Use with <c>safe.AddMonitoring()</c>, which writes
+    /// to the registered <see cref="IMetricsStore"/> every <c>MonitoringOptions.PersistInterval</c>; the
+    /// <c>safeai-metrics-store</c> health check then pings it. It replaces a metrics store registered before it (such as
+    /// <c>AddSafeAIMonitoringSqlite</c>'s); the call log and the shared kill switch stay where they are.
+    /// </summary>
+    /// <param name="builder">The pipeline builder.</param>
+    /// <param name="configure">Changes the options after configuration binding.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The builder has no services; in code use <see cref="PostgreSqlStores.CreateMetricsStore"/>.</exception>
+    public static SafeAIPipelineBuilder UsePostgreSqlMetricsStore(this SafeAIPipelineBuilder builder, Action<PostgreSqlMetricsStoreOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services ?? throw new InvalidOperationException(
+            "UsePostgreSqlMetricsStore() needs dependency injection (services.AddSafeAI(...)). In code, create the store: " +
+            "PostgreSqlStores.CreateMetricsStore(new() { ConnectionString = \"...\" }), and give it to a MetricsPersistence.");
+        var options = services.AddSafeAIOptions<PostgreSqlMetricsStoreOptions>(PostgreSqlMetricsStoreOptions.SectionName);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlMetricsStoreOptions>, PostgreSqlMetricsStoreOptionsValidator>());
+        if (configure is not null)
+        {
+            _ = options.Configure(configure);
+        }
+
+        services.RemoveAll<IMetricsStore>();
+        services.AddSingleton<IMetricsStore>(static sp => new PostgreSqlMetricsStore(sp.GetRequiredService<IOptions<PostgreSqlMetricsStoreOptions>>().Value));
+        return builder;
+    }
 }
 
 /// <summary>Creates SafeAI's PostgreSQL stores without dependency injection.</summary>
@@ -147,6 +179,13 @@ public static class PostgreSqlStores
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
     public static IConsentStore CreateConsentStore(PostgreSqlConsentStoreOptions options) => new PostgreSqlConsentStore(options);
+
+    /// <summary>Creates a metrics store in PostgreSQL (for a <see cref="MetricsPersistence"/>); the schema is created or migrated on first use.</summary>
+    /// <param name="options">The options.</param>
+    /// <returns>The store (dispose it, through <see cref="IDisposable"/>, to close its connections).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
+    public static IMetricsStore CreateMetricsStore(PostgreSqlMetricsStoreOptions options) => new PostgreSqlMetricsStore(options);
 }
 
 internal sealed class PostgreSqlReviewStoreOptionsValidator : IValidateOptions<PostgreSqlReviewStoreOptions>
@@ -170,5 +209,11 @@ internal sealed class PostgreSqlAuditStoreOptionsValidator : IValidateOptions<Po
 internal sealed class PostgreSqlConsentStoreOptionsValidator : IValidateOptions<PostgreSqlConsentStoreOptions>
 {
     public ValidateOptionsResult Validate(string? name, PostgreSqlConsentStoreOptions options) =>
+        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
+}
+
+internal sealed class PostgreSqlMetricsStoreOptionsValidator : IValidateOptions<PostgreSqlMetricsStoreOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PostgreSqlMetricsStoreOptions options) =>
         options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
 }
