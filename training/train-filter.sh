@@ -19,11 +19,13 @@
 #      correction; mean and maximum over the window; one hidden layer) from those scores, the windows at or above the
 #      gate's escalation levels (read from that first calibration) weighted 4x, 8,000 steps, seed 42; quantised
 #      the same way (2 MB). It scores every window before the gate, in microseconds.
-#   3d. threat_column.py, after step 3c: threats written as statements ("I'm going to shoot up your school tomorrow.")
-#      are rare in the shared corpora. For each of the three networks, one logistic column on the vector its head reads
-#      (fitted on the threat statements against every other training row, with an L2 penalty) is
-#      added to the graph, and the violence output becomes the larger of the two logits; every trained weight and the
-#      other seven outputs stay as they were. About 25 minutes (the vectors of 94k rows).
+#   3d. statement_columns.py, after step 3c: threats written as statements ("I'm going to shoot up your school
+#      tomorrow.") and texts urging someone to kill or hurt themselves ("kys") are rare in the shared corpora; the tool
+#      embeds a hand-written set of each (with ordinary texts that use the same words), which the fine-tunes above
+#      leave out. For each of the three networks and each set, one logistic column on the vector its head reads
+#      (fitted on the set's statements against every other training row, with an L2 penalty) is added to the graph,
+#      and the set's category (violence, harassment) becomes the larger of the two logits; every trained weight and
+#      the other outputs stay as they were. About 25 minutes (the vectors of 94k rows).
 #   4. safeai train: the character n-gram member of the ensemble (prompt injection and violence), trained on the same
 #      parts (never on the test part or the sources held out whole), seed 42; deterministic.
 #   5. safeai calibrate: per-category bias so that at most 3 % of each register (chat prompts, short queries) of the
@@ -34,8 +36,8 @@
 #      (the lowest at which the gate would have sent on 95 % of such calibration texts: --skip-gate-precision 0.95,
 #      the default); then the sentence windows' logit shift, so that at most 2 % of long benign texts (each
 #      calibration request after about 600 characters of the others), scored as at run time, are flagged
-#      (--long-benign-rate 0.02, the default). With --threat-statements the calibration part of the threat statements
-#      joins the calibration texts, so the gate and the screen are set to send on the threats the six-layer model flags.
+#      (--long-benign-rate 0.02, the default). With --statements the calibration part of the statement sets joins
+#      the calibration texts, so the gate and the screen are set to send on the statements the six-layer model flags.
 #   6. safeai eval --set sources: the evaluation by source (docs/model/sources-eval.md).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,13 +70,13 @@ safeai corpus --data "$data" --output "$work/corpus.jsonl"
 
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
   --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/run" \
-  --epochs 1 --max-steps 1100 --threads 1 --seed 42 --exclude-sources threat_statements
+  --epochs 1 --max-steps 1100 --threads 1 --seed 42 --exclude-sources threat_statements,self_harm_urging
 $py "$repo/training/quantize_onnx.py" "$work/run/classifier-fp32.onnx" "$model_dir/model.onnx"
 cp "$work/run/training-log.json" "$repo/docs/model/training-log.json"
 
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
   --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/gate" \
-  --epochs 2 --max-steps 2200 --threads 1 --seed 42 --exclude-sources threat_statements \
+  --epochs 2 --max-steps 2200 --threads 1 --seed 42 --exclude-sources threat_statements,self_harm_urging \
   --layers 0,2,4 --teacher "$work/run/checkpoint.pt" --distill 0.5 --match-pooled 1.0
 $py "$repo/training/quantize_onnx.py" "$work/gate/classifier-fp32.onnx" "$model_dir/gate-model.onnx"
 cp "$work/gate/training-log.json" "$repo/docs/model/gate-training-log.json"
@@ -100,10 +102,11 @@ OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/train_screen.py" \
 $py "$repo/training/quantize_onnx.py" "$work/screen/screen-fp32.onnx" "$model_dir/screen-model.onnx"
 cp "$work/screen/training-log.json" "$repo/docs/model/screen-training-log.json"
 
-# The threat column: violence becomes max(violence, threat) in each of the three networks, the other outputs untouched.
-OMP_NUM_THREADS=2 $py "$repo/training/threat_column.py" --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" \
-  --model-dir "$model_dir" --log "$repo/docs/model/threat-column-log.json"
+# The statement columns: violence becomes max(violence, threat) and harassment max(harassment, urging) in each of the
+# three networks, the other outputs untouched.
+OMP_NUM_THREADS=2 $py "$repo/training/statement_columns.py" --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" \
+  --model-dir "$model_dir" --log "$repo/docs/model/statement-columns-log.json"
 
 safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 1 \
-  --threat-statements
+  --statements
 safeai eval --data "$data" --set sources --markdown "$repo/docs/model/sources-eval.md" --json "$repo/docs/model/sources-eval.json"

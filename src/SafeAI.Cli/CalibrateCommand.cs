@@ -64,7 +64,8 @@ internal static class CalibrateCommand
             throw new ArgumentException($"--long-benign-rate must be between 0 and 0.5 (it is {longTarget.ToString(CultureInfo.InvariantCulture)}).");
         }
 
-        var corpus = SharedCorpus.Load(folder).Concat(args.Flag("threat-statements") ? SharedCorpus.LoadThreatStatements() : []).Where(e => DataSplit.PartName(e.Source, e.Text) == "calib").ToList();
+        var statements = args.Flag("statements") ? SharedCorpus.LoadStatements() : args.Flag("threat-statements") ? SharedCorpus.LoadThreatStatements() : [];
+        var corpus = SharedCorpus.Load(folder).Concat(statements).Where(e => DataSplit.PartName(e.Source, e.Text) == "calib").ToList();
         var sample = corpus.Where(e => e.IsBenign && DataSplit.BenignRequestSources.Contains(e.Source)).ToList();
         var harmful = corpus.Where(e => !e.IsBenign).ToList();
         if (sample.Count < 100)

@@ -38,7 +38,7 @@ internal static class CommandLine
         (safeai evaluate --gate, safeai bias --max-gap). Errors go to standard error.
         """;
 
-    private const string InvalidLinesHelp = """
+    private const string InvalidLinesHelp = "\n" + """
           --on-invalid fail|skip  a malformed input line (not JSON, no "text" string, an invalid string such as a lone
                                   surrogate): fail (default: exit 1, naming file and line, no output file is left behind)
                                   or skip (each one is reported as file:line on standard error, the rest is processed)
@@ -134,7 +134,7 @@ internal static class CommandLine
             "calibrate",
             """
             safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.03] [--gate-keep 0.995] [--screen-keep 0.99]
-                              [--long-benign-rate 0.02] [--skip-gate-precision 0.95] [--per-category-levels] [--threat-statements]
+                              [--long-benign-rate 0.02] [--skip-gate-precision 0.95] [--per-category-levels] [--statements]
               Sets each category's bias of an ensemble model so that, at the default threshold 0.5, at most the given share
               of the benign-request calibration sample is flagged by any category (the description is rewritten). When the
               ensemble has a "gate" or a "screen", also sets their escalation levels; when it has "sentences", the logit shift
@@ -150,11 +150,12 @@ internal static class CommandLine
               --per-category-levels    keep each category's gate level where its own keep share puts it; by default the
                                        gate's levels are then raised jointly, as far as every calibration text the encoder
                                        flags (and the gate sent on) is still sent on in some category
-              --threat-statements      add the calibration part of the tool's hand-written threat statements (for a model
-                                       that learnt them, as the default model's threat column: training/threat_column.py)
+              --statements             add the calibration part of the tool's hand-written statement sets, threats and texts
+                                       urging self-harm (for a model that learnt them, as the default model's statement
+                                       columns: training/statement_columns.py); --threat-statements adds the threats only
             """,
             ["model", "data", "benign-rate", "gate-keep", "screen-keep", "long-benign-rate", "skip-gate-precision"],
-            ["per-category-levels", "threat-statements"]),
+            ["per-category-levels", "statements", "threat-statements"]),
         ["bias"] = new("bias", BiasCommand.Help, ["input", "groups", "set", "report", "json", "max-gap", "model", "threshold"], []),
         ["evaluate"] = new("evaluate", EvaluateCommand.Help, ["config", "dataset", "report", "json", "gate", "bias", "answers", "concurrency"], []),
         ["system-card"] = new("system-card", SystemCardCommand.Help, ["config", "evaluation", "bias", "uses", "markdown", "html", "name"], []),

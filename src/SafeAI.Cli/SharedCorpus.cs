@@ -286,6 +286,22 @@ internal static partial class SharedCorpus
     /// <summary>The source name of <see cref="LoadThreatStatements"/>.</summary>
     public const string ThreatStatementsSource = "threat_statements";
 
+    /// <summary>
+    /// Hand-written texts that tell or urge a person to kill or hurt themselves, or wish death on them, as abuse ("kys",
+    /// "do everyone a favour and jump off a bridge"; labelled <c>harassment</c>), and ordinary texts with the same words or
+    /// topics ("my battery died", how to help a suicidal friend), written for this project (source
+    /// <c>self_harm_urging</c>, weight <see cref="SeedWeight"/>). Like <see cref="LoadThreatStatements"/>, not part of
+    /// <see cref="Load"/>: <c>safeai corpus</c> writes them last, for the default model's urging column
+    /// (training/statement_columns.py), and <c>safeai calibrate --statements</c> adds their calibration part.
+    /// </summary>
+    public static List<LabelledText> LoadSelfHarmUrging() => LoadResource("self-harm-urging.jsonl", SelfHarmUrgingSource);
+
+    /// <summary>The source name of <see cref="LoadSelfHarmUrging"/>.</summary>
+    public const string SelfHarmUrgingSource = "self_harm_urging";
+
+    /// <summary>Every hand-written statement set: <see cref="LoadThreatStatements"/> and <see cref="LoadSelfHarmUrging"/>.</summary>
+    public static List<LabelledText> LoadStatements() => [.. LoadThreatStatements(), .. LoadSelfHarmUrging()];
+
     private static List<LabelledText> LoadResource(string file, string source)
     {
         using var stream = typeof(SharedCorpus).Assembly.GetManifestResourceStream("SafeAI.Cli.Seed." + file)

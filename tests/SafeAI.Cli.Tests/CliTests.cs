@@ -336,7 +336,7 @@ public sealed class CliTests : IDisposable
         }
 
         // The committed biases, escalation levels and sentence shift are what train-filter.sh's last calibration writes
-        // (with the threat statements' calibration part, for the threat column).
+        // (with the statement sets' calibration part, for the statement columns).
         var source = Path.Combine(SharedData.RepositoryRoot, "src", "SafeAI.Onnx", "DefaultModel");
         var copy = Directory.CreateDirectory(Path.Combine(_dir, "default-model")).FullName;
         foreach (var file in Directory.GetFiles(source))
@@ -345,7 +345,7 @@ public sealed class CliTests : IDisposable
         }
 
         var description = Path.Combine(copy, "safeai-model.json");
-        var (code, output, errors) = await RunAsync("calibrate", "--model", description, "--data", folder, "--benign-rate", "0.03", "--gate-keep", "1", "--screen-keep", "1", "--threat-statements");
+        var (code, output, errors) = await RunAsync("calibrate", "--model", description, "--data", folder, "--benign-rate", "0.03", "--gate-keep", "1", "--screen-keep", "1", "--statements");
 
         Assert.True(code == 0, errors);
         Assert.Contains("Sentence windows: shift", output, StringComparison.Ordinal);

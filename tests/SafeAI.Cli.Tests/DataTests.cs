@@ -88,9 +88,42 @@ public sealed class DataTests
         Assert.InRange(data.Count(e => DataSplit.IsHeldOut(e.Text)) / (double)data.Count, 0.18, 0.22);
         Assert.Equal(data.Count, data.Select(e => DataSplit.Key(e.Text)).Distinct().Count());
 
-        // The threat statements stay out of Load, so the evaluation by source is the same with or without them.
+        // The statement sets stay out of Load, so the evaluation by source is the same with or without them.
         var keys = data.Select(e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
-        Assert.DoesNotContain(SharedCorpus.LoadThreatStatements(), e => keys.Contains(DataSplit.Key(e.Text)));
+        Assert.DoesNotContain(SharedCorpus.LoadStatements(), e => keys.Contains(DataSplit.Key(e.Text)));
+    }
+
+    [Fact]
+    public void LoadSelfHarmUrging_EmbeddedSet_UrgingIsHarassmentAndTheRestBenign_NoneFromTheProbe()
+    {
+        var rows = SharedCorpus.LoadSelfHarmUrging();
+
+        Assert.All(rows, static e => Assert.Equal(SharedCorpus.SelfHarmUrgingSource, e.Source));
+        Assert.All(rows, static e => Assert.Equal(SharedCorpus.SeedWeight, e.Weight));
+        Assert.All(rows.Where(static e => !e.IsBenign), static e => Assert.Equal(["harassment"], e.Labels));
+        Assert.InRange(rows.Count(static e => !e.IsBenign), 200, 250);
+        Assert.InRange(rows.Count(static e => e.IsBenign), 350, 420);
+        Assert.Equal(rows.Count, rows.Select(static e => DataSplit.Key(e.Text)).Distinct().Count());
+
+        // No text of either set is in the other, and LoadStatements is both, threats first.
+        var threats = SharedCorpus.LoadThreatStatements();
+        var threatKeys = threats.Select(static e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
+        Assert.DoesNotContain(rows, e => threatKeys.Contains(DataSplit.Key(e.Text)));
+        Assert.Equal([.. threats.Select(static e => e.Text), .. rows.Select(static e => e.Text)], SharedCorpus.LoadStatements().Select(static e => e.Text));
+
+        // The probe (training/experiments/self-harm-urging/probe.jsonl) was written apart from the set, by someone who
+        // did not see it, and must stay unseen: the five texts both happened to contain were taken out of the set.
+        var probe = Path.Combine(SharedData.RepositoryRoot, "training", "experiments", "self-harm-urging", "probe.jsonl");
+        var probeKeys = File.ReadLines(probe).Select(static l => DataSplit.Key(System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("text").GetString()!)).ToHashSet(StringComparer.Ordinal);
+        Assert.Equal(80, probeKeys.Count);
+        Assert.DoesNotContain(rows, e => probeKeys.Contains(DataSplit.Key(e.Text)));
+
+        foreach (var part in (string[])["train", "calib", "test"])
+        {
+            var inPart = rows.Where(e => DataSplit.PartName(e.Source, e.Text) == part).ToList();
+            Assert.Contains(inPart, static e => e.IsBenign);
+            Assert.Contains(inPart, static e => !e.IsBenign);
+        }
     }
 
     [Fact]

@@ -87,13 +87,53 @@ public sealed class DefaultModelSpotChecks : IClassFixture<DefaultModelSpotCheck
     [InlineData("I'm going to set your car on fire with you in it.", 5, true)]
     public async Task ScoreAsync_ThreatWrittenAsStatement_AloneOrInsideOrdinaryText_IsFlaggedAsViolence(string threat, int paragraphs, bool more)
     {
-        // Until the threat column (training/threat_column.py) these scored violence 0.03-0.40 alone and nothing after
+        // Until the threat column (training/statement_columns.py) these scored violence 0.03-0.40 alone and nothing after
         // ordinary text: the corpora's violent texts are requests, not statements.
         var text = string.Concat(Enumerable.Repeat(Ordinary, paragraphs)) + threat + (more ? " " + Ordinary : string.Empty);
 
         var scores = await _model.ScoreAsync(text, TestContext.Current.CancellationToken);
 
         Assert.True(scores[ContentCategories.Violence] >= 0.5, $"violence {scores[ContentCategories.Violence]:F3}");
+    }
+
+    [Theory]
+    [InlineData("kill yourself", 0)]
+    [InlineData("kill yourself", 2)]
+    [InlineData("kill yourself", 5)]
+    [InlineData("You should kill yourself.", 0)]
+    [InlineData("You should kill yourself.", 5)]
+    [InlineData("I hope you die.", 0)]
+    [InlineData("I hope you die.", 2)]
+    [InlineData("go hang yourself", 0)]
+    [InlineData("Do everyone a favour and jump off a bridge.", 0)]
+    [InlineData("You should just die.", 0)]
+    [InlineData("go kys", 0)]
+    public async Task ScoreAsync_UrgingSomeoneToKillThemselves_IsFlaggedAsHarassment(string text, int paragraphs)
+    {
+        // Until the urging column (training/statement_columns.py) these scored harassment 0.10-0.48 alone: the shared
+        // corpora hold few texts that tell someone to kill or hurt themselves. The shorter ones are still missed after
+        // paragraphs of ordinary text ("Known failure modes" in docs/model-card.md).
+        var scores = await _model.ScoreAsync(string.Concat(Enumerable.Repeat(Ordinary, paragraphs)) + text, TestContext.Current.CancellationToken);
+
+        Assert.True(scores[ContentCategories.Harassment] >= 0.5, $"harassment {scores[ContentCategories.Harassment]:F3}");
+    }
+
+    [Theory]
+    [InlineData("My grandfather died last week, how do I write a eulogy?")]
+    [InlineData("I'm dying to see the new Marvel movie.")]
+    [InlineData("How much bleach should I add to a load of white laundry?")]
+    [InlineData("Can you help me hang a heavy mirror on a plaster wall?")]
+    [InlineData("My phone is about to die, where can I charge it?")]
+    [InlineData("I'm done for today, bye!")]
+    [InlineData("exit")]
+    public async Task ScoreAsync_OrdinaryTextWithTheWordsOfUrging_FlagsNothing(string text)
+    {
+        foreach (var candidate in new[] { text, Ordinary + Ordinary + text })
+        {
+            var scores = await _model.ScoreAsync(candidate, TestContext.Current.CancellationToken);
+
+            Assert.All(scores, s => Assert.True(s.Value < 0.5, $"{s.Key} {s.Value:F3} for '{text}'"));
+        }
     }
 
     [Theory]

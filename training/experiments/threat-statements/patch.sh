@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Round 3 of the threat-statements experiment (not adopted; round 4, training/threat_column.py, was): a short fine-tune of the shipped default model on the threat statements
+# Round 3 of the threat-statements experiment (not adopted; round 4, training/threat_column.py (now training/statement_columns.py), was): a short fine-tune of the shipped default model on the threat statements
 # (src/SafeAI.Cli/Seed/threat-statements.jsonl), then its gate the same way, then a screen trained on that gate, all
 # calibrated and evaluated by source. Writes a model folder in the work folder; the shipped model is not touched.
 #
@@ -38,9 +38,9 @@ fi
 
 # The six-layer model, from the shipped int8 weights (dequantised). First, the check that this starts exactly from what
 # ships: read back, exported and quantised again unchanged, the shipped file comes out byte for byte (without the threat
-# column of round 4, which --init does not read: training/threat_column.py --strip).
+# column of round 4, which --init does not read: training/statement_columns.py --strip).
 mkdir -p "$out/roundtrip"
-$py "$repo/training/threat_column.py" --strip "$shipped/model.onnx" "$out/roundtrip/shipped.onnx"
+$py "$repo/training/statement_columns.py" --strip "$shipped/model.onnx" "$out/roundtrip/shipped.onnx"
 $py - "$repo/training" "$work/minilm.onnx" "$out/roundtrip/shipped.onnx" "$out/roundtrip" <<'PY'
 import filecmp, os, sys
 sys.path.insert(0, sys.argv[1])
