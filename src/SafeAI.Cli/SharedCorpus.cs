@@ -299,8 +299,24 @@ internal static partial class SharedCorpus
     /// <summary>The source name of <see cref="LoadSelfHarmUrging"/>.</summary>
     public const string SelfHarmUrgingSource = "self_harm_urging";
 
-    /// <summary>Every hand-written statement set: <see cref="LoadThreatStatements"/> and <see cref="LoadSelfHarmUrging"/>.</summary>
-    public static List<LabelledText> LoadStatements() => [.. LoadThreatStatements(), .. LoadSelfHarmUrging()];
+    /// <summary>
+    /// Hand-written requests, in the words people type to a chatbot, for help committing crimes or getting dangerous
+    /// illegal things ("where can i buy fentanyl online"; labelled <c>illicit</c>; the requests only, never an answer),
+    /// and ordinary requests on the same topics or with the same words (naloxone, a hunting licence, locked out of my own
+    /// house, "kill weeds"), written for this project (source <c>illicit_requests</c>, weight <see cref="SeedWeight"/>).
+    /// Like the other sets, not part of <see cref="Load"/>: <c>safeai corpus</c> writes them last, for the default
+    /// model's request column (training/statement_columns.py).
+    /// </summary>
+    public static List<LabelledText> LoadIllicitRequests() => LoadResource("illicit-requests.jsonl", IllicitRequestsSource);
+
+    /// <summary>The source name of <see cref="LoadIllicitRequests"/>.</summary>
+    public const string IllicitRequestsSource = "illicit_requests";
+
+    /// <summary>
+    /// Every hand-written set, in the order of their columns: <see cref="LoadThreatStatements"/>,
+    /// <see cref="LoadSelfHarmUrging"/>, <see cref="LoadIllicitRequests"/>.
+    /// </summary>
+    public static List<LabelledText> LoadStatements() => [.. LoadThreatStatements(), .. LoadSelfHarmUrging(), .. LoadIllicitRequests()];
 
     private static List<LabelledText> LoadResource(string file, string source)
     {

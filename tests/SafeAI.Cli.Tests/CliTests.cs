@@ -487,6 +487,44 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Corpus_SharedData_WritesTheStatementSetsWhereTheColumnScriptExpectsThem()
+    {
+        var folder = SharedData.Folder;
+        if (folder is null)
+        {
+            Assert.Skip("The shared corpora (../shared/data) are not present.");
+        }
+
+        var output = Path.Combine(_dir, "corpus.jsonl");
+        var (code, stdout, errors) = await RunAsync("corpus", "--data", folder, "--output", output);
+
+        Assert.True(code == 0, errors);
+        Assert.Contains("Wrote " + output, stdout, StringComparison.Ordinal);
+        var rows = File.ReadLines(output).Select(static l => JsonDocument.Parse(l).RootElement).ToList();
+        string Source(JsonElement r) => r.GetProperty("source").GetString()!;
+
+        // The texts urging self-harm and then the illicit requests come last, in file order, so that
+        // statement_columns.py's cached vectors of every earlier row stay valid when a set is added or grows; the threat
+        // statements come right after the shared corpora.
+        List<LabelledText> last = [.. SharedCorpus.LoadSelfHarmUrging(), .. SharedCorpus.LoadIllicitRequests()];
+        var tail = rows[^last.Count..];
+        Assert.Equal(last.Select(static e => e.Text), tail.Select(static r => r.GetProperty("text").GetString()));
+        Assert.Equal(last.Select(static e => e.Source), tail.Select(Source));
+        Assert.DoesNotContain(rows[..^last.Count], r => Source(r) is SharedCorpus.SelfHarmUrgingSource or SharedCorpus.IllicitRequestsSource);
+        var firstThreat = rows.FindIndex(r => Source(r) == SharedCorpus.ThreatStatementsSource);
+        Assert.Equal(SharedCorpus.LoadThreatStatements().Count, rows.Count(r => Source(r) == SharedCorpus.ThreatStatementsSource));
+        Assert.All(rows[..firstThreat], r => Assert.NotEqual("convabuse", Source(r)));
+
+        // Parts by text hash, as for every source; the urgings in each, with the ids the encoder sees at run time.
+        foreach (var part in (string[])["train", "calib", "test"])
+        {
+            Assert.Contains(tail, r => r.GetProperty("part").GetString() == part && r.GetProperty("labels").GetArrayLength() > 0);
+        }
+
+        Assert.All(tail, static r => Assert.Equal(101, r.GetProperty("ids")[0].GetInt32()));
+    }
+
+    [Fact]
     public async Task Windows_ModelThatIsNotAnEnsemble_ClearError()
     {
         var model = Path.Combine(SharedData.RepositoryRoot, "src", "SafeAI.Onnx", "DefaultModel");

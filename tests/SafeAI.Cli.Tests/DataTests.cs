@@ -93,27 +93,29 @@ public sealed class DataTests
         Assert.DoesNotContain(SharedCorpus.LoadStatements(), e => keys.Contains(DataSplit.Key(e.Text)));
     }
 
-    [Fact]
-    public void LoadSelfHarmUrging_EmbeddedSet_UrgingIsHarassmentAndTheRestBenign_NoneFromTheProbe()
+    [Theory]
+    [InlineData(SharedCorpus.SelfHarmUrgingSource, "harassment", "self-harm-urging", 200, 250, 400, 500)]
+    [InlineData(SharedCorpus.IllicitRequestsSource, "illicit", "illicit-requests", 220, 260, 330, 370)]
+    public void HandWrittenSet_Embedded_LabelledApartFromEveryOtherSetAndItsProbe(string source, string label, string experiment, int minHarmful, int maxHarmful, int minBenign, int maxBenign)
     {
-        var rows = SharedCorpus.LoadSelfHarmUrging();
+        var rows = SharedCorpus.LoadStatements().Where(e => e.Source == source).ToList();
 
-        Assert.All(rows, static e => Assert.Equal(SharedCorpus.SelfHarmUrgingSource, e.Source));
         Assert.All(rows, static e => Assert.Equal(SharedCorpus.SeedWeight, e.Weight));
-        Assert.All(rows.Where(static e => !e.IsBenign), static e => Assert.Equal(["harassment"], e.Labels));
-        Assert.InRange(rows.Count(static e => !e.IsBenign), 200, 250);
-        Assert.InRange(rows.Count(static e => e.IsBenign), 400, 500);
+        Assert.All(rows.Where(static e => !e.IsBenign), e => Assert.Equal([label], e.Labels));
+        Assert.InRange(rows.Count(static e => !e.IsBenign), minHarmful, maxHarmful);
+        Assert.InRange(rows.Count(static e => e.IsBenign), minBenign, maxBenign);
         Assert.Equal(rows.Count, rows.Select(static e => DataSplit.Key(e.Text)).Distinct().Count());
 
-        // No text of either set is in the other, and LoadStatements is both, threats first.
-        var threats = SharedCorpus.LoadThreatStatements();
-        var threatKeys = threats.Select(static e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
-        Assert.DoesNotContain(rows, e => threatKeys.Contains(DataSplit.Key(e.Text)));
-        Assert.Equal([.. threats.Select(static e => e.Text), .. rows.Select(static e => e.Text)], SharedCorpus.LoadStatements().Select(static e => e.Text));
+        // No text of one set is in another; LoadStatements keeps the order of the columns (threats, urging, requests).
+        var others = SharedCorpus.LoadStatements().Where(e => e.Source != source).Select(static e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
+        Assert.DoesNotContain(rows, e => others.Contains(DataSplit.Key(e.Text)));
+        Assert.Equal(
+            [SharedCorpus.ThreatStatementsSource, SharedCorpus.SelfHarmUrgingSource, SharedCorpus.IllicitRequestsSource],
+            SharedCorpus.LoadStatements().Select(static e => e.Source).Distinct());
 
-        // The probe (training/experiments/self-harm-urging/probe.jsonl) was written apart from the set, by someone who
-        // did not see it, and must stay unseen: the five texts both happened to contain were taken out of the set.
-        var probe = Path.Combine(SharedData.RepositoryRoot, "training", "experiments", "self-harm-urging", "probe.jsonl");
+        // The probe (training/experiments/<experiment>/probe.jsonl) was written apart from the set, by someone who did
+        // not see it, and must stay unseen: the texts both happened to contain were taken out of the set.
+        var probe = Path.Combine(SharedData.RepositoryRoot, "training", "experiments", experiment, "probe.jsonl");
         var probeKeys = File.ReadLines(probe).Select(static l => DataSplit.Key(System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("text").GetString()!)).ToHashSet(StringComparer.Ordinal);
         Assert.Equal(80, probeKeys.Count);
         Assert.DoesNotContain(rows, e => probeKeys.Contains(DataSplit.Key(e.Text)));
