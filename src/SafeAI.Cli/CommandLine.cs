@@ -150,9 +150,10 @@ internal static class CommandLine
               --per-category-levels    keep each category's gate level where its own keep share puts it; by default the
                                        gate's levels are then raised jointly, as far as every calibration text the encoder
                                        flags (and the gate sent on) is still sent on in some category
-              --statements             add the calibration part of the tool's hand-written statement sets, threats and texts
-                                       urging self-harm (for a model that learnt them, as the default model's statement
-                                       columns: training/statement_columns.py); --threat-statements adds the threats only
+              --statements             add the calibration part of the tool's hand-written sets: threats, texts urging
+                                       self-harm and illicit requests (for a model that learnt them, as the default model's
+                                       statement columns: training/statement_columns.py); --threat-statements adds the
+                                       threats only
             """,
             ["model", "data", "benign-rate", "gate-keep", "screen-keep", "long-benign-rate", "skip-gate-precision"],
             ["per-category-levels", "statements", "threat-statements"]),
