@@ -30,6 +30,18 @@ public sealed class MonitoringDashboardTests
             "--SafeAI:Monitoring:Rules:0:window=00:05:00",
             "--SafeAI:Monitoring:Rules:0:min_samples=10");
         using var http = new HttpClient { BaseAddress = host.Address };
+
+        // The charts' "latest" is the current minute's bucket, on the wall clock. Start the calls with at least 45 s of
+        // the minute left, so that they and the page's first look fall in one bucket (otherwise, past the minute, the
+        // calls chart rightly reads "latest 0"); the calls and the page take about 15 s.
+        var recorder = host.App.Services.GetRequiredService<MetricsRecorder>();
+        var start = recorder.TimeProvider.GetUtcNow();
+        var left = recorder.BucketStart(start) + recorder.BucketWidth - start;
+        if (left < TimeSpan.FromSeconds(45))
+        {
+            await Task.Delay(left + TimeSpan.FromMilliseconds(200), recorder.TimeProvider, Ct);
+        }
+
         // 40 calls, half blocked: enough for the Wilson bound at alpha 0.001 to clear 20 % (16 calls would not be).
         for (var i = 0; i < 20; i++)
         {
@@ -41,7 +53,6 @@ public sealed class MonitoringDashboardTests
 
         // The engine runs every minute on the wall clock; evaluate once now, as of the end of the current minute.
         var engine = host.App.Services.GetRequiredService<AlertEngine>();
-        var recorder = host.App.Services.GetRequiredService<MetricsRecorder>();
         // If the engine's own minute tick came during the calls and fired already, this evaluation finds the alert firing
         // and adds no event of its own; the engine's history holds the one Fired event either way.
         _ = await engine.EvaluateAsync(recorder.BucketStart(recorder.TimeProvider.GetUtcNow()) + recorder.BucketWidth, Ct);
