@@ -70,13 +70,13 @@ safeai corpus --data "$data" --output "$work/corpus.jsonl"
 
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
   --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/run" \
-  --epochs 1 --max-steps 1100 --threads 1 --seed 42 --exclude-sources threat_statements,self_harm_urging,illicit_requests
+  --epochs 1 --max-steps 1100 --threads 1 --seed 42 --exclude-sources threat_statements,self_harm_urging,illicit_requests,safe_but_alarming
 $py "$repo/training/quantize_onnx.py" "$work/run/classifier-fp32.onnx" "$model_dir/model.onnx"
 cp "$work/run/training-log.json" "$repo/docs/model/training-log.json"
 
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
   --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/gate" \
-  --epochs 2 --max-steps 2200 --threads 1 --seed 42 --exclude-sources threat_statements,self_harm_urging,illicit_requests \
+  --epochs 2 --max-steps 2200 --threads 1 --seed 42 --exclude-sources threat_statements,self_harm_urging,illicit_requests,safe_but_alarming \
   --layers 0,2,4 --teacher "$work/run/checkpoint.pt" --distill 0.5 --match-pooled 1.0
 $py "$repo/training/quantize_onnx.py" "$work/gate/classifier-fp32.onnx" "$model_dir/gate-model.onnx"
 cp "$work/gate/training-log.json" "$repo/docs/model/gate-training-log.json"

@@ -11,9 +11,10 @@ namespace SafeAI.Cli;
 /// convabuse-test) and the token ids of its first window exactly as the filter's encoder tier sees it at run time
 /// (normalised, BERT word pieces of the MiniLM vocabulary, framed by [CLS] and [SEP]); long texts also give their last window.
 /// After the shared corpora come the tool's threat statements (<see cref="SharedCorpus.LoadThreatStatements"/>), which the
-/// default model's fine-tunes leave out (<c>finetune_minilm.py --exclude-sources threat_statements,self_harm_urging,illicit_requests</c>),
+/// default model's fine-tunes leave out (<c>finetune_minilm.py --exclude-sources threat_statements,self_harm_urging,illicit_requests,safe_but_alarming</c>),
 /// and after ConvAbuse the texts urging self-harm and the illicit requests (<see cref="SharedCorpus.LoadSelfHarmUrging"/>,
-/// <see cref="SharedCorpus.LoadIllicitRequests"/>), which they leave out too.
+/// <see cref="SharedCorpus.LoadIllicitRequests"/>), and last the harmless and harmful texts with alarming words
+/// (<see cref="SharedCorpus.LoadSafeButAlarming"/>, training/experiments/safe-but-alarming), which they leave out too.
 /// </summary>
 internal static class CorpusCommand
 {
@@ -83,7 +84,7 @@ internal static class CorpusCommand
 
             // Last, so that every row before them keeps its place (cached vectors of statement_columns.py stay valid); a
             // set added later goes after the ones before it.
-            foreach (var row in SharedCorpus.LoadSelfHarmUrging().Concat(SharedCorpus.LoadIllicitRequests()))
+            foreach (var row in SharedCorpus.LoadSelfHarmUrging().Concat(SharedCorpus.LoadIllicitRequests()).Concat(SharedCorpus.LoadSafeButAlarming()))
             {
                 await WriteAsync(row, DataSplit.PartName(row.Source, row.Text)).ConfigureAwait(false);
             }

@@ -313,6 +313,19 @@ internal static partial class SharedCorpus
     public const string IllicitRequestsSource = "illicit_requests";
 
     /// <summary>
+    /// Hand-written harmless texts that carry the words or topics of harm (kill a process, a can of Coke, why the Nazis
+    /// persecuted Jewish people, how to help a friend who wants to die, how to buy a gun legally) and harmful texts with
+    /// the same words, written for this project (source <c>safe_but_alarming</c>, weight <see cref="SeedWeight"/>). Not
+    /// part of <see cref="Load"/> or <see cref="LoadStatements"/>: <c>safeai corpus</c> writes them after the statement
+    /// sets, for the experiments of training/experiments/safe-but-alarming; the default model's fine-tunes and statement
+    /// columns leave them out.
+    /// </summary>
+    public static List<LabelledText> LoadSafeButAlarming() => LoadResource("safe-but-alarming.jsonl", SafeButAlarmingSource);
+
+    /// <summary>The source name of <see cref="LoadSafeButAlarming"/>.</summary>
+    public const string SafeButAlarmingSource = "safe_but_alarming";
+
+    /// <summary>
     /// Every hand-written set, in the order of their columns: <see cref="LoadThreatStatements"/>,
     /// <see cref="LoadSelfHarmUrging"/>, <see cref="LoadIllicitRequests"/>.
     /// </summary>

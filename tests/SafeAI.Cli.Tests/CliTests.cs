@@ -503,14 +503,14 @@ public sealed class CliTests : IDisposable
         var rows = File.ReadLines(output).Select(static l => JsonDocument.Parse(l).RootElement).ToList();
         string Source(JsonElement r) => r.GetProperty("source").GetString()!;
 
-        // The texts urging self-harm and then the illicit requests come last, in file order, so that
-        // statement_columns.py's cached vectors of every earlier row stay valid when a set is added or grows; the threat
-        // statements come right after the shared corpora.
-        List<LabelledText> last = [.. SharedCorpus.LoadSelfHarmUrging(), .. SharedCorpus.LoadIllicitRequests()];
+        // The texts urging self-harm, the illicit requests and then the harmless texts with alarming words come last, in
+        // file order, so that the cached vectors of statement_columns.py of every earlier row stay valid
+        // when a set is added or grows; the threat statements come right after the shared corpora.
+        List<LabelledText> last = [.. SharedCorpus.LoadSelfHarmUrging(), .. SharedCorpus.LoadIllicitRequests(), .. SharedCorpus.LoadSafeButAlarming()];
         var tail = rows[^last.Count..];
         Assert.Equal(last.Select(static e => e.Text), tail.Select(static r => r.GetProperty("text").GetString()));
         Assert.Equal(last.Select(static e => e.Source), tail.Select(Source));
-        Assert.DoesNotContain(rows[..^last.Count], r => Source(r) is SharedCorpus.SelfHarmUrgingSource or SharedCorpus.IllicitRequestsSource);
+        Assert.DoesNotContain(rows[..^last.Count], r => Source(r) is SharedCorpus.SelfHarmUrgingSource or SharedCorpus.IllicitRequestsSource or SharedCorpus.SafeButAlarmingSource);
         var firstThreat = rows.FindIndex(r => Source(r) == SharedCorpus.ThreatStatementsSource);
         Assert.Equal(SharedCorpus.LoadThreatStatements().Count, rows.Count(r => Source(r) == SharedCorpus.ThreatStatementsSource));
         Assert.All(rows[..firstThreat], r => Assert.NotEqual("convabuse", Source(r)));

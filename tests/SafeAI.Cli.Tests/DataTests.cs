@@ -154,6 +154,46 @@ public sealed class DataTests
             Assert.Contains(inPart, static e => !e.IsBenign);
         }
     }
+
+    [Fact]
+    public void LoadSafeButAlarming_EmbeddedSet_MostlyHarmlessTextsWithAlarmingWords_ApartFromTheOtherSetsAndTheProbe()
+    {
+        var rows = SharedCorpus.LoadSafeButAlarming();
+
+        Assert.All(rows, static e => Assert.Equal(SharedCorpus.SafeButAlarmingSource, e.Source));
+        Assert.All(rows, static e => Assert.Equal(SharedCorpus.SeedWeight, e.Weight));
+        Assert.All(rows, static e => Assert.All(e.Labels, static l => Assert.Contains(l, SafeAI.Onnx.ContentCategories.All)));
+        Assert.InRange(rows.Count(static e => e.IsBenign), 400, 460);
+        Assert.InRange(rows.Count(static e => !e.IsBenign), 190, 230);
+        Assert.Equal(rows.Count, rows.Select(static e => DataSplit.Key(e.Text)).Distinct().Count());
+
+        // Not one of the statement sets, and none of its texts is in them or in the shared corpora it is added to.
+        Assert.DoesNotContain(SharedCorpus.LoadStatements(), static e => e.Source == SharedCorpus.SafeButAlarmingSource);
+        var statements = SharedCorpus.LoadStatements().Select(static e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
+        Assert.DoesNotContain(rows, e => statements.Contains(DataSplit.Key(e.Text)));
+        if (SharedData.Folder is { } folder)
+        {
+            var shared = SharedCorpus.Load(folder).Select(static e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
+            Assert.DoesNotContain(rows, e => shared.Contains(DataSplit.Key(e.Text)));
+        }
+
+        // The probe (training/experiments/safe-but-alarming/probe.jsonl: 60 harmless, 40 harmful) was written apart
+        // from the set, by someone who did not see it; the one text both held was taken out of the set.
+        var probe = Path.Combine(SharedData.RepositoryRoot, "training", "experiments", "safe-but-alarming", "probe.jsonl");
+        var probeRows = File.ReadLines(probe).Select(static l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(60, probeRows.Count(static r => r.GetProperty("labels").GetArrayLength() == 0));
+        Assert.Equal(40, probeRows.Count(static r => r.GetProperty("labels").GetArrayLength() > 0));
+        var probeKeys = probeRows.Select(static r => DataSplit.Key(r.GetProperty("text").GetString()!)).ToHashSet(StringComparer.Ordinal);
+        Assert.Equal(100, probeKeys.Count);
+        Assert.DoesNotContain(rows, e => probeKeys.Contains(DataSplit.Key(e.Text)));
+
+        foreach (var part in (string[])["train", "calib", "test"])
+        {
+            var inPart = rows.Where(e => DataSplit.PartName(e.Source, e.Text) == part).ToList();
+            Assert.Contains(inPart, static e => e.IsBenign);
+            Assert.Contains(inPart, static e => !e.IsBenign);
+        }
+    }
 }
 
 internal static class SharedData
