@@ -38,6 +38,9 @@
 #      calibration request after about 600 characters of the others), scored as at run time, are flagged
 #      (--long-benign-rate 0.02, the default). With --statements the calibration part of the statement sets joins
 #      the calibration texts, so the gate and the screen are set to send on the statements the six-layer model flags.
+#      The last calibration adds --harmful-only-levels: the gate and the screen are set to send on the harmful
+#      calibration texts the six-layer model flags, not on its false alarms as well (the gate then sends on 6.1 % of
+#      the benign calibration sample instead of 8.7 %; training/experiments/safe-but-alarming).
 #   6. safeai eval --set sources: the evaluation by source (docs/model/sources-eval.md).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -108,5 +111,5 @@ OMP_NUM_THREADS=2 $py "$repo/training/statement_columns.py" --corpus "$work/corp
   --model-dir "$model_dir" --log "$repo/docs/model/statement-columns-log.json"
 
 safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 1 \
-  --statements
+  --statements --harmful-only-levels
 safeai eval --data "$data" --set sources --markdown "$repo/docs/model/sources-eval.md" --json "$repo/docs/model/sources-eval.json"

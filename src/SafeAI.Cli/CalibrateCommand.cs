@@ -52,6 +52,7 @@ internal static class CalibrateCommand
         }
 
         var joint = !args.Flag("per-category-levels");
+        var harmfulOnly = args.Flag("harmful-only-levels");
         var skipPrecision = args.Double("skip-gate-precision", DefaultSkipGatePrecision);
         if (skipPrecision is < 0.5 or > 1)
         {
@@ -142,7 +143,10 @@ internal static class CalibrateCommand
             alone.Remove("screen");
             alone["encoder"] = memberName;
             var (_, memberScored) = await ScoreLogitsAsync(path, alone, [sample, harmful, others], cancellationToken).ConfigureAwait(false);
-            double[][] encoderRows = [.. scored.SelectMany(static x => x)], memberRows = [.. memberScored.SelectMany(static x => x)];
+            // What the member must send on: the calibration texts the encoder flags, or (--harmful-only-levels) the harmful
+            // ones among them, so that a benign text the encoder would wrongly flag does not pull the levels down.
+            double[][] encoderRows = harmfulOnly ? scored[1] : [.. scored.SelectMany(static x => x)];
+            double[][] memberRows = harmfulOnly ? memberScored[1] : [.. memberScored.SelectMany(static x => x)];
             var levels = GateLevels(encoderRows, memberRows, thresholds, weights, share);
             // The gate's levels only (see JointLevels): the screen's low levels also let through the packed windows in which
             // a harmful sentence is diluted by ordinary text, so that the sentence is scored alone.
@@ -169,7 +173,7 @@ internal static class CalibrateCommand
                 .Select(p => Enumerable.Range(0, names.Length).Any(c => weights[c] != 0 && ContentModel.Sigmoid((float)p.Second[c]) >= levels[c]))
                 .ToList();
             await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{title} ({memberName}): escalation levels {string.Join(", ", names.Select((n, c) => weights[c] == 0 ? null : $"{n} {levels[c]:G3}").Where(static x => x is not null))}.")).ConfigureAwait(false);
-            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  It sends on {(double)sent.Count(static x => x) / sent.Length:P1} of the benign calibration sample (intent-style {Share(sent, groups, 0):P1}, chat {Share(sent, groups, 1):P1}) and {(double)kept.Count(static x => x) / Math.Max(1, kept.Count):P2} of the {kept.Count} calibration texts the encoder flags (target {share:P1} per category{(joint && role == "gate" ? ", levels then raised jointly" : "")}).")).ConfigureAwait(false);
+            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  It sends on {(double)sent.Count(static x => x) / sent.Length:P1} of the benign calibration sample (intent-style {Share(sent, groups, 0):P1}, chat {Share(sent, groups, 1):P1}) and {(double)kept.Count(static x => x) / Math.Max(1, kept.Count):P2} of the {kept.Count} {(harmfulOnly ? "harmful " : "")}calibration texts the encoder flags (target {share:P1} per category{(joint && role == "gate" ? ", levels then raised jointly" : "")}).")).ConfigureAwait(false);
             return (member, [.. memberScored.SelectMany(static x => x)], levels);
         }
 

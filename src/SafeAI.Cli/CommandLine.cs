@@ -134,7 +134,8 @@ internal static class CommandLine
             "calibrate",
             """
             safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.03] [--gate-keep 0.995] [--screen-keep 0.99]
-                              [--long-benign-rate 0.02] [--skip-gate-precision 0.95] [--per-category-levels] [--statements]
+                              [--long-benign-rate 0.02] [--skip-gate-precision 0.95] [--per-category-levels] [--harmful-only-levels]
+                              [--statements]
               Sets each category's bias of an ensemble model so that, at the default threshold 0.5, at most the given share
               of the benign-request calibration sample is flagged by any category (the description is rewritten). When the
               ensemble has a "gate" or a "screen", also sets their escalation levels; when it has "sentences", the logit shift
@@ -150,13 +151,16 @@ internal static class CommandLine
               --per-category-levels    keep each category's gate level where its own keep share puts it; by default the
                                        gate's levels are then raised jointly, as far as every calibration text the encoder
                                        flags (and the gate sent on) is still sent on in some category
+              --harmful-only-levels    the gate and the screen must send on the harmful calibration texts the encoder
+                                       flags, not every one it flags: a benign text it would wrongly flag no longer pulls
+                                       their levels down (fewer windows reach the encoder, and such a text is not flagged)
               --statements             add the calibration part of the tool's hand-written sets: threats, texts urging
                                        self-harm and illicit requests (for a model that learnt them, as the default model's
                                        statement columns: training/statement_columns.py); --threat-statements adds the
                                        threats only
             """,
             ["model", "data", "benign-rate", "gate-keep", "screen-keep", "long-benign-rate", "skip-gate-precision"],
-            ["per-category-levels", "statements", "threat-statements"]),
+            ["per-category-levels", "harmful-only-levels", "statements", "threat-statements"]),
         ["bias"] = new("bias", BiasCommand.Help, ["input", "groups", "set", "report", "json", "max-gap", "model", "threshold"], []),
         ["evaluate"] = new("evaluate", EvaluateCommand.Help, ["config", "dataset", "report", "json", "gate", "bias", "answers", "concurrency"], []),
         ["system-card"] = new("system-card", SystemCardCommand.Help, ["config", "evaluation", "bias", "uses", "markdown", "html", "name"], []),

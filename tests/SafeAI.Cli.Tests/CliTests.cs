@@ -336,7 +336,8 @@ public sealed class CliTests : IDisposable
         }
 
         // The committed biases, escalation levels and sentence shift are what train-filter.sh's last calibration writes
-        // (with the statement sets' calibration part, for the statement columns).
+        // (with the statement sets' calibration part, for the statement columns; the gate's and the screen's levels set to
+        // send on the harmful calibration texts the six-layer model flags).
         var source = Path.Combine(SharedData.RepositoryRoot, "src", "SafeAI.Onnx", "DefaultModel");
         var copy = Directory.CreateDirectory(Path.Combine(_dir, "default-model")).FullName;
         foreach (var file in Directory.GetFiles(source))
@@ -345,9 +346,10 @@ public sealed class CliTests : IDisposable
         }
 
         var description = Path.Combine(copy, "safeai-model.json");
-        var (code, output, errors) = await RunAsync("calibrate", "--model", description, "--data", folder, "--benign-rate", "0.03", "--gate-keep", "1", "--screen-keep", "1", "--statements");
+        var (code, output, errors) = await RunAsync("calibrate", "--model", description, "--data", folder, "--benign-rate", "0.03", "--gate-keep", "1", "--screen-keep", "1", "--statements", "--harmful-only-levels");
 
         Assert.True(code == 0, errors);
+        Assert.Contains("harmful calibration texts the encoder flags", output, StringComparison.Ordinal);
         Assert.Contains("Sentence windows: shift", output, StringComparison.Ordinal);
         Assert.Contains("Screen past the gate: from", output, StringComparison.Ordinal);
         var committed = JsonNode.Parse(File.ReadAllText(Path.Combine(source, "safeai-model.json")));
