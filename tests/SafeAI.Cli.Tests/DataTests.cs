@@ -115,17 +115,10 @@ public sealed class DataTests
 
         // The probe (training/experiments/<experiment>/probe.jsonl) was written apart from the set, by someone who did
         // not see it, and must stay unseen: the texts both happened to contain were taken out of the set.
-        var probe = Path.Combine(SharedData.RepositoryRoot, "training", "experiments", experiment, "probe.jsonl");
-        var probeKeys = File.ReadLines(probe).Select(static l => DataSplit.Key(System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("text").GetString()!)).ToHashSet(StringComparer.Ordinal);
+        var probeKeys = SharedData.ProbeKeys(experiment);
         Assert.Equal(80, probeKeys.Count);
         Assert.DoesNotContain(rows, e => probeKeys.Contains(DataSplit.Key(e.Text)));
-
-        foreach (var part in (string[])["train", "calib", "test"])
-        {
-            var inPart = rows.Where(e => DataSplit.PartName(e.Source, e.Text) == part).ToList();
-            Assert.Contains(inPart, static e => e.IsBenign);
-            Assert.Contains(inPart, static e => !e.IsBenign);
-        }
+        SharedData.AssertEveryPartHasBothKinds(rows);
     }
 
     [Fact]
@@ -141,18 +134,12 @@ public sealed class DataTests
         Assert.Equal(rows.Count, rows.Select(static e => DataSplit.Key(e.Text)).Distinct().Count());
 
         // The probe (training/experiments/threat-statements/probe.jsonl) was written before any training and must stay unseen.
-        var probe = Path.Combine(SharedData.RepositoryRoot, "training", "experiments", "threat-statements", "probe.jsonl");
-        var probeKeys = File.ReadLines(probe).Select(static l => DataSplit.Key(System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("text").GetString()!)).ToHashSet(StringComparer.Ordinal);
+        var probeKeys = SharedData.ProbeKeys("threat-statements");
         Assert.Equal(40, probeKeys.Count);
         Assert.DoesNotContain(rows, e => probeKeys.Contains(DataSplit.Key(e.Text)));
 
         // Split like every other source: each part gets some of both kinds.
-        foreach (var part in (string[])["train", "calib", "test"])
-        {
-            var inPart = rows.Where(e => DataSplit.PartName(e.Source, e.Text) == part).ToList();
-            Assert.Contains(inPart, static e => e.IsBenign);
-            Assert.Contains(inPart, static e => !e.IsBenign);
-        }
+        SharedData.AssertEveryPartHasBothKinds(rows);
     }
 
     [Fact]
@@ -179,20 +166,13 @@ public sealed class DataTests
 
         // The probe (training/experiments/safe-but-alarming/probe.jsonl: 60 harmless, 40 harmful) was written apart
         // from the set, by someone who did not see it; the one text both held was taken out of the set.
-        var probe = Path.Combine(SharedData.RepositoryRoot, "training", "experiments", "safe-but-alarming", "probe.jsonl");
-        var probeRows = File.ReadLines(probe).Select(static l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
-        Assert.Equal(60, probeRows.Count(static r => r.GetProperty("labels").GetArrayLength() == 0));
-        Assert.Equal(40, probeRows.Count(static r => r.GetProperty("labels").GetArrayLength() > 0));
-        var probeKeys = probeRows.Select(static r => DataSplit.Key(r.GetProperty("text").GetString()!)).ToHashSet(StringComparer.Ordinal);
+        var probe = SharedData.Probe("safe-but-alarming");
+        Assert.Equal(60, probe.Count(static r => r.Labels.Length == 0));
+        Assert.Equal(40, probe.Count(static r => r.Labels.Length > 0));
+        var probeKeys = SharedData.ProbeKeys("safe-but-alarming");
         Assert.Equal(100, probeKeys.Count);
         Assert.DoesNotContain(rows, e => probeKeys.Contains(DataSplit.Key(e.Text)));
-
-        foreach (var part in (string[])["train", "calib", "test"])
-        {
-            var inPart = rows.Where(e => DataSplit.PartName(e.Source, e.Text) == part).ToList();
-            Assert.Contains(inPart, static e => e.IsBenign);
-            Assert.Contains(inPart, static e => !e.IsBenign);
-        }
+        SharedData.AssertEveryPartHasBothKinds(rows);
     }
 }
 
@@ -230,6 +210,26 @@ internal static class SharedData
             }
 
             throw new InvalidOperationException("SafeAI.sln was not found above " + AppContext.BaseDirectory);
+        }
+    }
+
+    /// <summary>The texts and labels of training/experiments/<paramref name="experiment"/>/probe.jsonl.</summary>
+    public static List<(string Text, string[] Labels)> Probe(string experiment) =>
+        [.. File.ReadLines(Path.Combine(RepositoryRoot, "training", "experiments", experiment, "probe.jsonl"))
+            .Select(static l => System.Text.Json.JsonDocument.Parse(l).RootElement)
+            .Select(static r => (r.GetProperty("text").GetString()!, r.TryGetProperty("labels", out var labels) ? labels.EnumerateArray().Select(static l => l.GetString()!).ToArray() : []))];
+
+    /// <summary>The <see cref="DataSplit.Key"/> of every text of <see cref="Probe"/>.</summary>
+    public static HashSet<string> ProbeKeys(string experiment) => Probe(experiment).Select(static r => DataSplit.Key(r.Text)).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>Asserts that each part (train, calib, test) of a hand-written set holds benign and harmful texts.</summary>
+    public static void AssertEveryPartHasBothKinds(IReadOnlyList<LabelledText> rows)
+    {
+        foreach (var part in (string[])["train", "calib", "test"])
+        {
+            var inPart = rows.Where(e => DataSplit.PartName(e.Source, e.Text) == part).ToList();
+            Assert.Contains(inPart, static e => e.IsBenign);
+            Assert.Contains(inPart, static e => !e.IsBenign);
         }
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using SafeAI.Onnx;
 
 namespace SafeAI.Cli.Tests;
@@ -12,11 +11,7 @@ public sealed class ProbeTests
     [Fact]
     public async Task DefaultModel_SafeButAlarmingProbe_FlagsWhatTheModelCardSays()
     {
-        var path = Path.Combine(SharedData.RepositoryRoot, "training", "experiments", "safe-but-alarming", "probe.jsonl");
-        var rows = File.ReadLines(path)
-            .Select(static l => JsonDocument.Parse(l).RootElement)
-            .Select(static r => (Text: r.GetProperty("text").GetString()!, Labels: r.GetProperty("labels").EnumerateArray().Select(static l => l.GetString()!).ToArray()))
-            .ToList();
+        var rows = SharedData.Probe("safe-but-alarming");
         using var model = ContentModel.LoadDefault();
 
         List<string> harmlessFlagged = [];
