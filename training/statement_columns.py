@@ -7,10 +7,11 @@ jump off a bridge"); most harmful texts there are requests ("How do I ..."). Fin
 statements taught them but moved other categories (training/experiments/threat-statements, rounds 1-3). This step
 leaves every trained weight as it is. For each network (the six-layer model, the three-layer gate, the screen) it
 reads the vector its head reads (the pooled vector; the screen's hidden layer after the ReLU) for every training row,
-and for each statement set (COLUMNS) fits one logistic column on it: the set's harmful statements against every other
-training row of the shared corpora and of the set itself (its ordinary texts with the same words), the set's rows
-counted `repeat` times. The columns are added to the ONNX graph beside the head, and each column's category output
-becomes the larger of the two logits. The other outputs are the same computation as before, so their scores do not
+and for each column (COLUMNS: a hand-written set and one of its labels) fits one logistic column on it: the set's
+statements with that label against every other training row of the shared corpora and of the set itself (its ordinary
+texts with the same words, and its statements of other categories), the set's rows counted `repeat` times. The columns
+are added to the ONNX graph beside the head, and a category with columns becomes the largest of its head logit and its
+columns' logits. The other outputs are the same computation as before, so their scores do not
 change. A column sees the rows of its own set and of the sets before it in COLUMNS (as negatives), never those of a
 set after it, so adding a set leaves the earlier columns as they were.
 
@@ -49,18 +50,26 @@ COLUMNS = {
     "threat": ("threat_statements", "violence", "violence"),
     "urging": ("self_harm_urging", "harassment", "harassment"),
     "requests": ("illicit_requests", "illicit", "illicit"),
+    # Harmless texts with alarming words and harmful ones with the same words, in chat register: a column for each
+    # category with at least 20 harmful texts there but violence, whose column made the filter flag an idiom ("I'm
+    # going to kill it at the interview on Friday.", 0.51); a category may have several columns (the largest counts).
+    "alarming_illicit": ("safe_but_alarming", "illicit", "illicit"),
+    "alarming_hate": ("safe_but_alarming", "hate", "hate"),
+    "alarming_harassment": ("safe_but_alarming", "harassment", "harassment"),
+    "alarming_self_harm": ("safe_but_alarming", "self_harm", "self_harm"),
 }
 # network: (file, encoder layers or None for the screen, {column: (L2 penalty, repeat)}). The threat column's settings were chosen on the threat statements' held-out
 # parts, the other sources' held-out benign rows, the probe and, for the gate and the screen, the held-out threats they
 # pass on at their escalation levels (training/experiments/threat-statements/README.md, round 4); the urging column's
 # on the calibration part of its set and of the trained sources only (training/experiments/self-harm-urging).
+# The safe-but-alarming set's columns: few statements per category (20-45), so they are counted 60 times, chosen on the
+# calibration parts of that set and of the shared corpora (training/experiments/safe-but-alarming, "Try 4").
+ALARMING = {c: (1e-3, 60.0) for c in COLUMNS if c.startswith("alarming_")}
 NETWORKS = {
-    "six": ("model.onnx", (0, 1, 2, 3, 4, 5), {"threat": (1e-3, 4.0), "urging": (1e-3, 2.0), "requests": (1e-3, 2.0)}),
-    "gate": ("gate-model.onnx", (0, 2, 4), {"threat": (1e-3, 4.0), "urging": (1e-4, 4.0), "requests": (1e-4, 4.0)}),
-    "screen": ("screen-model.onnx", None, {"threat": (1e-2, 4.0), "urging": (1e-4, 4.0), "requests": (1e-4, 4.0)}),
+    "six": ("model.onnx", (0, 1, 2, 3, 4, 5), {"threat": (1e-3, 4.0), "urging": (1e-3, 2.0), "requests": (1e-3, 2.0), **ALARMING}),
+    "gate": ("gate-model.onnx", (0, 2, 4), {"threat": (1e-3, 4.0), "urging": (1e-4, 4.0), "requests": (1e-4, 4.0), **ALARMING}),
+    "screen": ("screen-model.onnx", None, {"threat": (1e-2, 4.0), "urging": (1e-4, 4.0), "requests": (1e-4, 4.0), **ALARMING}),
 }
-# Hand-written sets the columns do not see (training/experiments/safe-but-alarming).
-LATER_SETS = {"safe_but_alarming"}
 PREFIX = "column."
 # What threat_column.py (before the urging column) added: its initializers start with "threat.".
 OLD_ADDED = ("threat_logit", "head_first7", "head_violence", "violence_or_threat")
@@ -144,14 +153,13 @@ def fit_one_thread(x, y, weights, l2):
 
 def add_columns(model, columns):
     """columns: [(category index, w, b)]. The head Gemm now writes head_logits; each column is a Gemm of one output on
-    the vector the head reads, and logits = concat of the head's logits, each column's category
-    replaced by max(head logit, column logit)."""
+    the vector the head reads, and logits = concat of the head's logits, each category that has columns replaced by the
+    largest of its head logit and its columns' logits."""
     g = model.graph
     gemm, head_w, _ = head_of(model)
     count = head_w.shape[0]
+    # sorted() is stable: the columns of one category keep their order in COLUMNS.
     columns = sorted(columns, key=lambda c: c[0])
-    if len({c[0] for c in columns}) != len(columns):
-        raise ValueError("two columns for one category")
     gemm.output[0] = "head_logits"
     inits = [numpy_helper.from_array(np.array([1], np.int64), PREFIX + "axis")]
     nodes = []
@@ -171,11 +179,12 @@ def add_columns(model, columns):
         return name
 
     parts, at = [], 0
-    for j, (category, _, _) in enumerate(columns):
+    for category in sorted({c[0] for c in columns}):
         if category > at:
             parts.append(piece("head_logits", at, category, f"{PREFIX}head_{at}_{category}"))
         head = piece("head_logits", category, category + 1, f"{PREFIX}head_{category}")
-        nodes.append(helper.make_node("Max", [head, f"{PREFIX}logit_{j}"], [f"{PREFIX}max_{category}"]))
+        mine = [f"{PREFIX}logit_{j}" for j, c in enumerate(columns) if c[0] == category]
+        nodes.append(helper.make_node("Max", [head] + mine, [f"{PREFIX}max_{category}"]))
         parts.append(f"{PREFIX}max_{category}")
         at = category + 1
     if at < count:
@@ -241,7 +250,7 @@ def main():
     part = np.array([r["part"] for r in rows])
     train, held = part == "train", part != "train"
     sets = {s for s, _, _ in COLUMNS.values()}
-    shared = ~np.isin(source, list(sets | LATER_SETS))
+    shared = ~np.isin(source, list(sets))
     benign = np.array([not r["labels"] for r in rows]) & shared
     targets, seen = {}, shared.copy()
     for column, (set_source, label, category) in COLUMNS.items():

@@ -24,8 +24,10 @@
 #      embeds a hand-written set of each (with ordinary texts that use the same words), which the fine-tunes above
 #      leave out. For each of the three networks and each set, one logistic column on the vector its head reads
 #      (fitted on the set's statements against every other training row, with an L2 penalty) is added to the graph,
-#      and the set's category (violence, harassment) becomes the larger of the two logits; every trained weight and
-#      the other outputs stay as they were. About 25 minutes (the vectors of 94k rows).
+#      and the set's category becomes the larger of the two logits; every trained weight and the other outputs stay
+#      as they were. The same for plainly worded crime requests (illicit) and for the harmful half of the
+#      safe-but-alarming set (illicit, hate, harassment and self-harm; a category with several columns takes the
+#      largest). About 25 minutes (the vectors of 96k rows).
 #   4. safeai train: the character n-gram member of the ensemble (prompt injection and violence), trained on the same
 #      parts (never on the test part or the sources held out whole), seed 42; deterministic.
 #   5. safeai calibrate: per-category bias so that at most 3 % of each register (chat prompts, short queries) of the
@@ -105,8 +107,9 @@ OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/train_screen.py" \
 $py "$repo/training/quantize_onnx.py" "$work/screen/screen-fp32.onnx" "$model_dir/screen-model.onnx"
 cp "$work/screen/training-log.json" "$repo/docs/model/screen-training-log.json"
 
-# The statement columns: violence becomes max(violence, threat) and harassment max(harassment, urging) in each of the
-# three networks, the other outputs untouched.
+# The statement columns: violence becomes the larger of its head logit and the threat column's, harassment the largest
+# of its own, the urging column's and the safe-but-alarming set's, illicit, hate and self-harm likewise, in each of the
+# three networks; the other outputs untouched.
 OMP_NUM_THREADS=2 $py "$repo/training/statement_columns.py" --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" \
   --model-dir "$model_dir" --log "$repo/docs/model/statement-columns-log.json"
 

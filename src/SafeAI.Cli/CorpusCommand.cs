@@ -14,7 +14,8 @@ namespace SafeAI.Cli;
 /// default model's fine-tunes leave out (<c>finetune_minilm.py --exclude-sources threat_statements,self_harm_urging,illicit_requests,safe_but_alarming</c>),
 /// and after ConvAbuse the texts urging self-harm and the illicit requests (<see cref="SharedCorpus.LoadSelfHarmUrging"/>,
 /// <see cref="SharedCorpus.LoadIllicitRequests"/>), and last the harmless and harmful texts with alarming words
-/// (<see cref="SharedCorpus.LoadSafeButAlarming"/>, training/experiments/safe-but-alarming), which they leave out too.
+/// (<see cref="SharedCorpus.LoadSafeButAlarming"/>, training/experiments/safe-but-alarming), which they leave out too;
+/// training/statement_columns.py fits a column on each set's harmful texts.
 /// </summary>
 internal static class CorpusCommand
 {

@@ -317,8 +317,8 @@ internal static partial class SharedCorpus
     /// persecuted Jewish people, how to help a friend who wants to die, how to buy a gun legally) and harmful texts with
     /// the same words, written for this project (source <c>safe_but_alarming</c>, weight <see cref="SeedWeight"/>). Not
     /// part of <see cref="Load"/> or <see cref="LoadStatements"/>: <c>safeai corpus</c> writes them after the statement
-    /// sets, for the experiments of training/experiments/safe-but-alarming; the default model's fine-tunes and statement
-    /// columns leave them out.
+    /// sets. The default model's fine-tunes leave them out; training/statement_columns.py fits its set columns on them
+    /// (training/experiments/safe-but-alarming), and <c>safeai calibrate --statements</c> does not add them.
     /// </summary>
     public static List<LabelledText> LoadSafeButAlarming() => LoadResource("safe-but-alarming.jsonl", SafeButAlarmingSource);
 

@@ -172,6 +172,17 @@ public sealed class DataTests
         var probeKeys = SharedData.ProbeKeys("safe-but-alarming");
         Assert.Equal(100, probeKeys.Count);
         Assert.DoesNotContain(rows, e => probeKeys.Contains(DataSplit.Key(e.Text)));
+
+        // The second probe (probe2.jsonl: 60 harmless, 39 harmful) was written later by another helper who saw neither;
+        // the one text the first probe also held was taken out of it.
+        var probe2 = SharedData.Probe("safe-but-alarming", "probe2.jsonl");
+        Assert.Equal(60, probe2.Count(static r => r.Labels.Length == 0));
+        Assert.Equal(39, probe2.Count(static r => r.Labels.Length > 0));
+        Assert.All(probe2, static r => Assert.All(r.Labels, static l => Assert.Contains(l, SafeAI.Onnx.ContentCategories.All)));
+        var probe2Keys = SharedData.ProbeKeys("safe-but-alarming", "probe2.jsonl");
+        Assert.Equal(99, probe2Keys.Count);
+        Assert.DoesNotContain(rows, e => probe2Keys.Contains(DataSplit.Key(e.Text)));
+        Assert.DoesNotContain(probe2Keys, probeKeys.Contains);
         SharedData.AssertEveryPartHasBothKinds(rows);
     }
 }
@@ -213,14 +224,15 @@ internal static class SharedData
         }
     }
 
-    /// <summary>The texts and labels of training/experiments/<paramref name="experiment"/>/probe.jsonl.</summary>
-    public static List<(string Text, string[] Labels)> Probe(string experiment) =>
-        [.. File.ReadLines(Path.Combine(RepositoryRoot, "training", "experiments", experiment, "probe.jsonl"))
+    /// <summary>The texts and labels of training/experiments/<paramref name="experiment"/>/<paramref name="file"/>.</summary>
+    public static List<(string Text, string[] Labels)> Probe(string experiment, string file = "probe.jsonl") =>
+        [.. File.ReadLines(Path.Combine(RepositoryRoot, "training", "experiments", experiment, file))
             .Select(static l => System.Text.Json.JsonDocument.Parse(l).RootElement)
             .Select(static r => (r.GetProperty("text").GetString()!, r.TryGetProperty("labels", out var labels) ? labels.EnumerateArray().Select(static l => l.GetString()!).ToArray() : []))];
 
     /// <summary>The <see cref="DataSplit.Key"/> of every text of <see cref="Probe"/>.</summary>
-    public static HashSet<string> ProbeKeys(string experiment) => Probe(experiment).Select(static r => DataSplit.Key(r.Text)).ToHashSet(StringComparer.Ordinal);
+    public static HashSet<string> ProbeKeys(string experiment, string file = "probe.jsonl") =>
+        Probe(experiment, file).Select(static r => DataSplit.Key(r.Text)).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>Asserts that each part (train, calib, test) of a hand-written set holds benign and harmful texts.</summary>
     public static void AssertEveryPartHasBothKinds(IReadOnlyList<LabelledText> rows)
