@@ -11,10 +11,11 @@ namespace SafeAI.Cli;
 /// convabuse-test) and the token ids of its first window exactly as the filter's encoder tier sees it at run time
 /// (normalised, BERT word pieces of the MiniLM vocabulary, framed by [CLS] and [SEP]); long texts also give their last window.
 /// After the shared corpora come the tool's threat statements (<see cref="SharedCorpus.LoadThreatStatements"/>), which the
-/// default model's fine-tunes leave out (<c>finetune_minilm.py --exclude-sources threat_statements,self_harm_urging,illicit_requests,safe_but_alarming</c>),
+/// default model's fine-tunes leave out (<c>finetune_minilm.py --exclude-sources threat_statements,self_harm_urging,illicit_requests,safe_but_alarming,chat_requests</c>),
 /// and after ConvAbuse the texts urging self-harm and the illicit requests (<see cref="SharedCorpus.LoadSelfHarmUrging"/>,
 /// <see cref="SharedCorpus.LoadIllicitRequests"/>), and last the harmless and harmful texts with alarming words
-/// (<see cref="SharedCorpus.LoadSafeButAlarming"/>, training/experiments/safe-but-alarming), which they leave out too;
+/// (<see cref="SharedCorpus.LoadSafeButAlarming"/>, training/experiments/safe-but-alarming) and the requests in chat
+/// register (<see cref="SharedCorpus.LoadChatRequests"/>, training/experiments/chat-requests), which they leave out too;
 /// training/statement_columns.py fits a column on each set's harmful texts.
 /// </summary>
 internal static class CorpusCommand
@@ -85,7 +86,7 @@ internal static class CorpusCommand
 
             // Last, so that every row before them keeps its place (cached vectors of statement_columns.py stay valid); a
             // set added later goes after the ones before it.
-            foreach (var row in SharedCorpus.LoadSelfHarmUrging().Concat(SharedCorpus.LoadIllicitRequests()).Concat(SharedCorpus.LoadSafeButAlarming()))
+            foreach (var row in SharedCorpus.LoadSelfHarmUrging().Concat(SharedCorpus.LoadIllicitRequests()).Concat(SharedCorpus.LoadSafeButAlarming()).Concat(SharedCorpus.LoadChatRequests()))
             {
                 await WriteAsync(row, DataSplit.PartName(row.Source, row.Text)).ConfigureAwait(false);
             }

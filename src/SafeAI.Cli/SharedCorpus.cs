@@ -326,6 +326,22 @@ internal static partial class SharedCorpus
     public const string SafeButAlarmingSource = "safe_but_alarming";
 
     /// <summary>
+    /// Hand-written requests in chat register for harmful content or help with harm that the earlier sets had few of
+    /// (write a post calling a group vermin, a rumour to spread about an ex, explicit sexual roleplay, which bridge is
+    /// high enough, where to stab someone), and harmless requests with the same words (write a welcoming post for
+    /// newcomers, a sexual-health question, how to help a friend who self-harms, a game's assassination mission) and
+    /// ordinary requests to write to or about a person (a firm complaint to a roommate, condolences to a coworker),
+    /// written for this project (source <c>chat_requests</c>, weight <see cref="SeedWeight"/>). Not part of
+    /// <see cref="Load"/> or <see cref="LoadStatements"/>: <c>safeai corpus</c> writes them after every other set; the
+    /// default model's fine-tunes leave them out, and training/statement_columns.py fits a column on each category's
+    /// requests (training/experiments/chat-requests).
+    /// </summary>
+    public static List<LabelledText> LoadChatRequests() => LoadResource("chat-requests.jsonl", ChatRequestsSource);
+
+    /// <summary>The source name of <see cref="LoadChatRequests"/>.</summary>
+    public const string ChatRequestsSource = "chat_requests";
+
+    /// <summary>
     /// Every hand-written set, in the order of their columns: <see cref="LoadThreatStatements"/>,
     /// <see cref="LoadSelfHarmUrging"/>, <see cref="LoadIllicitRequests"/>.
     /// </summary>

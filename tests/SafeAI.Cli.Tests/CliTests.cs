@@ -505,14 +505,14 @@ public sealed class CliTests : IDisposable
         var rows = File.ReadLines(output).Select(static l => JsonDocument.Parse(l).RootElement).ToList();
         string Source(JsonElement r) => r.GetProperty("source").GetString()!;
 
-        // The texts urging self-harm, the illicit requests and then the harmless texts with alarming words come last, in
+        // The texts urging self-harm, the illicit requests, the harmless texts with alarming words and then the requests in chat register come last, in
         // file order, so that the cached vectors of statement_columns.py of every earlier row stay valid
         // when a set is added or grows; the threat statements come right after the shared corpora.
-        List<LabelledText> last = [.. SharedCorpus.LoadSelfHarmUrging(), .. SharedCorpus.LoadIllicitRequests(), .. SharedCorpus.LoadSafeButAlarming()];
+        List<LabelledText> last = [.. SharedCorpus.LoadSelfHarmUrging(), .. SharedCorpus.LoadIllicitRequests(), .. SharedCorpus.LoadSafeButAlarming(), .. SharedCorpus.LoadChatRequests()];
         var tail = rows[^last.Count..];
         Assert.Equal(last.Select(static e => e.Text), tail.Select(static r => r.GetProperty("text").GetString()));
         Assert.Equal(last.Select(static e => e.Source), tail.Select(Source));
-        Assert.DoesNotContain(rows[..^last.Count], r => Source(r) is SharedCorpus.SelfHarmUrgingSource or SharedCorpus.IllicitRequestsSource or SharedCorpus.SafeButAlarmingSource);
+        Assert.DoesNotContain(rows[..^last.Count], r => Source(r) is SharedCorpus.SelfHarmUrgingSource or SharedCorpus.IllicitRequestsSource or SharedCorpus.SafeButAlarmingSource or SharedCorpus.ChatRequestsSource);
         var firstThreat = rows.FindIndex(r => Source(r) == SharedCorpus.ThreatStatementsSource);
         Assert.Equal(SharedCorpus.LoadThreatStatements().Count, rows.Count(r => Source(r) == SharedCorpus.ThreatStatementsSource));
         Assert.All(rows[..firstThreat], r => Assert.NotEqual("convabuse", Source(r)));

@@ -185,6 +185,60 @@ public sealed class DataTests
         Assert.DoesNotContain(probe2Keys, probeKeys.Contains);
         SharedData.AssertEveryPartHasBothKinds(rows);
     }
+
+    [Fact]
+    public void LoadChatRequests_EmbeddedSet_HarmfulRequestsAndHarmlessOnesWithTheSameWords_ApartFromTheOtherSetsAndEveryProbe()
+    {
+        var rows = SharedCorpus.LoadChatRequests();
+
+        Assert.All(rows, static e => Assert.Equal(SharedCorpus.ChatRequestsSource, e.Source));
+        Assert.All(rows, static e => Assert.Equal(SharedCorpus.SeedWeight, e.Weight));
+        Assert.All(rows, static e => Assert.All(e.Labels, static l => Assert.Contains(l, SafeAI.Onnx.ContentCategories.All)));
+        // 665 harmless texts with the requests' words, then 311 ordinary requests to write to or about a person.
+        Assert.InRange(rows.Count(static e => e.IsBenign), 940, 1010);
+        // Each category a column is fitted on has at least a hundred requests (training/statement_columns.py).
+        foreach (var category in new[] { "hate", "harassment", "sexual", "self_harm", "violence" })
+        {
+            Assert.InRange(rows.Count(e => e.Labels.Contains(category)), 100, 200);
+        }
+
+        Assert.DoesNotContain(rows, static e => e.Labels.Contains("sexual_minors"));
+        Assert.Equal(rows.Count, rows.Select(static e => DataSplit.Key(e.Text)).Distinct().Count());
+
+        // None of its texts is in the other sets or the shared corpora.
+        List<LabelledText> sets = [.. SharedCorpus.LoadStatements(), .. SharedCorpus.LoadSafeButAlarming()];
+        Assert.DoesNotContain(sets, static e => e.Source == SharedCorpus.ChatRequestsSource);
+        var setKeys = sets.Select(static e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
+        Assert.DoesNotContain(rows, e => setKeys.Contains(DataSplit.Key(e.Text)));
+        if (SharedData.Folder is { } folder)
+        {
+            var shared = SharedCorpus.Load(folder).Select(static e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
+            Assert.DoesNotContain(rows, e => shared.Contains(DataSplit.Key(e.Text)));
+        }
+
+        // Nor in any probe: the third probe of harmless texts with alarming words (probe3.jsonl: 60 harmless, 40
+        // harmful) was written by a helper who saw neither the set nor the other probes.
+        var probe3 = SharedData.Probe("safe-but-alarming", "probe3.jsonl");
+        Assert.Equal(60, probe3.Count(static r => r.Labels.Length == 0));
+        Assert.Equal(40, probe3.Count(static r => r.Labels.Length > 0));
+        Assert.All(probe3, static r => Assert.All(r.Labels, static l => Assert.Contains(l, SafeAI.Onnx.ContentCategories.All)));
+        var probe3Keys = SharedData.ProbeKeys("safe-but-alarming", "probe3.jsonl");
+        Assert.Equal(100, probe3Keys.Count);
+        Assert.DoesNotContain(probe3Keys, SharedData.ProbeKeys("safe-but-alarming").Contains);
+        Assert.DoesNotContain(probe3Keys, SharedData.ProbeKeys("safe-but-alarming", "probe2.jsonl").Contains);
+        foreach (var (experiment, file) in new[]
+        {
+            ("safe-but-alarming", "probe.jsonl"), ("safe-but-alarming", "probe2.jsonl"), ("safe-but-alarming", "probe3.jsonl"),
+            ("threat-statements", "probe.jsonl"), ("self-harm-urging", "probe.jsonl"), ("illicit-requests", "probe.jsonl"),
+            ("chat-requests", "everyday.jsonl"), ("chat-requests", "everyday2.jsonl"),
+        })
+        {
+            var keys = SharedData.ProbeKeys(experiment, file);
+            Assert.DoesNotContain(rows, e => keys.Contains(DataSplit.Key(e.Text)));
+        }
+
+        SharedData.AssertEveryPartHasBothKinds(rows);
+    }
 }
 
 internal static class SharedData
