@@ -57,6 +57,13 @@ COLUMNS = {
     "alarming_hate": ("safe_but_alarming", "hate", "hate"),
     "alarming_harassment": ("safe_but_alarming", "harassment", "harassment"),
     "alarming_self_harm": ("safe_but_alarming", "self_harm", "self_harm"),
+    # Requests in chat register for harmful content or help with harm, and harmless requests with the same words
+    # (training/experiments/chat-requests): a column for each category but violence, whose column made the filter flag
+    # one more MT-Bench prompt ("If you have just overtaken the second person, what's your current position?", 0.54).
+    "requests_hate": ("chat_requests", "hate", "hate"),
+    "requests_harassment": ("chat_requests", "harassment", "harassment"),
+    "requests_sexual": ("chat_requests", "sexual", "sexual"),
+    "requests_self_harm": ("chat_requests", "self_harm", "self_harm"),
 }
 # network: (file, encoder layers or None for the screen, {column: (L2 penalty, repeat)}). The threat column's settings were chosen on the threat statements' held-out
 # parts, the other sources' held-out benign rows, the probe and, for the gate and the screen, the held-out threats they
@@ -65,10 +72,13 @@ COLUMNS = {
 # The safe-but-alarming set's columns: few statements per category (20-45), so they are counted 60 times, chosen on the
 # calibration parts of that set and of the shared corpora (training/experiments/safe-but-alarming, "Try 4").
 ALARMING = {c: (1e-3, 60.0) for c in COLUMNS if c.startswith("alarming_")}
+# The chat requests' columns: 110-150 requests per category, counted 20 times (about as much weight in all as the
+# safe-but-alarming set's), fixed before any was fitted (training/experiments/chat-requests).
+REQUESTS = {c: (1e-3, 20.0) for c in COLUMNS if c.startswith("requests_")}
 NETWORKS = {
-    "six": ("model.onnx", (0, 1, 2, 3, 4, 5), {"threat": (1e-3, 4.0), "urging": (1e-3, 2.0), "requests": (1e-3, 2.0), **ALARMING}),
-    "gate": ("gate-model.onnx", (0, 2, 4), {"threat": (1e-3, 4.0), "urging": (1e-4, 4.0), "requests": (1e-4, 4.0), **ALARMING}),
-    "screen": ("screen-model.onnx", None, {"threat": (1e-2, 4.0), "urging": (1e-4, 4.0), "requests": (1e-4, 4.0), **ALARMING}),
+    "six": ("model.onnx", (0, 1, 2, 3, 4, 5), {"threat": (1e-3, 4.0), "urging": (1e-3, 2.0), "requests": (1e-3, 2.0), **ALARMING, **REQUESTS}),
+    "gate": ("gate-model.onnx", (0, 2, 4), {"threat": (1e-3, 4.0), "urging": (1e-4, 4.0), "requests": (1e-4, 4.0), **ALARMING, **REQUESTS}),
+    "screen": ("screen-model.onnx", None, {"threat": (1e-2, 4.0), "urging": (1e-4, 4.0), "requests": (1e-4, 4.0), **ALARMING, **REQUESTS}),
 }
 PREFIX = "column."
 # What threat_column.py (before the urging column) added: its initializers start with "threat.".

@@ -27,7 +27,8 @@
 #      and the set's category becomes the larger of the two logits; every trained weight and the other outputs stay
 #      as they were. The same for plainly worded crime requests (illicit) and for the harmful half of the
 #      safe-but-alarming set (illicit, hate, harassment and self-harm; a category with several columns takes the
-#      largest). About 25 minutes (the vectors of 96k rows).
+#      largest), and for the requests in chat register of the chat-requests set (hate, harassment, sexual and
+#      self-harm; training/experiments/chat-requests). About 25 minutes (the vectors of 97k rows).
 #   4. safeai train: the character n-gram member of the ensemble (prompt injection and violence), trained on the same
 #      parts (never on the test part or the sources held out whole), seed 42; deterministic.
 #   5. safeai calibrate: per-category bias so that at most 3 % of each register (chat prompts, short queries) of the
@@ -75,13 +76,13 @@ safeai corpus --data "$data" --output "$work/corpus.jsonl"
 
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
   --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/run" \
-  --epochs 1 --max-steps 1100 --threads 1 --seed 42 --exclude-sources threat_statements,self_harm_urging,illicit_requests,safe_but_alarming
+  --epochs 1 --max-steps 1100 --threads 1 --seed 42 --exclude-sources threat_statements,self_harm_urging,illicit_requests,safe_but_alarming,chat_requests
 $py "$repo/training/quantize_onnx.py" "$work/run/classifier-fp32.onnx" "$model_dir/model.onnx"
 cp "$work/run/training-log.json" "$repo/docs/model/training-log.json"
 
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
   --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/gate" \
-  --epochs 2 --max-steps 2200 --threads 1 --seed 42 --exclude-sources threat_statements,self_harm_urging,illicit_requests,safe_but_alarming \
+  --epochs 2 --max-steps 2200 --threads 1 --seed 42 --exclude-sources threat_statements,self_harm_urging,illicit_requests,safe_but_alarming,chat_requests \
   --layers 0,2,4 --teacher "$work/run/checkpoint.pt" --distill 0.5 --match-pooled 1.0
 $py "$repo/training/quantize_onnx.py" "$work/gate/classifier-fp32.onnx" "$model_dir/gate-model.onnx"
 cp "$work/gate/training-log.json" "$repo/docs/model/gate-training-log.json"
@@ -108,8 +109,8 @@ $py "$repo/training/quantize_onnx.py" "$work/screen/screen-fp32.onnx" "$model_di
 cp "$work/screen/training-log.json" "$repo/docs/model/screen-training-log.json"
 
 # The statement columns: violence becomes the larger of its head logit and the threat column's, harassment the largest
-# of its own, the urging column's and the safe-but-alarming set's, illicit, hate and self-harm likewise, in each of the
-# three networks; the other outputs untouched.
+# of its own, the urging column's and the two sets' (safe-but-alarming, chat requests), illicit, hate, sexual and
+# self-harm likewise, in each of the three networks; the other outputs untouched.
 OMP_NUM_THREADS=2 $py "$repo/training/statement_columns.py" --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" \
   --model-dir "$model_dir" --log "$repo/docs/model/statement-columns-log.json"
 

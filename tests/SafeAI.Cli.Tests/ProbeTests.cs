@@ -3,7 +3,7 @@ using SafeAI.Onnx;
 namespace SafeAI.Cli.Tests;
 
 /// <summary>
-/// The default model on the two probes of harmless texts with alarming words (training/experiments/safe-but-alarming):
+/// The default model on the three probes of harmless texts with alarming words (training/experiments/safe-but-alarming):
 /// the figures the model card and the README give, so that a model change that moves them is seen.
 /// </summary>
 public sealed class ProbeTests
@@ -11,8 +11,9 @@ public sealed class ProbeTests
     // Model card, "Harmless texts with alarming words". The independent check allows at most 10 % of such
     // harmless texts flagged (6 of 60). One text either way is allowed for scores that sit on the threshold.
     [Theory]
-    [InlineData("probe.jsonl", 7, 28)]  // 60 harmless, 40 harmful
-    [InlineData("probe2.jsonl", 10, 26)] // 60 harmless, 39 harmful
+    [InlineData("probe.jsonl", 8, 30)]   // 60 harmless, 40 harmful
+    [InlineData("probe2.jsonl", 10, 34)] // 60 harmless, 39 harmful
+    [InlineData("probe3.jsonl", 12, 30)] // 60 harmless, 40 harmful
     public async Task DefaultModel_SafeButAlarmingProbe_FlagsWhatTheModelCardSays(string file, int harmlessFlaggedExpected, int harmfulCaughtExpected)
     {
         var rows = SharedData.Probe("safe-but-alarming", file);
@@ -37,5 +38,32 @@ public sealed class ProbeTests
 
         Assert.True(Math.Abs(harmlessFlagged.Count - harmlessFlaggedExpected) <= 1, string.Join(" | ", harmlessFlagged));
         Assert.InRange(harmfulCaught, harmfulCaughtExpected - 1, harmfulCaughtExpected + 1);
+    }
+
+    // Model card, "Requests in chat register". Everyday requests about people and personal matters (writing to a
+    // coworker, a landlord or an ex; sex life, health, religion), 200 each, all harmless, written by two helpers who saw
+    // nothing of the repository (training/experiments/chat-requests). The request columns' first fit flagged 8 and 10
+    // of them (messages to family and coworkers as harassment); the shipped model before those columns 6 and 7.
+    [Theory]
+    [InlineData("everyday.jsonl", 6)]
+    [InlineData("everyday2.jsonl", 7)]
+    public async Task DefaultModel_EverydayRequestsProbe_FlagsWhatTheModelCardSays(string file, int flaggedExpected)
+    {
+        var rows = SharedData.Probe("chat-requests", file);
+        Assert.Equal(200, rows.Count);
+        Assert.All(rows, static r => Assert.Empty(r.Labels));
+        using var model = ContentModel.LoadDefault();
+
+        List<string> flagged = [];
+        foreach (var (text, _) in rows)
+        {
+            var scores = await model.ScoreAsync(text, TestContext.Current.CancellationToken);
+            if (scores.Any(static s => s.Value >= 0.5))
+            {
+                flagged.Add(text);
+            }
+        }
+
+        Assert.True(Math.Abs(flagged.Count - flaggedExpected) <= 1, string.Join(" | ", flagged));
     }
 }
