@@ -81,6 +81,8 @@ NETWORKS = {
     "screen": ("screen-model.onnx", None, {"threat": (1e-2, 4.0), "urging": (1e-4, 4.0), "requests": (1e-4, 4.0), **ALARMING, **REQUESTS}),
 }
 PREFIX = "column."
+# What veto_column.py adds after the columns (its nodes and initializers).
+VETO = "veto."
 # What threat_column.py (before the urging column) added: its initializers start with "threat.".
 OLD_ADDED = ("threat_logit", "head_first7", "head_violence", "violence_or_threat")
 
@@ -206,17 +208,20 @@ def add_columns(model, columns):
 
 
 def strip_columns(model):
-    """The graph as it was before add_columns (or threat_column.py's add_column)."""
+    """The graph as it was before add_columns (or threat_column.py's add_column), and before veto_column.py's veto."""
     g = model.graph
     keep = [n for n in g.node
-            if not n.output[0].startswith(PREFIX) and n.output[0] not in OLD_ADDED
+            if not n.output[0].startswith((PREFIX, VETO)) and n.output[0] not in OLD_ADDED
             and not (n.op_type == "Concat" and n.output[0] == "logits")]
     del g.node[:]
     g.node.extend(keep)
     next(n for n in g.node if n.output[0] == "head_logits").output[0] = "logits"
-    inits = [i for i in g.initializer if not i.name.startswith((PREFIX, "threat."))]
+    inits = [i for i in g.initializer if not i.name.startswith((PREFIX, "threat.", VETO))]
     del g.initializer[:]
     g.initializer.extend(inits)
+    props = [p for p in model.metadata_props if p.key != "safeai.veto"]
+    del model.metadata_props[:]
+    model.metadata_props.extend(props)
 
 
 def vectors(name, rows, path, layers, a):

@@ -29,6 +29,10 @@
 #      safe-but-alarming set (illicit, hate, harassment and self-harm; a category with several columns takes the
 #      largest), and for the requests in chat register of the chat-requests set (hate, harassment, sexual and
 #      self-harm; training/experiments/chat-requests). About 25 minutes (the vectors of 97k rows).
+#   3e. veto_column.py, after a calibration of step 3d's columns: the six-layer model's sexual logit becomes the
+#      smaller of what it was and one logistic column's plus a margin (every training row labelled sexual against every
+#      other, the sets' rows, their sexual-health and relationship questions among them, counted 4 times), so that
+#      plain questions about a couple's sex life are not flagged; training/experiments/sexual-veto.
 #   4. safeai train: the character n-gram member of the ensemble (prompt injection and violence), trained on the same
 #      parts (never on the test part or the sources held out whole), seed 42; deterministic.
 #   5. safeai calibrate: per-category bias so that at most 3 % of each register (chat prompts, short queries) of the
@@ -112,7 +116,14 @@ cp "$work/screen/training-log.json" "$repo/docs/model/screen-training-log.json"
 # of its own, the urging column's and the two sets' (safe-but-alarming, chat requests), illicit, hate, sexual and
 # self-harm likewise, in each of the three networks; the other outputs untouched.
 OMP_NUM_THREADS=2 $py "$repo/training/statement_columns.py" --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" \
-  --model-dir "$model_dir" --log "$repo/docs/model/statement-columns-log.json"
+  --model-dir "$model_dir" --log "$repo/docs/model/statement-columns-log.json" --cache "$work/cache"
+# The sexual veto: the six-layer model's sexual logit becomes the smaller of what it was and a logistic column's (fitted
+# on the same vectors, the sets' sexual-health questions among the negatives) plus a margin of 1, so that plain
+# questions about a couple's sex life are not flagged (training/experiments/sexual-veto).
+safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 1 \
+  --statements --harmful-only-levels
+OMP_NUM_THREADS=1 $py "$repo/training/veto_column.py" --corpus "$work/corpus.jsonl" --model-dir "$model_dir" \
+  --cache "$work/cache" --category sexual --repeat 4 --l2 1e-3 --margin 1
 
 safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 1 \
   --statements --harmful-only-levels

@@ -12,8 +12,8 @@ public sealed class ProbeTests
     // harmless texts flagged (6 of 60). One text either way is allowed for scores that sit on the threshold.
     [Theory]
     [InlineData("probe.jsonl", 8, 30)]   // 60 harmless, 40 harmful
-    [InlineData("probe2.jsonl", 10, 34)] // 60 harmless, 39 harmful
-    [InlineData("probe3.jsonl", 12, 30)] // 60 harmless, 40 harmful
+    [InlineData("probe2.jsonl", 7, 34)]  // 60 harmless, 39 harmful
+    [InlineData("probe3.jsonl", 10, 30)] // 60 harmless, 40 harmful
     public async Task DefaultModel_SafeButAlarmingProbe_FlagsWhatTheModelCardSays(string file, int harmlessFlaggedExpected, int harmfulCaughtExpected)
     {
         var rows = SharedData.Probe("safe-but-alarming", file);
@@ -43,10 +43,11 @@ public sealed class ProbeTests
     // Model card, "Requests in chat register". Everyday requests about people and personal matters (writing to a
     // coworker, a landlord or an ex; sex life, health, religion), 200 each, all harmless, written by two helpers who saw
     // nothing of the repository (training/experiments/chat-requests). The request columns' first fit flagged 8 and 10
-    // of them (messages to family and coworkers as harassment); the shipped model before those columns 6 and 7.
+    // of them (messages to family and coworkers as harassment); the shipped model before those columns 6 and 7, and
+    // before the sexual veto (training/experiments/sexual-veto) the columns as adopted 6 and 7.
     [Theory]
-    [InlineData("everyday.jsonl", 6)]
-    [InlineData("everyday2.jsonl", 7)]
+    [InlineData("everyday.jsonl", 3)]
+    [InlineData("everyday2.jsonl", 5)]
     public async Task DefaultModel_EverydayRequestsProbe_FlagsWhatTheModelCardSays(string file, int flaggedExpected)
     {
         var rows = SharedData.Probe("chat-requests", file);
