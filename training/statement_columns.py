@@ -219,7 +219,7 @@ def strip_columns(model):
     inits = [i for i in g.initializer if not i.name.startswith((PREFIX, "threat.", VETO))]
     del g.initializer[:]
     g.initializer.extend(inits)
-    props = [p for p in model.metadata_props if p.key != "safeai.veto"]
+    props = [p for p in model.metadata_props if not p.key.startswith("safeai.veto")]
     del model.metadata_props[:]
     model.metadata_props.extend(props)
 

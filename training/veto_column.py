@@ -52,8 +52,11 @@ def main():
     path = os.path.join(a.model_dir, "model.onnx")
     model = onnx.load(path)
     g = model.graph
-    if any(i.name.startswith(PREFIX) for i in g.initializer):
-        sys.exit(f"{path} already has a veto")
+    # The sexual veto, the first and the one shipped, keeps the names it was shipped with; any other category's are
+    # prefixed with the category, so that a model can carry several.
+    prefix = f"{PREFIX}{a.category}." if a.category != "sexual" else PREFIX
+    if any(i.name.startswith(prefix + "weight") for i in g.initializer):
+        sys.exit(f"{path} already has a veto on {a.category}")
     with open(os.path.join(a.model_dir, "safeai-model.json"), encoding="utf-8") as f:
         bias = json.load(f)["categories"][a.category].get("bias", 0.0)
     k = fm.CATEGORIES.index(a.category)
@@ -84,21 +87,21 @@ def main():
         at += width
     source_name = concat.input[slot]
     g.initializer.extend([
-        numpy_helper.from_array(w.reshape(1, -1).astype(np.float32), PREFIX + "weight"),
-        numpy_helper.from_array(np.array([b + a.margin - bias], np.float32), PREFIX + "bias"),
+        numpy_helper.from_array(w.reshape(1, -1).astype(np.float32), prefix + "weight"),
+        numpy_helper.from_array(np.array([b + a.margin - bias], np.float32), prefix + "bias"),
     ])
     head_input = next(n for n in g.node if n.output[0] == "head_logits").input[0]
     g.node.extend([
-        helper.make_node("Gemm", [head_input, PREFIX + "weight", PREFIX + "bias"], [PREFIX + "logit"], transB=1),
-        helper.make_node("Min", [source_name, PREFIX + "logit"], [PREFIX + "min"]),
+        helper.make_node("Gemm", [head_input, prefix + "weight", prefix + "bias"], [prefix + "logit"], transB=1),
+        helper.make_node("Min", [source_name, prefix + "logit"], [prefix + "min"]),
     ])
-    concat.input[slot] = PREFIX + "min"
+    concat.input[slot] = prefix + "min"
     # Topological order: the Concat must come after the new nodes.
     rest = [n for n in g.node if n is not concat]
     del g.node[:]
     g.node.extend(rest + [concat])
     entry = model.metadata_props.add()
-    entry.key, entry.value = MARK, json.dumps({"category": a.category, "repeat": a.repeat, "l2": a.l2,
+    entry.key, entry.value = MARK if a.category == "sexual" else f"{MARK}.{a.category}", json.dumps({"category": a.category, "repeat": a.repeat, "l2": a.l2,
                                                           "margin": a.margin, "bias_at_fit": bias})
     onnx.checker.check_model(model)
     onnx.save(model, path)

@@ -60,10 +60,10 @@ public sealed class OnnxRuntimeOptions
     /// three-layer student that scores every window first and sends on only the windows it scores near a flag). Default:
     /// <see langword="true"/>. Set it to <see langword="false"/> to score every window with the six-layer model: for
     /// traffic that is mostly suspect text, where nearly every window is sent on and the gate's run is added cost (a
-    /// half-toxic corpus mix took 4.2 ms at the median with the gate and 2.8 ms without), or when thresholds are set
+    /// half-toxic corpus mix took 4.2 ms at the median with the gate and 2.8 ms without, in an earlier run), or when thresholds are set
     /// below the gate's escalation levels. It flags a little more, harmful and benign: on the model card's sources held out
-    /// whole, 49.9 % of harmful texts instead of 49.4 % and 1.2 % of benign requests instead of 0.9 %, and after ordinary
-    /// text 35.8 % of harmful texts instead of 32.6 % with 2.8 % of the controls instead of 1.6 % (the calibration budget
+    /// whole, 50.8 % of harmful texts instead of 50.1 % and 1.3 % of benign requests instead of 0.9 %, and after ordinary
+    /// text 35.2 % of harmful texts instead of 32.2 % with 2.4 % of the controls instead of 1.1 % (the calibration budget
     /// is set on the path with the gate). Models without a gate ignore it.
     /// </summary>
     public bool UseGate { get; set; } = true;
@@ -74,9 +74,9 @@ public sealed class OnnxRuntimeOptions
     /// cannot rule out). Default: <see langword="true"/>. Set it to <see langword="false"/> to send every window to the
     /// gate. That is slower and does not raise recall with the default model: its screen sends windows it is sure of
     /// straight to the six-layer model, and its low levels let through the packed windows in which a harmful sentence is
-    /// diluted, so that the sentence is scored alone. Without it, on the model card's sources held out whole, 47.4 % of
-    /// harmful texts are flagged instead of 49.4 %, and after ordinary text 28.2 % instead of 32.6 % (the controls 1.1 %
-    /// instead of 1.6 %). <see cref="UseGate"/> set to <see langword="false"/> turns the screen off too. Models without a
+    /// diluted, so that the sentence is scored alone. Without it, on the model card's sources held out whole, 48.1 % of
+    /// harmful texts are flagged instead of 50.1 %, and after ordinary text 28.4 % instead of 32.2 % (the controls 1.1 %
+    /// either way). <see cref="UseGate"/> set to <see langword="false"/> turns the screen off too. Models without a
     /// screen ignore it.
     /// </summary>
     public bool UseScreen { get; set; } = true;
@@ -86,8 +86,8 @@ public sealed class OnnxRuntimeOptions
     /// well (<c>"sentences"</c> in its description; the default model does): a harmful sentence among ordinary ones is
     /// then not averaged away. Default: <see langword="true"/>. Set it to <see langword="false"/> for packed windows only:
     /// a little faster on long texts, and harm hidden in long text is missed more often (the model card's hidden-text
-    /// check: 32.6 % of held-out harmful texts flagged after 600 characters of ordinary text with sentence windows, 20.3 %
-    /// without; the controls 1.6 % and 1.0 %). Models without sentence windows ignore it.
+    /// check: 32.2 % of held-out harmful texts flagged after 600 characters of ordinary text with sentence windows, 20.8 %
+    /// without; the controls 1.1 % and 1.0 %). Models without sentence windows ignore it.
     /// </summary>
     public bool UseSentenceWindows { get; set; } = true;
 
