@@ -166,21 +166,12 @@ public sealed class DataTests
 
         // The probe (training/experiments/safe-but-alarming/probe.jsonl: 60 harmless, 40 harmful) was written apart
         // from the set, by someone who did not see it; the one text both held was taken out of the set.
-        var probe = SharedData.Probe("safe-but-alarming");
-        Assert.Equal(60, probe.Count(static r => r.Labels.Length == 0));
-        Assert.Equal(40, probe.Count(static r => r.Labels.Length > 0));
-        var probeKeys = SharedData.ProbeKeys("safe-but-alarming");
-        Assert.Equal(100, probeKeys.Count);
+        var probeKeys = SharedData.AssertProbe("safe-but-alarming", "probe.jsonl", harmless: 60, harmful: 40);
         Assert.DoesNotContain(rows, e => probeKeys.Contains(DataSplit.Key(e.Text)));
 
         // The second probe (probe2.jsonl: 60 harmless, 39 harmful) was written later by another helper who saw neither;
         // the one text the first probe also held was taken out of it.
-        var probe2 = SharedData.Probe("safe-but-alarming", "probe2.jsonl");
-        Assert.Equal(60, probe2.Count(static r => r.Labels.Length == 0));
-        Assert.Equal(39, probe2.Count(static r => r.Labels.Length > 0));
-        Assert.All(probe2, static r => Assert.All(r.Labels, static l => Assert.Contains(l, SafeAI.Onnx.ContentCategories.All)));
-        var probe2Keys = SharedData.ProbeKeys("safe-but-alarming", "probe2.jsonl");
-        Assert.Equal(99, probe2Keys.Count);
+        var probe2Keys = SharedData.AssertProbe("safe-but-alarming", "probe2.jsonl", harmless: 60, harmful: 39);
         Assert.DoesNotContain(rows, e => probe2Keys.Contains(DataSplit.Key(e.Text)));
         Assert.DoesNotContain(probe2Keys, probeKeys.Contains);
         SharedData.AssertEveryPartHasBothKinds(rows);
@@ -218,12 +209,7 @@ public sealed class DataTests
 
         // Nor in any probe: the third probe of harmless texts with alarming words (probe3.jsonl: 60 harmless, 40
         // harmful) was written by a helper who saw neither the set nor the other probes.
-        var probe3 = SharedData.Probe("safe-but-alarming", "probe3.jsonl");
-        Assert.Equal(60, probe3.Count(static r => r.Labels.Length == 0));
-        Assert.Equal(40, probe3.Count(static r => r.Labels.Length > 0));
-        Assert.All(probe3, static r => Assert.All(r.Labels, static l => Assert.Contains(l, SafeAI.Onnx.ContentCategories.All)));
-        var probe3Keys = SharedData.ProbeKeys("safe-but-alarming", "probe3.jsonl");
-        Assert.Equal(100, probe3Keys.Count);
+        var probe3Keys = SharedData.AssertProbe("safe-but-alarming", "probe3.jsonl", harmless: 60, harmful: 40);
         Assert.DoesNotContain(probe3Keys, SharedData.ProbeKeys("safe-but-alarming").Contains);
         Assert.DoesNotContain(probe3Keys, SharedData.ProbeKeys("safe-but-alarming", "probe2.jsonl").Contains);
         foreach (var (experiment, file) in new[]
@@ -287,6 +273,21 @@ internal static class SharedData
     /// <summary>The <see cref="DataSplit.Key"/> of every text of <see cref="Probe"/>.</summary>
     public static HashSet<string> ProbeKeys(string experiment, string file = "probe.jsonl") =>
         Probe(experiment, file).Select(static r => DataSplit.Key(r.Text)).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Asserts that a probe holds <paramref name="harmless"/> texts without labels and <paramref name="harmful"/> with
+    /// labels the filter knows, every text once, and returns its <see cref="ProbeKeys"/>.
+    /// </summary>
+    public static HashSet<string> AssertProbe(string experiment, string file, int harmless, int harmful)
+    {
+        var probe = Probe(experiment, file);
+        Assert.Equal(harmless, probe.Count(static r => r.Labels.Length == 0));
+        Assert.Equal(harmful, probe.Count(static r => r.Labels.Length > 0));
+        Assert.All(probe, static r => Assert.All(r.Labels, static l => Assert.Contains(l, SafeAI.Onnx.ContentCategories.All)));
+        var keys = ProbeKeys(experiment, file);
+        Assert.Equal(harmless + harmful, keys.Count);
+        return keys;
+    }
 
     /// <summary>Asserts that each part (train, calib, test) of a hand-written set holds benign and harmful texts.</summary>
     public static void AssertEveryPartHasBothKinds(IReadOnlyList<LabelledText> rows)
