@@ -52,9 +52,8 @@ def main():
     path = os.path.join(a.model_dir, "model.onnx")
     model = onnx.load(path)
     g = model.graph
-    # The sexual veto, the first and the one shipped, keeps the names it was shipped with; any other category's are
-    # prefixed with the category, so that a model can carry several.
-    prefix = f"{PREFIX}{a.category}." if a.category != "sexual" else PREFIX
+    # Names carry the category, so that a model can carry a veto on several.
+    prefix = f"{PREFIX}{a.category}."
     if any(i.name.startswith(prefix + "weight") for i in g.initializer):
         sys.exit(f"{path} already has a veto on {a.category}")
     with open(os.path.join(a.model_dir, "safeai-model.json"), encoding="utf-8") as f:
@@ -101,7 +100,7 @@ def main():
     del g.node[:]
     g.node.extend(rest + [concat])
     entry = model.metadata_props.add()
-    entry.key, entry.value = MARK if a.category == "sexual" else f"{MARK}.{a.category}", json.dumps({"category": a.category, "repeat": a.repeat, "l2": a.l2,
+    entry.key, entry.value = f"{MARK}.{a.category}", json.dumps({"category": a.category, "repeat": a.repeat, "l2": a.l2,
                                                           "margin": a.margin, "bias_at_fit": bias})
     onnx.checker.check_model(model)
     onnx.save(model, path)
