@@ -73,7 +73,7 @@ def main():
 
     concat = next(n for n in g.node if n.op_type == "Concat" and n.output[0] == "logits")
     # The Concat's inputs are slices of the head's logits and the Max of each category with columns, in order.
-    widths, at, slot = [], 0, None
+    at, slot = 0, None
     nodes = {n.output[0]: n for n in g.node}
     inits = {i.name: numpy_helper.to_array(i) for i in g.initializer}
     for j, name in enumerate(concat.input):
@@ -81,7 +81,7 @@ def main():
         width = int(inits[n.input[2]][0] - inits[n.input[1]][0]) if n.op_type == "Slice" else 1
         if at <= k < at + width:
             if width != 1:
-                sys.exit(f"{a.category} has no column of its own in {path}; not supported by this experiment")
+                sys.exit(f"{a.category} has no column of its own in {path}: a veto needs the category as its own input of the Concat")
             slot = j
         at += width
     source_name = concat.input[slot]
