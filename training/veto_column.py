@@ -16,7 +16,7 @@ So the category is flagged only where the veto agrees. The margin is given on th
 bias is; run safeai calibrate afterwards as always (it may move the bias, and with it the effective margin).
 
 Usage:
-  veto_column.py --corpus corpus.jsonl --model-dir DIR --cache folder [--category sexual] [--repeat 4] [--l2 1e-3] [--margin 1]
+  veto_column.py --corpus corpus.jsonl --model-dir DIR --cache folder [--category sexual] [--repeat 4] [--l2 1e-3] [--margin 1] [--positives category|harmful]
 The vectors are statement_columns.py's (six.npy in --cache, aligned with the corpus). Only model.onnx changes (the
 gate and the screen decide which windows reach it; their scores are not vetoed). statement_columns.py --strip takes
 the veto out with the columns. Deterministic for a given cache (the fit runs on one thread).
@@ -47,6 +47,10 @@ def main():
     ap.add_argument("--repeat", type=float, default=4.0)
     ap.add_argument("--l2", type=float, default=1e-3)
     ap.add_argument("--margin", type=float, default=1.0)
+    ap.add_argument("--positives", choices=("category", "harmful"), default="category",
+                    help="the rows the veto keeps: those labelled with the category (default), or every row with any "
+                         "label, so that a harmful text the head gives this category keeps its score even where the "
+                         "corpus labels it with another")
     a = ap.parse_args()
 
     path = os.path.join(a.model_dir, "model.onnx")
@@ -67,7 +71,10 @@ def main():
     source = np.array([r["source"] for r in rows])
     train = np.array([r["part"] == "train" for r in rows])
     sets = np.isin(source, list({s for s, _, _ in sc.COLUMNS.values()}))
-    positive = np.array([a.category in r["labels"] for r in rows]).astype(np.float32)
+    if a.positives == "category":
+        positive = np.array([a.category in r["labels"] for r in rows]).astype(np.float32)
+    else:
+        positive = np.array([bool(r["labels"]) for r in rows]).astype(np.float32)
     weights = np.where(train, np.where(sets, a.repeat, 1.0), 0.0).astype(np.float32)
     w, b = sc.fit(x.astype(np.float32), positive, weights, a.l2)
 
@@ -100,8 +107,10 @@ def main():
     del g.node[:]
     g.node.extend(rest + [concat])
     entry = model.metadata_props.add()
-    entry.key, entry.value = f"{MARK}.{a.category}", json.dumps({"category": a.category, "repeat": a.repeat, "l2": a.l2,
-                                                          "margin": a.margin, "bias_at_fit": bias})
+    settings = {"category": a.category, "repeat": a.repeat, "l2": a.l2, "margin": a.margin, "bias_at_fit": bias}
+    if a.positives != "category":
+        settings["positives"] = a.positives
+    entry.key, entry.value = f"{MARK}.{a.category}", json.dumps(settings)
     onnx.checker.check_model(model)
     onnx.save(model, path)
     t = x @ w + b + a.margin

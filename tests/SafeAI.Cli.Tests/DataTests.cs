@@ -217,6 +217,7 @@ public sealed class DataTests
             ("safe-but-alarming", "probe.jsonl"), ("safe-but-alarming", "probe2.jsonl"), ("safe-but-alarming", "probe3.jsonl"),
             ("threat-statements", "probe.jsonl"), ("self-harm-urging", "probe.jsonl"), ("illicit-requests", "probe.jsonl"),
             ("chat-requests", "everyday.jsonl"), ("chat-requests", "everyday2.jsonl"),
+            ("illicit-veto", "tech.jsonl"), ("violence-veto", "violence-probe.jsonl"), ("violence-veto", "everyday3.jsonl"),
         })
         {
             var keys = SharedData.ProbeKeys(experiment, file);
@@ -224,6 +225,44 @@ public sealed class DataTests
         }
 
         SharedData.AssertEveryPartHasBothKinds(rows);
+    }
+
+    [Fact]
+    public void Session24Sets_CandidateTrainingTextsApartFromEveryCheckFile()
+    {
+        // The blind check files (training/experiments/violence-veto, illicit-veto), each written by a helper who saw
+        // nothing of the repository, and the sets written for the candidates they judged.
+        List<HashSet<string>> checks =
+        [
+            SharedData.AssertProbe("violence-veto", "violence-probe.jsonl", harmless: 100, harmful: 50),
+            SharedData.AssertProbe("illicit-veto", "tech.jsonl", harmless: 240, harmful: 80),
+            SharedData.AssertProbe("violence-veto", "everyday3.jsonl", harmless: 300, harmful: 0),
+        ];
+        foreach (var (experiment, file) in new[]
+        {
+            ("safe-but-alarming", "probe.jsonl"), ("safe-but-alarming", "probe2.jsonl"), ("safe-but-alarming", "probe3.jsonl"),
+            ("threat-statements", "probe.jsonl"), ("self-harm-urging", "probe.jsonl"), ("illicit-requests", "probe.jsonl"),
+            ("chat-requests", "everyday.jsonl"), ("chat-requests", "everyday2.jsonl"),
+        })
+        {
+            checks.Add(SharedData.ProbeKeys(experiment, file));
+        }
+
+        var embedded = new List<LabelledText>([.. SharedCorpus.LoadStatements(), .. SharedCorpus.LoadSafeButAlarming(), .. SharedCorpus.LoadChatRequests()])
+            .Select(static e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
+        foreach (var (experiment, file, harmless, harmful, label) in new[]
+        {
+            ("violence-veto", "violent-words.jsonl", 503, 0, "violence"),
+            ("violence-veto", "violence-harmful.jsonl", 0, 259, "violence"),
+            ("violence-veto", "ordinary.jsonl", 451, 0, "violence"),
+            ("illicit-veto", "illicit-chat.jsonl", 353, 313, "illicit"),
+        })
+        {
+            var keys = SharedData.AssertProbe(experiment, file, harmless, harmful);
+            Assert.All(SharedData.Probe(experiment, file), r => Assert.True(r.Labels.Length == 0 || r.Labels.SequenceEqual([label]), r.Text));
+            Assert.All(checks, check => Assert.DoesNotContain(keys, check.Contains));
+            Assert.DoesNotContain(keys, embedded.Contains);
+        }
     }
 }
 

@@ -67,4 +67,44 @@ public sealed class ProbeTests
 
         Assert.True(Math.Abs(flagged.Count - flaggedExpected) <= 1, string.Join(" | ", flagged));
     }
+
+    // Model card, "Violence and illicit: topic, not intent" (Known failure modes). Three blind check files written in session 24 by helpers
+    // who saw nothing of the repository: harmless texts with violent words and violence texts
+    // (training/experiments/violence-veto/violence-probe.jsonl), security and tech-support requests with illicit ones
+    // (training/experiments/illicit-veto/tech.jsonl), and ordinary requests to a general assistant
+    // (training/experiments/violence-veto/everyday3.jsonl). The default model scores violence and illicit by topic: it
+    // flags 30 of the 100 harmless violence-probe texts (history, self-defence law, idioms) and catches 21 of its 50
+    // violence texts; it flags 25 of the 240 harmless tech texts (defenders and victims) and catches 43 of its 80
+    // illicit ones. No candidate measured on them was adopted (the experiments' READMEs). Two texts either way for
+    // these larger files.
+    [Theory]
+    [InlineData("violence-veto", "violence-probe.jsonl", 100, 50, 30, 21)]
+    [InlineData("illicit-veto", "tech.jsonl", 240, 80, 25, 43)]
+    [InlineData("violence-veto", "everyday3.jsonl", 300, 0, 11, 0)]
+    public async Task DefaultModel_ViolenceAndIllicitCheckFiles_FlagWhatTheModelCardSays(string experiment, string file, int harmless, int harmful, int harmlessFlaggedExpected, int harmfulCaughtExpected)
+    {
+        var rows = SharedData.Probe(experiment, file);
+        Assert.Equal(harmless, rows.Count(static r => r.Labels.Length == 0));
+        Assert.Equal(harmful, rows.Count(static r => r.Labels.Length > 0));
+        using var model = ContentModel.LoadDefault();
+
+        List<string> harmlessFlagged = [];
+        var harmfulCaught = 0;
+        foreach (var (text, labels) in rows)
+        {
+            var scores = await model.ScoreAsync(text, TestContext.Current.CancellationToken);
+            if (labels.Length == 0 && scores.Any(static s => s.Value >= 0.5))
+            {
+                harmlessFlagged.Add(text);
+            }
+
+            if (labels.Any(l => scores[l] >= 0.5))
+            {
+                harmfulCaught++;
+            }
+        }
+
+        Assert.True(Math.Abs(harmlessFlagged.Count - harmlessFlaggedExpected) <= 2, string.Join(" | ", harmlessFlagged));
+        Assert.InRange(harmfulCaught, harmfulCaughtExpected - 2, harmfulCaughtExpected + 2);
+    }
 }
