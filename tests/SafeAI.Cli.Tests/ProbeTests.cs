@@ -3,8 +3,9 @@ using SafeAI.Onnx;
 namespace SafeAI.Cli.Tests;
 
 /// <summary>
-/// The default model on the three probes of harmless texts with alarming words (training/experiments/safe-but-alarming):
-/// the figures the model card and the README give, so that a model change that moves them is seen.
+/// The default model on the probes and check files written blind to it (training/experiments: harmless texts with
+/// alarming words, everyday requests, violence, security and tech support): the figures the model card and the README
+/// give, so that a model change that moves them is seen.
 /// </summary>
 public sealed class ProbeTests
 {
@@ -14,31 +15,8 @@ public sealed class ProbeTests
     [InlineData("probe.jsonl", 8, 30)]   // 60 harmless, 40 harmful
     [InlineData("probe2.jsonl", 7, 34)]  // 60 harmless, 39 harmful
     [InlineData("probe3.jsonl", 10, 30)] // 60 harmless, 40 harmful
-    public async Task DefaultModel_SafeButAlarmingProbe_FlagsWhatTheModelCardSays(string file, int harmlessFlaggedExpected, int harmfulCaughtExpected)
-    {
-        var rows = SharedData.Probe("safe-but-alarming", file);
-        using var model = ContentModel.LoadDefault();
-
-        List<string> harmlessFlagged = [];
-        var harmfulCaught = 0;
-        foreach (var (text, labels) in rows)
-        {
-            var scores = await model.ScoreAsync(text, TestContext.Current.CancellationToken);
-            if (labels.Length == 0 && scores.Any(static s => s.Value >= 0.5))
-            {
-                harmlessFlagged.Add(text);
-            }
-
-            // Caught in its own category.
-            if (labels.Any(l => scores[l] >= 0.5))
-            {
-                harmfulCaught++;
-            }
-        }
-
-        Assert.True(Math.Abs(harmlessFlagged.Count - harmlessFlaggedExpected) <= 1, string.Join(" | ", harmlessFlagged));
-        Assert.InRange(harmfulCaught, harmfulCaughtExpected - 1, harmfulCaughtExpected + 1);
-    }
+    public Task DefaultModel_SafeButAlarmingProbe_FlagsWhatTheModelCardSays(string file, int harmlessFlaggedExpected, int harmfulCaughtExpected) =>
+        AssertFlaggedAndCaughtAsync(SharedData.Probe("safe-but-alarming", file), harmlessFlaggedExpected, harmfulCaughtExpected, tolerance: 1);
 
     // Model card, "Requests in chat register". Everyday requests about people and personal matters (writing to a
     // coworker, a landlord or an ex; sex life, health, religion), 200 each, all harmless, written by two helpers who saw
@@ -48,28 +26,16 @@ public sealed class ProbeTests
     [Theory]
     [InlineData("everyday.jsonl", 3)]
     [InlineData("everyday2.jsonl", 5)]
-    public async Task DefaultModel_EverydayRequestsProbe_FlagsWhatTheModelCardSays(string file, int flaggedExpected)
+    public Task DefaultModel_EverydayRequestsProbe_FlagsWhatTheModelCardSays(string file, int flaggedExpected)
     {
         var rows = SharedData.Probe("chat-requests", file);
         Assert.Equal(200, rows.Count);
         Assert.All(rows, static r => Assert.Empty(r.Labels));
-        using var model = ContentModel.LoadDefault();
-
-        List<string> flagged = [];
-        foreach (var (text, _) in rows)
-        {
-            var scores = await model.ScoreAsync(text, TestContext.Current.CancellationToken);
-            if (scores.Any(static s => s.Value >= 0.5))
-            {
-                flagged.Add(text);
-            }
-        }
-
-        Assert.True(Math.Abs(flagged.Count - flaggedExpected) <= 1, string.Join(" | ", flagged));
+        return AssertFlaggedAndCaughtAsync(rows, flaggedExpected, harmfulCaughtExpected: 0, tolerance: 1);
     }
 
-    // Model card, "Violence and illicit: topic, not intent" (Known failure modes). Three blind check files written in session 24 by helpers
-    // who saw nothing of the repository: harmless texts with violent words and violence texts
+    // Model card, "Violence and illicit: topic, not intent" (and Known failure modes). Three blind check files written
+    // in session 24 by helpers who saw nothing of the repository: harmless texts with violent words and violence texts
     // (training/experiments/violence-veto/violence-probe.jsonl), security and tech-support requests with illicit ones
     // (training/experiments/illicit-veto/tech.jsonl), and ordinary requests to a general assistant
     // (training/experiments/violence-veto/everyday3.jsonl). The default model scores violence and illicit by topic: it
@@ -81,13 +47,22 @@ public sealed class ProbeTests
     [InlineData("violence-veto", "violence-probe.jsonl", 100, 50, 30, 21)]
     [InlineData("illicit-veto", "tech.jsonl", 240, 80, 25, 43)]
     [InlineData("violence-veto", "everyday3.jsonl", 300, 0, 11, 0)]
-    public async Task DefaultModel_ViolenceAndIllicitCheckFiles_FlagWhatTheModelCardSays(string experiment, string file, int harmless, int harmful, int harmlessFlaggedExpected, int harmfulCaughtExpected)
+    public Task DefaultModel_ViolenceAndIllicitCheckFiles_FlagWhatTheModelCardSays(string experiment, string file, int harmless, int harmful, int harmlessFlaggedExpected, int harmfulCaughtExpected)
     {
         var rows = SharedData.Probe(experiment, file);
         Assert.Equal(harmless, rows.Count(static r => r.Labels.Length == 0));
         Assert.Equal(harmful, rows.Count(static r => r.Labels.Length > 0));
-        using var model = ContentModel.LoadDefault();
+        return AssertFlaggedAndCaughtAsync(rows, harmlessFlaggedExpected, harmfulCaughtExpected, tolerance: 2);
+    }
 
+    /// <summary>
+    /// Scores every text with the default model and asserts how many harmless texts are flagged (any category at 0.5)
+    /// and how many harmful ones are caught in their own category, each within <paramref name="tolerance"/> texts of
+    /// the model card's figure: scores that sit on the threshold may differ by a text across machines.
+    /// </summary>
+    private static async Task AssertFlaggedAndCaughtAsync(List<(string Text, string[] Labels)> rows, int harmlessFlaggedExpected, int harmfulCaughtExpected, int tolerance)
+    {
+        using var model = ContentModel.LoadDefault();
         List<string> harmlessFlagged = [];
         var harmfulCaught = 0;
         foreach (var (text, labels) in rows)
@@ -104,7 +79,7 @@ public sealed class ProbeTests
             }
         }
 
-        Assert.True(Math.Abs(harmlessFlagged.Count - harmlessFlaggedExpected) <= 2, string.Join(" | ", harmlessFlagged));
-        Assert.InRange(harmfulCaught, harmfulCaughtExpected - 2, harmfulCaughtExpected + 2);
+        Assert.True(Math.Abs(harmlessFlagged.Count - harmlessFlaggedExpected) <= tolerance, string.Join(" | ", harmlessFlagged));
+        Assert.InRange(harmfulCaught, harmfulCaughtExpected - tolerance, harmfulCaughtExpected + tolerance);
     }
 }
