@@ -212,13 +212,7 @@ public sealed class DataTests
         var probe3Keys = SharedData.AssertProbe("safe-but-alarming", "probe3.jsonl", harmless: 60, harmful: 40);
         Assert.DoesNotContain(probe3Keys, SharedData.ProbeKeys("safe-but-alarming").Contains);
         Assert.DoesNotContain(probe3Keys, SharedData.ProbeKeys("safe-but-alarming", "probe2.jsonl").Contains);
-        foreach (var (experiment, file) in new[]
-        {
-            ("safe-but-alarming", "probe.jsonl"), ("safe-but-alarming", "probe2.jsonl"), ("safe-but-alarming", "probe3.jsonl"),
-            ("threat-statements", "probe.jsonl"), ("self-harm-urging", "probe.jsonl"), ("illicit-requests", "probe.jsonl"),
-            ("chat-requests", "everyday.jsonl"), ("chat-requests", "everyday2.jsonl"),
-            ("illicit-veto", "tech.jsonl"), ("violence-veto", "violence-probe.jsonl"), ("violence-veto", "everyday3.jsonl"),
-        })
+        foreach (var (experiment, file) in SharedData.CheckFiles)
         {
             var keys = SharedData.ProbeKeys(experiment, file);
             Assert.DoesNotContain(rows, e => keys.Contains(DataSplit.Key(e.Text)));
@@ -228,25 +222,15 @@ public sealed class DataTests
     }
 
     [Fact]
-    public void Session24Sets_CandidateTrainingTextsApartFromEveryCheckFile()
+    public void VetoExperimentSets_CandidateTrainingTexts_ApartFromEveryCheckFileAndTheEmbeddedSets()
     {
-        // The blind check files (training/experiments/violence-veto, illicit-veto), each written by a helper who saw
-        // nothing of the repository, and the sets written for the candidates they judged.
-        List<HashSet<string>> checks =
-        [
-            SharedData.AssertProbe("violence-veto", "violence-probe.jsonl", harmless: 100, harmful: 50),
-            SharedData.AssertProbe("illicit-veto", "tech.jsonl", harmless: 240, harmful: 80),
-            SharedData.AssertProbe("violence-veto", "everyday3.jsonl", harmless: 300, harmful: 0),
-        ];
-        foreach (var (experiment, file) in new[]
-        {
-            ("safe-but-alarming", "probe.jsonl"), ("safe-but-alarming", "probe2.jsonl"), ("safe-but-alarming", "probe3.jsonl"),
-            ("threat-statements", "probe.jsonl"), ("self-harm-urging", "probe.jsonl"), ("illicit-requests", "probe.jsonl"),
-            ("chat-requests", "everyday.jsonl"), ("chat-requests", "everyday2.jsonl"),
-        })
-        {
-            checks.Add(SharedData.ProbeKeys(experiment, file));
-        }
+        // The blind check files of training/experiments/violence-veto and illicit-veto, each written by a helper who
+        // saw nothing of the repository, and the sets written for the candidates they judged (none adopted, so the
+        // sets are not embedded).
+        SharedData.AssertProbe("violence-veto", "violence-probe.jsonl", harmless: 100, harmful: 50);
+        SharedData.AssertProbe("illicit-veto", "tech.jsonl", harmless: 240, harmful: 80);
+        SharedData.AssertProbe("violence-veto", "everyday3.jsonl", harmless: 300, harmful: 0);
+        var checks = SharedData.CheckFiles.Select(static f => SharedData.ProbeKeys(f.Experiment, f.File)).ToList();
 
         var embedded = new List<LabelledText>([.. SharedCorpus.LoadStatements(), .. SharedCorpus.LoadSafeButAlarming(), .. SharedCorpus.LoadChatRequests()])
             .Select(static e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
@@ -268,6 +252,15 @@ public sealed class DataTests
 
 internal static class SharedData
 {
+    /// <summary>Every blind probe and check file under training/experiments that no training text may repeat.</summary>
+    public static readonly (string Experiment, string File)[] CheckFiles =
+    [
+        ("safe-but-alarming", "probe.jsonl"), ("safe-but-alarming", "probe2.jsonl"), ("safe-but-alarming", "probe3.jsonl"),
+        ("threat-statements", "probe.jsonl"), ("self-harm-urging", "probe.jsonl"), ("illicit-requests", "probe.jsonl"),
+        ("chat-requests", "everyday.jsonl"), ("chat-requests", "everyday2.jsonl"),
+        ("illicit-veto", "tech.jsonl"), ("violence-veto", "violence-probe.jsonl"), ("violence-veto", "everyday3.jsonl"),
+    ];
+
     /// <summary>The shared corpora folder (../shared/data above the repository root), or null.</summary>
     public static string? Folder
     {
