@@ -81,8 +81,9 @@ NETWORKS = {
     "screen": ("screen-model.onnx", None, {"threat": (1e-2, 4.0), "urging": (1e-4, 4.0), "requests": (1e-4, 4.0), **ALARMING, **REQUESTS}),
 }
 PREFIX = "column."
-# What veto_column.py adds after the columns (its nodes and initializers).
+# What veto_column.py adds after the columns: its nodes and initializers, and its metadata keys.
 VETO = "veto."
+VETO_MARK = "safeai.veto"
 # What threat_column.py (before the urging column) added: its initializers start with "threat.".
 OLD_ADDED = ("threat_logit", "head_first7", "head_violence", "violence_or_threat")
 
@@ -219,7 +220,7 @@ def strip_columns(model):
     inits = [i for i in g.initializer if not i.name.startswith((PREFIX, "threat.", VETO))]
     del g.initializer[:]
     g.initializer.extend(inits)
-    props = [p for p in model.metadata_props if not p.key.startswith("safeai.veto")]
+    props = [p for p in model.metadata_props if not p.key.startswith(VETO_MARK)]
     del model.metadata_props[:]
     model.metadata_props.extend(props)
 

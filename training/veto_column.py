@@ -34,9 +34,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import finetune_minilm as fm  # noqa: E402
 import statement_columns as sc  # noqa: E402
 
-PREFIX = "veto."
-MARK = "safeai.veto"
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -57,7 +54,7 @@ def main():
     model = onnx.load(path)
     g = model.graph
     # Names carry the category, so that a model can carry a veto on several.
-    prefix = f"{PREFIX}{a.category}."
+    prefix = f"{sc.VETO}{a.category}."
     if any(i.name.startswith(prefix + "weight") for i in g.initializer):
         sys.exit(f"{path} already has a veto on {a.category}")
     with open(os.path.join(a.model_dir, "safeai-model.json"), encoding="utf-8") as f:
@@ -110,7 +107,7 @@ def main():
     settings = {"category": a.category, "repeat": a.repeat, "l2": a.l2, "margin": a.margin, "bias_at_fit": bias}
     if a.positives != "category":
         settings["positives"] = a.positives
-    entry.key, entry.value = f"{MARK}.{a.category}", json.dumps(settings)
+    entry.key, entry.value = f"{sc.VETO_MARK}.{a.category}", json.dumps(settings)
     onnx.checker.check_model(model)
     onnx.save(model, path)
     t = x @ w + b + a.margin

@@ -60,8 +60,8 @@ public sealed class OnnxRuntimeOptions
     /// three-layer student that scores every window first and sends on only the windows it scores near a flag). Default:
     /// <see langword="true"/>. Set it to <see langword="false"/> to score every window with the six-layer model: for
     /// traffic that is mostly suspect text, where nearly every window is sent on and the gate's run is added cost (a
-    /// half-toxic corpus mix took 4.2 ms at the median with the gate and 2.8 ms without, in an earlier run), or when thresholds are set
-    /// below the gate's escalation levels. It flags a little more, harmful and benign: on the model card's sources held out
+    /// half-toxic corpus mix took 4.2 ms at the median with the gate and 2.8 ms without, in an earlier run), or when
+    /// thresholds are set below the gate's escalation levels. It flags a little more, harmful and benign: on the model card's sources held out
     /// whole, 50.8 % of harmful texts instead of 50.1 % and 1.3 % of benign requests instead of 0.9 %, and after ordinary
     /// text 35.2 % of harmful texts instead of 32.2 % with 2.4 % of the controls instead of 1.1 % (the calibration budget
     /// is set on the path with the gate). Models without a gate ignore it.
