@@ -230,6 +230,8 @@ public sealed class DataTests
         SharedData.AssertProbe("violence-veto", "violence-probe.jsonl", harmless: 100, harmful: 50);
         SharedData.AssertProbe("illicit-veto", "tech.jsonl", harmless: 240, harmful: 80);
         SharedData.AssertProbe("violence-veto", "everyday3.jsonl", harmless: 300, harmful: 0);
+        SharedData.AssertProbe("violence-veto", "violence-probe2.jsonl", harmless: 95, harmful: 59);
+        SharedData.AssertProbe("violence-veto", "requests-blind.jsonl", harmless: 138, harmful: 145);
         var checks = SharedData.CheckFiles.Select(static f => SharedData.ProbeKeys(f.Experiment, f.File)).ToList();
 
         var embedded = new List<LabelledText>([.. SharedCorpus.LoadStatements(), .. SharedCorpus.LoadSafeButAlarming(), .. SharedCorpus.LoadChatRequests()])
@@ -259,6 +261,7 @@ internal static class SharedData
         ("threat-statements", "probe.jsonl"), ("self-harm-urging", "probe.jsonl"), ("illicit-requests", "probe.jsonl"),
         ("chat-requests", "everyday.jsonl"), ("chat-requests", "everyday2.jsonl"),
         ("illicit-veto", "tech.jsonl"), ("violence-veto", "violence-probe.jsonl"), ("violence-veto", "everyday3.jsonl"),
+        ("violence-veto", "violence-probe2.jsonl"), ("violence-veto", "requests-blind.jsonl"),
     ];
 
     /// <summary>The shared corpora folder (../shared/data above the repository root), or null.</summary>

@@ -42,11 +42,16 @@ public sealed class ProbeTests
     // flags 30 of the 100 harmless violence-probe texts (history, self-defence law, idioms) and catches 21 of its 50
     // violence texts; it flags 25 of the 240 harmless tech texts (defenders and victims) and catches 43 of its 80
     // illicit ones. No candidate measured on them was adopted (the experiments' READMEs). Two texts either way for
-    // these larger files.
+    // these larger files. Two more written in session 25, only scored (violence-veto/README.md, "A third rule"): harmless
+    // texts with violent words and violence texts again (violence-probe2.jsonl), and requests in the imperative style
+    // of red-teaming request lists, harmful (illicit, violence, hate, harassment, self-harm, sexual) and harmless, a
+    // half of those on sensitive topics (requests-blind.jsonl); lines within 0.8 of a training or check text taken out.
     [Theory]
     [InlineData("violence-veto", "violence-probe.jsonl", 100, 50, 30, 21)]
     [InlineData("illicit-veto", "tech.jsonl", 240, 80, 25, 43)]
     [InlineData("violence-veto", "everyday3.jsonl", 300, 0, 11, 0)]
+    [InlineData("violence-veto", "violence-probe2.jsonl", 95, 59, 14, 23)]
+    [InlineData("violence-veto", "requests-blind.jsonl", 138, 145, 28, 82)]
     public Task DefaultModel_ViolenceAndIllicitCheckFiles_FlagWhatTheModelCardSays(string experiment, string file, int harmless, int harmful, int harmlessFlaggedExpected, int harmfulCaughtExpected)
     {
         var rows = SharedData.Probe(experiment, file);
