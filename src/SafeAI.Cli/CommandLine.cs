@@ -98,16 +98,19 @@ internal static class CommandLine
         ["corpus"] = new(
             "corpus",
             """
-            safeai corpus --data ../shared/data --output corpus.jsonl [--tokens 128]
+            safeai corpus --data ../shared/data --output corpus.jsonl [--tokens 128] [--add-set FILE=SOURCE ...]
               Writes the shared corpora as the fine-tuning script reads them (training/train-filter.sh): one line per text
               with its labels, source, part (train, calib, test, heldout-source, convabuse-test) and its token ids exactly
               as the default model's encoder sees them at run time.
               --tokens 16 to 256   the window the ids are cut to (default 128)
+              --add-set FILE=NAME  a labelled JSONL or CSV file of one's own, written after every other set as source
+                                   NAME (parts by text hash, the seed sets' weight); texts already in the corpus are
+                                   left out and counted; may be given several times
             safeai corpus --data ../shared/data --output dataset.jsonl --evaluation-sample 100
               Instead: a mixed-language dataset for safeai evaluate (en, de, fr, ar, nl, zh, vi; up to N benign and N
               harmful texts per language, only texts the default model never trained on; columns language and source).
             """,
-            ["data", "output", "tokens", "evaluation-sample"],
+            ["data", "output", "tokens", "evaluation-sample", "add-set"],
             []),
         ["pii"] = new(
             "pii",

@@ -16,7 +16,9 @@ namespace SafeAI.Cli;
 /// <see cref="SharedCorpus.LoadIllicitRequests"/>), and last the harmless and harmful texts with alarming words
 /// (<see cref="SharedCorpus.LoadSafeButAlarming"/>, training/experiments/safe-but-alarming) and the requests in chat
 /// register (<see cref="SharedCorpus.LoadChatRequests"/>, training/experiments/chat-requests), which they leave out too;
-/// training/statement_columns.py fits a column on each set's harmful texts.
+/// training/statement_columns.py fits a column on each set's harmful texts. <c>--add-set FILE=SOURCE</c> (repeatable)
+/// appends a labelled file of one's own after all of them, as a set named <c>SOURCE</c> with the seed sets' weight: an
+/// experiment's candidate set, without changing the tool's embedded sets (training/experiments/intent-pairs).
 /// </summary>
 internal static class CorpusCommand
 {
@@ -39,6 +41,8 @@ internal static class CorpusCommand
             return 0;
         }
 
+        // Read before the corpora, so that a bad --add-set fails at once.
+        var addedSets = ReadAddedSets(args.All("add-set"));
         var rows = SharedCorpus.Load(folder);
         var convabuse = SharedCorpus.LoadConvAbuse(folder, "train").Concat(SharedCorpus.LoadConvAbuse(folder, "valid")).ToList();
         var convabuseTest = SharedCorpus.LoadConvAbuse(folder, "test");
@@ -86,9 +90,40 @@ internal static class CorpusCommand
 
             // Last, so that every row before them keeps its place (cached vectors of statement_columns.py stay valid); a
             // set added later goes after the ones before it.
-            foreach (var row in SharedCorpus.LoadSelfHarmUrging().Concat(SharedCorpus.LoadIllicitRequests()).Concat(SharedCorpus.LoadSafeButAlarming()).Concat(SharedCorpus.LoadChatRequests()))
+            List<LabelledText> sets = [.. SharedCorpus.LoadSelfHarmUrging(), .. SharedCorpus.LoadIllicitRequests(), .. SharedCorpus.LoadSafeButAlarming(), .. SharedCorpus.LoadChatRequests()];
+            foreach (var row in sets)
             {
                 await WriteAsync(row, DataSplit.PartName(row.Source, row.Text)).ConfigureAwait(false);
+            }
+
+            if (addedSets.Count > 0)
+            {
+                List<LabelledText> written = [.. rows, .. SharedCorpus.LoadThreatStatements(), .. convabuse, .. convabuseTest, .. sets];
+                var taken = written.Select(static e => e.Source).ToHashSet(StringComparer.Ordinal);
+                var keys = written.Select(static e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
+                foreach (var (path, source, texts) in addedSets)
+                {
+                    if (taken.Contains(source))
+                    {
+                        throw new ArgumentException($"--add-set {path}={source}: the corpus already has a source named '{source}'; give the set a name of its own.");
+                    }
+
+                    var skipped = 0;
+                    foreach (var row in texts)
+                    {
+                        // A text the corpus already holds would sit in two parts, or in two sets with different labels.
+                        if (!keys.Add(DataSplit.Key(row.Text)))
+                        {
+                            skipped++;
+                            continue;
+                        }
+
+                        await WriteAsync(row with { Source = source, Weight = SharedCorpus.SeedWeight }, DataSplit.PartName(source, row.Text)).ConfigureAwait(false);
+                    }
+
+                    var note = skipped > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({skipped} left out: already in the corpus).") : ".";
+                    await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Added {texts.Count - skipped} texts of {path} as '{source}'{note}")).ConfigureAwait(false);
+                }
             }
         }
 
@@ -110,4 +145,38 @@ internal static class CorpusCommand
         [property: System.Text.Json.Serialization.JsonPropertyName("weight")] double Weight,
         [property: System.Text.Json.Serialization.JsonPropertyName("ids")] int[] Ids,
         [property: System.Text.Json.Serialization.JsonPropertyName("tail")] int[]? Tail);
+
+    /// <summary>Reads each <c>--add-set FILE=SOURCE</c>: a labelled JSONL or CSV file (as <c>safeai train --input</c>) and the source name its rows get.</summary>
+    internal static List<(string Path, string Source, List<LabelledText> Texts)> ReadAddedSets(IReadOnlyList<string> values)
+    {
+        var sets = new List<(string Path, string Source, List<LabelledText> Texts)>(values.Count);
+        foreach (var value in values)
+        {
+            var at = value.LastIndexOf('=');
+            var path = at > 0 ? value[..at] : string.Empty;
+            var source = at > 0 ? value[(at + 1)..] : string.Empty;
+            if (path.Length == 0 || !IsSourceName(source))
+            {
+                throw new ArgumentException($"--add-set '{value}': expected FILE=SOURCE, a labelled JSONL or CSV file and a source name of lower-case letters, digits and underscores that starts with a letter (for example intent-pairs.jsonl=intent_pairs).");
+            }
+
+            if (sets.Exists(s => s.Source == source))
+            {
+                throw new ArgumentException($"--add-set: the source name '{source}' is given twice.");
+            }
+
+            var texts = LabelledData.Read(path);
+            if (texts.Count == 0)
+            {
+                throw new ArgumentException($"--add-set {value}: the file holds no texts.");
+            }
+
+            sets.Add((path, source, texts));
+        }
+
+        return sets;
+    }
+
+    private static bool IsSourceName(string name) =>
+        name.Length is > 0 and <= 64 && name[0] is >= 'a' and <= 'z' && name.All(static c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_');
 }

@@ -527,6 +527,81 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Corpus_AddSet_WritesTheFileLastAsASourceOfItsOwnAndLeavesOutTextsTheCorpusHolds()
+    {
+        var folder = SharedData.Folder;
+        if (folder is null)
+        {
+            Assert.Skip("The shared corpora (../shared/data) are not present.");
+        }
+
+        var already = SharedCorpus.LoadChatRequests()[0];
+        var set = Path.Combine(_dir, "pairs.jsonl");
+        File.WriteAllLines(set,
+        [
+            """{"text": "whats the best machete for clearing brush on a trail", "labels": []}""",
+            """{"text": "whats the best machete for chopping up the guys next door", "labels": ["violence"]}""",
+            JsonSerializer.Serialize(new { text = "  " + already.Text.ToUpperInvariant() + " ", labels = Array.Empty<string>() }),
+        ]);
+        var output = Path.Combine(_dir, "corpus.jsonl");
+
+        var (code, stdout, errors) = await RunAsync("corpus", "--data", folder, "--output", output, "--add-set", set + "=intent_pairs");
+
+        Assert.True(code == 0, errors);
+        Assert.Contains($"Added 2 texts of {set} as 'intent_pairs' (1 left out: already in the corpus).", stdout, StringComparison.Ordinal);
+        var rows = File.ReadLines(output).Select(static l => JsonDocument.Parse(l).RootElement).ToList();
+        var tail = rows[^2..];
+        Assert.Equal(["whats the best machete for clearing brush on a trail", "whats the best machete for chopping up the guys next door"], tail.Select(static r => r.GetProperty("text").GetString()));
+        Assert.All(tail, static r => Assert.Equal("intent_pairs", r.GetProperty("source").GetString()));
+        Assert.All(tail, static r => Assert.Equal(SharedCorpus.SeedWeight, r.GetProperty("weight").GetDouble()));
+        Assert.Equal(DataSplit.PartName("intent_pairs", "whats the best machete for chopping up the guys next door"), tail[1].GetProperty("part").GetString());
+        Assert.Equal("violence", tail[1].GetProperty("labels")[0].GetString());
+        Assert.Equal(101, tail[0].GetProperty("ids")[0].GetInt32());
+        Assert.Equal(SharedCorpus.LoadChatRequests()[^1].Text, rows[^3].GetProperty("text").GetString()); // the chat-requests set, last of the tool's own, just before
+
+        // A name the corpus already uses is refused, and nothing is written.
+        File.Delete(output);
+        (code, _, errors) = await RunAsync("corpus", "--data", folder, "--output", output, "--add-set", set + "=" + SharedCorpus.ChatRequestsSource);
+        Assert.Equal(2, code);
+        Assert.Contains("already has a source named 'chat_requests'", errors, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
+    [Theory]
+    [InlineData("pairs.jsonl", "expected FILE=SOURCE", 2)]
+    [InlineData("pairs.jsonl=Intent-Pairs", "expected FILE=SOURCE", 2)]
+    [InlineData("=intent_pairs", "expected FILE=SOURCE", 2)]
+    [InlineData("empty.jsonl=intent_pairs", "the file holds no texts", 2)]
+    [InlineData("missing.jsonl=intent_pairs", "does not exist", 1)]
+    [InlineData("broken.jsonl=intent_pairs", "broken.jsonl:2: not valid JSON", 1)]
+    public async Task Corpus_AddSet_BadValue_ClearErrorBeforeReadingTheCorpora(string value, string message, int exitCode)
+    {
+        File.WriteAllText(Path.Combine(_dir, "pairs.jsonl"), """{"text": "hello", "labels": []}""" + "\n");
+        File.WriteAllText(Path.Combine(_dir, "empty.jsonl"), "\n");
+        File.WriteAllText(Path.Combine(_dir, "broken.jsonl"), """{"text": "hello", "labels": []}""" + "\n{\"text\": \n");
+        var output = Path.Combine(_dir, "corpus.jsonl");
+        var data = Path.Combine(_dir, "no-corpora-here"); // never read: the sets are checked first
+
+        var (code, _, errors) = await RunAsync("corpus", "--data", data, "--output", output, "--add-set", value.StartsWith('=') ? value : Path.Combine(_dir, value));
+
+        Assert.Equal(exitCode, code);
+        Assert.Contains(message, errors, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public async Task Corpus_AddSet_SameSourceNameTwice_ClearError()
+    {
+        var set = Path.Combine(_dir, "pairs.jsonl");
+        File.WriteAllText(set, """{"text": "hello", "labels": []}""" + "\n");
+
+        var (code, _, errors) = await RunAsync("corpus", "--data", _dir, "--output", Path.Combine(_dir, "c.jsonl"), "--add-set", set + "=mine", "--add-set", set + "=mine");
+
+        Assert.Equal(2, code);
+        Assert.Contains("the source name 'mine' is given twice", errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Windows_ModelThatIsNotAnEnsemble_ClearError()
     {
         var model = Path.Combine(SharedData.RepositoryRoot, "src", "SafeAI.Onnx", "DefaultModel");
