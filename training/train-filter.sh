@@ -3,6 +3,14 @@
 #
 #   bash training/train-filter.sh [../shared/data] [work-folder]
 #
+# An experiment builds a candidate beside the shipped model, with sets of its own in the corpus:
+#   SAFEAI_MODEL_DIR=folder SAFEAI_DOCS_DIR=folder SAFEAI_CORPUS_SETS="file.jsonl=source ..." \
+#     bash training/train-filter.sh ../shared/data work-folder
+# SAFEAI_MODEL_DIR (default src/SafeAI.Onnx/DefaultModel) gets the model files, starting from a copy of the shipped
+# model's descriptions; SAFEAI_DOCS_DIR (default docs/model) the logs, the manifest and the evaluation; each
+# SAFEAI_CORPUS_SETS entry is passed to safeai corpus as --add-set, so that every step after it trains on the set
+# (training/experiments/intent-pairs).
+#
 # Needs Debian's python3-torch, python3-onnx and libopenblas0-pthread (apt-get install -y python3-torch python3-onnx
 # libopenblas0-pthread) and the .NET SDK. About 105 minutes on two cores. Steps:
 #   1. safeai corpus: the shared corpora, labelled and split (parts train / calib / test / heldout-source), with the
@@ -54,7 +62,15 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 data=$(cd "${1:-$repo/../shared/data}" && pwd)
 work=${2:-$repo/.tmp/train}
 mkdir -p "$work"
-model_dir="$repo/src/SafeAI.Onnx/DefaultModel"
+model_dir="${SAFEAI_MODEL_DIR:-$repo/src/SafeAI.Onnx/DefaultModel}"
+docs="${SAFEAI_DOCS_DIR:-$repo/docs/model}"
+mkdir -p "$model_dir" "$docs"
+if [ ! -f "$model_dir/safeai-model.json" ]; then
+  # A candidate's folder: the shipped descriptions, vocabulary, notice and n-gram part, whose networks the steps replace.
+  cp -r "$repo/src/SafeAI.Onnx/DefaultModel/." "$model_dir/"
+fi
+sets=()
+for set in ${SAFEAI_CORPUS_SETS:-}; do sets+=(--add-set "$set"); done
 safeai() { dotnet run --project "$repo/src/SafeAI.Cli" -c Release -- "$@"; }
 py=/usr/bin/python3
 
@@ -75,22 +91,22 @@ CS
   dotnet run "$work/extract.cs" -- "$dll" "$work/minilm.onnx"
 fi
 
-safeai corpus --data "$data" --output "$work/corpus.jsonl"
+safeai corpus --data "$data" --output "$work/corpus.jsonl" "${sets[@]}"
 (cd "$data" && find . -type f ! -name '*.md' | sort | xargs sha256sum) > "$work/data-manifest.sha256"
 
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
   --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/run" \
   --epochs 1 --max-steps 1100 --threads 1 --seed 42 --exclude-sources threat_statements,self_harm_urging,illicit_requests,safe_but_alarming,chat_requests
 $py "$repo/training/quantize_onnx.py" "$work/run/classifier-fp32.onnx" "$model_dir/model.onnx"
-cp "$work/run/training-log.json" "$repo/docs/model/training-log.json"
+cp "$work/run/training-log.json" "$docs/training-log.json"
 
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
   --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/gate" \
   --epochs 2 --max-steps 2200 --threads 1 --seed 42 --exclude-sources threat_statements,self_harm_urging,illicit_requests,safe_but_alarming,chat_requests \
   --layers 0,2,4 --teacher "$work/run/checkpoint.pt" --distill 0.5 --match-pooled 1.0
 $py "$repo/training/quantize_onnx.py" "$work/gate/classifier-fp32.onnx" "$model_dir/gate-model.onnx"
-cp "$work/gate/training-log.json" "$repo/docs/model/gate-training-log.json"
-cp "$work/data-manifest.sha256" "$repo/docs/model/data-manifest.sha256"
+cp "$work/gate/training-log.json" "$docs/gate-training-log.json"
+cp "$work/data-manifest.sha256" "$docs/data-manifest.sha256"
 
 safeai train --data "$data" --output "$work/ngram" --seed 42
 cp "$work/ngram/ngram-weights.bin.gz" "$model_dir/ensemble-ngram-weights.bin.gz"
@@ -110,13 +126,13 @@ OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/train_screen.py" \
   --windows "$work/windows.jsonl" --minilm "$work/minilm.onnx" --output "$work/screen" --steps 8000 --seed 42 --threads 1 \
   --positive-weight 4 --levels "$levels"
 $py "$repo/training/quantize_onnx.py" "$work/screen/screen-fp32.onnx" "$model_dir/screen-model.onnx"
-cp "$work/screen/training-log.json" "$repo/docs/model/screen-training-log.json"
+cp "$work/screen/training-log.json" "$docs/screen-training-log.json"
 
 # The statement columns: violence becomes the larger of its head logit and the threat column's, harassment the largest
 # of its own, the urging column's and the two sets' (safe-but-alarming, chat requests), illicit, hate, sexual and
 # self-harm likewise, in each of the three networks; the other outputs untouched.
 OMP_NUM_THREADS=2 $py "$repo/training/statement_columns.py" --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" \
-  --model-dir "$model_dir" --log "$repo/docs/model/statement-columns-log.json" --cache "$work/cache"
+  --model-dir "$model_dir" --log "$docs/statement-columns-log.json" --cache "$work/cache"
 # The sexual veto: the six-layer model's sexual logit becomes the smaller of what it was and a logistic column's (fitted
 # on the same vectors, the sets' sexual-health questions among the negatives) plus a margin of 1, so that plain
 # questions about a couple's sex life are not flagged (training/experiments/sexual-veto).
@@ -127,4 +143,6 @@ OMP_NUM_THREADS=1 $py "$repo/training/veto_column.py" --corpus "$work/corpus.jso
 
 safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 1 \
   --statements --harmful-only-levels
-safeai eval --data "$data" --set sources --markdown "$repo/docs/model/sources-eval.md" --json "$repo/docs/model/sources-eval.json"
+# The default model is the one built into the tool; a candidate's folder is named.
+candidate=(); [ -n "${SAFEAI_MODEL_DIR:-}" ] && candidate=(--model "$model_dir/safeai-model.json")
+safeai eval --data "$data" --set sources --markdown "$docs/sources-eval.md" --json "$docs/sources-eval.json" "${candidate[@]}"
