@@ -46,6 +46,15 @@ internal static class CorpusCommand
         var rows = SharedCorpus.Load(folder);
         var convabuse = SharedCorpus.LoadConvAbuse(folder, "train").Concat(SharedCorpus.LoadConvAbuse(folder, "valid")).ToList();
         var convabuseTest = SharedCorpus.LoadConvAbuse(folder, "test");
+        var statements = SharedCorpus.LoadThreatStatements();
+        List<LabelledText> sets = [.. SharedCorpus.LoadSelfHarmUrging(), .. SharedCorpus.LoadIllicitRequests(), .. SharedCorpus.LoadSafeButAlarming(), .. SharedCorpus.LoadChatRequests()];
+        List<LabelledText> corpus = [.. rows, .. statements, .. convabuse, .. convabuseTest, .. sets];
+        var taken = corpus.Select(static e => e.Source).ToHashSet(StringComparer.Ordinal);
+        if (addedSets.Find(s => taken.Contains(s.Source)) is ({ } clashPath, { } clash, _))
+        {
+            throw new ArgumentException($"--add-set {clashPath}={clash}: the corpus already has a source named '{clash}'; give the set a name of its own.");
+        }
+
         using var encoder = MiniLMContentModel.LoadEncoder(tokens, new OnnxRuntimeOptions { MicroBatching = false });
         var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
         var temp = output + ".tmp";
@@ -73,7 +82,7 @@ internal static class CorpusCommand
             }
 
             // After the shared corpora, so that a fine-tune that leaves them out reads the same rows in the same order.
-            foreach (var row in SharedCorpus.LoadThreatStatements())
+            foreach (var row in statements)
             {
                 await WriteAsync(row, DataSplit.PartName(row.Source, row.Text)).ConfigureAwait(false);
             }
@@ -90,7 +99,6 @@ internal static class CorpusCommand
 
             // Last, so that every row before them keeps its place (cached vectors of statement_columns.py stay valid); a
             // set added later goes after the ones before it.
-            List<LabelledText> sets = [.. SharedCorpus.LoadSelfHarmUrging(), .. SharedCorpus.LoadIllicitRequests(), .. SharedCorpus.LoadSafeButAlarming(), .. SharedCorpus.LoadChatRequests()];
             foreach (var row in sets)
             {
                 await WriteAsync(row, DataSplit.PartName(row.Source, row.Text)).ConfigureAwait(false);
@@ -98,20 +106,13 @@ internal static class CorpusCommand
 
             if (addedSets.Count > 0)
             {
-                List<LabelledText> written = [.. rows, .. SharedCorpus.LoadThreatStatements(), .. convabuse, .. convabuseTest, .. sets];
-                var taken = written.Select(static e => e.Source).ToHashSet(StringComparer.Ordinal);
-                var keys = written.Select(static e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
+                var keys = corpus.Select(static e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
                 foreach (var (path, source, texts) in addedSets)
                 {
-                    if (taken.Contains(source))
-                    {
-                        throw new ArgumentException($"--add-set {path}={source}: the corpus already has a source named '{source}'; give the set a name of its own.");
-                    }
-
                     var skipped = 0;
                     foreach (var row in texts)
                     {
-                        // A text the corpus already holds would sit in two parts, or in two sets with different labels.
+                        // A text the corpus already holds (or the set, earlier) would sit in two parts, or in two sets with different labels.
                         if (!keys.Add(DataSplit.Key(row.Text)))
                         {
                             skipped++;
@@ -121,7 +122,7 @@ internal static class CorpusCommand
                         await WriteAsync(row with { Source = source, Weight = SharedCorpus.SeedWeight }, DataSplit.PartName(source, row.Text)).ConfigureAwait(false);
                     }
 
-                    var note = skipped > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({skipped} left out: already in the corpus).") : ".";
+                    var note = skipped > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({skipped} left out: already in the corpus or earlier in the file).") : ".";
                     await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Added {texts.Count - skipped} texts of {path} as '{source}'{note}")).ConfigureAwait(false);
                 }
             }

@@ -548,7 +548,7 @@ public sealed class CliTests : IDisposable
         var (code, stdout, errors) = await RunAsync("corpus", "--data", folder, "--output", output, "--add-set", set + "=intent_pairs");
 
         Assert.True(code == 0, errors);
-        Assert.Contains($"Added 2 texts of {set} as 'intent_pairs' (1 left out: already in the corpus).", stdout, StringComparison.Ordinal);
+        Assert.Contains($"Added 2 texts of {set} as 'intent_pairs' (1 left out: already in the corpus or earlier in the file).", stdout, StringComparison.Ordinal);
         var rows = File.ReadLines(output).Select(static l => JsonDocument.Parse(l).RootElement).ToList();
         var tail = rows[^2..];
         Assert.Equal(["whats the best machete for clearing brush on a trail", "whats the best machete for chopping up the guys next door"], tail.Select(static r => r.GetProperty("text").GetString()));
@@ -565,6 +565,7 @@ public sealed class CliTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains("already has a source named 'chat_requests'", errors, StringComparison.Ordinal);
         Assert.False(File.Exists(output));
+        Assert.False(File.Exists(output + ".tmp")); // refused before anything is written
     }
 
     [Theory]
