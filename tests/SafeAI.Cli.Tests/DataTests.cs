@@ -222,7 +222,7 @@ public sealed class DataTests
     }
 
     [Fact]
-    public void VetoExperimentSets_CandidateTrainingTexts_ApartFromEveryCheckFileAndTheEmbeddedSets()
+    public void ExperimentSets_CandidateTrainingTexts_ApartFromEveryCheckFileAndTheEmbeddedSets()
     {
         // The blind check files of training/experiments/violence-veto and illicit-veto, each written by a helper who
         // saw nothing of the repository, and the sets written for the candidates they judged (none adopted, so the
@@ -249,6 +249,14 @@ public sealed class DataTests
             Assert.All(checks, check => Assert.DoesNotContain(keys, check.Contains));
             Assert.DoesNotContain(keys, embedded.Contains);
         }
+
+        // The intent pairs (training/experiments/intent-pairs): a harmful text, then a harmless one on the same topic.
+        var pairKeys = SharedData.AssertProbe("intent-pairs", "intent-pairs.jsonl", harmless: 307, harmful: 307);
+        var pairs = SharedData.Probe("intent-pairs", "intent-pairs.jsonl");
+        Assert.All(Enumerable.Range(0, pairs.Count), i => Assert.Equal(i % 2 == 0 ? 1 : 0, pairs[i].Labels.Length));
+        Assert.All(pairs, static r => Assert.All(r.Labels, static l => Assert.Contains(l, (string[])["violence", "illicit"])));
+        Assert.All(checks, check => Assert.DoesNotContain(pairKeys, check.Contains));
+        Assert.DoesNotContain(pairKeys, embedded.Contains);
     }
 }
 
