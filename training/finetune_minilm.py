@@ -341,6 +341,9 @@ def main():
     ap.add_argument("--repeat-source", action="append", default=[], metavar="SOURCE=K",
                     help="every training row of SOURCE goes into each epoch K times more (on top of its budget and "
                          "rare-category repeats); may be given several times")
+    ap.add_argument("--source-weight", action="append", default=[], metavar="SOURCE=W",
+                    help="every training row of SOURCE gets loss weight W (above 0) instead of the corpus's (the "
+                         "hand-written sets carry 4); may be given several times")
     ap.add_argument("--anchor", help="a six-layer model (checkpoint.pt or ONNX, as --init) whose outputs the rows of every "
                                      "source not named by --repeat-source keep close to (learning without forgetting)")
     ap.add_argument("--anchor-weight", type=float, default=0.5,
@@ -377,11 +380,24 @@ def main():
         if not source or not k.isdigit() or int(k) < 1:
             ap.error("--repeat-source: SOURCE=K with K a whole number above 0")
         repeats[source] = int(k)
+    weights = {}
+    for item in args.source_weight:
+        source, _, w = item.partition("=")
+        try:
+            weights[source] = float(w)
+        except ValueError:
+            weights[source] = 0.0
+        if not source or not weights[source] > 0:
+            ap.error("--source-weight: SOURCE=W with W a number above 0")
     rows = read_corpus(args.corpus)
     train = [r for r in rows if r["part"] == "train" and r["source"] not in excluded]
-    missing = [s for s in repeats if not any(r["source"] == s for r in train)]
-    if missing:
-        ap.error(f"--repeat-source: no training rows of {', '.join(missing)}")
+    for option, named in (("--repeat-source", repeats), ("--source-weight", weights)):
+        missing = [s for s in named if not any(r["source"] == s for r in train)]
+        if missing:
+            ap.error(f"{option}: no training rows of {', '.join(missing)}")
+    for r in train:
+        if r["source"] in weights:
+            r["weight"] = weights[r["source"]]
     model = Classifier(len(keep), args.pooling)
     load_minilm(model, args.minilm, keep)
     if args.init and not args.export_only:
@@ -444,6 +460,7 @@ def main():
            "layers": list(keep),
            **({"init": os.path.basename(args.init)} if args.init else {}),
            **({"exclude_sources": sorted(excluded)} if excluded else {}),
+           **({"source_weights": weights} if weights else {}),
            **({"repeat_source": repeats} if repeats else {}),
            **({"anchor": os.path.basename(args.anchor), "anchor_weight": args.anchor_weight} if anchor is not None else {}),
            **({"teach": args.teach.split(",")} if taught is not None else {}),
