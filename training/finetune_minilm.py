@@ -382,13 +382,14 @@ def main():
         repeats[source] = int(k)
     weights = {}
     for item in args.source_weight:
-        source, _, w = item.partition("=")
+        source, _, text = item.partition("=")
         try:
-            weights[source] = float(w)
+            w = float(text)
         except ValueError:
-            weights[source] = 0.0
-        if not source or not weights[source] > 0:
+            w = float("nan")
+        if not source or not 0 < w < float("inf"):
             ap.error("--source-weight: SOURCE=W with W a number above 0")
+        weights[source] = w
     rows = read_corpus(args.corpus)
     train = [r for r in rows if r["part"] == "train" and r["source"] not in excluded]
     for option, named in (("--repeat-source", repeats), ("--source-weight", weights)):
