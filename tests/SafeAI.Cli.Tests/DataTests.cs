@@ -257,6 +257,13 @@ public sealed class DataTests
         Assert.All(pairs, static r => Assert.All(r.Labels, static l => Assert.Contains(l, (string[])["violence", "illicit"])));
         Assert.All(checks, check => Assert.DoesNotContain(pairKeys, check.Contains));
         Assert.DoesNotContain(pairKeys, embedded.Contains);
+
+        // The registers no set covered (training/experiments/blind-registers): format-heavy chatbot tasks and prompt
+        // injections, long mixed messages, statements about social groups.
+        var registerKeys = SharedData.AssertProbe("blind-registers", "registers.jsonl", harmless: 679, harmful: 238);
+        Assert.All(checks, check => Assert.DoesNotContain(registerKeys, check.Contains));
+        Assert.DoesNotContain(registerKeys, embedded.Contains);
+        Assert.DoesNotContain(registerKeys, pairKeys.Contains);
     }
 }
 
