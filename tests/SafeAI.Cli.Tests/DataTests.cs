@@ -264,6 +264,15 @@ public sealed class DataTests
         Assert.All(checks, check => Assert.DoesNotContain(registerKeys, check.Contains));
         Assert.DoesNotContain(registerKeys, embedded.Contains);
         Assert.DoesNotContain(registerKeys, pairKeys.Contains);
+
+        // The security register (same experiment): everyday security, privacy and fraud-victim questions and IT work, and
+        // requests to commit such crimes against others.
+        var securityKeys = SharedData.AssertProbe("blind-registers", "security.jsonl", harmless: 231, harmful: 78);
+        Assert.All(SharedData.Probe("blind-registers", "security.jsonl"), static r => Assert.True(r.Labels.Length == 0 || r.Labels.SequenceEqual(["illicit"]), r.Text));
+        Assert.All(checks, check => Assert.DoesNotContain(securityKeys, check.Contains));
+        Assert.DoesNotContain(securityKeys, embedded.Contains);
+        Assert.DoesNotContain(securityKeys, pairKeys.Contains);
+        Assert.DoesNotContain(securityKeys, registerKeys.Contains);
     }
 }
 
