@@ -147,7 +147,14 @@ public sealed class MultiInstanceSoakTests
             Console.WriteLine(report.ToString());
             await File.WriteAllTextAsync(Path.Combine(AppContext.BaseDirectory, "soak-report.txt"), report.ToString(), Ct);
 
-            Assert.Empty(load.Malformed);
+            // Each instance's log beside the report, and in the failure message the errors of the instance a malformed answer
+            // came from (an answer that is not JSON is an exception no store wrapped; its log says which).
+            for (var i = 0; i < Instances; i++)
+            {
+                await File.WriteAllTextAsync(Path.Combine(AppContext.BaseDirectory, $"soak-instance{i}.log"), instances[i].Log, Ct);
+            }
+
+            Assert.True(load.Malformed.IsEmpty, string.Join('\n', load.Malformed) + "\n" + string.Join('\n', instances.Select(static p => UnhandledErrors(p.Log))));
             Assert.All(burst1.Concat(burst2).Concat(burst3), static admitted => Assert.Equal(PermitLimit, admitted));
             Assert.Empty(lostFeedback);
             Assert.Empty(lostReviews);
@@ -194,6 +201,22 @@ public sealed class MultiInstanceSoakTests
     }
 
     /// <summary>The load generator: workers with ordinary, high-stakes and feedback traffic, and bursts for the limits.</summary>
+    /// <summary>The log entries of exceptions that reached the host (not wrapped by a store), with the lines after each, or an empty string.</summary>
+    private static string UnhandledErrors(string log)
+    {
+        var lines = log.Split('\n');
+        var found = new System.Text.StringBuilder();
+        for (var i = 0; i < lines.Length; i++)
+        {
+            if (lines[i].Contains("unhandled exception", StringComparison.OrdinalIgnoreCase) || lines[i].StartsWith("fail: Microsoft.AspNetCore", StringComparison.Ordinal))
+            {
+                found.AppendJoin('\n', lines.Skip(i).Take(12)).Append('\n');
+            }
+        }
+
+        return found.ToString();
+    }
+
     private sealed class Load(List<SampleProcess> instances)
     {
         private readonly int[] _answered = new int[instances.Count];
