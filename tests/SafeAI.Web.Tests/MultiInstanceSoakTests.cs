@@ -147,8 +147,8 @@ public sealed class MultiInstanceSoakTests
             Console.WriteLine(report.ToString());
             await File.WriteAllTextAsync(Path.Combine(AppContext.BaseDirectory, "soak-report.txt"), report.ToString(), Ct);
 
-            // Each instance's log beside the report, and in the failure message the errors of the instance a malformed answer
-            // came from (an answer that is not JSON is an exception no store wrapped; its log says which).
+            // Each instance's log beside the report, and in the failure message the exceptions that reached the host (an
+            // answer that is not JSON comes from an exception no store wrapped; the log says which).
             for (var i = 0; i < Instances; i++)
             {
                 await File.WriteAllTextAsync(Path.Combine(AppContext.BaseDirectory, $"soak-instance{i}.log"), instances[i].Log, Ct);
@@ -200,7 +200,6 @@ public sealed class MultiInstanceSoakTests
         return ids;
     }
 
-    /// <summary>The load generator: workers with ordinary, high-stakes and feedback traffic, and bursts for the limits.</summary>
     /// <summary>The log entries of exceptions that reached the host (not wrapped by a store), with the lines after each, or an empty string.</summary>
     private static string UnhandledErrors(string log)
     {
@@ -208,15 +207,17 @@ public sealed class MultiInstanceSoakTests
         var found = new System.Text.StringBuilder();
         for (var i = 0; i < lines.Length; i++)
         {
-            if (lines[i].Contains("unhandled exception", StringComparison.OrdinalIgnoreCase) || lines[i].StartsWith("fail: Microsoft.AspNetCore", StringComparison.Ordinal))
+            // ASP.NET Core's "An unhandled exception has occurred while executing the request", and the log line before it.
+            if (lines[i].Contains("unhandled exception", StringComparison.OrdinalIgnoreCase))
             {
-                found.AppendJoin('\n', lines.Skip(i).Take(12)).Append('\n');
+                found.AppendJoin('\n', lines.Skip(Math.Max(0, i - 1)).Take(12)).Append('\n');
             }
         }
 
         return found.ToString();
     }
 
+    /// <summary>The load generator: workers with ordinary, high-stakes and feedback traffic, and bursts for the limits.</summary>
     private sealed class Load(List<SampleProcess> instances)
     {
         private readonly int[] _answered = new int[instances.Count];
