@@ -17,6 +17,9 @@ namespace SafeAI.Cli;
 /// (<c>--long-benign-rate</c>, default 0.02: the share of long benign texts that may be flagged), and a screen with
 /// <c>"skipGate"</c> the margin over its levels from which it sends a window past the gate (<c>--skip-gate-precision</c>,
 /// default 0.95: the share of such calibration texts the gate must have sent on anyway).
+/// <c>--add-set FILE=SOURCE</c> (repeatable) adds the calibration part of a labelled set of one's own, split as
+/// <c>safeai corpus --add-set</c> splits it: its harmless texts are a register of their own, held to the same rate, and its
+/// harmful texts join the harmful calibration texts (see <see cref="AddedCalibrationParts"/>).
 /// The description file is rewritten in place; the rates reached are printed.
 /// </summary>
 internal static class CalibrateCommand
@@ -65,14 +68,22 @@ internal static class CalibrateCommand
             throw new ArgumentException($"--long-benign-rate must be between 0 and 0.5 (it is {longTarget.ToString(CultureInfo.InvariantCulture)}).");
         }
 
+        // Read before the corpora, so that a bad --add-set fails at once.
+        var addedSets = CorpusCommand.ReadAddedSets(args.All("add-set"));
         var statements = args.Flag("statements") ? SharedCorpus.LoadStatements() : args.Flag("threat-statements") ? SharedCorpus.LoadThreatStatements() : [];
-        var corpus = SharedCorpus.Load(folder).Concat(statements).Where(e => DataSplit.PartName(e.Source, e.Text) == "calib").ToList();
-        var sample = corpus.Where(e => e.IsBenign && DataSplit.BenignRequestSources.Contains(e.Source)).ToList();
-        var harmful = corpus.Where(e => !e.IsBenign).ToList();
-        if (sample.Count < 100)
+        List<LabelledText> all = [.. SharedCorpus.Load(folder), .. statements];
+        var added = AddedCalibrationParts(addedSets, all);
+        var corpus = all.Where(e => DataSplit.PartName(e.Source, e.Text) == "calib").Concat(added.SelectMany(static s => s.Rows)).ToList();
+        var requests = corpus.Where(e => e.IsBenign && DataSplit.BenignRequestSources.Contains(e.Source)).ToList();
+        if (requests.Count < 100)
         {
-            throw new FormatException($"The benign calibration sample has {sample.Count} texts; at least 100 are needed.");
+            throw new FormatException($"The benign calibration sample has {requests.Count} texts; at least 100 are needed.");
         }
+
+        // The benign texts of each added set are a register of their own, held to the same rate as the two of the sample.
+        var addedSources = added.Select(static s => s.Source).ToHashSet(StringComparer.Ordinal);
+        List<LabelledText> sample = [.. requests, .. corpus.Where(e => e.IsBenign && addedSources.Contains(e.Source))];
+        var harmful = corpus.Where(e => !e.IsBenign).ToList();
 
         // Uncalibrated: every bias 0, so the members' mixed logits are read as they are.
         var json = JsonNode.Parse(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false))!.AsObject();
@@ -93,22 +104,28 @@ internal static class CalibrateCommand
         // Sentence windows are calibrated last, on the biases and levels of the windows they come from.
         var sentences = json["sentences"] is { } node && node.GetValueKind() != JsonValueKind.Null;
         json.Remove("sentences");
-        var others = gate is null && screen is null ? [] : corpus.Where(e => e.IsBenign && !DataSplit.BenignRequestSources.Contains(e.Source)).ToList();
+        var others = gate is null && screen is null ? [] : corpus.Where(e => e.IsBenign && !DataSplit.BenignRequestSources.Contains(e.Source) && !addedSources.Contains(e.Source)).ToList();
         var (names, scored) = await ScoreLogitsAsync(path, json, [sample, harmful, others], cancellationToken).ConfigureAwait(false);
         double[][] logits = scored[0], positives = scored[1];
 
-        var groups = sample.Select(e => ChatSources.Contains(e.Source) ? 1 : 0).ToArray();
+        var groups = sample.Select(e => ChatSources.Contains(e.Source) ? 1 : addedSources.Contains(e.Source) ? 2 + added.FindIndex(s => s.Source == e.Source) : 0).ToArray();
         var labels = harmful.Select(e => names.Select(e.Has).ToArray()).ToArray();
         var thresholds = Thresholds(logits, groups, positives, labels, names.Length, target, out var union);
-        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Benign calibration sample: {sample.Count} texts from {string.Join(", ", sample.Select(e => e.Source).Distinct().Order(StringComparer.Ordinal))}.")).ConfigureAwait(false);
-        for (var c = 0; c < names.Length; c++)
+        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Benign calibration sample: {requests.Count} texts from {string.Join(", ", requests.Select(e => e.Source).Distinct().Order(StringComparer.Ordinal))}.")).ConfigureAwait(false);
+        foreach (var (source, file, rows) in added)
         {
-            var flagged = logits.Count(l => l[c] >= thresholds[c]);
-            categories[names[c]]!["bias"] = Math.Round(-thresholds[c], 4) + 0.0;
-            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  {names[c],-18} threshold logit {thresholds[c],7:F3}  flags {(double)flagged / sample.Count:P2} of the sample")).ConfigureAwait(false);
+            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Added set '{source}' ({file}): its calibration part, {rows.Count(static e => e.IsBenign)} harmless and {rows.Count(static e => !e.IsBenign)} harmful texts.")).ConfigureAwait(false);
         }
 
-        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Any category: {union[0]:P2} of the intent-style queries ({groups.Count(g => g == 0)}), {union[1]:P2} of the chat prompts ({groups.Count(g => g == 1)}) (target {target:P2} in each).")).ConfigureAwait(false);
+        for (var c = 0; c < names.Length; c++)
+        {
+            var flagged = logits.Take(requests.Count).Count(l => l[c] >= thresholds[c]);
+            categories[names[c]]!["bias"] = Math.Round(-thresholds[c], 4) + 0.0;
+            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  {names[c],-18} threshold logit {thresholds[c],7:F3}  flags {(double)flagged / requests.Count:P2} of the sample")).ConfigureAwait(false);
+        }
+
+        var addedShares = string.Concat(added.Select((s, k) => string.Create(CultureInfo.InvariantCulture, $", {union[2 + k]:P2} of '{s.Source}' ({groups.Count(g => g == 2 + k)})")));
+        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Any category: {union[0]:P2} of the intent-style queries ({groups.Count(g => g == 0)}), {union[1]:P2} of the chat prompts ({groups.Count(g => g == 1)}){addedShares} (target {target:P2} in each).")).ConfigureAwait(false);
         var weights = names.Select(n => categories[n]!["encoder"]?.GetValue<double>() ?? 1).ToArray();
         (JsonObject Member, double[][] Logits, double[] Levels)? gateResult = null, screenResult = null;
         if (gate is not null)
@@ -180,12 +197,49 @@ internal static class CalibrateCommand
         if (sentences)
         {
             // With the gate and the screen as calibrated above: the shift is set on the path that runs.
-            json["sentences"] = new JsonObject { ["shift"] = await CalibrateSentencesAsync(path, json, sample, longTarget, console, cancellationToken).ConfigureAwait(false) };
+            json["sentences"] = new JsonObject { ["shift"] = await CalibrateSentencesAsync(path, json, requests, longTarget, console, cancellationToken).ConfigureAwait(false) };
         }
 
         await File.WriteAllTextAsync(path, json.ToJsonString(Indented) + "\n", cancellationToken).ConfigureAwait(false);
         await console.WriteLineAsync("Wrote the biases to " + path).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>
+    /// The calibration part of each <c>--add-set</c> set, split as <c>safeai corpus</c> splits it (by the set's source name
+    /// and each text), without the texts <paramref name="corpus"/> already holds or the set repeats; a set with no text in
+    /// that part is refused, so that the option never does nothing unnoticed.
+    /// </summary>
+    internal static List<(string Source, string Path, List<LabelledText> Rows)> AddedCalibrationParts(
+        IReadOnlyList<(string Path, string Source, List<LabelledText> Texts)> sets, IReadOnlyList<LabelledText> corpus)
+    {
+        var parts = new List<(string Source, string Path, List<LabelledText> Rows)>(sets.Count);
+        if (sets.Count == 0)
+        {
+            return parts;
+        }
+
+        var taken = corpus.Select(static e => e.Source).ToHashSet(StringComparer.Ordinal);
+        var keys = corpus.Select(static e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
+        foreach (var (path, source, texts) in sets)
+        {
+            if (taken.Contains(source) || DataSplit.HeldOutSources.Contains(source))
+            {
+                throw new ArgumentException($"--add-set {path}={source}: the calibration corpus already has a source named '{source}'; give the set a name of its own.");
+            }
+
+            var rows = texts.Where(row => keys.Add(DataSplit.Key(row.Text)) && DataSplit.PartName(source, row.Text) == "calib")
+                .Select(row => row with { Source = source })
+                .ToList();
+            if (rows.Count == 0)
+            {
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"--add-set {path}={source}: none of its {texts.Count} texts falls in the calibration part (about one text in eight does, by a hash of the text); add more texts."));
+            }
+
+            parts.Add((source, path, rows));
+        }
+
+        return parts;
     }
 
     /// <summary>The share of the windows the screen sends past the gate that the gate must have sent on anyway (<c>--skip-gate-precision</c>).</summary>

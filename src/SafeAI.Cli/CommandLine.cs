@@ -138,7 +138,7 @@ internal static class CommandLine
             """
             safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.03] [--gate-keep 0.995] [--screen-keep 0.99]
                               [--long-benign-rate 0.02] [--skip-gate-precision 0.95] [--per-category-levels] [--harmful-only-levels]
-                              [--statements]
+                              [--statements] [--add-set FILE=SOURCE ...]
               Sets each category's bias of an ensemble model so that, at the default threshold 0.5, at most the given share
               of the benign-request calibration sample is flagged by any category (the description is rewritten). When the
               ensemble has a "gate" or a "screen", also sets their escalation levels; when it has "sentences", the logit shift
@@ -161,8 +161,12 @@ internal static class CommandLine
                                        self-harm and illicit requests (for a model that learnt them, as the default model's
                                        statement columns: training/statement_columns.py); --threat-statements adds the
                                        threats only
+              --add-set FILE=NAME      add the calibration part of a labelled JSONL or CSV file of one's own, split as
+                                       safeai corpus --add-set splits it (give the same FILE=NAME): its harmless texts are
+                                       a register of their own, held to --benign-rate like the two of the sample, and its
+                                       harmful ones join the harmful calibration texts (repeatable)
             """,
-            ["model", "data", "benign-rate", "gate-keep", "screen-keep", "long-benign-rate", "skip-gate-precision"],
+            ["model", "data", "benign-rate", "gate-keep", "screen-keep", "long-benign-rate", "skip-gate-precision", "add-set"],
             ["per-category-levels", "harmful-only-levels", "statements", "threat-statements"]),
         ["bias"] = new("bias", BiasCommand.Help, ["input", "groups", "set", "report", "json", "max-gap", "model", "threshold"], []),
         ["evaluate"] = new("evaluate", EvaluateCommand.Help, ["config", "dataset", "report", "json", "gate", "bias", "answers", "concurrency"], []),

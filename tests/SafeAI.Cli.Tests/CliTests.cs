@@ -359,6 +359,72 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
+    [InlineData("no-equals-sign", "expected FILE=SOURCE")]
+    [InlineData("set.jsonl=Bad-Name", "expected FILE=SOURCE")]
+    [InlineData("missing.jsonl=mine", "missing.jsonl")]
+    public async Task Calibrate_AddSetMalformed_ClearErrorBeforeAnythingIsRead(string value, string expected)
+    {
+        var description = Path.Combine(_dir, "safeai-model.json");
+        await File.WriteAllTextAsync(description, "{}", TestContext.Current.CancellationToken);
+
+        var (code, _, errors) = await RunAsync("calibrate", "--model", description, "--data", _dir, "--add-set", value);
+
+        Assert.NotEqual(0, code);
+        Assert.Contains(expected, errors, StringComparison.Ordinal);
+        Assert.Equal("{}", await File.ReadAllTextAsync(description, TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public void AddedCalibrationParts_TheCalibrationPartAsSafeaiCorpusSplitsIt()
+    {
+        var texts = Enumerable.Range(0, 400).Select(i => new LabelledText($"Please format item {i} as a table", i % 5 == 0 ? ["prompt_injection"] : [], "file")).ToList();
+        // One text the corpus already holds, and one the set repeats: neither may count twice.
+        var held = texts.First(t => DataSplit.IsCalibration(t.Text));
+        List<LabelledText> corpus = [new(held.Text.ToUpperInvariant(), [], "banking77"), new("What is my balance?", [], "banking77")];
+        List<LabelledText> repeated = [.. texts, texts.Last(t => DataSplit.IsCalibration(t.Text))];
+
+        var parts = CalibrateCommand.AddedCalibrationParts([("set.jsonl", "registers", repeated)], corpus);
+
+        var (source, path, rows) = Assert.Single(parts);
+        Assert.Equal(("registers", "set.jsonl"), (source, path));
+        var expected = texts.Where(t => t != held && DataSplit.PartName("registers", t.Text) == "calib").Select(static t => t.Text).ToList();
+        Assert.InRange(expected.Count, 30, 70); // about one text in eight
+        Assert.Equal(expected, rows.Select(static r => r.Text));
+        Assert.All(rows, r => Assert.Equal("registers", r.Source));
+        Assert.Contains(rows, static r => !r.IsBenign);
+    }
+
+    [Fact]
+    public void AddedCalibrationParts_ANameTheCorpusHasOrASetWithoutCalibrationTexts_ClearError()
+    {
+        List<LabelledText> corpus = [new("What is my balance?", [], "banking77")];
+        var text = Enumerable.Range(0, 100).Select(i => $"text {i}").First(t => !DataSplit.IsCalibration(t));
+
+        var clash = Assert.Throws<ArgumentException>(() => CalibrateCommand.AddedCalibrationParts([("a.jsonl", "banking77", [new("Hello there", [], "file")])], corpus));
+        var none = Assert.Throws<ArgumentException>(() => CalibrateCommand.AddedCalibrationParts([("b.jsonl", "mine", [new(text, [], "file")])], corpus));
+
+        Assert.Contains("already has a source named 'banking77'", clash.Message, StringComparison.Ordinal);
+        Assert.Contains("none of its 1 texts falls in the calibration part", none.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Thresholds_AnAddedRegisterIsHeldToTheRateOnItsOwn()
+    {
+        // One category; 20 benign requests score low, 10 texts of an added set high. At 10 %, the 30 texts as one register
+        // may have 3 flagged; the set as a register of its own may have only 1 of its 10.
+        var benign = Enumerable.Range(1, 20).Select(i => new[] { i / 10.0 }).Concat(Enumerable.Range(3, 10).Select(i => new[] { (double)i })).ToArray();
+        double[][] positives = [[50]];
+        bool[][] labels = [[true]];
+
+        var together = CalibrateCommand.Thresholds(benign, new int[30], positives, labels, 1, 0.1, out _);
+        var apart = CalibrateCommand.Thresholds(benign, [.. Enumerable.Repeat(0, 20), .. Enumerable.Repeat(2, 10)], positives, labels, 1, 0.1, out var union);
+
+        Assert.InRange(together[0], 9, 9.001);
+        Assert.InRange(apart[0], 11, 11.001);
+        Assert.Equal([0, 0, 0.1], union);
+    }
+
+    [Theory]
     [InlineData(new double[] { 3, 2, 1, 0.5 }, 0, 1, 2.0)] // one may be flagged: just above the second highest
     [InlineData(new double[] { 3, 3, 1, 0.5 }, 0, 1, 3.0)] // a tie: both stay below, fewer than allowed
     [InlineData(new double[] { 3, 2, 1, 0.5 }, 1, 2, 2.0)] // one text is flagged by its packed windows at any shift
