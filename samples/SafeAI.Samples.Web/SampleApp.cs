@@ -134,10 +134,24 @@ public static partial class SampleApp
         app.Use(static (http, next) =>
         {
             // The pages load nothing from elsewhere and run no inline script (the reviewers' page sets its own, stricter policy).
-            http.Response.Headers.XContentTypeOptions = "nosniff";
-            http.Response.Headers.ContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+            // Set as the response starts, so that an error response written after the headers were cleared has them too.
+            http.Response.OnStarting(static state =>
+            {
+                var headers = ((HttpResponse)state).Headers;
+                headers.XContentTypeOptions = "nosniff";
+                if (!headers.ContainsKey("Content-Security-Policy"))
+                {
+                    headers.ContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+                }
+
+                return Task.CompletedTask;
+            }, http.Response);
             return next(http);
         });
+        // An exception no endpoint expected is logged ("An unhandled exception has occurred while executing the request")
+        // and answered as a 500 problem (application/problem+json, no exception detail), in every environment: the chat
+        // page and API clients read JSON, never an empty body or an HTML error page.
+        app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
         app.UseAuthorization();

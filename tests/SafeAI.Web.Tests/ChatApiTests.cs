@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 
 namespace SafeAI.Web.Tests;
 
@@ -45,6 +47,30 @@ public sealed class ChatApiTests : IAsyncLifetime
         Assert.Contains("try again", json.GetProperty("answer").GetString(), StringComparison.Ordinal);
         Assert.Equal(JsonValueKind.Null, json.GetProperty("notice").ValueKind);
         Assert.DoesNotContain("chatting with an AI", json.GetProperty("answer").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnexpectedException_500ProblemWithoutDetailAndTheHostKeepsServing()
+    {
+        // An endpoint of the test's own stands for any bug the sample's endpoints did not expect.
+        await using var host = await SampleHost.StartAsync(
+            static app => app.MapGet("/test/throws", static string () => throw new InvalidOperationException("secret internal state")),
+            Ct);
+        using var http = new HttpClient { BaseAddress = host.Address };
+
+        using var failed = await http.GetAsync("/test/throws", Ct);
+        using var next = await http.PostAsJsonAsync("/api/chat", new { message = "What are your opening hours?" }, Ct);
+
+        Assert.Equal(HttpStatusCode.InternalServerError, failed.StatusCode);
+        Assert.Equal("application/problem+json", failed.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("nosniff", failed.Headers.GetValues("X-Content-Type-Options").Single());
+        var body = await failed.Content.ReadAsStringAsync(Ct);
+        var problem = JsonDocument.Parse(body).RootElement;
+        Assert.Equal(500, problem.GetProperty("status").GetInt32());
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("title").GetString()));
+        Assert.DoesNotContain("secret internal state", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("InvalidOperationException", body, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
     }
 
     [Fact]

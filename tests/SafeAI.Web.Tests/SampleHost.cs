@@ -26,10 +26,15 @@ public sealed class SampleHost : IAsyncDisposable
     public Uri Address { get; }
 
     /// <summary>Starts the sample. Every conversation gets the AI arm of the sample's rollout unless <paramref name="settings"/> set <c>--Sample:AssistantSharePercent</c> (later settings win).</summary>
-    public static async Task<SampleHost> StartAsync(CancellationToken cancellationToken, params string[] settings)
+    public static Task<SampleHost> StartAsync(CancellationToken cancellationToken, params string[] settings) =>
+        StartAsync(static _ => { }, cancellationToken, settings);
+
+    /// <summary>Starts the sample with <paramref name="configure"/> run on the built app before it starts (to map an endpoint of the test's own).</summary>
+    public static async Task<SampleHost> StartAsync(Action<WebApplication> configure, CancellationToken cancellationToken, params string[] settings)
     {
         var data = Directory.CreateTempSubdirectory("safeai-web-").FullName;
         var app = SampleApp.Build(["--urls=http://127.0.0.1:0", "--Sample:DataDirectory=" + data, "--Logging:LogLevel:Default=Warning", "--environment=Production", "--Sample:AssistantSharePercent=100", .. settings]);
+        configure(app);
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new SampleHost(app, data, new Uri(address));
