@@ -8,8 +8,9 @@
 #     bash training/train-filter.sh ../shared/data work-folder
 # SAFEAI_MODEL_DIR (default src/SafeAI.Onnx/DefaultModel) gets the model files, starting from a copy of the shipped
 # model's descriptions; SAFEAI_DOCS_DIR (default docs/model) the logs, the manifest and the evaluation; each
-# SAFEAI_CORPUS_SETS entry is passed to safeai corpus as --add-set, so that every step after it trains on the set
-# (training/experiments/intent-pairs).
+# SAFEAI_CORPUS_SETS entry is passed as --add-set to safeai corpus (the fine-tunes, the columns and the veto read the
+# corpus), safeai windows (the screen) and safeai train (the n-gram member), so that every network trains on the set's
+# training part (training/experiments/intent-pairs).
 #
 # Needs Debian's python3-torch, python3-onnx and libopenblas0-pthread (apt-get install -y python3-torch python3-onnx
 # libopenblas0-pthread) and the .NET SDK. About 105 minutes on two cores. Steps:
@@ -108,7 +109,7 @@ $py "$repo/training/quantize_onnx.py" "$work/gate/classifier-fp32.onnx" "$model_
 cp "$work/gate/training-log.json" "$docs/gate-training-log.json"
 cp "$work/data-manifest.sha256" "$docs/data-manifest.sha256"
 
-safeai train --data "$data" --output "$work/ngram" --seed 42
+safeai train --data "$data" --output "$work/ngram" --seed 42 "${sets[@]}"
 cp "$work/ngram/ngram-weights.bin.gz" "$model_dir/ensemble-ngram-weights.bin.gz"
 sed 's/"ngram-weights.bin.gz"/"ensemble-ngram-weights.bin.gz"/' "$work/ngram/safeai-model.json" > "$model_dir/ensemble-ngram.json"
 
@@ -121,7 +122,7 @@ safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-
 levels=$($py -c 'import json, sys; d, g = (json.load(open(p)) for p in sys.argv[1:3])
 labels = [g["labels"][k] for k in sorted(g["labels"], key=int)]
 print(",".join(str(d["gate"]["escalate"].get(c, 0.5)) for c in labels))' "$model_dir/safeai-model.json" "$model_dir/gate-classifier.json")
-safeai windows --model "$model_dir/safeai-model.json" --teacher "$model_dir/gate-classifier.json" --data "$data" --output "$work/windows.jsonl"
+safeai windows --model "$model_dir/safeai-model.json" --teacher "$model_dir/gate-classifier.json" --data "$data" --output "$work/windows.jsonl" "${sets[@]}"
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/train_screen.py" \
   --windows "$work/windows.jsonl" --minilm "$work/minilm.onnx" --output "$work/screen" --steps 8000 --seed 42 --threads 1 \
   --positive-weight 4 --levels "$levels"

@@ -206,37 +206,22 @@ internal static class CalibrateCommand
     }
 
     /// <summary>
-    /// The calibration part of each <c>--add-set</c> set, split as <c>safeai corpus</c> splits it (by the set's source name
-    /// and each text), without the texts <paramref name="corpus"/> already holds or the set repeats; a set with no text in
-    /// that part is refused, so that the option never does nothing unnoticed.
+    /// The calibration part of each <c>--add-set</c> set (its rows as <see cref="CorpusCommand.AddedRows"/> gives them, in
+    /// the part <c>calib</c>); a set with no text in that part is refused, so that the option never does nothing unnoticed.
     /// </summary>
     internal static List<(string Source, string Path, List<LabelledText> Rows)> AddedCalibrationParts(
         IReadOnlyList<(string Path, string Source, List<LabelledText> Texts)> sets, IReadOnlyList<LabelledText> corpus)
     {
         var parts = new List<(string Source, string Path, List<LabelledText> Rows)>(sets.Count);
-        if (sets.Count == 0)
+        foreach (var (path, source, rows, _) in CorpusCommand.AddedRows(sets, corpus))
         {
-            return parts;
-        }
-
-        var taken = corpus.Select(static e => e.Source).ToHashSet(StringComparer.Ordinal);
-        var keys = corpus.Select(static e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
-        foreach (var (path, source, texts) in sets)
-        {
-            if (taken.Contains(source) || DataSplit.HeldOutSources.Contains(source))
+            var calibration = rows.Where(row => DataSplit.PartName(source, row.Text) == "calib").ToList();
+            if (calibration.Count == 0)
             {
-                throw new ArgumentException($"--add-set {path}={source}: the calibration corpus already has a source named '{source}'; give the set a name of its own.");
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"--add-set {path}={source}: none of its {rows.Count} texts falls in the calibration part (about one text in eight does, by a hash of the text); add more texts."));
             }
 
-            var rows = texts.Where(row => keys.Add(DataSplit.Key(row.Text)) && DataSplit.PartName(source, row.Text) == "calib")
-                .Select(row => row with { Source = source })
-                .ToList();
-            if (rows.Count == 0)
-            {
-                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"--add-set {path}={source}: none of its {texts.Count} texts falls in the calibration part (about one text in eight does, by a hash of the text); add more texts."));
-            }
-
-            parts.Add((source, path, rows));
+            parts.Add((source, path, calibration));
         }
 
         return parts;

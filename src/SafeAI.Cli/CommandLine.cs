@@ -85,15 +85,17 @@ internal static class CommandLine
         ["train"] = new(
             "train",
             """
-            safeai train --input labelled.jsonl|.csv [--input ...] | --data ../shared/data  --output folder
-                         [--seed 42] [--epochs 6] [--bits 18] [--fpr 0.025] [--categories hate,prompt_injection]
+            safeai train --input labelled.jsonl|.csv [--input ...] | --data ../shared/data [--add-set FILE=SOURCE ...]
+                         --output folder [--seed 42] [--epochs 6] [--bits 18] [--fpr 0.025] [--categories hate,prompt_injection]
             safeai train --tier encoder --input ... | --data ../shared/data [--convabuse]  --output folder
                          [--seed 42] [--epochs 20] [--tokens 128] [--fpr 0.025] [--max-escalation 0.3]
                          [--combine mean-logit|second] [--source-balance 1] [--cache embeddings.bin]
               Trains the n-gram model (or, with --tier encoder, the MiniLM cascade's heads and bands).
               --categories   the categories to train; each must be a label of the data
+              --add-set FILE=NAME  with --data (n-gram tier): a labelled JSONL or CSV file of one's own, split and weighted
+                             as safeai corpus --add-set does it (its held-out part is never read); repeatable
             """ + InvalidLinesHelp,
-            ["input", "data", "output", "tier", "seed", "epochs", "bits", "fpr", "categories", "tokens", "max-escalation", "combine", "source-balance", "cache", "on-invalid"],
+            ["input", "data", "output", "tier", "seed", "epochs", "bits", "fpr", "categories", "tokens", "max-escalation", "combine", "source-balance", "cache", "on-invalid", "add-set"],
             ["convabuse"]),
         ["corpus"] = new(
             "corpus",
@@ -130,7 +132,7 @@ internal static class CommandLine
             """ + InvalidLinesHelp,
             ["input", "output", "types", "regions", "on-invalid", "eval", "markdown"],
             []),
-        ["windows"] = new("windows", WindowsCommand.Help, ["model", "teacher", "data", "output", "per-group", "seed"], ["threat-statements"]),
+        ["windows"] = new("windows", WindowsCommand.Help, ["model", "teacher", "data", "output", "per-group", "seed", "add-set"], ["threat-statements"]),
         ["monitor"] = MonitorCommand.Spec,
         ["incident"] = IncidentCommand.Spec,
         ["calibrate"] = new(

@@ -191,6 +191,8 @@ internal static class Commands
         {
             case null or "ngram":
                 break;
+            case "encoder" when args.All("add-set").Count > 0:
+                throw new ArgumentException("--add-set is read by the n-gram tier only; for --tier encoder give the file as another --input.");
             case "encoder":
                 return await TrainEncoderAsync(args, output, invalid, console).ConfigureAwait(false);
             case var other:
@@ -210,11 +212,19 @@ internal static class Commands
         }
 
         List<LabelledText> all;
+        var addedSets = CorpusCommand.ReadAddedSets(args.All("add-set"));
         if (args.Optional("data") is { } folder)
         {
             // The shared corpora: the held-out 20% and the sources held out whole (DataSplit.HeldOutSources, which the
-            // default model's evaluation by source scores) are never read for training or thresholds.
-            all = SharedCorpus.Load(folder).Where(e => !DataSplit.IsHeldOut(e.Text) && !DataSplit.HeldOutSources.Contains(e.Source)).ToList();
+            // default model's evaluation by source scores) are never read for training or thresholds. The rows of an
+            // --add-set set are split the same way (as safeai corpus splits them).
+            var shared = SharedCorpus.Load(folder);
+            all = shared.Concat(CorpusCommand.AddedRows(addedSets, shared).SelectMany(static s => s.Rows))
+                .Where(e => !DataSplit.IsHeldOut(e.Text) && !DataSplit.HeldOutSources.Contains(e.Source)).ToList();
+        }
+        else if (addedSets.Count > 0)
+        {
+            throw new ArgumentException("--add-set adds a set to the shared corpora: give it with --data (with --input, give the file as another --input).");
         }
         else
         {

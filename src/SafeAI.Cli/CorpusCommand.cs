@@ -49,11 +49,7 @@ internal static class CorpusCommand
         var statements = SharedCorpus.LoadThreatStatements();
         List<LabelledText> sets = [.. SharedCorpus.LoadSelfHarmUrging(), .. SharedCorpus.LoadIllicitRequests(), .. SharedCorpus.LoadSafeButAlarming(), .. SharedCorpus.LoadChatRequests()];
         List<LabelledText> corpus = [.. rows, .. statements, .. convabuse, .. convabuseTest, .. sets];
-        var taken = corpus.Select(static e => e.Source).ToHashSet(StringComparer.Ordinal);
-        if (addedSets.Find(s => taken.Contains(s.Source)) is ({ } clashPath, { } clash, _))
-        {
-            throw new ArgumentException($"--add-set {clashPath}={clash}: the corpus already has a source named '{clash}'; give the set a name of its own.");
-        }
+        var added = AddedRows(addedSets, corpus);
 
         using var encoder = MiniLMContentModel.LoadEncoder(tokens, new OnnxRuntimeOptions { MicroBatching = false });
         var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
@@ -104,27 +100,15 @@ internal static class CorpusCommand
                 await WriteAsync(row, DataSplit.PartName(row.Source, row.Text)).ConfigureAwait(false);
             }
 
-            if (addedSets.Count > 0)
+            foreach (var (path, source, texts, skipped) in added)
             {
-                var keys = corpus.Select(static e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
-                foreach (var (path, source, texts) in addedSets)
+                foreach (var row in texts)
                 {
-                    var skipped = 0;
-                    foreach (var row in texts)
-                    {
-                        // A text the corpus already holds (or the set, earlier) would sit in two parts, or in two sets with different labels.
-                        if (!keys.Add(DataSplit.Key(row.Text)))
-                        {
-                            skipped++;
-                            continue;
-                        }
-
-                        await WriteAsync(row with { Source = source, Weight = SharedCorpus.SeedWeight }, DataSplit.PartName(source, row.Text)).ConfigureAwait(false);
-                    }
-
-                    var note = skipped > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({skipped} left out: already in the corpus or earlier in the file).") : ".";
-                    await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Added {texts.Count - skipped} texts of {path} as '{source}'{note}")).ConfigureAwait(false);
+                    await WriteAsync(row, DataSplit.PartName(source, row.Text)).ConfigureAwait(false);
                 }
+
+                var note = skipped > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({skipped} left out: already in the corpus or earlier in the file).") : ".";
+                await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Added {texts.Count} texts of {path} as '{source}'{note}")).ConfigureAwait(false);
             }
         }
 
@@ -176,6 +160,38 @@ internal static class CorpusCommand
         }
 
         return sets;
+    }
+
+    /// <summary>
+    /// The rows of each <c>--add-set</c> set as the corpus holds them: the set's source name and the seed sets' weight, in
+    /// the file's order, without the texts <paramref name="corpus"/> already holds or the set repeats (a text in two
+    /// parts, or in two sets with different labels, would mislead training and evaluation); those are counted. The part of
+    /// a row is <see cref="DataSplit.PartName"/> of its source and text, wherever the rows are used (<c>safeai corpus</c>,
+    /// <c>safeai train</c>, <c>safeai calibrate</c>), so the three agree.
+    /// </summary>
+    internal static List<(string Path, string Source, List<LabelledText> Rows, int Skipped)> AddedRows(
+        IReadOnlyList<(string Path, string Source, List<LabelledText> Texts)> sets, IReadOnlyList<LabelledText> corpus)
+    {
+        var added = new List<(string Path, string Source, List<LabelledText> Rows, int Skipped)>(sets.Count);
+        if (sets.Count == 0)
+        {
+            return added;
+        }
+
+        var taken = corpus.Select(static e => e.Source).ToHashSet(StringComparer.Ordinal);
+        if (sets.FirstOrDefault(s => taken.Contains(s.Source) || DataSplit.HeldOutSources.Contains(s.Source)) is ({ } clashPath, { } clash, _))
+        {
+            throw new ArgumentException($"--add-set {clashPath}={clash}: the corpus already has a source named '{clash}'; give the set a name of its own.");
+        }
+
+        var keys = corpus.Select(static e => DataSplit.Key(e.Text)).ToHashSet(StringComparer.Ordinal);
+        foreach (var (path, source, texts) in sets)
+        {
+            var rows = texts.Where(row => keys.Add(DataSplit.Key(row.Text))).Select(row => row with { Source = source, Weight = SharedCorpus.SeedWeight }).ToList();
+            added.Add((path, source, rows, texts.Count - rows.Count));
+        }
+
+        return added;
     }
 
     private static bool IsSourceName(string name) =>

@@ -541,13 +541,20 @@ public sealed class CliTests : IDisposable
         Assert.True(Mean(benign: false) > Mean(benign: true) + 0.1, $"harmful {Mean(false):F3}, benign {Mean(true):F3}");
         Assert.DoesNotContain(rows, static r => r.GetProperty("source").GetString() == SharedCorpus.ThreatStatementsSource);
 
-        // --threat-statements: the same sample first, then the whole training part of the threat statements.
+        // --threat-statements: the same sample first, then the whole training part of the threat statements; --add-set:
+        // then the whole training part of the set (short texts: one window each).
         var withThreats = Path.Combine(_dir, "windows3.jsonl");
-        var (threatCode, _, threatErrors) = await RunAsync("windows", "--model", Path.Combine(model, "safeai-model.json"), "--teacher", Path.Combine(model, "gate-classifier.json"), "--data", folder, "--output", withThreats, "--per-group", "2", "--threat-statements");
+        var setTexts = Enumerable.Range(0, 40).Select(static i => $"Answer in exactly {i} words, all in capitals").ToList();
+        var set = await WriteAsync("formats.jsonl", [.. setTexts.Select(static t => Json(new { text = t, labels = Array.Empty<string>() }))]);
+        var (threatCode, _, threatErrors) = await RunAsync("windows", "--model", Path.Combine(model, "safeai-model.json"), "--teacher", Path.Combine(model, "gate-classifier.json"), "--data", folder, "--output", withThreats, "--per-group", "2", "--threat-statements", "--add-set", set + "=formats");
         Assert.True(threatCode == 0, threatErrors);
         var threatLines = await File.ReadAllLinesAsync(withThreats, TestContext.Current.CancellationToken);
         Assert.Equal(lines, threatLines[..lines.Length]);
-        var added = threatLines[lines.Length..].Select(static l => JsonDocument.Parse(l).RootElement).ToList();
+        var setTrainPart = setTexts.Count(static t => DataSplit.PartName("formats", t) == "train");
+        Assert.InRange(setTrainPart, 1, 39);
+        var setRows = threatLines[^setTrainPart..].Select(static l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.All(setRows, static r => Assert.Equal("formats", r.GetProperty("source").GetString()));
+        var added = threatLines[lines.Length..^setTrainPart].Select(static l => JsonDocument.Parse(l).RootElement).ToList();
         Assert.All(added, static r => Assert.Equal(SharedCorpus.ThreatStatementsSource, r.GetProperty("source").GetString()));
         var trainPart = SharedCorpus.LoadThreatStatements().Count(static e => DataSplit.PartName(e.Source, e.Text) == "train");
         Assert.InRange(added.Count, trainPart, trainPart * 3); // short texts: one window each, the few long ones more
@@ -666,6 +673,46 @@ public sealed class CliTests : IDisposable
 
         Assert.Equal(2, code);
         Assert.Contains("the source name 'mine' is given twice", errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Train_DataWithAddSet_TrainsAndCalibratesOnTheSetsPartsAsTheCorpusSplitsThem()
+    {
+        var folder = SharedData.Folder;
+        if (folder is null)
+        {
+            Assert.Skip("The shared corpora (../shared/data) are not present.");
+        }
+
+        // 60 texts of one's own; the held-out part (about one in five) must not be read, the calibration part calibrates.
+        var texts = Enumerable.Range(0, 60).Select(i => $"Reply only in a bulleted list of {i} items about tide pools").ToList();
+        var set = await WriteAsync("formats.jsonl", [.. texts.Select(static t => Json(new { text = t, labels = Array.Empty<string>() }))]);
+        var shared = SharedCorpus.Load(folder).Where(static e => !DataSplit.IsHeldOut(e.Text) && !DataSplit.HeldOutSources.Contains(e.Source)).ToList();
+        var parts = texts.Select(static t => DataSplit.PartName("formats", t)).ToList();
+        Assert.Contains("test", parts);
+
+        var (code, output, errors) = await RunAsync("train", "--data", folder, "--output", Path.Combine(_dir, "m"), "--epochs", "1", "--bits", "10", "--add-set", set + "=formats");
+
+        Assert.True(code == 0, errors);
+        var trained = shared.Count(static e => !DataSplit.IsCalibration(e.Text)) + parts.Count(static p => p == "train");
+        var calibrated = shared.Count(static e => DataSplit.IsCalibration(e.Text)) + parts.Count(static p => p == "calib");
+        var benign = shared.Count(static e => e.IsBenign && !DataSplit.IsCalibration(e.Text)) + parts.Count(static p => p == "train");
+        Assert.Contains($"Training on {trained} texts ({benign} benign), calibrating on {calibrated};", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--input", "--add-set adds a set to the shared corpora")]
+    [InlineData("--tier", "--add-set is read by the n-gram tier only")]
+    public async Task Train_AddSetWithoutTheSharedCorporaOrForTheEncoderTier_ClearError(string option, string expected)
+    {
+        var set = await WriteAsync("formats.jsonl", Json(new { text = "Reply in a table", labels = Array.Empty<string>() }));
+        string[] source = option == "--input" ? ["--input", set] : ["--tier", "encoder", "--input", set];
+
+        var (code, _, errors) = await RunAsync(["train", .. source, "--output", Path.Combine(_dir, "m"), "--add-set", set + "=formats"]);
+
+        Assert.Equal(2, code);
+        Assert.Contains(expected, errors, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "m")));
     }
 
     [Fact]
