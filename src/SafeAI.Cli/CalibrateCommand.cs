@@ -112,7 +112,7 @@ internal static class CalibrateCommand
         var labels = harmful.Select(e => names.Select(e.Has).ToArray()).ToArray();
         var thresholds = Thresholds(logits, groups, positives, labels, names.Length, target, out var union);
         await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Benign calibration sample: {requests.Count} texts from {string.Join(", ", requests.Select(e => e.Source).Distinct().Order(StringComparer.Ordinal))}.")).ConfigureAwait(false);
-        foreach (var (source, file, rows) in added)
+        foreach (var (file, source, rows) in added)
         {
             await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Added set '{source}' ({file}): its calibration part, {rows.Count(static e => e.IsBenign)} harmless and {rows.Count(static e => !e.IsBenign)} harmful texts.")).ConfigureAwait(false);
         }
@@ -209,10 +209,10 @@ internal static class CalibrateCommand
     /// The calibration part of each <c>--add-set</c> set (its rows as <see cref="CorpusCommand.AddedRows"/> gives them, in
     /// the part <c>calib</c>); a set with no text in that part is refused, so that the option never does nothing unnoticed.
     /// </summary>
-    internal static List<(string Source, string Path, List<LabelledText> Rows)> AddedCalibrationParts(
+    internal static List<(string Path, string Source, List<LabelledText> Rows)> AddedCalibrationParts(
         IReadOnlyList<(string Path, string Source, List<LabelledText> Texts)> sets, IReadOnlyList<LabelledText> corpus)
     {
-        var parts = new List<(string Source, string Path, List<LabelledText> Rows)>(sets.Count);
+        var parts = new List<(string Path, string Source, List<LabelledText> Rows)>(sets.Count);
         foreach (var (path, source, rows, _) in CorpusCommand.AddedRows(sets, corpus))
         {
             var calibration = rows.Where(row => DataSplit.PartName(source, row.Text) == "calib").ToList();
@@ -221,7 +221,7 @@ internal static class CalibrateCommand
                 throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"--add-set {path}={source}: none of its {rows.Count} texts falls in the calibration part (about one text in eight does, by a hash of the text); add more texts."));
             }
 
-            parts.Add((source, path, calibration));
+            parts.Add((path, source, calibration));
         }
 
         return parts;

@@ -385,8 +385,8 @@ public sealed class CliTests : IDisposable
 
         var parts = CalibrateCommand.AddedCalibrationParts([("set.jsonl", "registers", repeated)], corpus);
 
-        var (source, path, rows) = Assert.Single(parts);
-        Assert.Equal(("registers", "set.jsonl"), (source, path));
+        var (path, source, rows) = Assert.Single(parts);
+        Assert.Equal(("set.jsonl", "registers"), (path, source));
         var expected = texts.Where(t => t != held && DataSplit.PartName("registers", t.Text) == "calib").Select(static t => t.Text).ToList();
         Assert.InRange(expected.Count, 30, 70); // about one text in eight
         Assert.Equal(expected, rows.Select(static r => r.Text));
