@@ -10,7 +10,11 @@
 # model's descriptions; SAFEAI_DOCS_DIR (default docs/model) the logs, the manifest and the evaluation; each
 # SAFEAI_CORPUS_SETS entry is passed as --add-set to safeai corpus (the fine-tunes, the columns and the veto read the
 # corpus), safeai windows (the screen) and safeai train (the n-gram member), so that every network trains on the set's
-# training part (training/experiments/intent-pairs).
+# training part (training/experiments/intent-pairs). Three more settings, for a candidate only (the shipped model is
+# built with their defaults): SAFEAI_EXCLUDE_SOURCES, the sources the fine-tunes of steps 2 and 3b leave out (default
+# the five hand-written sets that the columns of step 3d learn instead; empty: the fine-tunes read them too);
+# SAFEAI_BENIGN_RATE and SAFEAI_LONG_BENIGN_RATE, every calibration's --benign-rate and --long-benign-rate (defaults
+# 0.03 and 0.02; training/experiments/blind-registers).
 #
 # Needs Debian's python3-torch, python3-onnx and libopenblas0-pthread (apt-get install -y python3-torch python3-onnx
 # libopenblas0-pthread) and the .NET SDK. About 105 minutes on two cores. Steps:
@@ -72,6 +76,9 @@ if [ ! -f "$model_dir/safeai-model.json" ]; then
 fi
 sets=()
 for set in ${SAFEAI_CORPUS_SETS:-}; do sets+=(--add-set "$set"); done
+exclude=(--exclude-sources "${SAFEAI_EXCLUDE_SOURCES-threat_statements,self_harm_urging,illicit_requests,safe_but_alarming,chat_requests}")
+[ -n "${exclude[1]}" ] || exclude=()
+rates=(--benign-rate "${SAFEAI_BENIGN_RATE:-0.03}" --long-benign-rate "${SAFEAI_LONG_BENIGN_RATE:-0.02}")
 safeai() { dotnet run --project "$repo/src/SafeAI.Cli" -c Release -- "$@"; }
 py=/usr/bin/python3
 
@@ -97,13 +104,13 @@ safeai corpus --data "$data" --output "$work/corpus.jsonl" "${sets[@]}"
 
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
   --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/run" \
-  --epochs 1 --max-steps 1100 --threads 1 --seed 42 --exclude-sources threat_statements,self_harm_urging,illicit_requests,safe_but_alarming,chat_requests
+  --epochs 1 --max-steps 1100 --threads 1 --seed 42 "${exclude[@]}"
 $py "$repo/training/quantize_onnx.py" "$work/run/classifier-fp32.onnx" "$model_dir/model.onnx"
 cp "$work/run/training-log.json" "$docs/training-log.json"
 
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
   --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/gate" \
-  --epochs 2 --max-steps 2200 --threads 1 --seed 42 --exclude-sources threat_statements,self_harm_urging,illicit_requests,safe_but_alarming,chat_requests \
+  --epochs 2 --max-steps 2200 --threads 1 --seed 42 "${exclude[@]}" \
   --layers 0,2,4 --teacher "$work/run/checkpoint.pt" --distill 0.5 --match-pooled 1.0
 $py "$repo/training/quantize_onnx.py" "$work/gate/classifier-fp32.onnx" "$model_dir/gate-model.onnx"
 cp "$work/gate/training-log.json" "$docs/gate-training-log.json"
@@ -116,7 +123,7 @@ sed 's/"ngram-weights.bin.gz"/"ensemble-ngram-weights.bin.gz"/' "$work/ngram/saf
 # A first calibration of the new members, for the gate's escalation levels: the screen's training windows whose gate
 # probability reaches them weigh 4x. The screen's own levels are set again at the end, once it is trained. The levels
 # are per category here (as for the shipped screen).
-safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 1 \
+safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" "${rates[@]}" --gate-keep 1 --screen-keep 1 \
   --per-category-levels
 # In the order of the gate's labels, which is the order of the targets that safeai windows writes.
 levels=$($py -c 'import json, sys; d, g = (json.load(open(p)) for p in sys.argv[1:3])
@@ -137,12 +144,12 @@ OMP_NUM_THREADS=2 $py "$repo/training/statement_columns.py" --corpus "$work/corp
 # The sexual veto: the six-layer model's sexual logit becomes the smaller of what it was and a logistic column's (fitted
 # on the same vectors, the sets' sexual-health questions among the negatives) plus a margin of 1, so that plain
 # questions about a couple's sex life are not flagged (training/experiments/sexual-veto).
-safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 1 \
+safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" "${rates[@]}" --gate-keep 1 --screen-keep 1 \
   --statements --harmful-only-levels
 OMP_NUM_THREADS=1 $py "$repo/training/veto_column.py" --corpus "$work/corpus.jsonl" --model-dir "$model_dir" \
   --cache "$work/cache" --category sexual --repeat 4 --l2 1e-3 --margin 1
 
-safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" --benign-rate 0.03 --gate-keep 1 --screen-keep 1 \
+safeai calibrate --model "$model_dir/safeai-model.json" --data "$data" "${rates[@]}" --gate-keep 1 --screen-keep 1 \
   --statements --harmful-only-levels
 # The default model is the one built into the tool; a candidate's folder is named.
 candidate=(); [ -n "${SAFEAI_MODEL_DIR:-}" ] && candidate=(--model "$model_dir/safeai-model.json")
