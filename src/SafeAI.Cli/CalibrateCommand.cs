@@ -323,10 +323,21 @@ internal static class CalibrateCommand
         await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Sentence windows: shift {shift:0.####}. Of {texts.Count} long benign texts (each calibration request after about {SourcesEvaluation.HiddenContextChars} characters of the others) the windows flag {before:P2}, with the sentences alone {after:P2} (target {target:P2}; {flaggedAt.Count} trial shifts).")).ConfigureAwait(false);
         if (shift >= MaxSentenceShift)
         {
-            await console.WriteLineAsync("  The windows alone already flag more than the target: the sentences alone add nothing at this shift.").ConfigureAwait(false);
+            await console.WriteLineAsync(SentencesOffWarning(before, target)).ConfigureAwait(false);
         }
 
         return shift;
+    }
+
+    /// <summary>
+    /// What calibrate prints when the packed windows alone flag more long benign texts than <c>--long-benign-rate</c> allows,
+    /// so that the sentence windows get the largest shift and add nothing: a defence turned off says so, with the rate that
+    /// would keep it (at least a point above what the windows flag alone, in whole percent).
+    /// </summary>
+    internal static string SentencesOffWarning(double windowsAlone, double target)
+    {
+        var suggested = Math.Ceiling(Math.Round((windowsAlone + 0.01) * 100, 6)) / 100;
+        return string.Create(CultureInfo.InvariantCulture, $"  Warning: the sentence windows are off (shift {MaxSentenceShift}): the packed windows alone flag {windowsAlone:P2} of the long benign texts, above --long-benign-rate {target:0.###}. Harm hidden after ordinary text is then found only where a packed window flags it (safeai eval --set sources reports it under \"hidden\"). To keep the sentences, raise --long-benign-rate above {windowsAlone:0.####} (for example {suggested:0.##}) and check the hidden control of the evaluation.");
     }
 
     /// <summary>

@@ -451,6 +451,20 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
+    [InlineData(0.0321, 0.02, "flag 3.21 % of the long benign texts", "(for example 0.05)")]
+    [InlineData(0.0416, 0.02, "flag 4.16 % of the long benign texts", "(for example 0.06)")]
+    [InlineData(0.03, 0.02, "flag 3.00 % of the long benign texts", "(for example 0.04)")]
+    public void SentencesOffWarning_SaysTheSentencesAreOffAndARateThatKeepsThem(double windowsAlone, double target, string flagged, string suggestion)
+    {
+        var warning = CalibrateCommand.SentencesOffWarning(windowsAlone, target);
+
+        Assert.Contains("Warning: the sentence windows are off (shift 20)", warning, StringComparison.Ordinal);
+        Assert.Contains(flagged, warning, StringComparison.Ordinal);
+        Assert.Contains("above --long-benign-rate 0.02", warning, StringComparison.Ordinal);
+        Assert.Contains(suggestion, warning, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData(new double[] { 3, 2, 1.5, 1, 0.5 }, new[] { true, true, false, true, false }, 0.75, 1)] // 3 of 4 from 1 down; 3 of 5 from 0.5
     [InlineData(new double[] { 3, 2, 1.5, 1, 0.5 }, new[] { true, true, false, true, false }, 0.8, 2)]
     [InlineData(new double[] { 3, 2, 1, 1 }, new[] { true, true, true, false }, 0.9, 2)] // a tie goes in whole: from 1, 3 of 4
