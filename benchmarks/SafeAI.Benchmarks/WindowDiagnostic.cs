@@ -17,7 +17,7 @@ namespace SafeAI.Benchmarks;
 /// </summary>
 internal static class WindowDiagnostic
 {
-    private const int Timings = 5;
+    private const int Timings = DefaultModelPercentileBenchmarks.RankingTimings;
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -25,8 +25,14 @@ internal static class WindowDiagnostic
         int? longFrom = null;
         for (var i = 0; i < args.Length; i++)
         {
-            if (args[i] == "--long" && i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+            if (args[i] == "--long")
             {
+                if (i + 1 >= args.Length || !int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+                {
+                    await Console.Error.WriteLineAsync("--long needs a number of characters.");
+                    return 2;
+                }
+
                 longFrom = n;
                 i++;
             }
@@ -72,18 +78,10 @@ internal static class WindowDiagnostic
 
             counts.Clear();
             var ranked = new List<(double Ms, int Length)>(texts.Length);
-            var runs = new long[Timings];
             foreach (var text in texts)
             {
-                for (var r = 0; r < runs.Length; r++)
-                {
-                    var start = Stopwatch.GetTimestamp();
-                    await filter.AssessAsync([text], CancellationToken.None);
-                    runs[r] = Stopwatch.GetTimestamp() - start;
-                }
-
-                Array.Sort(runs);
-                ranked.Add((runs[Timings / 2] * 1000.0 / Stopwatch.Frequency, text.Length));
+                var ticks = await DefaultModelPercentileBenchmarks.MedianTicksAsync(async () => await filter.AssessAsync([text], CancellationToken.None));
+                ranked.Add((ticks * 1000.0 / Stopwatch.Frequency, text.Length));
             }
 
             var windows = Describe(counts);
