@@ -72,6 +72,9 @@ internal sealed class EnsembleContentModel : ContentModel
     /// the encoder, without the gate; null when there is no screen and gate or no such margin.
     /// </summary>
     private readonly float? _skipGate;
+
+    /// <summary>The most windows of one text the encoder scores (the most suspect first), or null for no limit; null too with the encoder alone.</summary>
+    private readonly int? _maxEncoderWindows;
     private long _escalatedWindows;
 
     private EnsembleContentModel(ModelDescription description, OnnxContentModel encoder, NgramContentModel? ngram, OnnxContentModel? gate, OnnxContentModel? screen, bool useSentenceWindows)
@@ -114,6 +117,7 @@ internal sealed class EnsembleContentModel : ContentModel
         stages.Add(new Stage(encoder, [.. _mix.Select(static m => m.Encoder)], null, "encoder"));
         _stages = [.. stages];
         _skipGate = screen is not null && gate is not null ? ensemble.Screen!.SkipGate : null;
+        _maxEncoderWindows = _stages.Length > 1 ? ensemble.MaxEncoderWindows : null;
     }
 
     /// <summary>Gets the most tokens of one window (special tokens included).</summary>
@@ -366,6 +370,11 @@ internal sealed class EnsembleContentModel : ContentModel
     {
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
+        if (_maxEncoderWindows is not null)
+        {
+            return ScoreWithBudgetAsync(windows, stop: null, cancellationToken);
+        }
+
         if (_stages.Length > 1 && !Array.Exists(_stages, static s => s.Model.MicroBatching))
         {
             // Every member on one pool thread: a second hop between the gate and the encoder cost about 0.7 ms on a short text.
@@ -383,6 +392,13 @@ internal sealed class EnsembleContentModel : ContentModel
     /// </summary>
     internal override ValueTask<float[]> ScoreWindowsAsync(IReadOnlyList<int[]> windows, WindowStop? stop, CancellationToken cancellationToken)
     {
+        if (_maxEncoderWindows is not null && stop is not null)
+        {
+            ThrowIfDisposed();
+            cancellationToken.ThrowIfCancellationRequested();
+            return ScoreWithBudgetAsync(windows, stop, cancellationToken);
+        }
+
         if (stop is null || windows.Count < 2 || !Array.TrueForAll(_stages, static s => s.Model.OneWindowPerRun))
         {
             return ScoreWindowsAsync(windows, cancellationToken);
@@ -391,6 +407,128 @@ internal sealed class EnsembleContentModel : ContentModel
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
         return ScoreOffCallerThread(this, windows, (model, w, ct) => model.ScoreUntil(w, stop, ct), cancellationToken);
+    }
+
+    /// <summary>
+    /// Scores windows with a limit on the encoder's runs (<c>"maxEncoderWindows"</c>): the members before the encoder score
+    /// the packed windows and, of those the first member sends on, the sentences (the most suspect one per window goes
+    /// further), as without a limit; then only the windows that reach the encoder and that the earlier members find most
+    /// suspect (those the screen sends past the gate first, then by the margin over the last member's levels, reading order
+    /// on a tie), up to the limit, are scored by it. The others keep the scores of the member that sent them on. Where no
+    /// more windows than the limit reach the encoder, every row is what the unlimited paths give. With a
+    /// <paramref name="stop"/>, every row after the first window (in reading order) that meets it is cleared, as
+    /// <see cref="ScoreUntil"/> leaves it.
+    /// </summary>
+    private ValueTask<float[]> ScoreWithBudgetAsync(IReadOnlyList<int[]> windows, WindowStop? stop, CancellationToken cancellationToken)
+    {
+        if (!Array.Exists(_stages, static s => s.Model.MicroBatching))
+        {
+            // Every member on one pool thread, as in the unlimited path; each member's runs complete synchronously.
+            return ScoreOffCallerThread(this, windows, (model, w, ct) => Completed(model.ScoreWithBudgetCoreAsync(w, stop, now: true, ct)), cancellationToken);
+        }
+
+        return ScoreWithBudgetCoreAsync(windows, stop, now: false, cancellationToken);
+    }
+
+    /// <summary>The result of a run that completed synchronously (every member scored with <c>ScoreNow</c>).</summary>
+    private static float[] Completed(ValueTask<float[]> run)
+    {
+        if (!run.IsCompleted)
+        {
+            throw new InvalidOperationException("A synchronous scoring pass did not complete synchronously.");
+        }
+
+        return run.Result;
+    }
+
+    private async ValueTask<float[]> ScoreWithBudgetCoreAsync(IReadOnlyList<int[]> windows, WindowStop? stop, bool now, CancellationToken cancellationToken)
+    {
+        var c = _mix.Length;
+        var last = _stages.Length - 1;
+        var encoderWindows = EncoderWindows(windows);
+        var ngramScores = _ngram is null ? null : new NgramRows(_ngram, windows);
+        var scores = new float[windows.Count * c];
+        var packed = GroupStarts(windows);
+
+        ValueTask<float[]> Run(int s, List<int> active) =>
+            now ? new(_stages[s].Model.ScoreNow(Sent(encoderWindows, active), cancellationToken)) : _stages[s].Model.ScoreWindowsAsync(Sent(encoderWindows, active), cancellationToken);
+
+        // The members before the encoder, from the first or from the gate; returns the windows sent on to the encoder (those
+        // the screen sends past the gate included) and, from the first, the windows the first member sent on.
+        async ValueTask<(List<int> Encoder, List<int> Skipped, List<int> PassedFirst)> Early(List<int> active, int fromStage)
+        {
+            List<int> skipped = [], passedFirst = [];
+            for (var s = fromStage; s < last; s++)
+            {
+                (active, skipped) = s == 1 && _skipGate is not null ? SplitAtGate(active, windows, scores) : (active, skipped);
+                if (active.Count == 0)
+                {
+                    continue;
+                }
+
+                active = MixStage(s, await Run(s, active).ConfigureAwait(false), active, windows, ngramScores, scores);
+                if (s == 0)
+                {
+                    passedFirst = active;
+                }
+            }
+
+            return (active, skipped, passedFirst);
+        }
+
+        var (toEncoder, skippedGate, passed) = await Early([.. packed], 0).ConfigureAwait(false);
+        var sentences = packed.Length < windows.Count ? SentencesOf(windows, passed) : [];
+        if (sentences.Count > 0)
+        {
+            var escalated = MixStage(0, await Run(0, sentences).ConfigureAwait(false), sentences, windows, ngramScores, scores);
+            var (more, moreSkipped, _) = await Early(MostSuspect(windows, escalated, scores), 1).ConfigureAwait(false);
+            toEncoder = Merge(toEncoder, more);
+            skippedGate = Merge(skippedGate, moreSkipped);
+        }
+
+        var chosen = MostSuspectFirst(windows, scores, toEncoder, skippedGate, _maxEncoderWindows!.Value);
+        if (chosen.Count > 0)
+        {
+            MixStage(last, await Run(last, chosen).ConfigureAwait(false), chosen, windows, ngramScores, scores);
+        }
+
+        ShiftSentences(windows, scores, sentences);
+        if (stop is not null)
+        {
+            for (var w = 0; w < windows.Count; w++)
+            {
+                if (stop.IsMet(scores.AsSpan(w * c, c)))
+                {
+                    Array.Clear(scores, (w + 1) * c, scores.Length - ((w + 1) * c));
+                    break;
+                }
+            }
+        }
+
+        return scores;
+    }
+
+    /// <summary>
+    /// Of the windows sent on to the encoder, at most <paramref name="limit"/>, ascending: first those the screen sent past the
+    /// gate (<paramref name="skipped"/>, by the screen's margin), then the others by the margin over the levels of the member
+    /// that sent them on; the reading order breaks ties.
+    /// </summary>
+    private List<int> MostSuspectFirst(IReadOnlyList<int[]> windows, float[] scores, List<int> sent, List<int> skipped, int limit)
+    {
+        if (sent.Count + skipped.Count <= limit)
+        {
+            return Merge(sent, skipped);
+        }
+
+        var c = _mix.Length;
+        var before = _stages[^2];
+        var ranked = new List<(int Window, bool Skipped, double Margin)>(sent.Count + skipped.Count);
+        ranked.AddRange(skipped.Select(w => (w, true, Margin(scores.AsSpan(w * c, c), LevelsFor(_stages[0], windows[w])))));
+        ranked.AddRange(sent.Select(w => (w, false, Margin(scores.AsSpan(w * c, c), LevelsFor(before, windows[w])))));
+        ranked.Sort(static (a, b) => a.Skipped != b.Skipped ? b.Skipped.CompareTo(a.Skipped) : a.Margin != b.Margin ? b.Margin.CompareTo(a.Margin) : a.Window.CompareTo(b.Window));
+        var chosen = ranked.Take(limit).Select(static r => r.Window).ToList();
+        chosen.Sort();
+        return chosen;
     }
 
     private float[] ScoreUntil(IReadOnlyList<int[]> windows, WindowStop stop, CancellationToken cancellationToken)

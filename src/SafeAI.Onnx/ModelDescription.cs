@@ -71,6 +71,13 @@ internal sealed class EnsembleDescription
     /// this much (0 or more), so that a harmful sentence among ordinary ones is judged as if alone, at a stricter level.
     /// </summary>
     public float? SentenceShift { get; init; }
+
+    /// <summary>
+    /// Gets the most windows of one text that go on to the encoder (<c>"maxEncoderWindows"</c>), or null for no limit: the
+    /// windows the gate (or the screen) finds most suspect go first, and the others keep the gate's (or the screen's) scores.
+    /// It bounds what a long text costs; it needs a gate or a screen to rank the windows.
+    /// </summary>
+    public int? MaxEncoderWindows { get; init; }
 }
 
 /// <summary>
@@ -489,6 +496,19 @@ internal sealed class ModelDescription
             throw Fail(fileName, "\"screen\".\"skipGate\" needs a \"gate\" to skip; remove it or add the gate.");
         }
         var sentenceShift = ParseSentences(fileName, root);
+        var maxEncoderWindows = GetInt(fileName, root, "maxEncoderWindows");
+        if (maxEncoderWindows is { } budget)
+        {
+            if (budget is < 1 or > 1024)
+            {
+                throw Fail(fileName, $"\"maxEncoderWindows\" is {budget}; it must be between 1 and 1024 (the most windows of one text the encoder scores), or absent for no limit.");
+            }
+
+            if (gate is null && screen is null)
+            {
+                throw Fail(fileName, "\"maxEncoderWindows\" needs a \"gate\" or a \"screen\" to choose the windows the encoder scores; remove it or add one.");
+            }
+        }
 
         return new ModelDescription
         {
@@ -497,7 +517,7 @@ internal sealed class ModelDescription
             Model = encoder,
             Output = string.Empty,
             MaxTokens = windowTokens,
-            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, PackTokens = packTokens, Categories = list, Gate = gate, Screen = screen, SentenceShift = sentenceShift },
+            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, PackTokens = packTokens, Categories = list, Gate = gate, Screen = screen, SentenceShift = sentenceShift, MaxEncoderWindows = maxEncoderWindows },
         };
     }
 
