@@ -93,6 +93,11 @@ internal static class CalibrateCommand
             mix!["bias"] = 0;
         }
 
+        // The limit on the encoder's windows is the finished model's: out while the members are calibrated one by one (a
+        // description without a gate or screen cannot have one), back before the sentence shift, which is set as it runs.
+        var encoderLimit = json["maxEncoderWindows"]?.DeepClone();
+        json.Remove("maxEncoderWindows");
+
         // A gate is calibrated after the biases, against the encoder alone: the biases are the encoder's.
         var gate = json["gate"]?.AsObject();
         var screen = json["screen"]?.AsObject();
@@ -192,6 +197,11 @@ internal static class CalibrateCommand
             await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{title} ({memberName}): escalation levels {string.Join(", ", names.Select((n, c) => weights[c] == 0 ? null : $"{n} {levels[c]:G3}").Where(static x => x is not null))}.")).ConfigureAwait(false);
             await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  It sends on {(double)sent.Count(static x => x) / sent.Length:P1} of the benign calibration sample (intent-style {Share(sent, groups, 0):P1}, chat {Share(sent, groups, 1):P1}) and {(double)kept.Count(static x => x) / Math.Max(1, kept.Count):P2} of the {kept.Count} {(harmfulOnly ? "harmful " : "")}calibration texts the encoder flags (target {share:P1} per category{(joint && role == "gate" ? ", levels then raised jointly" : "")}).")).ConfigureAwait(false);
             return (member, [.. memberScored.SelectMany(static x => x)], levels);
+        }
+
+        if (encoderLimit is not null)
+        {
+            json["maxEncoderWindows"] = encoderLimit;
         }
 
         if (sentences)

@@ -327,7 +327,17 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public async Task Calibrate_DefaultModel_ReproducesTheCommittedDescription()
+    public async Task Calibrate_DefaultModel_ReproducesTheCommittedDescription() => await CalibrateDefaultModelAsync(encoderLimit: null);
+
+    [Fact]
+    public async Task Calibrate_DescriptionWithAnEncoderLimit_KeepsTheLimit()
+    {
+        // The members are calibrated one by one without the limit (a description without a gate or a screen cannot have
+        // one); it is back in the written description, and 64 windows never binds on the calibration texts.
+        await CalibrateDefaultModelAsync(encoderLimit: 64);
+    }
+
+    private async Task CalibrateDefaultModelAsync(int? encoderLimit)
     {
         var folder = SharedData.Folder;
         if (folder is null)
@@ -346,13 +356,19 @@ public sealed class CliTests : IDisposable
         }
 
         var description = Path.Combine(copy, "safeai-model.json");
+        var committed = JsonNode.Parse(File.ReadAllText(Path.Combine(source, "safeai-model.json")))!.AsObject();
+        if (encoderLimit is { } limit)
+        {
+            committed["maxEncoderWindows"] = limit;
+            await File.WriteAllTextAsync(description, committed.ToJsonString(), TestContext.Current.CancellationToken);
+        }
+
         var (code, output, errors) = await RunAsync("calibrate", "--model", description, "--data", folder, "--benign-rate", "0.03", "--gate-keep", "1", "--screen-keep", "1", "--statements", "--harmful-only-levels");
 
         Assert.True(code == 0, errors);
         Assert.Contains("harmful calibration texts the encoder flags", output, StringComparison.Ordinal);
         Assert.Contains("Sentence windows: shift", output, StringComparison.Ordinal);
         Assert.Contains("Screen past the gate: from", output, StringComparison.Ordinal);
-        var committed = JsonNode.Parse(File.ReadAllText(Path.Combine(source, "safeai-model.json")));
         var written = JsonNode.Parse(File.ReadAllText(description));
         Assert.True(JsonNode.DeepEquals(committed, written), written!.ToJsonString());
         Assert.DoesNotContain(Directory.GetFiles(copy), f => Path.GetFileName(f).StartsWith(".calibrate-", StringComparison.Ordinal));
