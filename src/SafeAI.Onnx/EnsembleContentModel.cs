@@ -410,14 +410,16 @@ internal sealed class EnsembleContentModel : ContentModel
     }
 
     /// <summary>
-    /// Scores windows with a limit on the encoder's runs (<c>"maxEncoderWindows"</c>): the members before the encoder score
-    /// the packed windows and, of those the first member sends on, the sentences (the most suspect one per window goes
-    /// further), as without a limit; then only the windows that reach the encoder and that the earlier members find most
-    /// suspect (those the screen sends past the gate first, then by the margin over the last member's levels, reading order
-    /// on a tie), up to the limit, are scored by it. The others keep the scores of the member that sent them on. Where no
-    /// more windows than the limit reach the encoder, every row is what the unlimited paths give. With a
-    /// <paramref name="stop"/>, every row after the first window (in reading order) that meets it is cleared, as
-    /// <see cref="ScoreUntil"/> leaves it.
+    /// Scores windows with a limit on the encoder's runs (<c>"maxEncoderWindows"</c>). The text is taken in stretches of
+    /// <see cref="BudgetStretch"/> packed windows, in reading order. In each, the members before the encoder score the
+    /// packed windows and, of those the first member sends on, the sentences (the most suspect one per window goes further),
+    /// as without a limit; then, while the limit lasts, the windows sent on to the encoder that the earlier members find
+    /// most suspect (those the screen sends past the gate first, then by the margin over the last member's levels, reading
+    /// order on a tie) are scored by it. The others keep the scores of the member that sent them on. Where no more windows
+    /// than the limit reach the encoder, every row is what the unlimited paths give. With a <paramref name="stop"/>, the
+    /// encoder ends at the first of its batches where a window meets it, scoring ends with that stretch, and every row after
+    /// the first window (in reading order) that meets it is cleared, as <see cref="ScoreUntil"/> leaves it; whether the text
+    /// meets the stop is then as without a limit, though a window before the deciding one may keep the gate's scores.
     /// </summary>
     private ValueTask<float[]> ScoreWithBudgetAsync(IReadOnlyList<int[]> windows, WindowStop? stop, CancellationToken cancellationToken)
     {
@@ -440,6 +442,9 @@ internal sealed class EnsembleContentModel : ContentModel
 
         return run.Result;
     }
+
+    /// <summary>How many packed windows the limited path takes through the members before the encoder at a time (about 2,000 characters).</summary>
+    private const int BudgetStretch = 8;
 
     private async ValueTask<float[]> ScoreWithBudgetCoreAsync(IReadOnlyList<int[]> windows, WindowStop? stop, bool now, CancellationToken cancellationToken)
     {
@@ -476,20 +481,55 @@ internal sealed class EnsembleContentModel : ContentModel
             return (active, skipped, passedFirst);
         }
 
-        var (toEncoder, skippedGate, passed) = await Early([.. packed], 0).ConfigureAwait(false);
-        var sentences = packed.Length < windows.Count ? SentencesOf(windows, passed) : [];
-        if (sentences.Count > 0)
+        var sentences = new List<int>();
+        var sentenceSet = new HashSet<int>();
+        float[] Shifted(int w)
         {
-            var escalated = MixStage(0, await Run(0, sentences).ConfigureAwait(false), sentences, windows, ngramScores, scores);
-            var (more, moreSkipped, _) = await Early(MostSuspect(windows, escalated, scores), 1).ConfigureAwait(false);
-            toEncoder = Merge(toEncoder, more);
-            skippedGate = Merge(skippedGate, moreSkipped);
+            var row = scores.AsSpan(w * c, c).ToArray();
+            if (sentenceSet.Contains(w))
+            {
+                ShiftSentence(windows[w], row);
+            }
+
+            return row;
         }
 
-        var chosen = MostSuspectFirst(windows, scores, toEncoder, skippedGate, _maxEncoderWindows!.Value);
-        if (chosen.Count > 0)
+        var budget = _maxEncoderWindows!.Value;
+        var batchSize = stop is null ? int.MaxValue : Math.Max(1, _encoder.WindowParallelism);
+        for (var from = 0; from < packed.Length; from += BudgetStretch)
         {
-            MixStage(last, await Run(last, chosen).ConfigureAwait(false), chosen, windows, ngramScores, scores);
+            // One stretch of the text at a time, in reading order: its windows through the members before the encoder, then
+            // its most suspect ones through the encoder while the limit lasts. With a stop, a harmful text ends in the stretch
+            // that decides it, as on the unlimited path, instead of paying for the gate on every window of the text.
+            var (toEncoder, skippedGate, passed) = await Early([.. packed.AsSpan(from, Math.Min(BudgetStretch, packed.Length - from))], 0).ConfigureAwait(false);
+            var stretchSentences = packed.Length < windows.Count ? SentencesOf(windows, passed) : [];
+            if (stretchSentences.Count > 0)
+            {
+                sentences.AddRange(stretchSentences);
+                sentenceSet.UnionWith(stretchSentences);
+                var escalated = MixStage(0, await Run(0, stretchSentences).ConfigureAwait(false), stretchSentences, windows, ngramScores, scores);
+                var (more, moreSkipped, _) = await Early(MostSuspect(windows, escalated, scores), 1).ConfigureAwait(false);
+                toEncoder = Merge(toEncoder, more);
+                skippedGate = Merge(skippedGate, moreSkipped);
+            }
+
+            var chosen = MostSuspectFirst(windows, scores, toEncoder, skippedGate, budget);
+            budget -= chosen.Count;
+            var met = false;
+            for (var i = 0; i < chosen.Count && !met; i += batchSize)
+            {
+                // With a stop, the encoder takes them a few at a time (as many as run side by side), most suspect first, and
+                // ends at the first batch where one meets it.
+                var batch = chosen.GetRange(i, Math.Min(batchSize, chosen.Count - i));
+                MixStage(last, await Run(last, batch).ConfigureAwait(false), batch, windows, ngramScores, scores);
+                met = stop is not null && batch.Exists(w => stop.IsMet(Shifted(w)));
+            }
+
+            // A window past the limit keeps the gate's scores, which can meet the stop as well.
+            if (met || (stop is not null && toEncoder.Concat(skippedGate).Any(w => stop.IsMet(Shifted(w)))))
+            {
+                break;
+            }
         }
 
         ShiftSentences(windows, scores, sentences);
@@ -509,26 +549,19 @@ internal sealed class EnsembleContentModel : ContentModel
     }
 
     /// <summary>
-    /// Of the windows sent on to the encoder, at most <paramref name="limit"/>, ascending: first those the screen sent past the
+    /// Of the windows sent on to the encoder, at most <paramref name="limit"/>, most suspect first: first those the screen sent past the
     /// gate (<paramref name="skipped"/>, by the screen's margin), then the others by the margin over the levels of the member
     /// that sent them on; the reading order breaks ties.
     /// </summary>
     private List<int> MostSuspectFirst(IReadOnlyList<int[]> windows, float[] scores, List<int> sent, List<int> skipped, int limit)
     {
-        if (sent.Count + skipped.Count <= limit)
-        {
-            return Merge(sent, skipped);
-        }
-
         var c = _mix.Length;
         var before = _stages[^2];
         var ranked = new List<(int Window, bool Skipped, double Margin)>(sent.Count + skipped.Count);
         ranked.AddRange(skipped.Select(w => (w, true, Margin(scores.AsSpan(w * c, c), LevelsFor(_stages[0], windows[w])))));
         ranked.AddRange(sent.Select(w => (w, false, Margin(scores.AsSpan(w * c, c), LevelsFor(before, windows[w])))));
         ranked.Sort(static (a, b) => a.Skipped != b.Skipped ? b.Skipped.CompareTo(a.Skipped) : a.Margin != b.Margin ? b.Margin.CompareTo(a.Margin) : a.Window.CompareTo(b.Window));
-        var chosen = ranked.Take(limit).Select(static r => r.Window).ToList();
-        chosen.Sort();
-        return chosen;
+        return ranked.Take(limit).Select(static r => r.Window).ToList();
     }
 
     private float[] ScoreUntil(IReadOnlyList<int[]> windows, WindowStop stop, CancellationToken cancellationToken)

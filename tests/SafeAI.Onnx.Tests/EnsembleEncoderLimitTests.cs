@@ -110,6 +110,25 @@ public sealed class EnsembleEncoderLimitTests : IDisposable
 
     [Theory]
     [MemberData(nameof(ScoringPaths))]
+    public async Task ScoreWindows_LongText_TheLimitIsSpentStretchByStretchInReadingOrder(string path)
+    {
+        // Eight packed windows make a stretch: the violent window in the first one takes the only place, although the
+        // hateful window far later lies further above the gate's level.
+        using var model = Load(1, gate: Gate(violence: 0.9), options: PathOptions(path));
+        var windows = Windows(model, "they will kill the dog. " + TinyModel.BenignText(1500) + ". i hate you. " + TinyModel.BenignText(60));
+        var violent = WindowWith(windows, "kill");
+        var hateful = WindowWith(windows, "hate");
+
+        var scores = await ScoreOnPath(model, windows, path);
+
+        Assert.True(hateful >= 8, $"the hateful window should lie past the first stretch (it is window {hateful})");
+        Assert.Equal(EncoderHit, scores[(violent * 2) + 1], 4);
+        Assert.Equal(GateHit, scores[hateful * 2], 4);
+        Assert.Equal(1, model.EscalatedWindows);
+    }
+
+    [Theory]
+    [MemberData(nameof(ScoringPaths))]
     public async Task ScoreWindows_EquallySuspect_ReadingOrderDecides(string path)
     {
         using var model = Load(2, options: PathOptions(path));
