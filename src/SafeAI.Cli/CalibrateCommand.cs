@@ -26,6 +26,9 @@ internal static class CalibrateCommand
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
+    /// <summary>The description keys that limit a member's windows per text (kept through the calibration, not calibrated).</summary>
+    private static readonly string[] LimitKeys = ["maxEncoderWindows", "maxGateWindows"];
+
     /// <summary>The benign-request sources written as chat prompts (the rest are short intent-style queries).</summary>
     internal static readonly IReadOnlySet<string> ChatSources = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -93,10 +96,13 @@ internal static class CalibrateCommand
             mix!["bias"] = 0;
         }
 
-        // The limit on the encoder's windows is the finished model's: out while the members are calibrated one by one (a
+        // The limits on the members' windows are the finished model's: out while the members are calibrated one by one (a
         // description without a gate or screen cannot have one), back before the sentence shift, which is set as it runs.
-        var encoderLimit = json["maxEncoderWindows"]?.DeepClone();
-        json.Remove("maxEncoderWindows");
+        var limits = LimitKeys.Select(key => (Key: key, Value: json[key]?.DeepClone())).Where(static l => l.Value is not null).ToList();
+        foreach (var key in LimitKeys)
+        {
+            json.Remove(key);
+        }
 
         // A gate is calibrated after the biases, against the encoder alone: the biases are the encoder's.
         var gate = json["gate"]?.AsObject();
@@ -199,9 +205,9 @@ internal static class CalibrateCommand
             return (member, [.. memberScored.SelectMany(static x => x)], levels);
         }
 
-        if (encoderLimit is not null)
+        foreach (var (key, value) in limits)
         {
-            json["maxEncoderWindows"] = encoderLimit;
+            json[key] = value;
         }
 
         if (sentences)

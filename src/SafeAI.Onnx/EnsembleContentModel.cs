@@ -73,8 +73,11 @@ internal sealed class EnsembleContentModel : ContentModel
     /// </summary>
     private readonly float? _skipGate;
 
-    /// <summary>The most windows of one text the encoder scores (the most suspect first), or null for no limit; null too with the encoder alone.</summary>
-    private readonly int? _maxEncoderWindows;
+    /// <summary>
+    /// Per member, the most windows of one text it scores (the most suspect to the member before it first), or null for no
+    /// limit; the first member never has one. Null as a whole when no member has a limit.
+    /// </summary>
+    private readonly int?[]? _limits;
     private long _escalatedWindows;
 
     private EnsembleContentModel(ModelDescription description, OnnxContentModel encoder, NgramContentModel? ngram, OnnxContentModel? gate, OnnxContentModel? screen, bool useSentenceWindows)
@@ -117,7 +120,17 @@ internal sealed class EnsembleContentModel : ContentModel
         stages.Add(new Stage(encoder, [.. _mix.Select(static m => m.Encoder)], null, "encoder"));
         _stages = [.. stages];
         _skipGate = screen is not null && gate is not null ? ensemble.Screen!.SkipGate : null;
-        _maxEncoderWindows = _stages.Length > 1 ? ensemble.MaxEncoderWindows : null;
+        if (_stages.Length > 1)
+        {
+            var limits = new int?[_stages.Length];
+            limits[^1] = ensemble.MaxEncoderWindows;
+            if (screen is not null && gate is not null)
+            {
+                limits[1] = ensemble.MaxGateWindows;
+            }
+
+            _limits = Array.TrueForAll(limits, static l => l is null) ? null : limits;
+        }
     }
 
     /// <summary>Gets the most tokens of one window (special tokens included).</summary>
@@ -370,7 +383,7 @@ internal sealed class EnsembleContentModel : ContentModel
     {
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
-        if (_maxEncoderWindows is not null)
+        if (_limits is not null)
         {
             return ScoreWithBudgetAsync(windows, stop: null, cancellationToken);
         }
@@ -392,7 +405,7 @@ internal sealed class EnsembleContentModel : ContentModel
     /// </summary>
     internal override ValueTask<float[]> ScoreWindowsAsync(IReadOnlyList<int[]> windows, WindowStop? stop, CancellationToken cancellationToken)
     {
-        if (_maxEncoderWindows is not null && stop is not null)
+        if (_limits is not null && stop is not null)
         {
             ThrowIfDisposed();
             cancellationToken.ThrowIfCancellationRequested();
@@ -454,35 +467,12 @@ internal sealed class EnsembleContentModel : ContentModel
         var ngramScores = _ngram is null ? null : new NgramRows(_ngram, windows);
         var scores = new float[windows.Count * c];
         var packed = GroupStarts(windows);
+        var sentences = new List<int>();
+        var sentenceSet = new HashSet<int>();
 
         ValueTask<float[]> Run(int s, List<int> active) =>
             now ? new(_stages[s].Model.ScoreNow(Sent(encoderWindows, active), cancellationToken)) : _stages[s].Model.ScoreWindowsAsync(Sent(encoderWindows, active), cancellationToken);
 
-        // The members before the encoder, from the first or from the gate; returns the windows sent on to the encoder (those
-        // the screen sends past the gate included) and, from the first, the windows the first member sent on.
-        async ValueTask<(List<int> Encoder, List<int> Skipped, List<int> PassedFirst)> Early(List<int> active, int fromStage)
-        {
-            List<int> skipped = [], passedFirst = [];
-            for (var s = fromStage; s < last; s++)
-            {
-                (active, skipped) = s == 1 && _skipGate is not null ? SplitAtGate(active, windows, scores) : (active, skipped);
-                if (active.Count == 0)
-                {
-                    continue;
-                }
-
-                active = MixStage(s, await Run(s, active).ConfigureAwait(false), active, windows, ngramScores, scores);
-                if (s == 0)
-                {
-                    passedFirst = active;
-                }
-            }
-
-            return (active, skipped, passedFirst);
-        }
-
-        var sentences = new List<int>();
-        var sentenceSet = new HashSet<int>();
         float[] Shifted(int w)
         {
             var row = scores.AsSpan(w * c, c).ToArray();
@@ -494,39 +484,65 @@ internal sealed class EnsembleContentModel : ContentModel
             return row;
         }
 
-        var budget = _maxEncoderWindows!.Value;
+        // What is left of each later member's limit (int.MaxValue: none).
+        var budget = new int[_stages.Length];
+        for (var s = 1; s <= last; s++)
+        {
+            budget[s] = _limits![s] ?? int.MaxValue;
+        }
+
         var batchSize = stop is null ? int.MaxValue : Math.Max(1, _encoder.WindowParallelism);
         for (var from = 0; from < packed.Length; from += BudgetStretch)
         {
-            // One stretch of the text at a time, in reading order: its windows through the members before the encoder, then
-            // its most suspect ones through the encoder while the limit lasts. With a stop, a harmful text ends in the stretch
-            // that decides it, as on the unlimited path, instead of paying for the gate on every window of the text.
-            var (toEncoder, skippedGate, passed) = await Early([.. packed.AsSpan(from, Math.Min(BudgetStretch, packed.Length - from))], 0).ConfigureAwait(false);
+            // One stretch of the text at a time, in reading order. With a stop, a harmful text ends in the stretch that
+            // decides it, as on the unlimited path. The first member scores the stretch's packed windows, then the sentences
+            // of those it sends on; the one per window it finds most suspect joins the windows it sent on.
+            List<int> stretch = [.. packed.AsSpan(from, Math.Min(BudgetStretch, packed.Length - from))];
+            var passed = MixStage(0, await Run(0, stretch).ConfigureAwait(false), stretch, windows, ngramScores, scores);
             var stretchSentences = packed.Length < windows.Count ? SentencesOf(windows, passed) : [];
+            var candidates = passed;
             if (stretchSentences.Count > 0)
             {
                 sentences.AddRange(stretchSentences);
                 sentenceSet.UnionWith(stretchSentences);
                 var escalated = MixStage(0, await Run(0, stretchSentences).ConfigureAwait(false), stretchSentences, windows, ngramScores, scores);
-                var (more, moreSkipped, _) = await Early(MostSuspect(windows, escalated, scores), 1).ConfigureAwait(false);
-                toEncoder = Merge(toEncoder, more);
-                skippedGate = Merge(skippedGate, moreSkipped);
+                candidates = Merge(passed, MostSuspect(windows, escalated, scores));
             }
 
-            var chosen = MostSuspectFirst(windows, scores, toEncoder, skippedGate, budget);
-            budget -= chosen.Count;
+            // Each later member scores, of the windows the one before sent on, the most suspect while its limit lasts; the
+            // others keep the earlier member's scores. The windows the screen is sure of skip the gate and go first at the encoder.
+            List<int> skipped = [], sentOnAtTheEnd = [];
             var met = false;
-            for (var i = 0; i < chosen.Count && !met; i += batchSize)
+            for (var s = 1; s <= last && candidates.Count + skipped.Count > 0; s++)
             {
-                // With a stop, the encoder takes them a few at a time (as many as run side by side), most suspect first, and
-                // ends at the first batch where one meets it.
-                var batch = chosen.GetRange(i, Math.Min(batchSize, chosen.Count - i));
-                MixStage(last, await Run(last, batch).ConfigureAwait(false), batch, windows, ngramScores, scores);
-                met = stop is not null && batch.Exists(w => stop.IsMet(Shifted(w)));
+                if (s == 1 && _skipGate is not null)
+                {
+                    (candidates, skipped) = SplitAtGate(candidates, windows, scores);
+                }
+
+                var atEncoder = s == last;
+                var chosen = MostSuspectFirst(windows, scores, candidates, atEncoder ? skipped : [], s - 1, budget[s]);
+                budget[s] -= chosen.Count;
+                sentOnAtTheEnd = atEncoder ? Merge(candidates, skipped) : sentOnAtTheEnd;
+                if (!atEncoder)
+                {
+                    chosen.Sort();
+                    candidates = chosen.Count == 0 ? [] : MixStage(s, await Run(s, chosen).ConfigureAwait(false), chosen, windows, ngramScores, scores);
+                    continue;
+                }
+
+                for (var i = 0; i < chosen.Count && !met; i += batchSize)
+                {
+                    // With a stop, the encoder takes them a few at a time (as many as run side by side), most suspect first,
+                    // and ends at the first batch where one meets it.
+                    var batch = chosen.GetRange(i, Math.Min(batchSize, chosen.Count - i));
+                    MixStage(s, await Run(s, batch).ConfigureAwait(false), batch, windows, ngramScores, scores);
+                    met = stop is not null && batch.Exists(w => stop.IsMet(Shifted(w)));
+                }
             }
 
-            // A window past the limit keeps the gate's scores, which can meet the stop as well.
-            if (met || (stop is not null && toEncoder.Concat(skippedGate).Any(w => stop.IsMet(Shifted(w)))))
+            // A window a limit kept back keeps an earlier member's scores, which can meet the stop as well.
+            if (stop is not null && (met || stretch.Concat(stretchSentences).Any(w => stop.IsMet(Shifted(w)))))
             {
                 break;
             }
@@ -549,19 +565,18 @@ internal sealed class EnsembleContentModel : ContentModel
     }
 
     /// <summary>
-    /// Of the windows sent on to the encoder, at most <paramref name="limit"/>, most suspect first: first those the screen sent past the
-    /// gate (<paramref name="skipped"/>, by the screen's margin), then the others by the margin over the levels of the member
-    /// that sent them on; the reading order breaks ties.
+    /// Of the windows <paramref name="sent"/> on by member <paramref name="rankStage"/> (and, at the encoder, those the screen
+    /// sent past the gate, <paramref name="skipped"/>), at most <paramref name="limit"/>, most suspect first: the skipped ones
+    /// first (by the screen's margin), then the others by their margin over that member's levels; the reading order breaks ties.
     /// </summary>
-    private List<int> MostSuspectFirst(IReadOnlyList<int[]> windows, float[] scores, List<int> sent, List<int> skipped, int limit)
+    private List<int> MostSuspectFirst(IReadOnlyList<int[]> windows, float[] scores, List<int> sent, List<int> skipped, int rankStage, int limit)
     {
         var c = _mix.Length;
-        var before = _stages[^2];
         var ranked = new List<(int Window, bool Skipped, double Margin)>(sent.Count + skipped.Count);
         ranked.AddRange(skipped.Select(w => (w, true, Margin(scores.AsSpan(w * c, c), LevelsFor(_stages[0], windows[w])))));
-        ranked.AddRange(sent.Select(w => (w, false, Margin(scores.AsSpan(w * c, c), LevelsFor(before, windows[w])))));
+        ranked.AddRange(sent.Select(w => (w, false, Margin(scores.AsSpan(w * c, c), LevelsFor(_stages[rankStage], windows[w])))));
         ranked.Sort(static (a, b) => a.Skipped != b.Skipped ? b.Skipped.CompareTo(a.Skipped) : a.Margin != b.Margin ? b.Margin.CompareTo(a.Margin) : a.Window.CompareTo(b.Window));
-        return ranked.Take(limit).Select(static r => r.Window).ToList();
+        return [.. ranked.Take(limit).Select(static r => r.Window)];
     }
 
     private float[] ScoreUntil(IReadOnlyList<int[]> windows, WindowStop stop, CancellationToken cancellationToken)

@@ -78,6 +78,12 @@ internal sealed class EnsembleDescription
     /// It bounds what a long text costs; it needs a gate or a screen to rank the windows.
     /// </summary>
     public int? MaxEncoderWindows { get; init; }
+
+    /// <summary>
+    /// Gets the most windows of one text that go on to the gate (<c>"maxGateWindows"</c>), or null for no limit: the windows
+    /// the screen finds most suspect go first, and the others keep the screen's scores. It needs a screen and a gate.
+    /// </summary>
+    public int? MaxGateWindows { get; init; }
 }
 
 /// <summary>
@@ -496,18 +502,16 @@ internal sealed class ModelDescription
             throw Fail(fileName, "\"screen\".\"skipGate\" needs a \"gate\" to skip; remove it or add the gate.");
         }
         var sentenceShift = ParseSentences(fileName, root);
-        var maxEncoderWindows = GetInt(fileName, root, "maxEncoderWindows");
-        if (maxEncoderWindows is { } budget)
+        var maxEncoderWindows = GetLimit(fileName, root, "maxEncoderWindows", "the encoder");
+        if (maxEncoderWindows is not null && gate is null && screen is null)
         {
-            if (budget is < 1 or > 1024)
-            {
-                throw Fail(fileName, $"\"maxEncoderWindows\" is {budget}; it must be between 1 and 1024 (the most windows of one text the encoder scores), or absent for no limit.");
-            }
+            throw Fail(fileName, "\"maxEncoderWindows\" needs a \"gate\" or a \"screen\" to choose the windows the encoder scores; remove it or add one.");
+        }
 
-            if (gate is null && screen is null)
-            {
-                throw Fail(fileName, "\"maxEncoderWindows\" needs a \"gate\" or a \"screen\" to choose the windows the encoder scores; remove it or add one.");
-            }
+        var maxGateWindows = GetLimit(fileName, root, "maxGateWindows", "the gate");
+        if (maxGateWindows is not null && (gate is null || screen is null))
+        {
+            throw Fail(fileName, "\"maxGateWindows\" needs a \"gate\" and a \"screen\" in front of it to choose the windows the gate scores; remove it or add them.");
         }
 
         return new ModelDescription
@@ -517,8 +521,20 @@ internal sealed class ModelDescription
             Model = encoder,
             Output = string.Empty,
             MaxTokens = windowTokens,
-            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, PackTokens = packTokens, Categories = list, Gate = gate, Screen = screen, SentenceShift = sentenceShift, MaxEncoderWindows = maxEncoderWindows },
+            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, PackTokens = packTokens, Categories = list, Gate = gate, Screen = screen, SentenceShift = sentenceShift, MaxEncoderWindows = maxEncoderWindows, MaxGateWindows = maxGateWindows },
         };
+    }
+
+    /// <summary>Reads a limit on one member's windows per text (<paramref name="name"/>): 1 to 1024, or null when absent.</summary>
+    private static int? GetLimit(string fileName, JsonElement root, string name, string member)
+    {
+        var limit = GetInt(fileName, root, name);
+        if (limit is < 1 or > 1024)
+        {
+            throw Fail(fileName, $"\"{name}\" is {limit}; it must be between 1 and 1024 (the most windows of one text {member} scores), or absent for no limit.");
+        }
+
+        return limit;
     }
 
     /// <summary>Reads <c>"sentences": { "shift": 1.3 }</c>: the logit shift of sentence windows, 0 to 20; null when absent.</summary>

@@ -330,10 +330,10 @@ public sealed class CliTests : IDisposable
     public async Task Calibrate_DefaultModel_ReproducesTheCommittedDescription() => await CalibrateDefaultModelAsync(encoderLimit: null);
 
     [Fact]
-    public async Task Calibrate_DescriptionWithAnEncoderLimit_KeepsTheLimit()
+    public async Task Calibrate_DescriptionWithWindowLimits_KeepsThem()
     {
-        // The members are calibrated one by one without the limit (a description without a gate or a screen cannot have
-        // one); it is back in the written description, and 64 windows never binds on the calibration texts.
+        // The members are calibrated one by one without the limits (a description without a gate or a screen cannot have
+        // them); they are back in the written description, and 64 windows never bind on the calibration texts.
         await CalibrateDefaultModelAsync(encoderLimit: 64);
     }
 
@@ -360,6 +360,7 @@ public sealed class CliTests : IDisposable
         if (encoderLimit is { } limit)
         {
             committed["maxEncoderWindows"] = limit;
+            committed["maxGateWindows"] = limit;
             await File.WriteAllTextAsync(description, committed.ToJsonString(), TestContext.Current.CancellationToken);
         }
 
