@@ -5,11 +5,6 @@ using SafeAI.Benchmarks;
 // Run all: dotnet run -c Release --project benchmarks/SafeAI.Benchmarks -- --filter '*'
 // See benchmarks/README.md for the filters and how to read the results.
 // Without --job the committed configuration applies (a medium run with ratios); with --job (e.g. --job dry) only that job runs.
-if (args.Length > 0 && args[0] == "profile")
-{
-    return await SafeAI.Benchmarks.Profile.RunAsync(args[1..]);
-}
-
 if (args.Length > 0 && args[0] == "windows")
 {
     // Not a benchmark: the windows each member of a content model scores on chat traffic (WindowDiagnostic).
