@@ -3,19 +3,20 @@ using SafeAI.Onnx.Tests.Infrastructure;
 namespace SafeAI.Onnx.Tests;
 
 /// <summary>
-/// <c>"maxEncoderWindows"</c>: at most that many windows of one text reach the encoder, the most suspect to the gate first,
+/// <c>"maxEncoderWindows"</c> and <c>"maxGateWindows"</c>: at most that many windows of one text reach the encoder (the gate),
+/// the most suspect to the member before it first,
 /// on the real tiny ONNX members of <see cref="EnsembleScreenTests"/> (encoder 0.9933 / 0.0067, gate 0.9526 / 0.0474,
 /// screen 0.8808 / 0.1192 on a flagged word / otherwise).
 /// </summary>
-public sealed class EnsembleEncoderLimitTests : IDisposable
+public sealed class EnsembleWindowLimitTests : IDisposable
 {
-    private const double EncoderHit = 0.99331, GateHit = 0.95257, ScreenMiss = 0.11920;
+    private const double EncoderHit = 0.99331, GateHit = 0.95257, ScreenHit = 0.88080, ScreenMiss = 0.11920;
 
     private const string Screen = "{ \"encoder\": \"screen.json\", \"escalate\": { \"hate\": 0.5, \"violence\": 0.5 } }";
 
     private readonly TinyModel _tiny = new();
 
-    public EnsembleEncoderLimitTests()
+    public EnsembleWindowLimitTests()
     {
         _tiny.WriteModel("gate.onnx", 6, -3);
         _tiny.WriteModel("screen.onnx", 4, -2);
@@ -35,7 +36,7 @@ public sealed class EnsembleEncoderLimitTests : IDisposable
     private static string Gate(double violence = 0.1) =>
         $"{{ \"encoder\": \"gate.json\", \"escalate\": {{ \"hate\": 0.1, \"violence\": {violence.ToString(System.Globalization.CultureInfo.InvariantCulture)} }} }}";
 
-    private ContentModel Load(int? limit, string? screen = Screen, string? gate = null, OnnxRuntimeOptions? options = null)
+    private ContentModel Load(int? limit, string? screen = Screen, string? gate = null, OnnxRuntimeOptions? options = null, int? gateLimit = null)
     {
         gate ??= Gate();
         var path = Path.Combine(_tiny.Directory, "ensemble.json");
@@ -44,7 +45,7 @@ public sealed class EnsembleEncoderLimitTests : IDisposable
               "version": 1,
               "kind": "ensemble",
               "encoder": "encoder.json",
-              "windowTokens": 16,{{(limit is { } n ? $"\n  \"maxEncoderWindows\": {n}," : string.Empty)}}
+              "windowTokens": 16,{{(limit is { } n ? $"\n  \"maxEncoderWindows\": {n}," : string.Empty)}}{{(gateLimit is { } g ? $"\n  \"maxGateWindows\": {g}," : string.Empty)}}
               "categories": { "hate": { "encoder": 1, "bias": 0 }, "violence": { "encoder": 1, "bias": 0 } },
               "gate": {{gate}}{{(screen is null ? string.Empty : ",\n  \"screen\": " + screen)}}
             }
@@ -181,6 +182,52 @@ public sealed class EnsembleEncoderLimitTests : IDisposable
 
         Assert.Equal(1, Enumerable.Range(0, windows.Count).Count(w => Math.Abs(scores[w * 2] - EncoderHit) < 1e-4));
         Assert.Equal(1, Enumerable.Range(0, windows.Count).Count(w => Math.Abs(scores[w * 2] - GateHit) < 1e-4));
+    }
+
+    [Theory]
+    [MemberData(nameof(ScoringPaths))]
+    public async Task ScoreWindows_GateLimit_TheRestKeepTheScreensScores(string path)
+    {
+        // The screen scores the three harmful windows alike: the first two in the text reach the gate (and the encoder).
+        using var model = Load(8, options: PathOptions(path), gateLimit: 2);
+        var windows = Windows(model, "i hate you. " + TinyModel.BenignText(100) + ". they will kill the dog. " + TinyModel.BenignText(100) + ". i hate them. " + TinyModel.BenignText(60));
+
+        var scores = await ScoreOnPath(model, windows, path);
+
+        double Top(int w) => Math.Max(scores[w * 2], scores[(w * 2) + 1]);
+        var encoderScored = Enumerable.Range(0, windows.Count).Where(w => Math.Abs(Top(w) - EncoderHit) < 1e-4).ToList();
+        var screenScored = Enumerable.Range(0, windows.Count).Where(w => Math.Abs(Top(w) - ScreenHit) < 1e-4).ToList();
+        Assert.Equal(2, encoderScored.Count);
+        Assert.Single(screenScored);
+        Assert.True(encoderScored.Max() < screenScored[0], "the two harmful windows that come first reach the gate");
+        Assert.Equal(2, model.EscalatedWindows);
+    }
+
+    [Fact]
+    public async Task ScoreAsync_GateLimitWithTheScreenTurnedOff_Ignored()
+    {
+        using var model = Load(null, options: new OnnxRuntimeOptions { UseScreen = false }, gateLimit: 1);
+        var windows = Windows(model, "i hate you. " + TinyModel.BenignText(100) + ". i hate them. " + TinyModel.BenignText(60));
+
+        var scores = await model.ScoreWindowsAsync(windows, Ct);
+
+        Assert.Equal(2, Enumerable.Range(0, windows.Count).Count(w => Math.Abs(scores[w * 2] - EncoderHit) < 1e-4));
+    }
+
+    [Fact]
+    public void Load_GateLimitWithoutAScreen_Refused()
+    {
+        var ex = Assert.Throws<ContentModelException>(() => Load(null, screen: null, gateLimit: 2).Dispose());
+
+        Assert.Contains("\"maxGateWindows\" needs a \"gate\" and a \"screen\"", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_BadGateLimit_ExplainsTheProblem()
+    {
+        var ex = Assert.Throws<ContentModelException>(() => Load(null, gateLimit: 0).Dispose());
+
+        Assert.Contains("\"maxGateWindows\" is 0; it must be between 1 and 1024", ex.Message, StringComparison.Ordinal);
     }
 
     [Theory]
