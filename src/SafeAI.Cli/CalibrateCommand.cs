@@ -96,8 +96,9 @@ internal static class CalibrateCommand
             mix!["bias"] = 0;
         }
 
-        // The limits on the members' windows are the finished model's: out while the members are calibrated one by one (a
-        // description without a gate or screen cannot have one), back before the sentence shift, which is set as it runs.
+        // The limits on the members' windows per text are kept out of the whole calibration and written back as they were:
+        // the levels and the sentence shift are set as without them (a description without a gate or a screen cannot even
+        // have one), and what the limits cost is measured on its own (training/experiments/encoder-budget).
         var limits = LimitKeys.Select(key => (Key: key, Value: json[key]?.DeepClone())).Where(static l => l.Value is not null).ToList();
         foreach (var key in LimitKeys)
         {
@@ -205,15 +206,15 @@ internal static class CalibrateCommand
             return (member, [.. memberScored.SelectMany(static x => x)], levels);
         }
 
-        foreach (var (key, value) in limits)
-        {
-            json[key] = value;
-        }
-
         if (sentences)
         {
             // With the gate and the screen as calibrated above: the shift is set on the path that runs.
             json["sentences"] = new JsonObject { ["shift"] = await CalibrateSentencesAsync(path, json, requests, longTarget, console, cancellationToken).ConfigureAwait(false) };
+        }
+
+        foreach (var (key, value) in limits)
+        {
+            json[key] = value;
         }
 
         await File.WriteAllTextAsync(path, json.ToJsonString(Indented) + "\n", cancellationToken).ConfigureAwait(false);

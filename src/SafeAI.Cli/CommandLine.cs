@@ -145,6 +145,7 @@ internal static class CommandLine
               of the benign-request calibration sample is flagged by any category (the description is rewritten). When the
               ensemble has a "gate" or a "screen", also sets their escalation levels; when it has "sentences", the logit shift
               of its sentence windows; when its screen has "skipGate", the margin from which the screen skips the gate.
+              "maxGateWindows" and "maxEncoderWindows" are kept as they are; the calibration runs without them.
               --benign-rate 0 to 0.5   the share of the benign sample that may be flagged (default 0.03; in each register: chat prompts and short queries)
               --gate-keep 0.9 to 1     per category, the share of the calibration texts the encoder flags that the gate must send on to it (default 0.995)
               --screen-keep 0.9 to 1   the same for the screen, which runs before the gate (default 0.99)

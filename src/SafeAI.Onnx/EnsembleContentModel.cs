@@ -78,6 +78,9 @@ internal sealed class EnsembleContentModel : ContentModel
     /// limit; the first member never has one. Null as a whole when no member has a limit.
     /// </summary>
     private readonly int?[]? _limits;
+
+    /// <summary>The smallest of <see cref="_limits"/>: a text with no more windows than this cannot reach a limit, so it takes the unlimited paths.</summary>
+    private readonly int _smallestLimit = int.MaxValue;
     private long _escalatedWindows;
 
     private EnsembleContentModel(ModelDescription description, OnnxContentModel encoder, NgramContentModel? ngram, OnnxContentModel? gate, OnnxContentModel? screen, bool useSentenceWindows)
@@ -130,6 +133,7 @@ internal sealed class EnsembleContentModel : ContentModel
             }
 
             _limits = Array.TrueForAll(limits, static l => l is null) ? null : limits;
+            _smallestLimit = _limits is null ? int.MaxValue : limits.Min(static l => l ?? int.MaxValue);
         }
     }
 
@@ -383,7 +387,7 @@ internal sealed class EnsembleContentModel : ContentModel
     {
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
-        if (_limits is not null)
+        if (_limits is not null && windows.Count > _smallestLimit)
         {
             return ScoreWithBudgetAsync(windows, stop: null, cancellationToken);
         }
@@ -405,7 +409,7 @@ internal sealed class EnsembleContentModel : ContentModel
     /// </summary>
     internal override ValueTask<float[]> ScoreWindowsAsync(IReadOnlyList<int[]> windows, WindowStop? stop, CancellationToken cancellationToken)
     {
-        if (_limits is not null && stop is not null)
+        if (_limits is not null && stop is not null && windows.Count > _smallestLimit)
         {
             ThrowIfDisposed();
             cancellationToken.ThrowIfCancellationRequested();
