@@ -61,6 +61,8 @@
 #      The last calibration adds --harmful-only-levels: the gate and the screen are set to send on the harmful
 #      calibration texts the six-layer model flags, not on its false alarms as well (the gate then sends on 6.1 % of
 #      the benign calibration sample instead of 8.7 %; training/experiments/safe-but-alarming).
+#      The description's limits on the gate's and the six-layer model's windows per text ("maxGateWindows" 8,
+#      "maxEncoderWindows" 2; training/experiments/encoder-budget) are kept as they are: calibration runs without them.
 #   6. safeai eval --set sources: the evaluation by source (docs/model/sources-eval.md).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
