@@ -18,11 +18,7 @@ public sealed class EnsembleWindowLimitTests : IDisposable
 
     public EnsembleWindowLimitTests()
     {
-        _tiny.WriteModel("gate.onnx", 6, -3);
-        _tiny.WriteModel("screen.onnx", 4, -2);
-        File.WriteAllText(Path.Combine(_tiny.Directory, "encoder.json"), TinyModel.DefaultDescription());
-        File.WriteAllText(Path.Combine(_tiny.Directory, "gate.json"), TinyModel.DefaultDescription().Replace("\"model.onnx\"", "\"gate.onnx\"", StringComparison.Ordinal));
-        File.WriteAllText(Path.Combine(_tiny.Directory, "screen.json"), TinyModel.DefaultDescription().Replace("\"model.onnx\"", "\"screen.onnx\"", StringComparison.Ordinal));
+        _tiny.WriteEnsembleMembers();
     }
 
     public void Dispose() => _tiny.Dispose();

@@ -124,6 +124,20 @@ internal sealed class TinyModel : IDisposable
     }
 
     /// <summary>
+    /// Writes the three members of an ensemble over this folder's vocabulary, each flagging the same words with its own
+    /// confidence: <c>encoder.json</c> (the constructor's model.onnx, 10 x flag - 5), <c>gate.json</c> (6 x flag - 3) and
+    /// <c>screen.json</c> (4 x flag - 2).
+    /// </summary>
+    public void WriteEnsembleMembers()
+    {
+        WriteModel("gate.onnx", 6, -3);
+        WriteModel("screen.onnx", 4, -2);
+        File.WriteAllText(Path.Combine(Directory, "encoder.json"), DefaultDescription());
+        File.WriteAllText(Path.Combine(Directory, "gate.json"), DefaultDescription().Replace("\"model.onnx\"", "\"gate.onnx\"", StringComparison.Ordinal));
+        File.WriteAllText(Path.Combine(Directory, "screen.json"), DefaultDescription().Replace("\"model.onnx\"", "\"screen.onnx\"", StringComparison.Ordinal));
+    }
+
+    /// <summary>
     /// Writes a model over this folder's vocabulary to <paramref name="file"/>: the hate and violence logits are
     /// <paramref name="scale"/> times the word's flag plus <paramref name="offset"/> (the constructor's model.onnx: 10 and -5).
     /// </summary>
