@@ -515,7 +515,7 @@ internal sealed class EnsembleContentModel : ContentModel
 
             // Each later member scores, of the windows the one before sent on, the most suspect while its limit lasts; the
             // others keep the earlier member's scores. The windows the screen is sure of skip the gate and go first at the encoder.
-            List<int> skipped = [], sentOnAtTheEnd = [];
+            List<int> skipped = [];
             var met = false;
             for (var s = 1; s <= last && candidates.Count + skipped.Count > 0; s++)
             {
@@ -527,7 +527,6 @@ internal sealed class EnsembleContentModel : ContentModel
                 var atEncoder = s == last;
                 var chosen = MostSuspectFirst(windows, scores, candidates, atEncoder ? skipped : [], s - 1, budget[s]);
                 budget[s] -= chosen.Count;
-                sentOnAtTheEnd = atEncoder ? Merge(candidates, skipped) : sentOnAtTheEnd;
                 if (!atEncoder)
                 {
                     chosen.Sort();
