@@ -55,6 +55,9 @@ internal sealed class EnsembleContentModel : ContentModel
     private static readonly System.Diagnostics.Metrics.Counter<long> Windows = Meter.CreateCounter<long>(
         SafeAIDiagnostics.ContentWindowsInstrument, "{window}", "Text windows a gated content model scored, by the model that scored them (screen, gate or encoder).");
 
+    private static readonly System.Diagnostics.Metrics.Counter<long> HeldBack = Meter.CreateCounter<long>(
+        SafeAIDiagnostics.ContentWindowsHeldBackInstrument, "{window}", "Windows of long texts that a limit kept from a gated content model's gate or encoder (they keep the scores of the member before).");
+
     private readonly OnnxContentModel _encoder;
     private readonly NgramContentModel? _ngram;
     private readonly OnnxContentModel? _gate;
@@ -527,6 +530,11 @@ internal sealed class EnsembleContentModel : ContentModel
                 var atEncoder = s == last;
                 var chosen = MostSuspectFirst(windows, scores, candidates, atEncoder ? skipped : [], s - 1, budget[s]);
                 budget[s] -= chosen.Count;
+                var heldBack = candidates.Count + (atEncoder ? skipped.Count : 0) - chosen.Count;
+                if (heldBack > 0)
+                {
+                    HeldBack.Add(heldBack, _stages[s].Tag);
+                }
                 if (!atEncoder)
                 {
                     chosen.Sort();

@@ -186,6 +186,7 @@ public sealed class EnsembleWindowLimitTests : IDisposable
     {
         // The screen scores the three harmful windows alike: the first two in the text reach the gate (and the encoder).
         using var model = Load(8, options: PathOptions(path), gateLimit: 2);
+        using var heldBack = new WindowCounts(SafeAIDiagnostics.ContentWindowsHeldBackInstrument);
         var windows = Windows(model, "i hate you. " + TinyModel.BenignText(100) + ". they will kill the dog. " + TinyModel.BenignText(100) + ". i hate them. " + TinyModel.BenignText(60));
 
         var scores = await ScoreOnPath(model, windows, path);
@@ -197,6 +198,8 @@ public sealed class EnsembleWindowLimitTests : IDisposable
         Assert.Single(screenScored);
         Assert.True(encoderScored.Max() < screenScored[0], "the two harmful windows that come first reach the gate");
         Assert.Equal(2, model.EscalatedWindows);
+        Assert.True(heldBack["gate"] >= 1, $"windows held back from the gate: {heldBack["gate"]}"); // other tests' models may add to it
+
     }
 
     [Fact]

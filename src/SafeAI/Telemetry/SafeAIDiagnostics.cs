@@ -51,6 +51,13 @@ public static class SafeAIDiagnostics
     /// </summary>
     public const string ContentWindowsInstrument = "safeai.content.windows";
 
+    /// <summary>
+    /// Counter of the windows of long texts that a description's limit (<c>"maxGateWindows"</c>, <c>"maxEncoderWindows"</c>)
+    /// kept from a gated content model's gate or encoder, tagged <see cref="ContentScorerTag"/> with the member it kept
+    /// them from. Such a window keeps the scores of the member before; a rising count means more long, suspect-looking text.
+    /// </summary>
+    public const string ContentWindowsHeldBackInstrument = "safeai.content.windows.held_back";
+
     /// <summary>Tag: which model of a gated content model scored a window (<c>screen</c>, <c>gate</c> or <c>encoder</c>).</summary>
     public const string ContentScorerTag = "safeai.content.scorer";
 }

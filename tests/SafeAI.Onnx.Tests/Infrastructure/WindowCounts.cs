@@ -12,11 +12,11 @@ internal sealed class WindowCounts : IDisposable
     private readonly MeterListener _listener = new();
     private readonly Dictionary<string, long> _counts = new(StringComparer.Ordinal);
 
-    public WindowCounts()
+    public WindowCounts(string instrumentName = SafeAIDiagnostics.ContentWindowsInstrument)
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == SafeAIDiagnostics.MeterName && instrument.Name == SafeAIDiagnostics.ContentWindowsInstrument)
+            if (instrument.Meter.Name == SafeAIDiagnostics.MeterName && instrument.Name == instrumentName)
             {
                 listener.EnableMeasurementEvents(instrument);
             }
