@@ -48,6 +48,9 @@ internal sealed class EnsembleContentModel : ContentModel
 
     private const int LongSentenceOverlap = 16;
 
+    /// <summary>How many packed windows the limited path takes through the members at a time (about 2,000 characters).</summary>
+    private const int BudgetStretch = 8;
+
     /// <summary>Set in a window's first element (its framed token count) when the window is one sentence scored alone.</summary>
     private const int SentenceFlag = 1 << 30;
 
@@ -430,12 +433,12 @@ internal sealed class EnsembleContentModel : ContentModel
     }
 
     /// <summary>
-    /// Scores windows with a limit on the encoder's runs (<c>"maxEncoderWindows"</c>). The text is taken in stretches of
-    /// <see cref="BudgetStretch"/> packed windows, in reading order. In each, the members before the encoder score the
-    /// packed windows and, of those the first member sends on, the sentences (the most suspect one per window goes further),
-    /// as without a limit; then, while the limit lasts, the windows sent on to the encoder that the earlier members find
-    /// most suspect (those the screen sends past the gate first, then by the margin over the last member's levels, reading
-    /// order on a tie) are scored by it. The others keep the scores of the member that sent them on. Where no more windows
+    /// Scores windows with limits on the gate's and the encoder's runs (<c>"maxGateWindows"</c>, <c>"maxEncoderWindows"</c>).
+    /// The text is taken in stretches of <see cref="BudgetStretch"/> packed windows, in reading order. In each, the first
+    /// member scores the packed windows and, of those it sends on, the sentences (the most suspect one per window goes
+    /// further), as without a limit; then each later member, while its limit lasts, scores the windows sent on to it that the
+    /// member before finds most suspect (at the encoder, those the screen sends past the gate first; then by the margin over
+    /// that member's levels, reading order on a tie). The others keep the scores of the member that sent them on. Where no more windows
     /// than the limit reach the encoder, every row is what the unlimited paths give. With a <paramref name="stop"/>, the
     /// encoder ends at the first of its batches where a window meets it, scoring ends with that stretch, and every row after
     /// the first window (in reading order) that meets it is cleared, as <see cref="ScoreUntil"/> leaves it; whether the text
@@ -462,9 +465,6 @@ internal sealed class EnsembleContentModel : ContentModel
 
         return run.Result;
     }
-
-    /// <summary>How many packed windows the limited path takes through the members before the encoder at a time (about 2,000 characters).</summary>
-    private const int BudgetStretch = 8;
 
     private async ValueTask<float[]> ScoreWithBudgetCoreAsync(IReadOnlyList<int[]> windows, WindowStop? stop, bool now, CancellationToken cancellationToken)
     {
@@ -535,6 +535,7 @@ internal sealed class EnsembleContentModel : ContentModel
                 {
                     HeldBack.Add(heldBack, _stages[s].Tag);
                 }
+
                 if (!atEncoder)
                 {
                     chosen.Sort();
