@@ -1,11 +1,15 @@
-# dedupe.py NEW.jsonl OUT.jsonl : drop texts within character similarity 0.7 (difflib ratio) of a text in the
-# shared corpus (every source), a check file, or a spot check's text; print what was dropped and why.
-import json, sys, re, collections, difflib
-new = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+# dedupe.py CORPUS NEW.jsonl OUT.jsonl: keep the texts of NEW that are not within character similarity 0.7 (difflib
+# ratio) of a text in CORPUS (a train-filter.sh run's corpus.jsonl: every shared source and set), of a check file under
+# training/experiments, or of a spot check's text, nor within 0.85 of a text kept before them; print what was taken out
+# and what it was near.
+import json, os, sys, re, collections, difflib
+corpus, new_path, out_path = sys.argv[1:4]
+root = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+new = [json.loads(l) for l in open(new_path) if l.strip()]
 refs = []  # (text, origin)
-for l in open('/work/tmp/s29/WORK/corpus.jsonl'):
+for l in open(corpus):
     r = json.loads(l); refs.append((r['text'], 'corpus:' + r['source']))
-ex = '/work/main/training/experiments'
+ex = os.path.join(root, 'training', 'experiments')
 for f in ['violence-veto/violence-probe2', 'violence-veto/requests-blind', 'illicit-veto/tech', 'safe-but-alarming/probe',
           'safe-but-alarming/probe2', 'safe-but-alarming/probe3', 'violence-veto/violence-probe', 'chat-requests/everyday',
           'chat-requests/everyday2', 'violence-veto/everyday3', 'violence-veto/violent-words', 'violence-veto/violence-harmful',
@@ -13,7 +17,7 @@ for f in ['violence-veto/violence-probe2', 'violence-veto/requests-blind', 'illi
           'self-harm-urging/probe', 'illicit-requests/probe', 'intent-pairs/intent-pairs', 'illicit-veto/illicit-chat']:
     for l in open(f'{ex}/{f}.jsonl'):
         if l.strip(): refs.append((json.loads(l)['text'], 'check:' + f))
-src = open('/work/main/tests/SafeAI.Onnx.Tests/DefaultModelSpotChecks.cs').read()
+src = open(os.path.join(root, 'tests', 'SafeAI.Onnx.Tests', 'DefaultModelSpotChecks.cs')).read()
 for m in re.finditer(r'InlineData\("((?:[^"\\]|\\.)*)"', src):
     refs.append((m.group(1).encode().decode('unicode_escape'), 'spot'))
 def grams(t):
@@ -42,7 +46,7 @@ for r in new:
         dropped.append((round(best[0], 2), t[:90], refs[best[1]][1] if best[1] >= 0 else 'self', refs[best[1]][0][:90] if best[1] >= 0 else ''))
     else:
         kept.append(r); seen.append(t)
-with open(sys.argv[2], 'w') as f:
+with open(out_path, 'w') as f:
     for r in kept: f.write(json.dumps(r, ensure_ascii=False) + '\n')
 print(f'{len(new)} in, {len(kept)} kept, {len(dropped)} dropped')
 for d in dropped: print(d)
