@@ -200,9 +200,10 @@ def read_corpus(path):
     return rows
 
 
-def epoch_examples(train, rng, budget_scale=1.0, repeats=None):
+def epoch_examples(train, rng, budget_scale=1.0, repeats=None, harmless_repeats=None):
     """One epoch: each (source, labels) group sampled down to its budget (times budget_scale), rare categories
-    repeated, the sources in repeats (source: K) added K times more in full, shuffled."""
+    repeated, the sources in repeats (source: K) added K times more in full, the harmless rows (no label) of the
+    sources in harmless_repeats (source: K) K times more, shuffled."""
     groups = {}
     for r in train:
         groups.setdefault((r["source"], ",".join(sorted(r["labels"]))), []).append(r)
@@ -221,6 +222,9 @@ def epoch_examples(train, rng, budget_scale=1.0, repeats=None):
     for source, k in sorted((repeats or {}).items()):
         out.extend((r["ids"], r["labels"], r.get("weight", 1.0), source) for r in train if r["source"] == source
                    for _ in range(k))
+    for source, k in sorted((harmless_repeats or {}).items()):
+        out.extend((r["ids"], r["labels"], r.get("weight", 1.0), source) for r in train
+                   if r["source"] == source and not r["labels"] for _ in range(k))
     rng.shuffle(out)
     return out
 
@@ -341,6 +345,9 @@ def main():
     ap.add_argument("--repeat-source", action="append", default=[], metavar="SOURCE=K",
                     help="every training row of SOURCE goes into each epoch K times more (on top of its budget and "
                          "rare-category repeats); may be given several times")
+    ap.add_argument("--repeat-harmless", action="append", default=[], metavar="SOURCE=K",
+                    help="as --repeat-source, for the harmless rows (no category) of SOURCE only: a set's ordinary "
+                         "texts that share words with its harmful ones (training/experiments/idiom-repeat)")
     ap.add_argument("--source-weight", action="append", default=[], metavar="SOURCE=W",
                     help="every training row of SOURCE gets loss weight W (above 0) instead of the corpus's (the "
                          "hand-written sets carry 4); may be given several times")
@@ -374,12 +381,14 @@ def main():
     os.makedirs(args.output, exist_ok=True)
 
     excluded = {x for x in args.exclude_sources.split(",") if x}
-    repeats = {}
-    for item in args.repeat_source:
-        source, _, k = item.partition("=")
-        if not source or not k.isdigit() or int(k) < 1:
-            ap.error("--repeat-source: SOURCE=K with K a whole number above 0")
-        repeats[source] = int(k)
+    repeats, harmless_repeats = {}, {}
+    for option, items, named in (("--repeat-source", args.repeat_source, repeats),
+                                 ("--repeat-harmless", args.repeat_harmless, harmless_repeats)):
+        for item in items:
+            source, _, k = item.partition("=")
+            if not source or not k.isdigit() or int(k) < 1:
+                ap.error(f"{option}: SOURCE=K with K a whole number above 0")
+            named[source] = int(k)
     weights = {}
     for item in args.source_weight:
         source, _, text = item.partition("=")
@@ -396,6 +405,9 @@ def main():
         missing = [s for s in named if not any(r["source"] == s for r in train)]
         if missing:
             ap.error(f"{option}: no training rows of {', '.join(missing)}")
+    missing = [s for s in harmless_repeats if not any(r["source"] == s and not r["labels"] for r in train)]
+    if missing:
+        ap.error(f"--repeat-harmless: no harmless training rows of {', '.join(missing)}")
     for r in train:
         if r["source"] in weights:
             r["weight"] = weights[r["source"]]
@@ -434,9 +446,11 @@ def main():
 
     # A separate generator for the context, so that with --context-share 0 the plan is the one earlier runs used.
     context_rng = random.Random(args.seed + 1)
-    plan = [batches(in_context(epoch_examples(train, rng, args.budget_scale, repeats), train, args.context_share,
+    plan = [batches(in_context(epoch_examples(train, rng, args.budget_scale, repeats, harmless_repeats), train,
+                               args.context_share,
                                args.context_window, context_rng)
-                    if args.context_share > 0 else epoch_examples(train, rng, args.budget_scale, repeats), args.batch, rng)
+                    if args.context_share > 0
+                    else epoch_examples(train, rng, args.budget_scale, repeats, harmless_repeats), args.batch, rng)
             for _ in range(args.epochs)]
     model.to(device)
     total = sum(len(p) for p in plan)
@@ -463,6 +477,7 @@ def main():
            **({"exclude_sources": sorted(excluded)} if excluded else {}),
            **({"source_weights": weights} if weights else {}),
            **({"repeat_source": repeats} if repeats else {}),
+           **({"repeat_harmless": harmless_repeats} if harmless_repeats else {}),
            **({"anchor": os.path.basename(args.anchor), "anchor_weight": args.anchor_weight} if anchor is not None else {}),
            **({"teach": args.teach.split(",")} if taught is not None else {}),
            "teacher": (os.path.basename(args.teacher) if len(teachers) == 1 else args.teacher.split(","))

@@ -10,11 +10,12 @@
 # model's descriptions; SAFEAI_DOCS_DIR (default docs/model) the logs, the manifest and the evaluation; each
 # SAFEAI_CORPUS_SETS entry is passed as --add-set to safeai corpus (the fine-tunes, the columns and the veto read the
 # corpus), safeai windows (the screen) and safeai train (the n-gram member), so that every network trains on the set's
-# training part (training/experiments/intent-pairs). Three more settings, for a candidate only (the shipped model is
+# training part (training/experiments/intent-pairs). Four more settings, for a candidate only (the shipped model is
 # built with their defaults): SAFEAI_EXCLUDE_SOURCES, the sources the fine-tunes of steps 2 and 3b leave out (default
 # the five hand-written sets that the columns of step 3d learn instead; empty: the fine-tunes read them too);
 # SAFEAI_BENIGN_RATE and SAFEAI_LONG_BENIGN_RATE, every calibration's --benign-rate and --long-benign-rate (defaults
-# 0.03 and 0.02; training/experiments/blind-registers).
+# 0.03 and 0.02; training/experiments/blind-registers); SAFEAI_FINETUNE_ARGS, more options for both fine-tunes of
+# finetune_minilm.py (default none; e.g. "--repeat-harmless idioms=3", training/experiments/idiom-repeat).
 #
 # Needs Debian's python3-torch, python3-onnx and libopenblas0-pthread (apt-get install -y python3-torch python3-onnx
 # libopenblas0-pthread) and the .NET SDK. About 105 minutes on two cores. Steps:
@@ -80,6 +81,7 @@ sets=()
 for set in ${SAFEAI_CORPUS_SETS:-}; do sets+=(--add-set "$set"); done
 exclude=(--exclude-sources "${SAFEAI_EXCLUDE_SOURCES-threat_statements,self_harm_urging,illicit_requests,safe_but_alarming,chat_requests}")
 [ -n "${exclude[1]}" ] || exclude=()
+read -r -a tune <<< "${SAFEAI_FINETUNE_ARGS:-}"
 rates=(--benign-rate "${SAFEAI_BENIGN_RATE:-0.03}" --long-benign-rate "${SAFEAI_LONG_BENIGN_RATE:-0.02}")
 safeai() { dotnet run --project "$repo/src/SafeAI.Cli" -c Release -- "$@"; }
 py=/usr/bin/python3
@@ -106,13 +108,13 @@ safeai corpus --data "$data" --output "$work/corpus.jsonl" "${sets[@]}"
 
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
   --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/run" \
-  --epochs 1 --max-steps 1100 --threads 1 --seed 42 "${exclude[@]}"
+  --epochs 1 --max-steps 1100 --threads 1 --seed 42 "${exclude[@]}" "${tune[@]}"
 $py "$repo/training/quantize_onnx.py" "$work/run/classifier-fp32.onnx" "$model_dir/model.onnx"
 cp "$work/run/training-log.json" "$docs/training-log.json"
 
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
   --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/gate" \
-  --epochs 2 --max-steps 2200 --threads 1 --seed 42 "${exclude[@]}" \
+  --epochs 2 --max-steps 2200 --threads 1 --seed 42 "${exclude[@]}" "${tune[@]}" \
   --layers 0,2,4 --teacher "$work/run/checkpoint.pt" --distill 0.5 --match-pooled 1.0
 $py "$repo/training/quantize_onnx.py" "$work/gate/classifier-fp32.onnx" "$model_dir/gate-model.onnx"
 cp "$work/gate/training-log.json" "$docs/gate-training-log.json"
