@@ -447,8 +447,7 @@ def main():
     # A separate generator for the context, so that with --context-share 0 the plan is the one earlier runs used.
     context_rng = random.Random(args.seed + 1)
     plan = [batches(in_context(epoch_examples(train, rng, args.budget_scale, repeats, harmless_repeats), train,
-                               args.context_share,
-                               args.context_window, context_rng)
+                               args.context_share, args.context_window, context_rng)
                     if args.context_share > 0
                     else epoch_examples(train, rng, args.budget_scale, repeats, harmless_repeats), args.batch, rng)
             for _ in range(args.epochs)]
