@@ -115,6 +115,8 @@ internal static class CalibrateCommand
 
         // Sentence windows are calibrated last, on the biases and levels of the windows they come from.
         var sentences = json["sentences"] is { } node && node.GetValueKind() != JsonValueKind.Null;
+        // Whether the first member scores the sentences of every packed window: kept, and the shift is set on that path.
+        var everyWindow = sentences && json["sentences"]!["everyWindow"] is { } every && every.GetValueKind() == JsonValueKind.True;
         json.Remove("sentences");
         var others = gate is null && screen is null ? [] : corpus.Where(e => e.IsBenign && !DataSplit.BenignRequestSources.Contains(e.Source) && !addedSources.Contains(e.Source)).ToList();
         var (names, scored) = await ScoreLogitsAsync(path, json, [sample, harmful, others], cancellationToken).ConfigureAwait(false);
@@ -209,7 +211,7 @@ internal static class CalibrateCommand
         if (sentences)
         {
             // With the gate and the screen as calibrated above: the shift is set on the path that runs.
-            json["sentences"] = new JsonObject { ["shift"] = await CalibrateSentencesAsync(path, json, requests, longTarget, console, cancellationToken).ConfigureAwait(false) };
+            json["sentences"] = SentencesNode(await CalibrateSentencesAsync(path, json, everyWindow, requests, longTarget, console, cancellationToken).ConfigureAwait(false), everyWindow);
         }
 
         foreach (var (key, value) in limits)
@@ -312,7 +314,7 @@ internal static class CalibrateCommand
     /// most <paramref name="target"/> of those texts are flagged (<see cref="LowestShiftAsync"/>), counting those their
     /// packed windows flag anyway.
     /// </summary>
-    private static async Task<double> CalibrateSentencesAsync(string path, JsonObject json, List<LabelledText> sample, double target, TextWriter console, CancellationToken cancellationToken)
+    private static async Task<double> CalibrateSentencesAsync(string path, JsonObject json, bool everyWindow, List<LabelledText> sample, double target, TextWriter console, CancellationToken cancellationToken)
     {
         var texts = SourcesEvaluation.LongBenignTexts([.. sample.Select(static e => e.Text)]);
         var allowed = (int)Math.Floor(target * texts.Count);
@@ -320,7 +322,7 @@ internal static class CalibrateCommand
         async Task<int> FlaggedAtAsync(double shift)
         {
             var trial = JsonNode.Parse(json.ToJsonString())!.AsObject();
-            trial["sentences"] = new JsonObject { ["shift"] = shift };
+            trial["sentences"] = SentencesNode(shift, everyWindow);
             var flagged = 0;
             await WithModelAsync(path, trial, async model =>
             {
@@ -345,6 +347,10 @@ internal static class CalibrateCommand
 
         return shift;
     }
+
+    /// <summary>A description's <c>"sentences"</c>: the shift, and <c>"everyWindow": true</c> where the description had it.</summary>
+    private static JsonObject SentencesNode(double shift, bool everyWindow) =>
+        everyWindow ? new JsonObject { ["shift"] = shift, ["everyWindow"] = true } : new JsonObject { ["shift"] = shift };
 
     /// <summary>
     /// What calibrate prints when the packed windows alone flag more long benign texts than <c>--long-benign-rate</c> allows,

@@ -33,10 +33,12 @@ namespace SafeAI.Onnx;
 /// scores as it would on its own, at a level stricter by <c>s</c> (set by <c>safeai calibrate</c> on long benign texts,
 /// since a sentence out of its context is a judgement on less). The screen and the gate send a sentence on at their
 /// levels raised by <c>s</c>. A window's sentences are scored only when the first member (the screen, else the gate)
-/// sends the window on: one it rules out is plainly ordinary, and its sentences keep scores of 0 at no cost. The first
-/// member then scores each sentence, and only the one it finds most suspect goes on to the later members, so a window
-/// costs at most one more run of each, however many sentences it packs. The count of the window limit ignores these
-/// windows.
+/// sends the window on: one it rules out is plainly ordinary, and its sentences keep scores of 0 at no cost. With
+/// <c>"everyWindow": true</c> in <c>"sentences"</c>, the first member scores the sentences of every packed window instead:
+/// a short harmful sentence among ordinary ones can dilute its window below the first member's levels while alone it
+/// reaches them, and the first member is the cheapest run. The first member then scores each sentence, and only the one
+/// it finds most suspect goes on to the later members, so a window costs at most one more run of each, however many
+/// sentences it packs. The count of the window limit ignores these windows.
 /// <see cref="CreateWindows"/>'s window limit counts full-size windows of <see cref="ReferenceWindowTokens"/> tokens,
 /// so that a text limit set in <see cref="ContentFilterOptions.MaxWindows"/> means about the same length for every kind.
 /// </para>
@@ -79,6 +81,9 @@ internal sealed class EnsembleContentModel : ContentModel
     /// </summary>
     private readonly float? _skipGate;
 
+    /// <summary>Whether the first member scores the sentences of every packed window, not only of those it sends on (<c>"sentences": { "everyWindow": true }</c>).</summary>
+    private readonly bool _sentencesOfEveryWindow;
+
     /// <summary>
     /// Per member, the most windows of one text it scores (the most suspect to the member before it first), or null for no
     /// limit; the first member never has one. Null as a whole when no member has a limit.
@@ -100,6 +105,7 @@ internal sealed class EnsembleContentModel : ContentModel
         _windowTokens = Math.Min(ensemble.WindowTokens, encoder.MaxTokens);
         _packTokens = Math.Min(ensemble.PackTokens, _windowTokens);
         _sentenceShift = useSentenceWindows ? ensemble.SentenceShift : null;
+        _sentencesOfEveryWindow = _sentenceShift is not null && ensemble.SentencesOfEveryWindow;
         _mix = new (int, float, int, float, float)[ensemble.Categories.Count];
         for (var c = 0; c < _mix.Length; c++)
         {
@@ -506,7 +512,7 @@ internal sealed class EnsembleContentModel : ContentModel
             // of those it sends on; the one per window it finds most suspect joins the windows it sent on.
             List<int> stretch = [.. packed.AsSpan(from, Math.Min(BudgetStretch, packed.Length - from))];
             var passed = MixStage(0, await Run(0, stretch).ConfigureAwait(false), stretch, windows, ngramScores, scores);
-            var stretchSentences = packed.Length < windows.Count ? SentencesOf(windows, passed) : [];
+            var stretchSentences = packed.Length < windows.Count ? SentencesOf(windows, _sentencesOfEveryWindow ? stretch : passed) : [];
             var candidates = passed;
             if (stretchSentences.Count > 0)
             {
@@ -621,7 +627,7 @@ internal sealed class EnsembleContentModel : ContentModel
                     return;
                 }
 
-                if ((sentOn == 0 && _stages.Length > 1) || end == start + 1)
+                if ((sentOn == 0 && _stages.Length > 1 && !_sentencesOfEveryWindow) || end == start + 1)
                 {
                     return;
                 }
@@ -780,8 +786,9 @@ internal sealed class EnsembleContentModel : ContentModel
 
     /// <summary>
     /// The sentence windows to score: those of the packed windows in <paramref name="passedFirst"/>, the windows the first
-    /// member sent on. A window the screen (or, without one, the gate) rules out is plainly ordinary, sentences included:
-    /// their rows stay 0, below any threshold, and they cost nothing.
+    /// member sent on (every packed window with <c>"everyWindow"</c>). A window the screen (or, without one, the gate) rules
+    /// out is otherwise taken as plainly ordinary, sentences included: their rows stay 0, below any threshold, and they cost
+    /// nothing.
     /// </summary>
     private static List<int> SentencesOf(IReadOnlyList<int[]> windows, List<int> passedFirst)
     {
@@ -903,7 +910,7 @@ internal sealed class EnsembleContentModel : ContentModel
 
         // The windows, then the sentences alone of those the first member sent on.
         var passedFirst = RunStagesNow([.. packed], encoderWindows, windows, ngramScores, scores, cancellationToken);
-        var sentences = SentencesOf(windows, passedFirst);
+        var sentences = SentencesOf(windows, _sentencesOfEveryWindow ? [.. packed] : passedFirst);
         if (sentences.Count > 0)
         {
             var escalated = MixStage(0, _stages[0].Model.ScoreNow(Sent(encoderWindows, sentences), cancellationToken), sentences, windows, ngramScores, scores);
@@ -948,7 +955,7 @@ internal sealed class EnsembleContentModel : ContentModel
         var scores = new float[windows.Count * _mix.Length];
         var input = active;
         active = MixStage(0, await pending.ConfigureAwait(false), active, windows, ngramScores, scores);
-        var sentences = packed.Length < windows.Count ? SentencesOf(windows, _stages.Length == 1 ? input : active) : [];
+        var sentences = packed.Length < windows.Count ? SentencesOf(windows, _stages.Length == 1 || _sentencesOfEveryWindow ? input : active) : [];
         await RunLaterStagesAsync(active, encoderWindows, windows, ngramScores, scores, cancellationToken).ConfigureAwait(false);
 
         // The sentences alone of the windows the first member sent on: the first member scores each, and only the one per

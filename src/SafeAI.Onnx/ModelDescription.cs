@@ -73,6 +73,14 @@ internal sealed class EnsembleDescription
     public float? SentenceShift { get; init; }
 
     /// <summary>
+    /// Gets a value indicating whether the first member (the screen, else the gate) scores the sentences of every packed
+    /// window (<c>"sentences": { "everyWindow": true }</c>), not only of those it sends on: a short harmful sentence among
+    /// ordinary ones can dilute the packed window below the first member's levels, while alone it reaches them. It costs one
+    /// run of the first member per sentence; false when absent.
+    /// </summary>
+    public bool SentencesOfEveryWindow { get; init; }
+
+    /// <summary>
     /// Gets the most windows of one text that go on to the encoder (<c>"maxEncoderWindows"</c>), or null for no limit: the
     /// windows the gate (or the screen) finds most suspect go first, and the others keep the gate's (or the screen's) scores.
     /// It bounds what a long text costs; it needs a gate or a screen to rank the windows.
@@ -501,7 +509,12 @@ internal sealed class ModelDescription
         {
             throw Fail(fileName, "\"screen\".\"skipGate\" needs a \"gate\" to skip; remove it or add the gate.");
         }
-        var sentenceShift = ParseSentences(fileName, root);
+        var (sentenceShift, everyWindow) = ParseSentences(fileName, root);
+        if (everyWindow && gate is null && screen is null)
+        {
+            throw Fail(fileName, "\"sentences\".\"everyWindow\" needs a \"gate\" or a \"screen\": without one, every sentence is scored by the encoder anyway; remove it or add one.");
+        }
+
         var maxEncoderWindows = GetLimit(fileName, root, "maxEncoderWindows", "the encoder");
         if (maxEncoderWindows is not null && gate is null && screen is null)
         {
@@ -521,7 +534,7 @@ internal sealed class ModelDescription
             Model = encoder,
             Output = string.Empty,
             MaxTokens = windowTokens,
-            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, PackTokens = packTokens, Categories = list, Gate = gate, Screen = screen, SentenceShift = sentenceShift, MaxEncoderWindows = maxEncoderWindows, MaxGateWindows = maxGateWindows },
+            Ensemble = new EnsembleDescription { Encoder = encoder, Ngram = ngram, WindowTokens = windowTokens, PackTokens = packTokens, Categories = list, Gate = gate, Screen = screen, SentenceShift = sentenceShift, SentencesOfEveryWindow = everyWindow, MaxEncoderWindows = maxEncoderWindows, MaxGateWindows = maxGateWindows },
         };
     }
 
@@ -537,12 +550,15 @@ internal sealed class ModelDescription
         return limit;
     }
 
-    /// <summary>Reads <c>"sentences": { "shift": 1.3 }</c>: the logit shift of sentence windows, 0 to 20; null when absent.</summary>
-    private static float? ParseSentences(string fileName, JsonElement root)
+    /// <summary>
+    /// Reads <c>"sentences": { "shift": 1.3, "everyWindow": true }</c>: the logit shift of sentence windows, 0 to 20, null
+    /// when absent; and whether the first member scores the sentences of every packed window (false when absent).
+    /// </summary>
+    private static (float? Shift, bool EveryWindow) ParseSentences(string fileName, JsonElement root)
     {
         if (!root.TryGetProperty("sentences", out var sentences) || sentences.ValueKind == JsonValueKind.Null)
         {
-            return null;
+            return (null, false);
         }
 
         const string Example = "for example \"sentences\": { \"shift\": 1.3 }: every sentence of a packed window is also scored alone, its logits lowered by 1.3";
@@ -556,7 +572,18 @@ internal sealed class ModelDescription
             throw Fail(fileName, $"\"sentences\".\"shift\" must be a number from 0 to 20 (a logit shift; {Example}).");
         }
 
-        return (float)shift.GetDouble();
+        var everyWindow = false;
+        if (sentences.TryGetProperty("everyWindow", out var every))
+        {
+            if (every.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                throw Fail(fileName, "\"sentences\".\"everyWindow\" must be true or false (true: the first member scores the sentences of every packed window, not only of those it sends on).");
+            }
+
+            everyWindow = every.GetBoolean();
+        }
+
+        return ((float)shift.GetDouble(), everyWindow);
     }
 
     /// <summary>Reads <c>"gate"</c> or <c>"screen"</c> (<paramref name="property"/>): a member's description file and its escalation levels.</summary>

@@ -330,11 +330,45 @@ public sealed class EnsembleGateTests : IDisposable
     [InlineData("{ \"shift\": \"1\" }", "\"sentences\".\"shift\" must be a number from 0 to 20")]
     [InlineData("{ }", "\"sentences\" must be an object with a \"shift\" number")]
     [InlineData("1.5", "\"sentences\" must be an object with a \"shift\" number")]
+    [InlineData("{ \"shift\": 1, \"everyWindow\": 1 }", "\"sentences\".\"everyWindow\" must be true or false")]
+    [InlineData("{ \"shift\": 1, \"everyWindow\": \"true\" }", "\"sentences\".\"everyWindow\" must be true or false")]
+    [InlineData("{ \"shift\": 1, \"everyWindow\": true }", "\"sentences\".\"everyWindow\" needs a \"gate\" or a \"screen\"")]
     public void Load_SentencesMalformed_Refused(string sentences, string message)
     {
         var ex = Assert.Throws<ContentModelException>(() => LoadEnsemble(gate: null, extra: $"\n  \"sentences\": {sentences},").Dispose());
 
         Assert.Contains(message, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task ScoreWindows_EveryWindow_SentenceOfAWindowTheGateRulesOutIsScoredAlone(bool withStop, bool withLimit)
+    {
+        // A gate that averages its flags over the tokens: "i hate you." dilutes the packed window it shares with ten
+        // ordinary tokens below the gate's level 0.1, while alone (six tokens, framing included) it reaches it.
+        _tiny.WriteModel("mean-gate.onnx", 8, -3, meanPooling: true);
+        File.WriteAllText(Path.Combine(_tiny.Directory, "mean-gate.json"), TinyModel.DefaultDescription().Replace("\"model.onnx\"", "\"mean-gate.onnx\"", StringComparison.Ordinal));
+        const string Gate = "{ \"encoder\": \"mean-gate.json\", \"escalate\": { \"hate\": 0.1, \"violence\": 0.1 } }";
+        var limit = withLimit ? "\n  \"maxEncoderWindows\": 1," : string.Empty;
+        using var sentOnOnly = LoadEnsemble(Gate, OneWindowPerRun, "\n  \"sentences\": { \"shift\": 0 }," + limit);
+        using var model = LoadEnsemble(Gate, OneWindowPerRun, "\n  \"sentences\": { \"shift\": 0, \"everyWindow\": true }," + limit);
+        const string Text = "the dog and the cat go to the park. i hate you.";
+        var windows = Windows(model, Text);
+
+        var before = await ScoreWindows(sentOnOnly, windows, withStop);
+        var after = await ScoreWindows(model, windows, withStop);
+
+        // One packed window of both sentences, then each sentence alone; rows are [hate, violence].
+        Assert.Equal([false, true, true], windows.Select(EnsembleContentModel.IsSentenceWindow));
+        Assert.InRange(before[0], 0.01, 0.1); // the gate's diluted score: ruled out
+        Assert.Equal([0f, 0f, 0f, 0f], before.AsSpan(2, 4).ToArray()); // its sentences were never scored
+        Assert.Equal(before[0], after[0]);
+        Assert.Equal(GateMiss, after[2], 4); // the ordinary sentence: the gate's miss, not sent on
+        Assert.Equal(EncoderHit, after[4], 4); // "i hate you." alone went past the gate to the encoder
+        Assert.Equal(1, model.EscalatedWindows);
+        Assert.Equal(0, sentOnOnly.EscalatedWindows);
     }
 
     [Fact]

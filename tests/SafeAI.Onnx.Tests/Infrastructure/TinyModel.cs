@@ -140,8 +140,10 @@ internal sealed class TinyModel : IDisposable
     /// <summary>
     /// Writes a model over this folder's vocabulary to <paramref name="file"/>: the hate and violence logits are
     /// <paramref name="scale"/> times the word's flag plus <paramref name="offset"/> (the constructor's model.onnx: 10 and -5).
+    /// The flags are max-pooled over the tokens (a word flags any window it is in), or with <paramref name="meanPooling"/>
+    /// averaged (a word among many others flags its window less: a diluted window, as a real encoder reads one).
     /// </summary>
-    public void WriteModel(string file, float scale, float offset)
+    public void WriteModel(string file, float scale, float offset, bool meanPooling = false)
     {
         var embedding = new float[_vocab.Count * 2];
         for (var i = 0; i < _vocab.Count; i++)
@@ -191,7 +193,7 @@ internal sealed class TinyModel : IDisposable
             writer.Node("Identity", ["emb"], ["masked"]);
         }
 
-        writer.NodeWithInts("ReduceMax", ["masked"], ["pooled"], "axes", [1], ("keepdims", 0))
+        writer.NodeWithInts(meanPooling ? "ReduceMean" : "ReduceMax", ["masked"], ["pooled"], "axes", [1], ("keepdims", 0))
             .Node("MatMul", ["pooled", "W"], ["mm"])
             .Node("Add", ["mm", "B"], ["logits"]);
         File.WriteAllBytes(Path.Combine(Directory, file), writer.Build());
