@@ -10,12 +10,14 @@
 # model's descriptions; SAFEAI_DOCS_DIR (default docs/model) the logs, the manifest and the evaluation; each
 # SAFEAI_CORPUS_SETS entry is passed as --add-set to safeai corpus (the fine-tunes, the columns and the veto read the
 # corpus), safeai windows (the screen) and safeai train (the n-gram member), so that every network trains on the set's
-# training part (training/experiments/intent-pairs). Four more settings, for a candidate only (the shipped model is
+# training part (training/experiments/intent-pairs). Five more settings, for a candidate only (the shipped model is
 # built with their defaults): SAFEAI_EXCLUDE_SOURCES, the sources the fine-tunes of steps 2 and 3b leave out (default
 # the five hand-written sets that the columns of step 3d learn instead; empty: the fine-tunes read them too);
 # SAFEAI_BENIGN_RATE and SAFEAI_LONG_BENIGN_RATE, every calibration's --benign-rate and --long-benign-rate (defaults
 # 0.03 and 0.02; training/experiments/blind-registers); SAFEAI_FINETUNE_ARGS, more options for both fine-tunes of
-# finetune_minilm.py (default none; e.g. "--repeat-harmless idioms=3", training/experiments/idiom-repeat).
+# finetune_minilm.py (default none; e.g. "--repeat-harmless idioms=3", training/experiments/idiom-repeat); SAFEAI_SEED,
+# the seed of both fine-tunes, the screen and the n-gram member (default 42): another draw of the same recipe
+# (training/experiments/recipe-draws).
 #
 # Needs Debian's python3-torch, python3-onnx and libopenblas0-pthread (apt-get install -y python3-torch python3-onnx
 # libopenblas0-pthread) and the .NET SDK. About 105 minutes on two cores. Steps:
@@ -82,6 +84,8 @@ for set in ${SAFEAI_CORPUS_SETS:-}; do sets+=(--add-set "$set"); done
 exclude=(--exclude-sources "${SAFEAI_EXCLUDE_SOURCES-threat_statements,self_harm_urging,illicit_requests,safe_but_alarming,chat_requests}")
 [ -n "${exclude[1]}" ] || exclude=()
 read -r -a tune <<< "${SAFEAI_FINETUNE_ARGS:-}"
+seed="${SAFEAI_SEED:-42}"
+[[ "$seed" =~ ^[0-9]+$ ]] || { echo "SAFEAI_SEED must be a whole number, not '$seed'." >&2; exit 2; }
 rates=(--benign-rate "${SAFEAI_BENIGN_RATE:-0.03}" --long-benign-rate "${SAFEAI_LONG_BENIGN_RATE:-0.02}")
 safeai() { dotnet run --project "$repo/src/SafeAI.Cli" -c Release -- "$@"; }
 py=/usr/bin/python3
@@ -108,19 +112,19 @@ safeai corpus --data "$data" --output "$work/corpus.jsonl" "${sets[@]}"
 
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
   --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/run" \
-  --epochs 1 --max-steps 1100 --threads 1 --seed 42 "${exclude[@]}" "${tune[@]}"
+  --epochs 1 --max-steps 1100 --threads 1 --seed "$seed" "${exclude[@]}" "${tune[@]}"
 $py "$repo/training/quantize_onnx.py" "$work/run/classifier-fp32.onnx" "$model_dir/model.onnx"
 cp "$work/run/training-log.json" "$docs/training-log.json"
 
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
   --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/gate" \
-  --epochs 2 --max-steps 2200 --threads 1 --seed 42 "${exclude[@]}" "${tune[@]}" \
+  --epochs 2 --max-steps 2200 --threads 1 --seed "$seed" "${exclude[@]}" "${tune[@]}" \
   --layers 0,2,4 --teacher "$work/run/checkpoint.pt" --distill 0.5 --match-pooled 1.0
 $py "$repo/training/quantize_onnx.py" "$work/gate/classifier-fp32.onnx" "$model_dir/gate-model.onnx"
 cp "$work/gate/training-log.json" "$docs/gate-training-log.json"
 cp "$work/data-manifest.sha256" "$docs/data-manifest.sha256"
 
-safeai train --data "$data" --output "$work/ngram" --seed 42 "${sets[@]}"
+safeai train --data "$data" --output "$work/ngram" --seed "$seed" "${sets[@]}"
 cp "$work/ngram/ngram-weights.bin.gz" "$model_dir/ensemble-ngram-weights.bin.gz"
 sed 's/"ngram-weights.bin.gz"/"ensemble-ngram-weights.bin.gz"/' "$work/ngram/safeai-model.json" > "$model_dir/ensemble-ngram.json"
 
@@ -135,7 +139,7 @@ labels = [g["labels"][k] for k in sorted(g["labels"], key=int)]
 print(",".join(str(d["gate"]["escalate"].get(c, 0.5)) for c in labels))' "$model_dir/safeai-model.json" "$model_dir/gate-classifier.json")
 safeai windows --model "$model_dir/safeai-model.json" --teacher "$model_dir/gate-classifier.json" --data "$data" --output "$work/windows.jsonl" "${sets[@]}"
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/train_screen.py" \
-  --windows "$work/windows.jsonl" --minilm "$work/minilm.onnx" --output "$work/screen" --steps 8000 --seed 42 --threads 1 \
+  --windows "$work/windows.jsonl" --minilm "$work/minilm.onnx" --output "$work/screen" --steps 8000 --seed "$seed" --threads 1 \
   --positive-weight 4 --levels "$levels"
 $py "$repo/training/quantize_onnx.py" "$work/screen/screen-fp32.onnx" "$model_dir/screen-model.onnx"
 cp "$work/screen/training-log.json" "$docs/screen-training-log.json"

@@ -1,0 +1,96 @@
+"""The blind check files' figures of a candidate content model, as the rules of the experiments count them.
+
+    python3 training/experiments/recipe-draws/check_files.py SAFEAI_CLI MODEL.json OUT_FOLDER
+
+SAFEAI_CLI is a built `safeai` (for example the SafeAI.Cli file of `dotnet build src/SafeAI.Cli -c Release -o DIR`),
+MODEL.json a model description ("default" for the embedded model). Each file is scored once with `safeai score` into
+OUT_FOLDER (kept: a second call reads the scores again); the figures are printed and written to OUT_FOLDER/figures.json.
+A text is flagged when any category scores at least 0.5. Harmless texts have no label; harmful ones are counted as in
+the rules: `violence-probe2` and the first violence probe, violence texts flagged as violence; `tech`, illicit texts
+flagged as illicit; the three safe-but-alarming probes, harmful texts flagged in one of their own categories;
+`requests-blind`, harmful texts flagged in any category.
+"""
+import json
+import os
+import subprocess
+import sys
+
+EXPERIMENTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FILES = {
+    "vp2": "violence-veto/violence-probe2.jsonl",
+    "rb": "violence-veto/requests-blind.jsonl",
+    "tech": "illicit-veto/tech.jsonl",
+    "vp1": "violence-veto/violence-probe.jsonl",
+    "p1": "safe-but-alarming/probe.jsonl",
+    "p2": "safe-but-alarming/probe2.jsonl",
+    "p3": "safe-but-alarming/probe3.jsonl",
+    "ev1": "chat-requests/everyday.jsonl",
+    "ev2": "chat-requests/everyday2.jsonl",
+    "ev3": "violence-veto/everyday3.jsonl",
+    "urg": "self-harm-urging/probe.jsonl",
+    "thr": "threat-statements/probe.jsonl",
+}
+
+
+def main(cli, model, out):
+    os.makedirs(out, exist_ok=True)
+    rows = {}
+    for key, name in FILES.items():
+        scored = os.path.join(out, key + ".jsonl")
+        if not os.path.exists(scored):
+            subprocess.run([cli, "score", "--input", os.path.join(EXPERIMENTS, name), "--output", scored, "--model", model],
+                           check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(EXPERIMENTS, name), encoding="utf-8") as f:
+            texts = [json.loads(line) for line in f if line.strip()]
+        with open(scored, encoding="utf-8") as f:
+            scores = [json.loads(line)["scores"] for line in f if line.strip()]
+        if len(texts) != len(scores):
+            raise SystemExit(f"{scored}: {len(scores)} scores for {len(texts)} texts")
+        rows[key] = list(zip(texts, scores))
+
+    def harmful(text):
+        return bool(text.get("labels")) or bool(text.get("threat"))
+
+    def count(keys, caught):
+        pairs = [p for k in keys for p in rows[k]]
+        benign = [any(v >= 0.5 for v in s.values()) for t, s in pairs if not harmful(t)]
+        bad = [caught(t, s) for t, s in pairs if harmful(t)]
+        return [sum(benign), len(benign), sum(bad), len(bad)]
+
+    def any_flag(t, s):
+        return any(v >= 0.5 for v in s.values())
+
+    def as_category(category):
+        return lambda t, s: category in t.get("labels", []) and s[category] >= 0.5
+
+    def own(t, s):
+        return any(s[c] >= 0.5 for c in t.get("labels", []))
+
+    figures = {
+        "violence-probe2: harmless flagged / violence as violence": count(["vp2"], as_category("violence")),
+        "requests-blind: harmless / harmful flagged": count(["rb"], any_flag),
+        "tech: harmless flagged / illicit as illicit": count(["tech"], as_category("illicit")),
+        "first violence probe: harmless flagged / violence as violence": count(["vp1"], as_category("violence")),
+        "three safe-but-alarming probes: harmless flagged / harmful in their category": count(["p1", "p2", "p3"], own),
+        "everyday requests (two files): harmless flagged": count(["ev1", "ev2"], any_flag),
+        "everyday3: harmless flagged": count(["ev3"], any_flag),
+        "self-harm-urging probe: harmless flagged / urgings as harassment": count(["urg"], as_category("harassment")),
+        "threat probe: ordinary flagged / threats flagged": count(["thr"], any_flag),
+    }
+    # Texts labelled with another category than the one counted are neither harmless nor caught: only the category's own.
+    for name, keys, category in (("violence-probe2: harmless flagged / violence as violence", ["vp2"], "violence"),
+                                 ("tech: harmless flagged / illicit as illicit", ["tech"], "illicit"),
+                                 ("first violence probe: harmless flagged / violence as violence", ["vp1"], "violence"),
+                                 ("self-harm-urging probe: harmless flagged / urgings as harassment", ["urg"], "harassment")):
+        pairs = [p for k in keys for p in rows[k] if category in p[0].get("labels", [])]
+        figures[name][3] = len(pairs)
+    for name, (b, nb, h, nh) in figures.items():
+        print(f"{name:80s} {b:4d} of {nb:4d}   {h:4d} of {nh:4d}")
+    with open(os.path.join(out, "figures.json"), "w", encoding="utf-8") as f:
+        json.dump(figures, f, indent=1)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        raise SystemExit(__doc__)
+    main(*sys.argv[1:])
