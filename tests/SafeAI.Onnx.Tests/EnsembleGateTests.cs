@@ -341,19 +341,22 @@ public sealed class EnsembleGateTests : IDisposable
     }
 
     [Theory]
-    [InlineData(false, false)]
-    [InlineData(true, false)]
-    [InlineData(true, true)]
-    public async Task ScoreWindows_EveryWindow_SentenceOfAWindowTheGateRulesOutIsScoredAlone(bool withStop, bool withLimit)
+    [InlineData(false, false, 32)] // micro-batched: each member scores the windows it is sent in one run
+    [InlineData(false, false, 1)] // every member on one thread, one window a run
+    [InlineData(true, false, 1)] // window by window, up to the deciding one
+    [InlineData(true, true, 1)] // in stretches, with the encoder's limit
+    public async Task ScoreWindows_EveryWindow_SentenceOfAWindowTheGateRulesOutIsScoredAlone(bool withStop, bool withLimit, int maxBatchSize)
     {
-        // A gate that averages its flags over the tokens: "i hate you." dilutes the packed window it shares with ten
-        // ordinary tokens below the gate's level 0.1, while alone (six tokens, framing included) it reaches it.
-        _tiny.WriteModel("mean-gate.onnx", 8, -3, meanPooling: true);
+        // A gate that averages its flags over the tokens (11 x share - 3): "i hate you." dilutes the packed window it
+        // shares with ten ordinary tokens (16 tokens: 0.090) below the gate's level 0.1, while alone it reaches it (six
+        // tokens, framing included: 0.237; padded to the other sentence's twelve in one run: 0.111).
+        _tiny.WriteModel("mean-gate.onnx", 11, -3, meanPooling: true);
         File.WriteAllText(Path.Combine(_tiny.Directory, "mean-gate.json"), TinyModel.DefaultDescription().Replace("\"model.onnx\"", "\"mean-gate.onnx\"", StringComparison.Ordinal));
         const string Gate = "{ \"encoder\": \"mean-gate.json\", \"escalate\": { \"hate\": 0.1, \"violence\": 0.1 } }";
         var limit = withLimit ? "\n  \"maxEncoderWindows\": 1," : string.Empty;
-        using var sentOnOnly = LoadEnsemble(Gate, OneWindowPerRun, "\n  \"sentences\": { \"shift\": 0 }," + limit);
-        using var model = LoadEnsemble(Gate, OneWindowPerRun, "\n  \"sentences\": { \"shift\": 0, \"everyWindow\": true }," + limit);
+        var options = new OnnxRuntimeOptions { MaxBatchSize = maxBatchSize };
+        using var sentOnOnly = LoadEnsemble(Gate, options, "\n  \"sentences\": { \"shift\": 0 }," + limit);
+        using var model = LoadEnsemble(Gate, options, "\n  \"sentences\": { \"shift\": 0, \"everyWindow\": true }," + limit);
         const string Text = "the dog and the cat go to the park. i hate you.";
         var windows = Windows(model, Text);
 
