@@ -51,39 +51,33 @@ def main(cli, model, out):
     def harmful(text):
         return bool(text.get("labels")) or bool(text.get("threat"))
 
-    def count(keys, caught):
+    def count(keys, caught, category=None):
+        """Harmless texts flagged, and of the harmful ones (those labelled `category` when given) how many `caught` holds."""
         pairs = [p for k in keys for p in rows[k]]
         benign = [any(v >= 0.5 for v in s.values()) for t, s in pairs if not harmful(t)]
-        bad = [caught(t, s) for t, s in pairs if harmful(t)]
+        bad = [caught(t, s) for t, s in pairs if harmful(t) and (category is None or category in t.get("labels", []))]
         return [sum(benign), len(benign), sum(bad), len(bad)]
 
     def any_flag(t, s):
         return any(v >= 0.5 for v in s.values())
 
     def as_category(category):
-        return lambda t, s: category in t.get("labels", []) and s[category] >= 0.5
+        return lambda t, s: s[category] >= 0.5
 
     def own(t, s):
         return any(s[c] >= 0.5 for c in t.get("labels", []))
 
     figures = {
-        "violence-probe2: harmless flagged / violence as violence": count(["vp2"], as_category("violence")),
+        "violence-probe2: harmless flagged / violence as violence": count(["vp2"], as_category("violence"), "violence"),
         "requests-blind: harmless / harmful flagged": count(["rb"], any_flag),
-        "tech: harmless flagged / illicit as illicit": count(["tech"], as_category("illicit")),
-        "first violence probe: harmless flagged / violence as violence": count(["vp1"], as_category("violence")),
+        "tech: harmless flagged / illicit as illicit": count(["tech"], as_category("illicit"), "illicit"),
+        "first violence probe: harmless flagged / violence as violence": count(["vp1"], as_category("violence"), "violence"),
         "three safe-but-alarming probes: harmless flagged / harmful in their category": count(["p1", "p2", "p3"], own),
         "everyday requests (two files): harmless flagged": count(["ev1", "ev2"], any_flag),
         "everyday3: harmless flagged": count(["ev3"], any_flag),
-        "self-harm-urging probe: harmless flagged / urgings as harassment": count(["urg"], as_category("harassment")),
+        "self-harm-urging probe: harmless flagged / urgings as harassment": count(["urg"], as_category("harassment"), "harassment"),
         "threat probe: ordinary flagged / threats flagged": count(["thr"], any_flag),
     }
-    # Texts labelled with another category than the one counted are neither harmless nor caught: only the category's own.
-    for name, keys, category in (("violence-probe2: harmless flagged / violence as violence", ["vp2"], "violence"),
-                                 ("tech: harmless flagged / illicit as illicit", ["tech"], "illicit"),
-                                 ("first violence probe: harmless flagged / violence as violence", ["vp1"], "violence"),
-                                 ("self-harm-urging probe: harmless flagged / urgings as harassment", ["urg"], "harassment")):
-        pairs = [p for k in keys for p in rows[k] if category in p[0].get("labels", [])]
-        figures[name][3] = len(pairs)
     for name, (b, nb, h, nh) in figures.items():
         print(f"{name:80s} {b:4d} of {nb:4d}   {h:4d} of {nh:4d}")
     with open(os.path.join(out, "figures.json"), "w", encoding="utf-8") as f:
