@@ -3,7 +3,8 @@ namespace SafeAI.Monitoring;
 /// <summary>
 /// Where the metrics of a <see cref="MetricsRecorder"/> are kept beyond process memory: written every few seconds by
 /// <see cref="MetricsPersistence"/>, read back at start so baselines survive a restart. SafeAI ships
-/// <see cref="SqliteMetricsStore"/>.
+/// <see cref="SqliteMetricsStore"/> (one machine), and PostgreSQL and Redis stores for several
+/// (<c>UsePostgreSqlMetricsStore</c> in SafeAI.PostgreSql, <c>UseRedisMetricsStore</c> in SafeAI.Redis).
 /// </summary>
 /// <remarks>Implementations must be thread-safe and report their own failures as <see cref="MetricsStoreException"/>.</remarks>
 public interface IMetricsStore

@@ -3,16 +3,15 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using SafeAI.Monitoring;
+using SafeAI.Monitoring.Tests;
 
 namespace SafeAI.PostgreSql.Tests;
 
-public sealed class PostgreSqlMetricsStoreTests(PostgresFixture fixture) : IClassFixture<PostgresFixture>, IAsyncDisposable
+/// <summary>The store contract (<see cref="MetricsStoreContract"/>) and what is PostgreSQL's own: the schema, a server that goes away, registration.</summary>
+public sealed class PostgreSqlMetricsStoreTests(PostgresFixture fixture) : MetricsStoreContract, IClassFixture<PostgresFixture>, IAsyncDisposable
 {
-    private static readonly DateTimeOffset Start = new(2026, 1, 5, 12, 0, 0, TimeSpan.Zero);
     private readonly string _schema = "m" + Guid.NewGuid().ToString("N")[..12];
     private readonly List<IAsyncDisposable> _disposables = [];
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask DisposeAsync()
     {
@@ -22,7 +21,15 @@ public sealed class PostgreSqlMetricsStoreTests(PostgresFixture fixture) : IClas
         }
     }
 
-    private PostgreSqlMetricsStore NewStore(string? connectionString = null)
+    protected override IMetricsStore NewStore() => NewPostgreSqlStore();
+
+    protected override SafeAIPipelineBuilder UseStore(SafeAIPipelineBuilder safe) => safe.UsePostgreSqlMetricsStore(o =>
+    {
+        o.ConnectionString = fixture.ConnectionString;
+        o.Schema = _schema;
+    });
+
+    private PostgreSqlMetricsStore NewPostgreSqlStore(string? connectionString = null)
     {
         var store = new PostgreSqlMetricsStore(new PostgreSqlMetricsStoreOptions { ConnectionString = connectionString ?? fixture.ConnectionString, Schema = _schema });
         _disposables.Add(store);
@@ -30,67 +37,23 @@ public sealed class PostgreSqlMetricsStoreTests(PostgresFixture fixture) : IClas
     }
 
     [Fact]
-    public async Task Write_TwoInstances_EachReadsItsOwn_ReadsWithoutInstanceSum_AndARewriteReplaces()
+    public async Task FirstUse_CreatesTheVersionedTable()
     {
-        var web1 = NewStore();
-        var web2 = NewStore();
-        await Task.WhenAll(
-            web1.WriteAsync("web-1", [new MetricPoint(Start, "ai", "calls", 10), new MetricPoint(Start, "ai", "block", 2), new MetricPoint(Start.AddMinutes(1), "ai", "calls", 4)], Ct).AsTask(),
-            web2.WriteAsync("web-2", [new MetricPoint(Start, "ai", "calls", 5)], Ct).AsTask());
-        await web1.WriteAsync("web-1", [new MetricPoint(Start, "ai", "calls", 12), new MetricPoint(Start, "ai", "calls", 13)], Ct); // the bucket grew; the last point wins
+        var store = NewPostgreSqlStore();
 
-        var reader = NewStore();
-        var own = await reader.ReadAsync(Start, Start.AddMinutes(1), "web-1", Ct);
-        var all = await reader.ReadAsync(Start, Start.AddMinutes(2), cancellationToken: Ct);
+        await store.WriteAsync("web-1", [new MetricPoint(Start, "ai", "calls", 1)], Ct);
 
-        Assert.Equal([new MetricPoint(Start, "ai", "block", 2), new MetricPoint(Start, "ai", "calls", 13)], own); // [from, to): the next minute is out
-        Assert.Equal([new MetricPoint(Start, "ai", "block", 2), new MetricPoint(Start, "ai", "calls", 18), new MetricPoint(Start.AddMinutes(1), "ai", "calls", 4)], all);
-        Assert.Empty(await reader.ReadAsync(Start, Start.AddMinutes(2), "web-3", Ct));
-        Assert.Equal(PostgreSqlMetricsStore.SchemaVersion, await reader.GetSchemaVersionAsync(Ct));
-        await reader.WriteAsync("web-1", [], Ct);
-        await reader.PingAsync(Ct);
+        Assert.Equal(PostgreSqlMetricsStore.SchemaVersion, await store.GetSchemaVersionAsync(Ct));
     }
 
     [Fact]
-    public async Task Write_BadArguments_ClearErrorsAndNothingWritten()
+    public async Task Write_NamesWithU0000_ClearErrorAndNothingWritten()
     {
         var store = NewStore();
 
-        await Assert.ThrowsAsync<ArgumentException>(async () => await store.WriteAsync(" ", [new MetricPoint(Start, "ai", "calls", 1)], Ct));
-        await Assert.ThrowsAsync<ArgumentNullException>(async () => await store.WriteAsync("web-1", null!, Ct));
         var nul = await Assert.ThrowsAsync<ArgumentException>(async () => await store.WriteAsync("web-1", [new MetricPoint(Start, "ai", "calls", 1), new MetricPoint(Start, "a\0i", "calls", 1)], Ct));
         Assert.Contains("U+0000", nul.Message, StringComparison.Ordinal);
         Assert.Empty(await store.ReadAsync(Start, Start.AddMinutes(1), cancellationToken: Ct));
-    }
-
-    [Fact]
-    public async Task Persistence_ARestartedInstance_LoadsItsOwnBucketsBack_NotTheOtherInstances()
-    {
-        var clock = new FakeTimeProvider(Start);
-        var first = new MetricsRecorder(null, clock);
-        var persistence = new MetricsPersistence(first, NewStore(), "web-1");
-        for (var i = 0; i < 30; i++)
-        {
-            first.RecordCall(new CallObservation { Outcome = i % 3 == 0 ? GuardAction.Block : GuardAction.Allow, Arm = "ai", Latency = TimeSpan.FromMilliseconds(100) });
-        }
-
-        first.Increment("conversion", 4);
-        await persistence.FlushAsync(Ct);
-        first.RecordCall(new CallObservation { Outcome = GuardAction.Allow, Arm = "ai" });
-        await persistence.FlushAsync(Ct); // the same bucket again: replaced, not doubled
-        await NewStore().WriteAsync("web-2", [new MetricPoint(Start, "ai", "calls", 5)], Ct);
-
-        clock.Advance(TimeSpan.FromMinutes(10));
-        var restarted = new MetricsRecorder(null, clock);
-        var loaded = await new MetricsPersistence(restarted, NewStore(), "web-1").LoadAsync(Ct);
-
-        var totals = restarted.Sum(Start, Start.AddMinutes(1), "ai");
-        Assert.True(loaded > 0);
-        Assert.Equal(31, totals.Calls);
-        Assert.Equal(10, totals.Count("block"));
-        Assert.Equal(4, restarted.Sum(Start, Start.AddMinutes(1)).Count("conversion"));
-        Assert.InRange(totals.LatencyQuantile(0.5), 80, 120);
-        Assert.NotNull(persistence.LastSuccess);
     }
 
     [Fact]
@@ -98,7 +61,7 @@ public sealed class PostgreSqlMetricsStoreTests(PostgresFixture fixture) : IClas
     {
         _ = fixture.ConnectionString; // skips with an install hint when PostgreSQL is missing
         await using var server = await PostgresServer.StartAsync(Ct);
-        var store = NewStore(server.ConnectionString);
+        var store = NewPostgreSqlStore(server.ConnectionString);
         await store.WriteAsync("web-1", [new MetricPoint(Start, "ai", "calls", 1)], Ct);
         await server.StopAsync(Ct);
         var recorder = new MetricsRecorder(null, new FakeTimeProvider(Start));
@@ -143,47 +106,6 @@ public sealed class PostgreSqlMetricsStoreTests(PostgresFixture fixture) : IClas
         await using var badProvider = bad.BuildServiceProvider();
         var ex = Assert.Throws<OptionsValidationException>(() => badProvider.GetRequiredService<IMetricsStore>());
         Assert.Contains("SafeAI:Monitoring:PostgreSql:ConnectionString", ex.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Monitoring_WithThePostgreSqlStore_WritesThisInstancesBucketsInTheBackground()
-    {
-        var services = new ServiceCollection();
-        services.AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
-        services.AddSafeAI(safe => safe
-            .AddMonitoring(m => m.PersistInterval = TimeSpan.FromSeconds(1))
-            .UsePostgreSqlMetricsStore(o =>
-            {
-                o.ConnectionString = fixture.ConnectionString;
-                o.Schema = _schema;
-            }));
-        await using var provider = services.BuildServiceProvider();
-        var recorder = provider.GetRequiredService<MetricsRecorder>();
-        var hosted = provider.GetServices<Microsoft.Extensions.Hosting.IHostedService>().ToList();
-        foreach (var service in hosted)
-        {
-            await service.StartAsync(Ct);
-        }
-
-        for (var i = 0; i < 7; i++)
-        {
-            recorder.RecordCall(new CallObservation { Outcome = GuardAction.Allow, Arm = "ai" });
-        }
-
-        var store = NewStore();
-        var from = DateTimeOffset.UtcNow.AddMinutes(-2);
-        double written = 0;
-        for (var wait = Stopwatch.StartNew(); written < 7 && wait.Elapsed < TimeSpan.FromSeconds(20); await Task.Delay(200, Ct))
-        {
-            written = (await store.ReadAsync(from, DateTimeOffset.UtcNow.AddMinutes(2), Environment.MachineName, Ct)).Where(static p => p.Metric == "calls" && p.Arm == "ai").Sum(static p => p.Value);
-        }
-
-        foreach (var service in hosted)
-        {
-            await service.StopAsync(Ct);
-        }
-
-        Assert.Equal(7, written);
     }
 
     [Fact]
