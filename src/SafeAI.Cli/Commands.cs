@@ -122,8 +122,8 @@ internal static class Commands
         var (data, title) = args.Optional("data") is { } folder
             ? args.Optional("set") switch
             {
-                null or "heldout" => (SharedCorpus.Load(folder).Where(e => DataSplit.IsHeldOut(e.Text)).ToList(), "SafeAI default model: held-out 20% of the shared corpora (split seed " + DataSplit.Seed + ")"),
-                "convabuse-test" => (SharedCorpus.LoadConvAbuse(folder, "test"), "SafeAI default model: ConvAbuse test split (out of distribution)"),
+                null or "heldout" => (SharedCorpus.Load(folder).Where(e => DataSplit.IsHeldOut(e.Text)).ToList(), ModelTitle(args.Optional("model")) + ": held-out 20% of the shared corpora (split seed " + DataSplit.Seed + ")"),
+                "convabuse-test" => (SharedCorpus.LoadConvAbuse(folder, "test"), ModelTitle(args.Optional("model")) + ": ConvAbuse test split (out of distribution)"),
                 var other => throw new ArgumentException($"--set must be sources, heldout or convabuse-test (it is '{other}')."),
             }
             : (LabelledData.Read(args.Required("input"), invalid), "SafeAI content model evaluation: " + Path.GetFileName(args.Required("input")));
@@ -146,11 +146,6 @@ internal static class Commands
             var s = await model.ScoreAsync(data[i].Text, cancellationToken).ConfigureAwait(false);
             scores[i] = model.Categories.Select(c => s[c]).ToArray();
             escalated += model.EscalatedWindows > before ? 1 : 0;
-        }
-
-        if (model.IsCascade)
-        {
-            title = title.Replace("SafeAI default model", "SafeAI cascade (n-gram, then MiniLM)", StringComparison.Ordinal);
         }
 
         var result = EvaluationResult.Compute(data, scores, model.Categories, _ => threshold);
@@ -356,6 +351,15 @@ internal static class Commands
         "ngram" => ContentModel.LoadDefaultNgram(),
         SafeAI.Onnx.MiniLM.MiniLMContentModel.CascadeName => SafeAI.Onnx.MiniLM.MiniLMContentModel.LoadCascade(runtime),
         _ => SafeAI.Onnx.MiniLM.MiniLMContentModel.Load(path, runtime),
+    };
+
+    /// <summary>What an evaluation's title calls the model of <c>--model</c> (the same values as <see cref="LoadModel"/>).</summary>
+    internal static string ModelTitle(string? model) => model switch
+    {
+        null or "default" => "SafeAI default model",
+        "ngram" => "SafeAI n-gram model (v1, the n-gram part of the default)",
+        SafeAI.Onnx.MiniLM.MiniLMContentModel.CascadeName => "SafeAI cascade (n-gram, then MiniLM)",
+        _ => "Content model " + Path.GetFileName(model),
     };
 
     /// <summary>The parts of an ensemble model that <c>--without</c> may turn off.</summary>

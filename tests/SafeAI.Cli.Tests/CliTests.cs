@@ -936,8 +936,14 @@ public sealed class CliTests : IDisposable
         var (code, output, errors) = await RunAsync("eval", "--data", folder, "--set", "convabuse-test", "--report", Path.Combine(_dir, "ca.html"));
 
         Assert.True(code == 0, errors);
-        Assert.Contains("ConvAbuse test split", output, StringComparison.Ordinal);
+        Assert.Contains("## SafeAI default model: ConvAbuse test split", output, StringComparison.Ordinal);
         Assert.Contains("| harassment | 128 | 694 |", output, StringComparison.Ordinal);
+
+        // The title names the model evaluated.
+        var (ngramCode, ngramOutput, ngramErrors) = await RunAsync("eval", "--data", folder, "--set", "convabuse-test", "--model", "ngram", "--report", Path.Combine(_dir, "ca-ngram.html"));
+        Assert.True(ngramCode == 0, ngramErrors);
+        Assert.Contains("## SafeAI n-gram model (v1, the n-gram part of the default): ConvAbuse test split", ngramOutput, StringComparison.Ordinal);
+        Assert.DoesNotContain("SafeAI default model", ngramOutput, StringComparison.Ordinal);
     }
 
     [Fact]
