@@ -36,13 +36,28 @@ public sealed class MetricsRecorder
     private int _armCount = 1;
     private long _latestIndex = long.MinValue;
     private long _dropped;
+    private readonly MonitoringTelemetry? _telemetry;
 
     /// <summary>Initializes a new instance of the <see cref="MetricsRecorder"/> class.</summary>
     /// <param name="options">The settings; defaults when <see langword="null"/>.</param>
     /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range; the message names it.</exception>
     public MetricsRecorder(MetricsRecorderOptions? options = null, TimeProvider? timeProvider = null)
+        : this(options, timeProvider, telemetry: null)
     {
+    }
+
+    /// <summary>Initializes a new instance of the <see cref="MetricsRecorder"/> class that also counts feedback and business counters on the <c>SafeAI</c> meter.</summary>
+    /// <param name="options">The settings; defaults when <see langword="null"/>.</param>
+    /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
+    /// <param name="telemetry">
+    /// Where thumbs and business counters are counted for OpenTelemetry (<c>safeai.monitoring.feedback</c>,
+    /// <c>safeai.monitoring.business_events</c>); <see langword="null"/> for none. <c>AddMonitoring</c> passes its own.
+    /// </param>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range; the message names it.</exception>
+    public MetricsRecorder(MetricsRecorderOptions? options, TimeProvider? timeProvider, MonitoringTelemetry? telemetry)
+    {
+        _telemetry = telemetry;
         options ??= new MetricsRecorderOptions();
         options.Validate();
         TimeProvider = timeProvider ?? TimeProvider.System;
@@ -158,9 +173,10 @@ public sealed class MetricsRecorder
             FeedbackRating.Down => MetricSlots.FeedbackDown,
             _ => throw new ArgumentOutOfRangeException(nameof(rating), rating, "Feedback rating must be Up or Down."),
         };
-        if (Counts(at, arm) is { } counts)
+        if (Counts(at, arm, out var armIndex) is { } counts)
         {
             Interlocked.Increment(ref counts[slot]);
+            _telemetry?.RecordFeedback(rating, _arms[armIndex]);
         }
     }
 
@@ -181,9 +197,10 @@ public sealed class MetricsRecorder
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         var slot = CounterSlot(counter, create: true);
-        if (Counts(at, arm) is { } counts)
+        if (Counts(at, arm, out var armIndex) is { } counts)
         {
             Interlocked.Add(ref counts[slot], count);
+            _telemetry?.RecordBusinessEvents(counter, count, _arms[armIndex]);
         }
     }
 
@@ -428,15 +445,18 @@ public sealed class MetricsRecorder
         return CounterSlot(metric, create: true);
     }
 
-    private long[]? Counts(DateTimeOffset at, string? arm)
+    private long[]? Counts(DateTimeOffset at, string? arm) => Counts(at, arm, out _);
+
+    private long[]? Counts(DateTimeOffset at, string? arm, out int armIndex)
     {
+        armIndex = 0;
         var bucket = GetBucket(at);
         if (bucket is null)
         {
             return null;
         }
 
-        var armIndex = arm is null ? 0 : ArmIndex(arm);
+        armIndex = arm is null ? 0 : ArmIndex(arm);
         return Volatile.Read(ref bucket.Arms[armIndex]) ?? bucket.CreateArm(armIndex, _slotsPerArm);
     }
 
@@ -500,7 +520,7 @@ public sealed class MetricsRecorder
                 }
             }
 
-            if (_armCount == _arms.Length - 1 && !string.Equals(arm, OtherArm, StringComparison.Ordinal))
+            if (_armCount >= _arms.Length - 1 && !string.Equals(arm, OtherArm, StringComparison.Ordinal))
             {
                 return ArmIndexLocked(OtherArm);
             }

@@ -35,7 +35,7 @@ public static class MonitoringPipelineBuilderExtensions
         }
 
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(static sp => new MetricsRecorder(sp.GetRequiredService<IOptions<MonitoringOptions>>().Value.Metrics, sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(static sp => new MetricsRecorder(sp.GetRequiredService<IOptions<MonitoringOptions>>().Value.Metrics, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<MonitoringTelemetry>()));
         services.TryAddSingleton(static sp => new DriftDetector(sp.GetRequiredService<MetricsRecorder>(), sp.GetRequiredService<IOptions<MonitoringOptions>>().Value.Drift));
         services.TryAddSingleton(static sp => new KillSwitch(sp.GetService<ILogger<KillSwitch>>()));
         services.TryAddSingleton<IKillSwitch>(static sp => sp.GetRequiredService<KillSwitch>());

@@ -1,18 +1,25 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using SafeAI.Feedback;
 
 namespace SafeAI.Monitoring;
 
 /// <summary>
 /// The monitoring instruments on the <c>SafeAI</c> meter: <c>safeai.monitoring.alert_events</c> (alerts and actions by
-/// rule), and, once <see cref="Observe"/> is called (AddMonitoring does), the gauges <c>safeai.monitoring.alerts_firing</c>,
+/// rule); <c>safeai.monitoring.feedback</c> (thumbs, by rating and arm) and <c>safeai.monitoring.business_events</c>
+/// (business counters, by name and arm) from a <see cref="MetricsRecorder"/> created with this telemetry (AddMonitoring's
+/// is); and, once <see cref="Observe"/> is called (AddMonitoring does), the gauges <c>safeai.monitoring.alerts_firing</c>,
 /// <c>safeai.monitoring.kill_switch</c> (1 when on) and <c>safeai.monitoring.drift</c> (the latest scores, by name).
+/// The tags are bounded: counter names by <see cref="MetricsRecorderOptions.MaxCounters"/>, arms by
+/// <see cref="MetricsRecorderOptions.MaxArms"/> (further arms are tagged <c>other</c>).
 /// </summary>
 public sealed class MonitoringTelemetry
 {
     private static MonitoringTelemetry? _shared;
     private readonly Meter _meter;
     private readonly Counter<long> _alerts;
+    private readonly Counter<long> _feedback;
+    private readonly Counter<long> _business;
     private int _observing;
 
     /// <summary>Initializes a new instance of the <see cref="MonitoringTelemetry"/> class.</summary>
@@ -22,6 +29,8 @@ public sealed class MonitoringTelemetry
         var meter = meterFactory is null ? new Meter(SafeAIDiagnostics.MeterName) : meterFactory.Create(new MeterOptions(SafeAIDiagnostics.MeterName));
         _meter = meter;
         _alerts = meter.CreateCounter<long>("safeai.monitoring.alert_events", "{event}", "SafeAI alert events (fired, repeated, resolved, action succeeded or failed) by rule.");
+        _feedback = meter.CreateCounter<long>("safeai.monitoring.feedback", "{rating}", "Thumbs-up and thumbs-down ratings of SafeAI answers, by rating and rollout arm.");
+        _business = meter.CreateCounter<long>("safeai.monitoring.business_events", "{event}", "SafeAI business counters (conversions, resolved tickets, ...), by counter name and rollout arm.");
     }
 
     internal static MonitoringTelemetry Shared => _shared ?? Interlocked.CompareExchange(ref _shared, new MonitoringTelemetry(null), null) ?? _shared;
@@ -60,6 +69,34 @@ public sealed class MonitoringTelemetry
             {
                 yield return new Measurement<double>(report[i], new KeyValuePair<string, object?>("safeai.drift.score", DriftReport.MetricNames[i]));
             }
+        }
+    }
+
+    internal void RecordFeedback(FeedbackRating rating, string arm)
+    {
+        if (_feedback.Enabled)
+        {
+            var tags = new TagList { { "safeai.feedback.rating", rating == FeedbackRating.Up ? "up" : "down" } };
+            AddArm(ref tags, arm);
+            _feedback.Add(1, tags);
+        }
+    }
+
+    internal void RecordBusinessEvents(string counter, long count, string arm)
+    {
+        if (_business.Enabled && count > 0)
+        {
+            var tags = new TagList { { "safeai.counter", counter } };
+            AddArm(ref tags, arm);
+            _business.Add(count, tags);
+        }
+    }
+
+    private static void AddArm(ref TagList tags, string arm)
+    {
+        if (arm.Length > 0)
+        {
+            tags.Add("safeai.rollout.arm", arm);
         }
     }
 

@@ -218,4 +218,54 @@ public sealed class TelemetryTests
         Assert.Equal(1, values["safeai.monitoring.kill_switch"]);
         Assert.Equal(0, values["safeai.monitoring.alerts_firing"]);
     }
+
+    [Fact]
+    public async Task Counters_CountFeedbackAndBusinessEvents_ByArm_WithBoundedTags()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddMetrics();
+        services.AddSafeAI(safe => safe.AddMonitoring(m => m.Metrics.MaxArms = 4));
+        await using var provider = services.BuildServiceProvider();
+        var recorder = provider.GetRequiredService<MetricsRecorder>();
+        var factory = provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        var totals = new Dictionary<string, long>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Name is "safeai.monitoring.feedback" or "safeai.monitoring.business_events")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            var key = instrument.Name + "|" + string.Join(",", tags.ToArray().OrderBy(static t => t.Key, StringComparer.Ordinal).Select(static t => $"{t.Key}={t.Value}"));
+            lock (totals)
+            {
+                totals[key] = totals.GetValueOrDefault(key) + value;
+            }
+        });
+        listener.Start();
+
+        recorder.RecordFeedback(SafeAI.Feedback.FeedbackRating.Down, "ai");
+        recorder.RecordFeedback(SafeAI.Feedback.FeedbackRating.Down, "ai");
+        recorder.RecordFeedback(SafeAI.Feedback.FeedbackRating.Up);
+        recorder.Increment("conversion", 3, "baseline");
+        recorder.Increment("conversion", 0, "baseline"); // nothing to count
+        recorder.Increment("refund", 1, "arm-4"); // MaxArms 4: the no-arm slot, ai, baseline, then "other"
+        recorder.RecordFeedback(SafeAI.Feedback.FeedbackRating.Up, "arm-5");
+
+        Assert.Equal(
+            new Dictionary<string, long>
+            {
+                ["safeai.monitoring.feedback|safeai.feedback.rating=down,safeai.rollout.arm=ai"] = 2,
+                ["safeai.monitoring.feedback|safeai.feedback.rating=up"] = 1,
+                ["safeai.monitoring.feedback|safeai.feedback.rating=up,safeai.rollout.arm=other"] = 1,
+                ["safeai.monitoring.business_events|safeai.counter=conversion,safeai.rollout.arm=baseline"] = 3,
+                ["safeai.monitoring.business_events|safeai.counter=refund,safeai.rollout.arm=other"] = 1,
+            },
+            totals);
+        Assert.Equal(3, recorder.Sum(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddMinutes(1), "baseline").Count("conversion")); // the buckets still count
+    }
 }

@@ -37,6 +37,27 @@ public sealed class RecorderTests
     }
 
     [Fact]
+    public void Arms_BeyondMaxArms_AreCountedUnderOther_HoweverManyComeLater()
+    {
+        // MaxArms 3: the no-arm slot, one named arm, and "other" for every arm after it (once "other" holds the last
+        // slot, a new arm used to index past the array).
+        var recorder = new MetricsRecorder(new MetricsRecorderOptions { MaxArms = 3 }, new FakeTimeProvider(Start));
+        foreach (var arm in new[] { "ai", "baseline", "arm-3", "arm-4", "ai", "arm-5" })
+        {
+            recorder.RecordCall(new CallObservation { Outcome = GuardAction.Allow, Arm = arm });
+            recorder.RecordFeedback(FeedbackRating.Up, arm);
+            recorder.Increment("conversion", 1, arm);
+        }
+
+        Assert.Equal(["", "ai", MetricsRecorder.OtherArm], recorder.Arms);
+        var other = recorder.Sum(Start, Start.AddMinutes(1), MetricsRecorder.OtherArm);
+        Assert.Equal(4, other.Calls);
+        Assert.Equal(4, other.Count("feedback.up"));
+        Assert.Equal(4, other.Count("conversion"));
+        Assert.Equal(2, recorder.Sum(Start, Start.AddMinutes(1), "ai").Calls);
+    }
+
+    [Fact]
     public void LatencyQuantile_IsWithinTheBinResolution()
     {
         var recorder = new MetricsRecorder(null, new FakeTimeProvider(Start));
