@@ -364,7 +364,7 @@ public sealed class CliTests : IDisposable
             await File.WriteAllTextAsync(description, committed.ToJsonString(), TestContext.Current.CancellationToken);
         }
 
-        var (code, output, errors) = await RunAsync("calibrate", "--model", description, "--data", folder, "--benign-rate", "0.03", "--gate-keep", "1", "--screen-keep", "1", "--statements", "--harmful-only-levels");
+        var (code, output, errors) = await RunAsync("calibrate", "--model", description, "--data", folder, "--benign-rate", "0.02", "--long-benign-rate", "0.05", "--gate-keep", "1", "--screen-keep", "1", "--statements", "--harmful-only-levels");
 
         Assert.True(code == 0, errors);
         Assert.Contains("harmful calibration texts the encoder flags", output, StringComparison.Ordinal);
