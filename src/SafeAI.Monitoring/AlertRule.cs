@@ -31,6 +31,16 @@ public enum BaselineComparison
     PreviousWindow,
 }
 
+/// <summary>Whose traffic an alert rule judges.</summary>
+public enum AlertRuleScope
+{
+    /// <summary>This app instance's own calls (its <see cref="MetricsRecorder"/>).</summary>
+    Instance,
+
+    /// <summary>Every instance's calls, summed from the shared <see cref="IMetricsStore"/> (<see cref="FleetMetrics"/>).</summary>
+    Fleet,
+}
+
 /// <summary>
 /// A validated alert rule: built from <see cref="AlertRuleOptions"/> (code, configuration or a rules file) plus the
 /// actions to take. Immutable and thread-safe; the alert engine keeps each rule's state.
@@ -56,6 +66,7 @@ public sealed class AlertRule
         Selector = MetricSelector.Parse(options.Metric!, options.Denominator);
         Metric = options.Metric!;
         Arm = string.IsNullOrEmpty(options.Arm) ? null : options.Arm;
+        Scope = ParseScope(options.Scope)!.Value;
         Window = options.Window ?? Kind switch
         {
             AlertRuleKind.Threshold => TimeSpan.FromMinutes(10),
@@ -78,6 +89,9 @@ public sealed class AlertRule
             ArgumentNullException.ThrowIfNull(action, nameof(actions));
         }
     }
+
+    /// <summary>Gets whose traffic the rule judges.</summary>
+    public AlertRuleScope Scope { get; }
 
     /// <summary>Gets the rule's name.</summary>
     public string Name { get; }
@@ -168,6 +182,11 @@ public sealed class AlertRule
                 : "say what to watch for: 'above' or 'below' (threshold), 'compare' with 'relative_increase' or 'relative_decrease' (relative), or 'kind': 'absence'.");
         }
 
+        if (ParseScope(o.Scope) is null)
+        {
+            Problem($"'scope' must be instance or fleet (it is '{o.Scope}').");
+        }
+
         if (o.Window is { } w && (w < TimeSpan.FromMinutes(1) || w > TimeSpan.FromDays(1)))
         {
             Problem($"'window' must be between 1 minute and 1 day (it is {w}).");
@@ -250,6 +269,13 @@ public sealed class AlertRule
 
         return problems;
     }
+
+    internal static AlertRuleScope? ParseScope(string? scope) => scope?.ToLowerInvariant() switch
+    {
+        null or "" or "instance" => AlertRuleScope.Instance,
+        "fleet" => AlertRuleScope.Fleet,
+        _ => null,
+    };
 
     internal static AlertRuleKind? InferKind(AlertRuleOptions o)
     {

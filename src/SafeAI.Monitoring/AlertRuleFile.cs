@@ -10,7 +10,7 @@ namespace SafeAI.Monitoring;
 /// </summary>
 public static class AlertRuleFile
 {
-    private static readonly string[] RuleKeys = ["name", "metric", "denominator", "kind", "arm", "window", "above", "below", "compare", "baseline_window", "relative_increase", "relative_decrease", "min_samples", "alpha", "resolve_after", "repeat_after", "actions"];
+    private static readonly string[] RuleKeys = ["name", "metric", "denominator", "kind", "scope", "arm", "window", "above", "below", "compare", "baseline_window", "relative_increase", "relative_decrease", "min_samples", "alpha", "resolve_after", "repeat_after", "actions"];
     private static readonly string[] ActionKeys = ["type", "url", "secret_env", "callback", "target", "value"];
 
     /// <summary>Reads and validates the rules of a file.</summary>
@@ -106,6 +106,7 @@ public static class AlertRuleFile
                 case "metric": o.Metric = String(value, key, where); break;
                 case "denominator": o.Denominator = String(value, key, where); break;
                 case "kind": o.Kind = String(value, key, where); break;
+                case "scope": o.Scope = String(value, key, where); break;
                 case "arm": o.Arm = String(value, key, where); break;
                 case "compare": o.Compare = String(value, key, where); break;
                 case "window": o.Window = Duration(value, key, where); break;

@@ -30,6 +30,14 @@ public sealed class AlertRuleOptions
     [ConfigurationKeyName("kind")]
     public string? Kind { get; set; }
 
+    /// <summary>
+    /// Gets or sets whose traffic the rule judges (<c>scope</c>): <c>instance</c> (the default: this app instance's own
+    /// calls) or <c>fleet</c> (every instance's calls, summed from the shared metrics store by the instances that run
+    /// fleet rules, <see cref="FleetOptions.Enabled"/>).
+    /// </summary>
+    [ConfigurationKeyName("scope")]
+    public string? Scope { get; set; }
+
     /// <summary>Gets or sets the rollout arm to watch (<c>arm</c>); all calls when not set.</summary>
     [ConfigurationKeyName("arm")]
     public string? Arm { get; set; }

@@ -351,6 +351,26 @@ public sealed class MetricsRecorder
         }
     }
 
+    /// <summary>
+    /// Replaces the buckets that start in [<paramref name="from"/>, <paramref name="to"/>) with <paramref name="points"/>
+    /// (a fresh read of a store): each bucket of the range is emptied, then the points are added. For a recorder that
+    /// only mirrors a store (<see cref="FleetMetrics"/>); a recorder that also records calls would lose them.
+    /// </summary>
+    internal void Replace(IReadOnlyList<MetricPoint> points, DateTimeOffset from, DateTimeOffset to)
+    {
+        for (var index = FloorIndex(from.UtcTicks); index * _widthTicks < to.UtcTicks; index++)
+        {
+            var slot = Slot(index);
+            var bucket = Volatile.Read(ref _ring[slot]);
+            if (bucket is not null && bucket.Index == index)
+            {
+                _ = Interlocked.CompareExchange(ref _ring[slot], null, bucket);
+            }
+        }
+
+        Load(points);
+    }
+
     /// <summary>Gets the start of the bucket that holds <paramref name="time"/>.</summary>
     /// <param name="time">The time.</param>
     /// <returns>The bucket's start.</returns>

@@ -33,4 +33,10 @@ internal static partial class MonitoringLog
 
     [LoggerMessage(EventId = 1709, Level = LogLevel.Warning, Message = "SafeAI threshold '{Target}' tightened to {Value}: {Reason}")]
     public static partial void ThresholdTightened(ILogger logger, string target, double value, string reason);
+
+    [LoggerMessage(EventId = 1710, Level = LogLevel.Error, Message = "SafeAI fleet metrics could not be read from the store; the fleet rules wait for the next sync.")]
+    public static partial void FleetSyncFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1711, Level = LogLevel.Information, Message = "SafeAI fleet rules are enabled on this instance, but no rule has \"scope\": \"fleet\"; nothing to evaluate.")]
+    public static partial void NoFleetRules(ILogger logger);
 }

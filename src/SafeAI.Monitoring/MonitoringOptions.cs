@@ -36,6 +36,9 @@ public sealed class MonitoringOptions
     /// <summary>Gets the settings of drift detection.</summary>
     public DriftOptions Drift { get; } = new();
 
+    /// <summary>Gets the settings of fleet rules (<c>"scope": "fleet"</c>): whether this instance evaluates them.</summary>
+    public FleetOptions Fleet { get; } = new();
+
     /// <summary>Gets or sets how often the metrics are written to the registered <see cref="IMetricsStore"/>, if any (default 30 seconds).</summary>
     public TimeSpan PersistInterval { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -81,6 +84,11 @@ internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOp
         catch (ArgumentOutOfRangeException ex)
         {
             failures.Add($"{prefix}Metrics: {ex.Message.Split(" (Parameter", 2)[0]}");
+        }
+
+        if (options.Fleet.Settle < options.Metrics.BucketWidth || options.Fleet.Settle > options.Metrics.Retention)
+        {
+            failures.Add($"{prefix}Fleet:Settle must be between one bucket ({options.Metrics.BucketWidth}) and the retention ({options.Metrics.Retention}); it is {options.Fleet.Settle}.");
         }
 
         try

@@ -42,7 +42,9 @@ public static class MonitoringPipelineBuilderExtensions
         services.TryAddSingleton(static sp => new ThresholdOverrides(sp.GetService<ILogger<ThresholdOverrides>>()));
         services.TryAddSingleton(static sp => new MonitoringTelemetry(sp.GetService<IMeterFactory>()));
         services.TryAddSingleton(CreateEngine);
+        services.TryAddSingleton(CreateFleet);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MonitoringService>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, FleetMonitoringService>());
 
         // Containment reaches the stages through their options: the kill switch and tightened thresholds are applied
         // after configuration, and a change reloads the options as a configuration change would.
@@ -75,8 +77,27 @@ public static class MonitoringPipelineBuilderExtensions
     private static AlertEngine CreateEngine(IServiceProvider sp)
     {
         var options = sp.GetRequiredService<IOptions<MonitoringOptions>>().Value;
+        var telemetry = sp.GetRequiredService<MonitoringTelemetry>();
+        var engine = BuildEngine(sp, sp.GetRequiredService<MetricsRecorder>(), AlertRuleScope.Instance);
+        telemetry.Observe(engine, sp.GetRequiredService<IKillSwitch>(), options.Drift.Enabled ? sp.GetRequiredService<DriftDetector>() : null);
+        return engine;
+    }
+
+    private static FleetMonitoring CreateFleet(IServiceProvider sp)
+    {
+        var options = sp.GetRequiredService<IOptions<MonitoringOptions>>().Value;
+        var store = sp.GetService<IMetricsStore>() ?? throw new InvalidOperationException(
+            "SafeAI:Monitoring:Fleet:Enabled needs a metrics store that every instance writes to: safe.UsePostgreSqlMetricsStore(...) " +
+            "(SafeAI.PostgreSql), safe.UseRedisMetricsStore(...) (SafeAI.Redis), or services.AddSafeAIMonitoringSqlite(path) on one machine.");
+        var metrics = new FleetMetrics(store, options.Metrics, sp.GetRequiredService<TimeProvider>(), options.Fleet.Settle);
+        return new FleetMonitoring(metrics, BuildEngine(sp, metrics.Recorder, AlertRuleScope.Fleet));
+    }
+
+    private static AlertEngine BuildEngine(IServiceProvider sp, MetricsRecorder recorder, AlertRuleScope scope)
+    {
+        var options = sp.GetRequiredService<IOptions<MonitoringOptions>>().Value;
         var logger = sp.GetService<ILogger<AlertEngine>>();
-        var rules = options.Rules.Select(static o => new AlertRule(o)).Concat(options.CodeRules).ToList();
+        var rules = options.Rules.Select(static o => new AlertRule(o)).Concat(options.CodeRules).Where(r => r.Scope == scope).ToList();
         var http = new Lazy<HttpClient>(static () => new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }));
         IAlertAction Create(AlertActionOptions spec, AlertRule rule) => spec.Type?.ToLowerInvariant() switch
         {
@@ -95,10 +116,7 @@ public static class MonitoringPipelineBuilderExtensions
             _ => throw new InvalidOperationException($"Rule '{rule.Name}': unknown action '{spec.Type}'."),
         };
 
-        var telemetry = sp.GetRequiredService<MonitoringTelemetry>();
-        var engine = new AlertEngine(sp.GetRequiredService<MetricsRecorder>(), rules, Create, logger, telemetry);
-        telemetry.Observe(engine, sp.GetRequiredService<IKillSwitch>(), options.Drift.Enabled ? sp.GetRequiredService<DriftDetector>() : null);
-        return engine;
+        return new AlertEngine(recorder, rules, Create, logger, sp.GetRequiredService<MonitoringTelemetry>());
     }
 
     private sealed class ApplyContainment(IKillSwitch killSwitch, ThresholdOverrides overrides) : IPostConfigureOptions<FallbackOptions>, IPostConfigureOptions<RolloutOptions>, IPostConfigureOptions<ConfidenceOptions>
@@ -166,6 +184,93 @@ internal sealed class MonitoringService(AlertEngine engine, MetricsRecorder reco
         }
 
         await rules.ConfigureAwait(false);
+    }
+}
+
+/// <summary>
+/// The fleet rules of an instance with <see cref="FleetOptions.Enabled"/> (resolve it from the services): the fleet's
+/// metrics, mirrored from the shared store, and the <see cref="AlertEngine"/> that judges the rules with
+/// <c>"scope": "fleet"</c> on them. Its actions are the rules' own, as on an instance's engine.
+/// </summary>
+public sealed class FleetMonitoring
+{
+    internal FleetMonitoring(FleetMetrics metrics, AlertEngine engine)
+    {
+        Metrics = metrics;
+        Engine = engine;
+    }
+
+    /// <summary>Gets the fleet's metrics.</summary>
+    public FleetMetrics Metrics { get; }
+
+    /// <summary>Gets the engine of the fleet rules.</summary>
+    public AlertEngine Engine { get; }
+}
+
+/// <summary>On an instance with <see cref="FleetOptions.Enabled"/>: every evaluation interval, syncs the fleet's metrics from the store, then evaluates the fleet rules.</summary>
+internal sealed class FleetMonitoringService(IOptions<MonitoringOptions> options, IServiceProvider services, ILogger<FleetMonitoringService>? logger = null) : BackgroundService
+{
+    private FleetMonitoring? _fleet;
+
+    private ILogger Logger => logger ?? (ILogger)Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (options.Value.Fleet.Enabled)
+        {
+            _fleet = services.GetRequiredService<FleetMonitoring>(); // a missing store fails the start with its message
+            if (_fleet.Engine.Rules.Count == 0)
+            {
+                MonitoringLog.NoFleetRules(Logger);
+                _fleet = null;
+            }
+        }
+
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (_fleet is not { } fleet)
+        {
+            return;
+        }
+
+        using var timer = new PeriodicTimer(options.Value.EvaluationInterval, fleet.Metrics.Recorder.TimeProvider);
+        try
+        {
+            do
+            {
+                try
+                {
+                    _ = await fleet.Metrics.SyncAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (MetricsStoreException ex)
+                {
+                    MonitoringLog.FleetSyncFailed(Logger, ex);
+                    continue; // rules judged on a stale mirror would see missing traffic
+                }
+
+                try
+                {
+                    _ = await fleet.Engine.EvaluateAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    throw;
+                }
+#pragma warning disable CA1031 // The loop must survive a failed evaluation; it is logged.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    MonitoringLog.EvaluationFailed(Logger, ex);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
     }
 }
 
