@@ -89,7 +89,7 @@ done
 exclude=(--exclude-sources "${SAFEAI_EXCLUDE_SOURCES-}")
 [ -n "${exclude[1]}" ] || exclude=()
 read -r -a tune <<< "${SAFEAI_FINETUNE_ARGS:-}"
-seed="${SAFEAI_SEED:-42}"
+seed="${SAFEAI_SEED:-44}"
 [[ "$seed" =~ ^[0-9]+$ ]] || { echo "SAFEAI_SEED must be a whole number, not '$seed'." >&2; exit 2; }
 rates=(--benign-rate "${SAFEAI_BENIGN_RATE:-0.02}" --long-benign-rate "${SAFEAI_LONG_BENIGN_RATE:-0.05}")
 safeai() { dotnet run --project "$repo/src/SafeAI.Cli" -c Release -- "$@"; }
