@@ -222,24 +222,30 @@ public sealed class AlertEngine
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
-                try
-                {
-                    _ = await EvaluateAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-                {
-                    throw;
-                }
-#pragma warning disable CA1031 // The loop must survive a failed evaluation; it is logged.
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    MonitoringLog.EvaluationFailed(_logger, ex);
-                }
+                await EvaluateOrLogAsync(cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>Evaluates now; a failure other than cancellation is logged, not thrown, so that a scheduled loop survives it.</summary>
+    internal async Task EvaluateOrLogAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            _ = await EvaluateAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+#pragma warning disable CA1031 // The loop must survive a failed evaluation; it is logged.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            MonitoringLog.EvaluationFailed(_logger, ex);
         }
     }
 

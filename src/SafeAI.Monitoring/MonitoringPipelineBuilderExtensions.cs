@@ -251,20 +251,7 @@ internal sealed class FleetMonitoringService(IOptions<MonitoringOptions> options
                     continue; // rules judged on a stale mirror would see missing traffic
                 }
 
-                try
-                {
-                    _ = await fleet.Engine.EvaluateAsync(stoppingToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-                {
-                    throw;
-                }
-#pragma warning disable CA1031 // The loop must survive a failed evaluation; it is logged.
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    MonitoringLog.EvaluationFailed(Logger, ex);
-                }
+                await fleet.Engine.EvaluateOrLogAsync(stoppingToken).ConfigureAwait(false);
             }
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }

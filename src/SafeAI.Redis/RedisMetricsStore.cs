@@ -49,12 +49,7 @@ public sealed class RedisMetricsStore : IMetricsStore, IDisposable, IAsyncDispos
             throw new ArgumentException(error, nameof(options));
         }
 
-        var configuration = ConfigurationOptions.Parse(options.Configuration);
-        configuration.AbortOnConnectFail = false;
-        configuration.ConnectTimeout = (int)options.ConnectTimeout.TotalMilliseconds;
-        configuration.SyncTimeout = (int)options.CommandTimeout.TotalMilliseconds;
-        configuration.AsyncTimeout = (int)options.CommandTimeout.TotalMilliseconds;
-        configuration.ConnectRetry = 1;
+        var configuration = RedisConnections.Options(options.Configuration, options.ConnectTimeout, options.CommandTimeout);
         _connection = new(async () => await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false), LazyThreadSafetyMode.ExecutionAndPublication);
         _ownsConnection = true;
         _commandTimeout = options.CommandTimeout;

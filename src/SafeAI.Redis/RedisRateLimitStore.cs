@@ -147,12 +147,7 @@ public sealed partial class RedisRateLimitStore : RateLimitStore, IAsyncDisposab
 
     private async Task<IConnectionMultiplexer> ConnectAsync()
     {
-        var configuration = ConfigurationOptions.Parse(_options.Configuration);
-        configuration.AbortOnConnectFail = false;
-        configuration.ConnectTimeout = (int)_options.ConnectTimeout.TotalMilliseconds;
-        configuration.SyncTimeout = (int)_options.ConnectTimeout.TotalMilliseconds;
-        configuration.AsyncTimeout = (int)_options.ConnectTimeout.TotalMilliseconds;
-        configuration.ConnectRetry = 1;
+        var configuration = RedisConnections.Options(_options.Configuration, _options.ConnectTimeout, _options.ConnectTimeout);
         return await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
     }
 
