@@ -18,7 +18,7 @@
 # left those five out); SAFEAI_BENIGN_RATE and SAFEAI_LONG_BENIGN_RATE, every calibration's --benign-rate and
 # --long-benign-rate (defaults 0.02 and 0.05; training/experiments/blind-registers); SAFEAI_FINETUNE_ARGS, more options for both fine-tunes of
 # finetune_minilm.py (default none; e.g. "--repeat-harmless idioms=3", training/experiments/idiom-repeat); SAFEAI_SEED,
-# the seed of both fine-tunes, the screen and the n-gram member (default 42): another draw of the same recipe
+# the seed of both fine-tunes, the screen and the n-gram member (default 44, the draw adopted on 2026-12-07; 42 before it): another draw of the same recipe
 # (training/experiments/recipe-draws).
 #
 # Needs Debian's python3-torch, python3-onnx and libopenblas0-pthread (apt-get install -y python3-torch python3-onnx
