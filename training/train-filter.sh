@@ -6,17 +6,19 @@
 # An experiment builds a candidate beside the shipped model, with sets of its own in the corpus:
 #   SAFEAI_MODEL_DIR=folder SAFEAI_DOCS_DIR=folder SAFEAI_CORPUS_SETS="file.jsonl=source ..." \
 #     bash training/train-filter.sh ../shared/data work-folder
+# The shipped model's recipe is the defaults of every setting below (training/experiments/recipe-draws).
 # SAFEAI_MODEL_DIR (default src/SafeAI.Onnx/DefaultModel) gets the model files, starting from a copy of the shipped
 # model's descriptions; SAFEAI_DOCS_DIR (default docs/model) the logs, the manifest and the evaluation; each
-# SAFEAI_CORPUS_SETS entry is passed as --add-set to safeai corpus (the fine-tunes, the columns and the veto read the
+# SAFEAI_CORPUS_SETS entry (default the blind-registers, idiom and wish sets of training/experiments; empty: none)
+# is passed as --add-set to safeai corpus (the fine-tunes, the columns and the veto read the
 # corpus), safeai windows (the screen) and safeai train (the n-gram member), so that every network trains on the set's
 # training part (training/experiments/intent-pairs). Five more settings, for a candidate only (the shipped model is
 # built with their defaults): SAFEAI_EXCLUDE_SOURCES, the sources the fine-tunes of steps 2 and 3b leave out (default
-# the five hand-written sets that the columns of step 3d learn instead; empty: the fine-tunes read them too);
-# SAFEAI_BENIGN_RATE and SAFEAI_LONG_BENIGN_RATE, every calibration's --benign-rate and --long-benign-rate (defaults
-# 0.03 and 0.02; training/experiments/blind-registers); SAFEAI_FINETUNE_ARGS, more options for both fine-tunes of
+# none: they read the five hand-written sets that the columns of step 3d also learn; before 2026-12-07 the default
+# left those five out); SAFEAI_BENIGN_RATE and SAFEAI_LONG_BENIGN_RATE, every calibration's --benign-rate and
+# --long-benign-rate (defaults 0.02 and 0.05; training/experiments/blind-registers); SAFEAI_FINETUNE_ARGS, more options for both fine-tunes of
 # finetune_minilm.py (default none; e.g. "--repeat-harmless idioms=3", training/experiments/idiom-repeat); SAFEAI_SEED,
-# the seed of both fine-tunes, the screen and the n-gram member (default 42): another draw of the same recipe
+# the seed of both fine-tunes, the screen and the n-gram member (default 44, the draw adopted on 2026-12-07; 42 before it): another draw of the same recipe
 # (training/experiments/recipe-draws).
 #
 # Needs Debian's python3-torch, python3-onnx and libopenblas0-pthread (apt-get install -y python3-torch python3-onnx
@@ -38,7 +40,7 @@
 #   3d. statement_columns.py, after step 3c: threats written as statements ("I'm going to shoot up your school
 #      tomorrow.") and texts urging someone to kill or hurt themselves ("kys") are rare in the shared corpora; the tool
 #      embeds a hand-written set of each (with ordinary texts that use the same words), which the fine-tunes above
-#      leave out. For each of the three networks and each set, one logistic column on the vector its head reads
+#      read too. For each of the three networks and each set, one logistic column on the vector its head reads
 #      (fitted on the set's statements against every other training row, with an L2 penalty) is added to the graph,
 #      and the set's category becomes the larger of the two logits; every trained weight and the other outputs stay
 #      as they were. The same for plainly worded crime requests (illicit) and for the harmful half of the
@@ -51,20 +53,20 @@
 #      plain questions about a couple's sex life are not flagged; training/experiments/sexual-veto.
 #   4. safeai train: the character n-gram member of the ensemble (prompt injection and violence), trained on the same
 #      parts (never on the test part or the sources held out whole), seed SAFEAI_SEED; deterministic.
-#   5. safeai calibrate: per-category bias so that at most 3 % of each register (chat prompts, short queries) of the
+#   5. safeai calibrate: per-category bias so that at most 2 % of each register (chat prompts, short queries) of the
 #      benign-request calibration sample is flagged; then the gate's escalation levels, so that it sends on every
 #      calibration text the six-layer model flags (--gate-keep 1), raised jointly as far as each such text is still sent
 #      on in some category; then the screen's, the same way (--screen-keep 1),
 #      and the margin over them from which the screen sends a window straight to the six-layer model, past the gate
 #      (the lowest at which the gate would have sent on 95 % of such calibration texts: --skip-gate-precision 0.95,
-#      the default); then the sentence windows' logit shift, so that at most 2 % of long benign texts (each
+#      the default); then the sentence windows' logit shift, so that at most 5 % of long benign texts (each
 #      calibration request after about 600 characters of the others), scored as at run time, are flagged
-#      (--long-benign-rate 0.02, the default). With --statements the calibration part of the statement sets joins
+#      (--long-benign-rate 0.05; the tool's default is 0.02). With --statements the calibration part of the statement sets joins
 #      the calibration texts, so the gate and the screen are set to send on the statements the six-layer model flags.
 #      The last calibration adds --harmful-only-levels: the gate and the screen are set to send on the harmful
 #      calibration texts the six-layer model flags, not on its false alarms as well (the gate then sends on 6.1 % of
 #      the benign calibration sample instead of 8.7 %; training/experiments/safe-but-alarming).
-#      The description's limits on the gate's and the six-layer model's windows per text ("maxGateWindows" 8,
+#      The description's limits on the gate's and the six-layer model's windows per text ("maxGateWindows" 4,
 #      "maxEncoderWindows" 2; training/experiments/encoder-budget) are kept as they are: calibration runs without them.
 #   6. safeai eval --set sources: the evaluation by source (docs/model/sources-eval.md).
 set -euo pipefail
@@ -80,13 +82,16 @@ if [ ! -f "$model_dir/safeai-model.json" ]; then
   cp -r "$repo/src/SafeAI.Onnx/DefaultModel/." "$model_dir/"
 fi
 sets=()
-for set in ${SAFEAI_CORPUS_SETS:-}; do sets+=(--add-set "$set"); done
-exclude=(--exclude-sources "${SAFEAI_EXCLUDE_SOURCES-threat_statements,self_harm_urging,illicit_requests,safe_but_alarming,chat_requests}")
+x="$repo/training/experiments"
+for set in ${SAFEAI_CORPUS_SETS-$x/blind-registers/registers.jsonl=registers $x/idiom-wishes/idioms.jsonl=idioms $x/idiom-wishes/wishes.jsonl=wishes}; do
+  sets+=(--add-set "$set")
+done
+exclude=(--exclude-sources "${SAFEAI_EXCLUDE_SOURCES-}")
 [ -n "${exclude[1]}" ] || exclude=()
 read -r -a tune <<< "${SAFEAI_FINETUNE_ARGS:-}"
-seed="${SAFEAI_SEED:-42}"
+seed="${SAFEAI_SEED:-44}"
 [[ "$seed" =~ ^[0-9]+$ ]] || { echo "SAFEAI_SEED must be a whole number, not '$seed'." >&2; exit 2; }
-rates=(--benign-rate "${SAFEAI_BENIGN_RATE:-0.03}" --long-benign-rate "${SAFEAI_LONG_BENIGN_RATE:-0.02}")
+rates=(--benign-rate "${SAFEAI_BENIGN_RATE:-0.02}" --long-benign-rate "${SAFEAI_LONG_BENIGN_RATE:-0.05}")
 safeai() { dotnet run --project "$repo/src/SafeAI.Cli" -c Release -- "$@"; }
 py=/usr/bin/python3
 

@@ -10,13 +10,13 @@ namespace SafeAI.Cli;
 /// fine-tuning script reads them: one JSON line per text with its labels, source, part (train, calib, test, heldout-source,
 /// convabuse-test) and the token ids of its first window exactly as the filter's encoder tier sees it at run time
 /// (normalised, BERT word pieces of the MiniLM vocabulary, framed by [CLS] and [SEP]); long texts also give their last window.
-/// After the shared corpora come the tool's threat statements (<see cref="SharedCorpus.LoadThreatStatements"/>), which the
-/// default model's fine-tunes leave out (<c>finetune_minilm.py --exclude-sources threat_statements,self_harm_urging,illicit_requests,safe_but_alarming,chat_requests</c>),
-/// and after ConvAbuse the texts urging self-harm and the illicit requests (<see cref="SharedCorpus.LoadSelfHarmUrging"/>,
+/// After the shared corpora come the tool's threat statements (<see cref="SharedCorpus.LoadThreatStatements"/>), and after
+/// ConvAbuse the texts urging self-harm and the illicit requests (<see cref="SharedCorpus.LoadSelfHarmUrging"/>,
 /// <see cref="SharedCorpus.LoadIllicitRequests"/>), and last the harmless and harmful texts with alarming words
 /// (<see cref="SharedCorpus.LoadSafeButAlarming"/>, training/experiments/safe-but-alarming) and the requests in chat
-/// register (<see cref="SharedCorpus.LoadChatRequests"/>, training/experiments/chat-requests), which they leave out too;
-/// training/statement_columns.py fits a column on each set's harmful texts. <c>--add-set FILE=SOURCE</c> (repeatable)
+/// register (<see cref="SharedCorpus.LoadChatRequests"/>, training/experiments/chat-requests). The default model's
+/// fine-tunes read them (a candidate may leave them out: <c>finetune_minilm.py --exclude-sources</c>, as the models
+/// before 2026-12-07 did), and training/statement_columns.py fits a column on each set's harmful texts. <c>--add-set FILE=SOURCE</c> (repeatable)
 /// appends a labelled file of one's own after all of them, as a set named <c>SOURCE</c> with the seed sets' weight: an
 /// experiment's candidate set, without changing the tool's embedded sets (training/experiments/intent-pairs).
 /// </summary>
