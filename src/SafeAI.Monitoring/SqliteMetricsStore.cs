@@ -5,7 +5,8 @@ namespace SafeAI.Monitoring;
 
 /// <summary>
 /// Keeps metrics in a SQLite file (write-ahead log, one row per bucket, arm, metric and instance), so baselines survive
-/// restarts and instances on one machine can share a file. Thread-safe.
+/// restarts and instances on one machine can share a file. Thread-safe: writes of one store object are serialised in
+/// process; other processes writing the same file wait up to five seconds for SQLite's write lock.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001:Types that own disposable fields should be disposable", Justification = "A SemaphoreSlim whose wait handle is never read holds no unmanaged resource.")]
 public sealed class SqliteMetricsStore : IMetricsStore
@@ -19,6 +20,11 @@ public sealed class SqliteMetricsStore : IMetricsStore
 
     private readonly string _connectionString;
     private readonly SemaphoreSlim _initGate = new(1, 1);
+
+    // SQLite has one writer at a time. Writers of this process queue here, in order, rather than in SQLite's busy
+    // handler, whose retries can starve one of many concurrent writers past the timeout ("database is locked"); the
+    // busy timeout then only covers other processes sharing the file.
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
     private volatile bool _initialized;
 
     /// <summary>Initializes a new instance of the <see cref="SqliteMetricsStore"/> class.</summary>
@@ -44,6 +50,19 @@ public sealed class SqliteMetricsStore : IMetricsStore
             return;
         }
 
+        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await WriteLockedAsync(instance, points, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    private async Task WriteLockedAsync(string instance, IReadOnlyList<MetricPoint> points, CancellationToken cancellationToken)
+    {
         await RunAsync(async connection =>
         {
             using var transaction = connection.BeginTransaction();
