@@ -52,6 +52,7 @@ public sealed class ProbeTests
     [InlineData("violence-veto", "everyday3.jsonl", 300, 0, 5, 0)]
     [InlineData("violence-veto", "violence-probe2.jsonl", 95, 59, 2, 36)]
     [InlineData("violence-veto", "requests-blind.jsonl", 138, 145, 8, 94)]
+    [InlineData("security-tooling", "check.jsonl", 218, 87, 35, 66)] // session 36: legitimate security work beside attacks (model card, Known failure modes)
     public Task DefaultModel_ViolenceAndIllicitCheckFiles_FlagWhatTheModelCardSays(string experiment, string file, int harmless, int harmful, int harmlessFlaggedExpected, int harmfulCaughtExpected)
     {
         var rows = SharedData.Probe(experiment, file);
