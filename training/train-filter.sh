@@ -12,11 +12,13 @@
 # SAFEAI_CORPUS_SETS entry (default the blind-registers, idiom and wish sets of training/experiments; empty: none)
 # is passed as --add-set to safeai corpus (the fine-tunes, the columns and the veto read the
 # corpus), safeai windows (the screen) and safeai train (the n-gram member), so that every network trains on the set's
-# training part (training/experiments/intent-pairs). Five more settings, for a candidate only (the shipped model is
+# training part (training/experiments/intent-pairs). Six more settings, for a candidate only (the shipped model is
 # built with their defaults): SAFEAI_EXCLUDE_SOURCES, the sources the fine-tunes of steps 2 and 3b leave out (default
 # none: they read the five hand-written sets that the columns of step 3d also learn; before 2026-12-07 the default
 # left those five out); SAFEAI_BENIGN_RATE and SAFEAI_LONG_BENIGN_RATE, every calibration's --benign-rate and
-# --long-benign-rate (defaults 0.02 and 0.05; training/experiments/blind-registers); SAFEAI_FINETUNE_ARGS, more options for both fine-tunes of
+# --long-benign-rate (defaults 0.02 and 0.05; training/experiments/blind-registers); SAFEAI_SENTENCE_HEADROOM, every
+# calibration's --sentence-headroom (default 0.01, from 2026-12-07: it writes the shipped description byte for byte;
+# training/experiments/sentence-headroom); SAFEAI_FINETUNE_ARGS, more options for both fine-tunes of
 # finetune_minilm.py (default none; e.g. "--repeat-harmless idioms=3", training/experiments/idiom-repeat); SAFEAI_SEED,
 # the seed of both fine-tunes, the screen and the n-gram member (default 44, the draw adopted on 2026-12-07; 42 before it): another draw of the same recipe
 # (training/experiments/recipe-draws).
@@ -61,7 +63,9 @@
 #      (the lowest at which the gate would have sent on 95 % of such calibration texts: --skip-gate-precision 0.95,
 #      the default); then the sentence windows' logit shift, so that at most 5 % of long benign texts (each
 #      calibration request after about 600 characters of the others), scored as at run time, are flagged
-#      (--long-benign-rate 0.05; the tool's default is 0.02). With --statements the calibration part of the statement sets joins
+#      (--long-benign-rate 0.05; the tool's default is 0.02), or, where the packed windows alone flag more than that,
+#      so that the sentences add at most 1 % of them (--sentence-headroom 0.01; without it such a draw's sentence
+#      windows are turned off). With --statements the calibration part of the statement sets joins
 #      the calibration texts, so the gate and the screen are set to send on the statements the six-layer model flags.
 #      The last calibration adds --harmful-only-levels: the gate and the screen are set to send on the harmful
 #      calibration texts the six-layer model flags, not on its false alarms as well (the gate then sends on 6.1 % of
@@ -91,7 +95,8 @@ exclude=(--exclude-sources "${SAFEAI_EXCLUDE_SOURCES-}")
 read -r -a tune <<< "${SAFEAI_FINETUNE_ARGS:-}"
 seed="${SAFEAI_SEED:-44}"
 [[ "$seed" =~ ^[0-9]+$ ]] || { echo "SAFEAI_SEED must be a whole number, not '$seed'." >&2; exit 2; }
-rates=(--benign-rate "${SAFEAI_BENIGN_RATE:-0.02}" --long-benign-rate "${SAFEAI_LONG_BENIGN_RATE:-0.05}")
+rates=(--benign-rate "${SAFEAI_BENIGN_RATE:-0.02}" --long-benign-rate "${SAFEAI_LONG_BENIGN_RATE:-0.05}"
+  --sentence-headroom "${SAFEAI_SENTENCE_HEADROOM:-0.01}")
 safeai() { dotnet run --project "$repo/src/SafeAI.Cli" -c Release -- "$@"; }
 py=/usr/bin/python3
 

@@ -14,7 +14,8 @@ namespace SafeAI.Cli;
 /// queries, so that the many short queries cannot hide a high rate on chat prompts. Every category gets the same
 /// per-category rate (found by bisection so that the union meets the target in both registers), and no category flags
 /// below a raw probability of 0.5. A description with <c>"sentences"</c> also gets the logit shift of its sentence windows
-/// (<c>--long-benign-rate</c>, default 0.02: the share of long benign texts that may be flagged), and a screen with
+/// (<c>--long-benign-rate</c>, default 0.02: the share of long benign texts that may be flagged; <c>--sentence-headroom</c>,
+/// default 0: the share the sentence windows may always add to what the packed windows flag alone), and a screen with
 /// <c>"skipGate"</c> the margin over its levels from which it sends a window past the gate (<c>--skip-gate-precision</c>,
 /// default 0.95: the share of such calibration texts the gate must have sent on anyway).
 /// <c>--add-set FILE=SOURCE</c> (repeatable) adds the calibration part of a labelled set of one's own, split as
@@ -69,6 +70,12 @@ internal static class CalibrateCommand
         if (longTarget is <= 0 or >= 0.5)
         {
             throw new ArgumentException($"--long-benign-rate must be between 0 and 0.5 (it is {longTarget.ToString(CultureInfo.InvariantCulture)}).");
+        }
+
+        var headroom = args.Double("sentence-headroom", 0);
+        if (headroom is < 0 or >= 0.5)
+        {
+            throw new ArgumentException($"--sentence-headroom must be from 0 to below 0.5 (it is {headroom.ToString(CultureInfo.InvariantCulture)}).");
         }
 
         // Read before the corpora, so that a bad --add-set fails at once.
@@ -211,7 +218,7 @@ internal static class CalibrateCommand
         if (sentences)
         {
             // With the gate and the screen as calibrated above: the shift is set on the path that runs.
-            json["sentences"] = SentencesNode(await CalibrateSentencesAsync(path, json, everyWindow, requests, longTarget, console, cancellationToken).ConfigureAwait(false), everyWindow);
+            json["sentences"] = SentencesNode(await CalibrateSentencesAsync(path, json, everyWindow, requests, longTarget, headroom, console, cancellationToken).ConfigureAwait(false), everyWindow);
         }
 
         foreach (var (key, value) in limits)
@@ -311,16 +318,20 @@ internal static class CalibrateCommand
     /// The logit shift of sentence windows: the benign calibration requests are each put after about 600 characters of the
     /// others, one per line (<see cref="SourcesEvaluation.LongBenignTexts"/>), and scored as at run time (the new biases,
     /// the gate and the screen with their levels, sentence windows at the trial shift); the shift is the lowest at which at
-    /// most <paramref name="target"/> of those texts are flagged (<see cref="LowestShiftAsync"/>), counting those their
+    /// most <see cref="SentenceBudget"/> of those texts are flagged (<see cref="LowestShiftAsync"/>), counting those their
     /// packed windows flag anyway.
     /// </summary>
-    private static async Task<double> CalibrateSentencesAsync(string path, JsonObject json, bool everyWindow, List<LabelledText> sample, double target, TextWriter console, CancellationToken cancellationToken)
+    private static async Task<double> CalibrateSentencesAsync(string path, JsonObject json, bool everyWindow, List<LabelledText> sample, double target, double headroom, TextWriter console, CancellationToken cancellationToken)
     {
         var texts = SourcesEvaluation.LongBenignTexts([.. sample.Select(static e => e.Text)]);
-        var allowed = (int)Math.Floor(target * texts.Count);
         var flaggedAt = new Dictionary<double, int>();
         async Task<int> FlaggedAtAsync(double shift)
         {
+            if (flaggedAt.TryGetValue(shift, out var known))
+            {
+                return known;
+            }
+
             var trial = JsonNode.Parse(json.ToJsonString())!.AsObject();
             trial["sentences"] = SentencesNode(shift, everyWindow);
             var flagged = 0;
@@ -336,16 +347,36 @@ internal static class CalibrateCommand
             return flagged;
         }
 
+        // The packed windows alone: the sentence windows at the largest shift add nothing.
+        var windowsAlone = await FlaggedAtAsync(MaxSentenceShift).ConfigureAwait(false);
+        var allowed = SentenceBudget(texts.Count, target, headroom, windowsAlone);
         var shift = await LowestShiftAsync(FlaggedAtAsync, allowed).ConfigureAwait(false);
-        var before = (double)flaggedAt[MaxSentenceShift] / Math.Max(1, texts.Count);
-        var after = (double)(flaggedAt.TryGetValue(shift, out var f) ? f : await FlaggedAtAsync(shift).ConfigureAwait(false)) / Math.Max(1, texts.Count);
-        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Sentence windows: shift {shift:0.####}. Of {texts.Count} long benign texts (each calibration request after about {SourcesEvaluation.HiddenContextChars} characters of the others) the windows flag {before:P2}, with the sentences alone {after:P2} (target {target:P2}; {flaggedAt.Count} trial shifts).")).ConfigureAwait(false);
+        var before = (double)windowsAlone / Math.Max(1, texts.Count);
+        var after = (double)await FlaggedAtAsync(shift).ConfigureAwait(false) / Math.Max(1, texts.Count);
+        var budget = allowed > (int)Math.Floor(target * texts.Count)
+            ? string.Create(CultureInfo.InvariantCulture, $"target {(double)allowed / Math.Max(1, texts.Count):P2}: the windows' {before:P2} and --sentence-headroom {headroom:0.###}, above --long-benign-rate {target:0.###}")
+            : string.Create(CultureInfo.InvariantCulture, $"target {target:P2}");
+        await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Sentence windows: shift {shift:0.####}. Of {texts.Count} long benign texts (each calibration request after about {SourcesEvaluation.HiddenContextChars} characters of the others) the windows flag {before:P2}, with the sentences alone {after:P2} ({budget}; {flaggedAt.Count} trial shifts).")).ConfigureAwait(false);
         if (shift >= MaxSentenceShift)
         {
             await console.WriteLineAsync(SentencesOffWarning(before, target)).ConfigureAwait(false);
         }
 
         return shift;
+    }
+
+    /// <summary>
+    /// How many of <paramref name="count"/> long benign texts may be flagged once the sentence windows are on: the share
+    /// <paramref name="target"/> (<c>--long-benign-rate</c>), or, with a <paramref name="headroom"/> above 0
+    /// (<c>--sentence-headroom</c>), at least that share more than the packed windows flag alone
+    /// (<paramref name="windowsAlone"/>). Without headroom, packed windows that flag more than the target alone leave the
+    /// sentences no budget, and they are turned off (<see cref="MaxSentenceShift"/>); with it, a draw whose packed windows
+    /// flag a few long texts more keeps its sentence windows, at the cost of those few texts.
+    /// </summary>
+    internal static int SentenceBudget(int count, double target, double headroom, int windowsAlone)
+    {
+        var allowed = (int)Math.Floor(target * count);
+        return headroom > 0 ? Math.Max(allowed, windowsAlone + (int)Math.Floor(headroom * count)) : allowed;
     }
 
     /// <summary>A description's <c>"sentences"</c>: the shift, and <c>"everyWindow": true</c> where the description had it.</summary>
@@ -360,7 +391,7 @@ internal static class CalibrateCommand
     internal static string SentencesOffWarning(double windowsAlone, double target)
     {
         var suggested = Math.Ceiling(Math.Round((windowsAlone + 0.01) * 100, 6)) / 100;
-        return string.Create(CultureInfo.InvariantCulture, $"  Warning: the sentence windows are off (shift {MaxSentenceShift}): the packed windows alone flag {windowsAlone:P2} of the long benign texts, above --long-benign-rate {target:0.###}. Harm hidden after ordinary text is then found only where a packed window flags it (safeai eval --set sources reports it under \"hidden\"). To keep the sentences, raise --long-benign-rate above {windowsAlone:0.####} (for example {suggested:0.##}) and check the hidden control of the evaluation.");
+        return string.Create(CultureInfo.InvariantCulture, $"  Warning: the sentence windows are off (shift {MaxSentenceShift}): the packed windows alone flag {windowsAlone:P2} of the long benign texts, above --long-benign-rate {target:0.###}. Harm hidden after ordinary text is then found only where a packed window flags it (safeai eval --set sources reports it under \"hidden\"). To keep the sentences, raise --long-benign-rate above {windowsAlone:0.####} (for example {suggested:0.##}) or give --sentence-headroom (for example 0.01: the sentences may add that share to what the windows flag), and check the hidden control of the evaluation.");
     }
 
     /// <summary>

@@ -139,7 +139,8 @@ internal static class CommandLine
             "calibrate",
             """
             safeai calibrate --model folder/safeai-model.json --data ../shared/data [--benign-rate 0.03] [--gate-keep 0.995] [--screen-keep 0.99]
-                              [--long-benign-rate 0.02] [--skip-gate-precision 0.95] [--per-category-levels] [--harmful-only-levels]
+                              [--long-benign-rate 0.02] [--sentence-headroom 0] [--skip-gate-precision 0.95]
+                              [--per-category-levels] [--harmful-only-levels]
                               [--statements] [--add-set FILE=SOURCE ...]
               Sets each category's bias of an ensemble model so that, at the default threshold 0.5, at most the given share
               of the benign-request calibration sample is flagged by any category (the description is rewritten). When the
@@ -152,6 +153,9 @@ internal static class CommandLine
               --long-benign-rate 0 to 0.5  the share of long benign texts (each calibration request after about 600
                                        characters of the others, scored as at run time) that may be flagged with sentence
                                        windows (default 0.02)
+              --sentence-headroom 0 to 0.5  the share of long benign texts the sentence windows may add to what the packed
+                                       windows flag alone, even where that passes --long-benign-rate (default 0: packed
+                                       windows over the rate alone turn the sentence windows off, with a warning)
               --skip-gate-precision 0.5 to 1  of the calibration texts the screen sends straight to the encoder, the share the
                                        gate would have sent on anyway (default 0.95)
               --per-category-levels    keep each category's gate level where its own keep share puts it; by default the
@@ -169,7 +173,7 @@ internal static class CommandLine
                                        a register of their own, held to --benign-rate like the two of the sample, and its
                                        harmful ones join the harmful calibration texts (repeatable)
             """,
-            ["model", "data", "benign-rate", "gate-keep", "screen-keep", "long-benign-rate", "skip-gate-precision", "add-set"],
+            ["model", "data", "benign-rate", "gate-keep", "screen-keep", "long-benign-rate", "sentence-headroom", "skip-gate-precision", "add-set"],
             ["per-category-levels", "harmful-only-levels", "statements", "threat-statements"]),
         ["bias"] = new("bias", BiasCommand.Help, ["input", "groups", "set", "report", "json", "max-gap", "model", "threshold"], []),
         ["evaluate"] = new("evaluate", EvaluateCommand.Help, ["config", "dataset", "report", "json", "gate", "bias", "answers", "concurrency"], []),

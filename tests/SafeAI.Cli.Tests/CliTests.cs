@@ -316,6 +316,8 @@ public sealed class CliTests : IDisposable
     [InlineData("screen-keep", "2", "between 0.9 and 1")]
     [InlineData("long-benign-rate", "0", "between 0 and 0.5")]
     [InlineData("long-benign-rate", "0.5", "between 0 and 0.5")]
+    [InlineData("sentence-headroom", "-0.01", "from 0 to below 0.5")]
+    [InlineData("sentence-headroom", "0.5", "from 0 to below 0.5")]
     [InlineData("skip-gate-precision", "0.4", "between 0.5 and 1")]
     [InlineData("skip-gate-precision", "1.01", "between 0.5 and 1")]
     public async Task Calibrate_OptionOutOfRange_ClearError(string option, string value, string range)
@@ -468,6 +470,31 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
+    [InlineData(1369, 0.05, 0.0, 55, 68)] // below the rate: the rate
+    [InlineData(1369, 0.05, 0.0, 81, 68)] // over the rate without headroom: the rate (the sentences go off)
+    [InlineData(1369, 0.05, 0.01, 55, 68)] // headroom within the rate: the rate, unchanged
+    [InlineData(1369, 0.05, 0.01, 81, 94)] // over the rate: what the windows flag and 13 more
+    [InlineData(1369, 0.05, 0.0001, 81, 81)] // headroom under one text: the sentences may add none
+    [InlineData(100, 0.02, 0.01, 0, 2)]
+    public void SentenceBudget_TheRateOrTheWindowsAndTheHeadroom(int count, double target, double headroom, int windowsAlone, int expected) =>
+        Assert.Equal(expected, CalibrateCommand.SentenceBudget(count, target, headroom, windowsAlone));
+
+    [Fact]
+    public async Task LowestShift_WithHeadroom_KeepsTheSentencesWhereTheWindowsAloneAreOverTheRate()
+    {
+        // Packed windows flag 3 of 100 at any shift, over a 2 % rate; sentence logits 3, 2, 1 flag the rest from there.
+        double[] sentenceLogits = [3, 2, 1];
+        Task<int> FlaggedAt(double shift) => Task.FromResult(3 + sentenceLogits.Count(l => l >= shift));
+
+        var off = await CalibrateCommand.LowestShiftAsync(FlaggedAt, CalibrateCommand.SentenceBudget(100, 0.02, 0, 3));
+        var kept = await CalibrateCommand.LowestShiftAsync(FlaggedAt, CalibrateCommand.SentenceBudget(100, 0.02, 0.01, 3));
+
+        Assert.Equal(CalibrateCommand.MaxSentenceShift, off);
+        Assert.InRange(kept, 2.0, 2.0 + CalibrateCommand.ShiftTolerance + 1e-4);
+        Assert.Equal(4, await FlaggedAt(kept));
+    }
+
+    [Theory]
     [InlineData(0.0321, 0.02, "flag 3.21 % of the long benign texts", "(for example 0.05)")]
     [InlineData(0.0416, 0.02, "flag 4.16 % of the long benign texts", "(for example 0.06)")]
     [InlineData(0.03, 0.02, "flag 3.00 % of the long benign texts", "(for example 0.04)")]
@@ -479,6 +506,7 @@ public sealed class CliTests : IDisposable
         Assert.Contains(flagged, warning, StringComparison.Ordinal);
         Assert.Contains("above --long-benign-rate 0.02", warning, StringComparison.Ordinal);
         Assert.Contains(suggestion, warning, StringComparison.Ordinal);
+        Assert.Contains("or give --sentence-headroom", warning, StringComparison.Ordinal);
     }
 
     [Theory]
