@@ -9,7 +9,7 @@ A text is flagged when any category scores at least 0.5. Harmless texts have no 
 the rules: `violence-probe2` and the first violence probe, violence texts flagged as violence; `tech`, illicit texts
 flagged as illicit; the three safe-but-alarming probes, harmful texts flagged in one of their own categories;
 `requests-blind`, harmful texts flagged in any category; `security-tooling/check.jsonl` (2026-12-07), illicit texts
-flagged as illicit.
+flagged as illicit; `child-safety-questions/parents.jsonl` (2026-12-07), harmless texts only.
 """
 import json
 import os
@@ -31,6 +31,7 @@ FILES = {
     "urg": "self-harm-urging/probe.jsonl",
     "thr": "threat-statements/probe.jsonl",
     "sec": "security-tooling/check.jsonl",
+    "kids": "child-safety-questions/parents.jsonl",
 }
 
 
@@ -80,6 +81,7 @@ def main(cli, model, out):
         "self-harm-urging probe: harmless flagged / urgings as harassment": count(["urg"], as_category("harassment"), "harassment"),
         "threat probe: ordinary flagged / threats flagged": count(["thr"], any_flag),
         "security-tooling check: harmless flagged / illicit as illicit": count(["sec"], as_category("illicit"), "illicit"),
+        "child-safety questions: harmless flagged": count(["kids"], any_flag),
     }
     for name, (b, nb, h, nh) in figures.items():
         print(f"{name:80s} {b:4d} of {nb:4d}   {h:4d} of {nh:4d}")
