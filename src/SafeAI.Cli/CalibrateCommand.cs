@@ -170,7 +170,7 @@ internal static class CalibrateCommand
             var margin = SkipGateMargin(texts, skipPrecision);
             var skipped = texts.Where(t => t.Margin >= margin).ToList();
             sr.Member["skipGate"] = margin;
-            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Screen past the gate: from {margin:0.####} logits over its levels. {skipped.Count} of the {texts.Count} calibration texts the screen sends on go straight to the encoder; the gate would send on {(double)skipped.Count(static t => t.GateSends) / Math.Max(1, skipped.Count):P1} of them (target {skipPrecision:P1}) and {(double)skipped.Count(static t => t.GateSends) / Math.Max(1, texts.Count(static t => t.GateSends)):P1} of all it sends on.")).ConfigureAwait(false);
+            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Screen past the gate: from {margin:0.####} logits over its levels. {skipped.Count} of the {texts.Count} calibration texts the screen sends on go straight to the encoder; the gate would send on {(double)skipped.Count(static t => t.GateSends) / Math.Max(1, skipped.Count):P1} of them (target {skipPrecision:P1}); of the texts the screen sends on that the gate sends on too, {(double)skipped.Count(static t => t.GateSends) / Math.Max(1, texts.Count(static t => t.GateSends)):P1} skip it.")).ConfigureAwait(false);
         }
 
         async Task<(JsonObject Member, double[][] Logits, double[] Levels)> CalibrateEarlyMemberAsync(string role, string title, JsonObject member, double share)
