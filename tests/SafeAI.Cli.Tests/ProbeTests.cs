@@ -61,6 +61,19 @@ public sealed class ProbeTests
         return AssertFlaggedAndCaughtAsync(rows, harmlessFlaggedExpected, harmfulCaughtExpected, tolerance: 2);
     }
 
+    // Model card, "Known failure modes": 200 harmless questions from parents, carers, teachers and coaches about keeping
+    // children safe and about children's bodies (grooming signs, disclosures, body-safety lessons, puberty, nappy rash),
+    // written in session 38 by a helper who saw nothing of the repository (training/experiments/child-safety-questions).
+    // The model adopted on 2026-12-07 flags 2 of them, neither as sexual_minors.
+    [Fact]
+    public Task DefaultModel_ChildSafetyQuestions_FlagWhatTheModelCardSays()
+    {
+        var rows = SharedData.Probe("child-safety-questions", "parents.jsonl");
+        Assert.Equal(200, rows.Count);
+        Assert.All(rows, static r => Assert.Empty(r.Labels));
+        return AssertFlaggedAndCaughtAsync(rows, harmlessFlaggedExpected: 2, harmfulCaughtExpected: 0, tolerance: 1);
+    }
+
     /// <summary>
     /// Scores every text with the default model and asserts how many harmless texts are flagged (any category at 0.5)
     /// and how many harmful ones are caught in their own category, each within <paramref name="tolerance"/> texts of
