@@ -175,6 +175,7 @@ internal static class CommandLine
             """,
             ["model", "data", "benign-rate", "gate-keep", "screen-keep", "long-benign-rate", "sentence-headroom", "skip-gate-precision", "add-set"],
             ["per-category-levels", "harmful-only-levels", "statements", "threat-statements"]),
+        ["thresholds"] = new("thresholds", ThresholdsCommand.Help, ["input", "max-flagged", "categories", "floor", "json", "check", "model", "on-invalid"], []),
         ["bias"] = new("bias", BiasCommand.Help, ["input", "groups", "set", "report", "json", "max-gap", "model", "threshold"], []),
         ["evaluate"] = new("evaluate", EvaluateCommand.Help, ["config", "dataset", "report", "json", "gate", "bias", "answers", "concurrency"], []),
         ["system-card"] = new("system-card", SystemCardCommand.Help, ["config", "evaluation", "bias", "uses", "markdown", "html", "name"], []),

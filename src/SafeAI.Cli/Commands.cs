@@ -421,7 +421,7 @@ internal static class Commands
     }
 
     /// <summary>Fails (exit code 2) on a label of the user's data that the model does not score, suggesting the closest category.</summary>
-    private static void CheckLabels(List<LabelledText> data, IReadOnlyList<string> categories, string file)
+    internal static void CheckLabels(List<LabelledText> data, IReadOnlyList<string> categories, string file)
     {
         foreach (var label in data.SelectMany(static d => d.Labels).Distinct(StringComparer.Ordinal))
         {

@@ -11,8 +11,12 @@ internal static class LabelledData
 {
     private static readonly HashSet<string> BenignNames = new(StringComparer.OrdinalIgnoreCase) { string.Empty, "benign", "safe", "none", "0", "ok" };
 
-    /// <summary>Reads a JSONL, CSV or TSV file of labelled texts; a malformed line fails or is skipped as <paramref name="invalid"/> says.</summary>
-    public static List<LabelledText> Read(string path, InvalidLines? invalid = null)
+    /// <summary>
+    /// Reads a JSONL, CSV or TSV file of labelled texts; a malformed line fails or is skipped as <paramref name="invalid"/>
+    /// says. With <paramref name="unlabelledIsBenign"/>, a JSONL line without <c>labels</c> or <c>label</c> (and every row
+    /// of a CSV without a label column) is benign, as in a plain sample of traffic (<c>{"text": ...}</c>).
+    /// </summary>
+    public static List<LabelledText> Read(string path, InvalidLines? invalid = null, bool unlabelledIsBenign = false)
     {
         if (!File.Exists(path))
         {
@@ -20,11 +24,11 @@ internal static class LabelledData
         }
 
         return path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase)
-            ? ReadCsv(path, path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase) ? '\t' : ',', invalid ?? InvalidLines.Fail)
-            : ReadJsonl(File.ReadLines(path), path, invalid);
+            ? ReadCsv(path, path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase) ? '\t' : ',', invalid ?? InvalidLines.Fail, unlabelledIsBenign)
+            : ReadJsonl(File.ReadLines(path), path, invalid, unlabelledIsBenign);
     }
 
-    public static List<LabelledText> ReadJsonl(IEnumerable<string> lines, string path, InvalidLines? invalid = null)
+    public static List<LabelledText> ReadJsonl(IEnumerable<string> lines, string path, InvalidLines? invalid = null, bool unlabelledIsBenign = false)
     {
         invalid ??= InvalidLines.Fail;
         var list = new List<LabelledText>();
@@ -39,7 +43,7 @@ internal static class LabelledData
 
             try
             {
-                list.Add(ParseLine(line, path, number));
+                list.Add(ParseLine(line, path, number, unlabelledIsBenign));
             }
             catch (FormatException ex)
             {
@@ -50,7 +54,7 @@ internal static class LabelledData
         return list;
     }
 
-    private static LabelledText ParseLine(string line, string path, int number)
+    private static LabelledText ParseLine(string line, string path, int number, bool unlabelledIsBenign)
     {
         JsonElement root;
         try
@@ -87,7 +91,7 @@ internal static class LabelledData
             {
                 AddLabel(labels, one.GetString(), path, number);
             }
-            else
+            else if (!unlabelledIsBenign || root.TryGetProperty("labels", out _) || root.TryGetProperty("label", out _))
             {
                 throw new FormatException($"{path}:{number}: each line needs \"labels\" (an array, empty for benign) or \"label\" (a category or \"benign\").");
             }
@@ -102,7 +106,7 @@ internal static class LabelledData
         }
     }
 
-    private static List<LabelledText> ReadCsv(string path, char separator, InvalidLines invalid)
+    private static List<LabelledText> ReadCsv(string path, char separator, InvalidLines invalid, bool unlabelledIsBenign)
     {
         var rows = Csv.ReadFile(path, separator);
         if (rows.Count == 0)
@@ -113,7 +117,7 @@ internal static class LabelledData
         var t = Csv.Column(rows[0], "text");
         var l = Csv.Column(rows[0], "labels");
         l = l < 0 ? Csv.Column(rows[0], "label") : l;
-        if (t < 0 || l < 0)
+        if (t < 0 || (l < 0 && !unlabelledIsBenign))
         {
             throw new FormatException($"{path}: the header needs a \"text\" column and a \"label\" or \"labels\" column.");
         }
@@ -135,7 +139,7 @@ internal static class LabelledData
                 }
 
                 var labels = new List<string>();
-                foreach (var label in r[l].Split([';', '|'], StringSplitOptions.TrimEntries))
+                foreach (var label in l < 0 ? [] : r[l].Split([';', '|'], StringSplitOptions.TrimEntries))
                 {
                     AddLabel(labels, label, path, i + 1);
                 }

@@ -29,6 +29,10 @@ internal static class Program
           safeai pii   --eval ../shared/data [--markdown docs/pii-eval.md]
               precision and recall of the PII detectors per kind, and findings in 1,000 benign requests
 
+          safeai thresholds --input traffic.jsonl [--max-flagged 0.01] [--categories illicit] [--check other.jsonl]
+              per-category thresholds fitted to your own harmless traffic (raised only), what they cost on labelled
+              harmful examples, and the appsettings.json section that applies them
+
         Before launch (docs/pre-launch.md):
           safeai bias     [--input sentences.jsonl --groups groups.json] [--report bias.html] [--json bias.json] [--max-gap G]
               counterfactual audit of the content filter: flag rate per group, the largest gap with its interval
@@ -120,6 +124,8 @@ internal static class Program
                     return await CorpusCommand.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
                 case "windows":
                     return await WindowsCommand.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
+                case "thresholds":
+                    return await ThresholdsCommand.RunAsync(options, output, errors, cancellationToken).ConfigureAwait(false);
                 case "bias":
                     return await BiasCommand.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
                 case "evaluate":
