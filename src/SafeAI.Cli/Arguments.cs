@@ -107,6 +107,35 @@ internal sealed class Arguments
 
     public bool Flag(string name) => _flags.Contains(name);
 
+    /// <summary>
+    /// The comma-separated names of <c>--name</c>, each one of <paramref name="valid"/> (null when the option is absent).
+    /// An empty list, or a name that is not <paramref name="kind"/>, is a usage error that lists the valid names and
+    /// suggests the closest.
+    /// </summary>
+    public string[]? Names(string name, IReadOnlyList<string> valid, string kind, StringComparer comparer)
+    {
+        if (Optional(name) is not { } value)
+        {
+            return null;
+        }
+
+        var names = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (names.Length == 0)
+        {
+            throw new ArgumentException($"--{name} needs one or more of {string.Join(", ", valid)}, separated by commas.");
+        }
+
+        foreach (var n in names)
+        {
+            if (!valid.Contains(n, comparer))
+            {
+                throw new ArgumentException($"--{name}: '{n}' is not {kind}; use {string.Join(", ", valid)}.{CommandLine.Suggest(n, valid)}");
+            }
+        }
+
+        return names;
+    }
+
     public int Int(string name, int fallback) =>
         Optional(name) is not { } s ? fallback
         : int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v

@@ -38,7 +38,7 @@ internal static class CommandLine
         (safeai evaluate --gate, safeai bias --max-gap). Errors go to standard error.
         """;
 
-    private const string InvalidLinesHelp = "\n" + """
+    internal const string InvalidLinesHelp = "\n" + """
           --on-invalid fail|skip  a malformed input line (not JSON, no "text" string, an invalid string such as a lone
                                   surrogate): fail (default: exit 1, naming file and line, no output file is left behind)
                                   or skip (each one is reported as file:line on standard error, the rest is processed)

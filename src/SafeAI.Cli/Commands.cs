@@ -372,23 +372,9 @@ internal static class Commands
     /// </summary>
     internal static OnnxRuntimeOptions? RuntimeWithout(Arguments args)
     {
-        if (args.Optional("without") is not { } without)
+        if (args.Names("without", ModelParts, "a part of a model", StringComparer.OrdinalIgnoreCase) is not { } parts)
         {
             return null;
-        }
-
-        var parts = without.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (parts.Length == 0)
-        {
-            throw new ArgumentException($"--without needs one or more of {string.Join(", ", ModelParts)}, separated by commas.");
-        }
-
-        foreach (var part in parts)
-        {
-            if (!ModelParts.Contains(part, StringComparer.OrdinalIgnoreCase))
-            {
-                throw new ArgumentException($"--without: '{part}' is not a part of a model; use {string.Join(", ", ModelParts)}.");
-            }
         }
 
         bool Off(string part) => parts.Contains(part, StringComparer.OrdinalIgnoreCase);

@@ -36,9 +36,7 @@ internal static class ThresholdsCommand
           A threshold of 1 means no harmless text allowed it to flag anything: that category is in effect off for this
           traffic, which the output says. The fit is only as good as the sample: a few hundred texts from real traffic,
           never the texts you will then judge the thresholds on (--check).
-        """ + "\n" + """
-          --on-invalid fail|skip  a malformed input line: fail (default: exit 1, naming file and line) or skip it
-        """;
+        """ + CommandLine.InvalidLinesHelp;
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
@@ -63,7 +61,7 @@ internal static class ThresholdsCommand
         using var model = Commands.LoadModel(args.Optional("model"));
         var categories = model.Categories;
         Commands.CheckLabels(data, categories, input);
-        var movable = ReadCategories(args.Optional("categories"), categories);
+        var movable = args.Names("categories", categories, "a category of the model", StringComparer.Ordinal) ?? [.. categories];
 
         var classifier = new ContentClassifier(model, new ContentFilterOptions());
         var (harmless, harmful, oversize) = await ScoreAsync(classifier, data, cancellationToken).ConfigureAwait(false);
@@ -128,31 +126,6 @@ internal static class ThresholdsCommand
         }
 
         return (harmless, harmful, oversize);
-    }
-
-    /// <summary>The categories that <c>--categories</c> names (all when absent); an unknown one is a usage error naming the valid ones.</summary>
-    private static HashSet<string> ReadCategories(string? value, IReadOnlyList<string> categories)
-    {
-        if (value is null)
-        {
-            return new HashSet<string>(categories, StringComparer.Ordinal);
-        }
-
-        var named = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (named.Length == 0)
-        {
-            throw new ArgumentException($"--categories needs one or more of {string.Join(", ", categories)}, separated by commas.");
-        }
-
-        foreach (var c in named)
-        {
-            if (!categories.Contains(c, StringComparer.Ordinal))
-            {
-                throw new ArgumentException($"--categories: '{c}' is not a category of the model.{CommandLine.Suggest(c, categories)} The model scores: {string.Join(", ", categories)}.");
-            }
-        }
-
-        return new HashSet<string>(named, StringComparer.Ordinal);
     }
 
     /// <summary>The console report: totals, then one line per category.</summary>
