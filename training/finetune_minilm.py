@@ -310,6 +310,10 @@ def main():
     ap.add_argument("--lr", type=float, default=4e-5)
     ap.add_argument("--head-lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--head-seed", type=int,
+                    help="start the new head from the weights a run with this --seed would draw (default: the run's own "
+                         "seed); runs that share it start from one point, so their weights can be averaged "
+                         "(training/experiments/seed-soup); everything else still follows --seed")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (OpenBLAS threads: OPENBLAS_NUM_THREADS)")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: all epochs)")
     ap.add_argument("--layers", default=",".join(str(i) for i in range(LAYERS)),
@@ -412,6 +416,13 @@ def main():
         if r["source"] in weights:
             r["weight"] = weights[r["source"]]
     model = Classifier(len(keep), args.pooling)
+    if args.head_seed is not None and args.head_seed != args.seed:
+        # The head a run of --head-seed starts from (the same draws: one Classifier built after that seed), while the
+        # random stream of this run (dropout) stays what it would be without the option.
+        state = torch.random.get_rng_state()
+        torch.manual_seed(args.head_seed)
+        model.head.load_state_dict(Classifier(len(keep), args.pooling).head.state_dict())
+        torch.random.set_rng_state(state)
     load_minilm(model, args.minilm, keep)
     if args.init and not args.export_only:
         load_weights(model, args.init)
@@ -472,6 +483,7 @@ def main():
            "train_rows": len(train), "steps": total, "warmup_steps": warmup,
            "examples_per_epoch": [sum(len(b) for b in p) for p in plan],
            "layers": list(keep),
+           **({"head_seed": args.head_seed} if args.head_seed is not None and args.head_seed != args.seed else {}),
            **({"init": os.path.basename(args.init)} if args.init else {}),
            **({"exclude_sources": sorted(excluded)} if excluded else {}),
            **({"source_weights": weights} if weights else {}),

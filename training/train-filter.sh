@@ -21,7 +21,8 @@
 # training/experiments/sentence-headroom); SAFEAI_FINETUNE_ARGS, more options for both fine-tunes of
 # finetune_minilm.py (default none; e.g. "--repeat-harmless idioms=3", training/experiments/idiom-repeat); SAFEAI_SEED,
 # the seed of both fine-tunes, the screen and the n-gram member (default 44, the draw adopted on 2026-12-07; 42 before it): another draw of the same recipe
-# (training/experiments/recipe-draws).
+# (training/experiments/recipe-draws). SAFEAI_ENCODER_CHECKPOINT, a checkpoint.pt of finetune_minilm.py to use as the
+# six-layer model instead of training it in step 2 (with a training-log.json beside it; training/experiments/seed-soup).
 #
 # Needs Debian's python3-torch, python3-onnx and libopenblas0-pthread (apt-get install -y python3-torch python3-onnx
 # libopenblas0-pthread) and the .NET SDK. About 105 minutes on two cores. Steps:
@@ -120,9 +121,19 @@ fi
 safeai corpus --data "$data" --output "$work/corpus.jsonl" "${sets[@]}"
 (cd "$data" && find . -type f ! -name '*.md' | sort | xargs sha256sum) > "$work/data-manifest.sha256"
 
-OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
-  --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/run" \
-  --epochs 1 --max-steps 1100 --threads 1 --seed "$seed" "${exclude[@]}" "${tune[@]}"
+if [ -n "${SAFEAI_ENCODER_CHECKPOINT:-}" ]; then
+  # A six-layer model trained elsewhere (an average of runs: training/experiments/seed-soup) instead of step 2's run;
+  # its training-log.json (or that of one of its runs) must lie beside it.
+  mkdir -p "$work/run"
+  cp "$SAFEAI_ENCODER_CHECKPOINT" "$work/run/checkpoint.pt"
+  cp "$(dirname "$SAFEAI_ENCODER_CHECKPOINT")/training-log.json" "$work/run/training-log.json"
+  $py "$repo/training/finetune_minilm.py" --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" \
+    --output "$work/run" --export-only
+else
+  OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
+    --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/run" \
+    --epochs 1 --max-steps 1100 --threads 1 --seed "$seed" "${exclude[@]}" "${tune[@]}"
+fi
 $py "$repo/training/quantize_onnx.py" "$work/run/classifier-fp32.onnx" "$model_dir/model.onnx"
 cp "$work/run/training-log.json" "$docs/training-log.json"
 
