@@ -21,8 +21,10 @@
 # training/experiments/sentence-headroom); SAFEAI_FINETUNE_ARGS, more options for both fine-tunes of
 # finetune_minilm.py (default none; e.g. "--repeat-harmless idioms=3", training/experiments/idiom-repeat); SAFEAI_SEED,
 # the seed of both fine-tunes, the screen and the n-gram member (default 44, the draw adopted on 2026-12-07; 42 before it): another draw of the same recipe
-# (training/experiments/recipe-draws). SAFEAI_ENCODER_CHECKPOINT, a checkpoint.pt of finetune_minilm.py to use as the
-# six-layer model instead of training it in step 2 (with a training-log.json beside it; training/experiments/seed-soup).
+# (training/experiments/recipe-draws). SAFEAI_SOUP_SEEDS (default none), more seeds for step 2: the six-layer model is
+# then the average of the weights of SAFEAI_SEED's run and one run of each of these that starts from the same head
+# (--head-seed; about 20 more minutes per two seeds; training/experiments/seed-soup). SAFEAI_ENCODER_CHECKPOINT, a
+# checkpoint.pt of finetune_minilm.py to use as the six-layer model instead of step 2 (a training-log.json beside it).
 #
 # Needs Debian's python3-torch, python3-onnx and libopenblas0-pthread (apt-get install -y python3-torch python3-onnx
 # libopenblas0-pthread) and the .NET SDK. About 105 minutes on two cores. Steps:
@@ -96,6 +98,10 @@ exclude=(--exclude-sources "${SAFEAI_EXCLUDE_SOURCES-}")
 read -r -a tune <<< "${SAFEAI_FINETUNE_ARGS:-}"
 seed="${SAFEAI_SEED:-44}"
 [[ "$seed" =~ ^[0-9]+$ ]] || { echo "SAFEAI_SEED must be a whole number, not '$seed'." >&2; exit 2; }
+read -r -a soup <<< "${SAFEAI_SOUP_SEEDS:-}"
+for s in "${soup[@]}"; do
+  [[ "$s" =~ ^[0-9]+$ && "$s" != "$seed" ]] || { echo "SAFEAI_SOUP_SEEDS must be whole numbers other than SAFEAI_SEED ($seed), not '$s'." >&2; exit 2; }
+done
 rates=(--benign-rate "${SAFEAI_BENIGN_RATE:-0.02}" --long-benign-rate "${SAFEAI_LONG_BENIGN_RATE:-0.05}"
   --sentence-headroom "${SAFEAI_SENTENCE_HEADROOM:-0.01}")
 safeai() { dotnet run --project "$repo/src/SafeAI.Cli" -c Release -- "$@"; }
@@ -121,18 +127,35 @@ fi
 safeai corpus --data "$data" --output "$work/corpus.jsonl" "${sets[@]}"
 (cd "$data" && find . -type f ! -name '*.md' | sort | xargs sha256sum) > "$work/data-manifest.sha256"
 
+finetune() {  # finetune SEED OUTPUT [options]: one run of step 2's fine-tune
+  OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
+    --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$2" \
+    --epochs 1 --max-steps 1100 --threads 1 --seed "$1" "${exclude[@]}" "${tune[@]}" "${@:3}"
+}
 if [ -n "${SAFEAI_ENCODER_CHECKPOINT:-}" ]; then
-  # A six-layer model trained elsewhere (an average of runs: training/experiments/seed-soup) instead of step 2's run;
-  # its training-log.json (or that of one of its runs) must lie beside it.
+  # A six-layer model trained elsewhere instead of step 2's run; its training-log.json must lie beside it.
   mkdir -p "$work/run"
   cp "$SAFEAI_ENCODER_CHECKPOINT" "$work/run/checkpoint.pt"
   cp "$(dirname "$SAFEAI_ENCODER_CHECKPOINT")/training-log.json" "$work/run/training-log.json"
   $py "$repo/training/finetune_minilm.py" --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" \
     --output "$work/run" --export-only
+elif [ ${#soup[@]} -gt 0 ]; then
+  # The six-layer model is the average of the run of SAFEAI_SEED and one run of each SAFEAI_SOUP_SEEDS seed that starts
+  # from the same head (training/experiments/seed-soup); two runs at a time, one thread each.
+  running=()
+  for s in "$seed" "${soup[@]}"; do
+    head=(); [ "$s" = "$seed" ] || head=(--head-seed "$seed")
+    finetune "$s" "$work/run-$s" --no-export "${head[@]}" > "$work/run-$s.log" 2>&1 &
+    running+=($!)
+    if [ ${#running[@]} -eq 2 ]; then wait "${running[0]}"; running=("${running[@]:1}"); fi
+  done
+  for p in "${running[@]}"; do wait "$p"; done
+  runs=(); for s in "$seed" "${soup[@]}"; do runs+=("$work/run-$s/checkpoint.pt"); done
+  $py "$repo/training/average_checkpoints.py" --output "$work/run/checkpoint.pt" "${runs[@]}"
+  $py "$repo/training/finetune_minilm.py" --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" \
+    --output "$work/run" --export-only
 else
-  OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$repo/training/finetune_minilm.py" \
-    --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$work/run" \
-    --epochs 1 --max-steps 1100 --threads 1 --seed "$seed" "${exclude[@]}" "${tune[@]}"
+  finetune "$seed" "$work/run"
 fi
 $py "$repo/training/quantize_onnx.py" "$work/run/classifier-fp32.onnx" "$model_dir/model.onnx"
 cp "$work/run/training-log.json" "$docs/training-log.json"
