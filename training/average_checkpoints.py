@@ -39,10 +39,9 @@ def main():
         if os.path.exists(log_path):
             with open(log_path) as f:
                 logs.append((path, json.load(f)))
-    for key, describe in (("layers", "layers"), (None, "head start")):
-        values = {json.dumps(log.get(key) if key else head_start(log)) for _, log in logs}
-        if len(values) > 1:
-            listed = "; ".join(f"{p}: {log.get(key) if key else head_start(log)}" for p, log in logs)
+    for describe, of in (("layers", lambda log: log.get("layers")), ("head start", head_start)):
+        if len({json.dumps(of(log)) for _, log in logs}) > 1:
+            listed = "; ".join(f"{p}: {of(log)}" for p, log in logs)
             sys.exit(f"The runs differ in their {describe} ({listed}); only runs with one starting point can be averaged.")
 
     states = [torch.load(p, map_location="cpu") for p in args.checkpoints]

@@ -132,30 +132,30 @@ finetune() {  # finetune SEED OUTPUT [options]: one run of step 2's fine-tune
     --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" --output "$2" \
     --epochs 1 --max-steps 1100 --threads 1 --seed "$1" "${exclude[@]}" "${tune[@]}" "${@:3}"
 }
-if [ -n "${SAFEAI_ENCODER_CHECKPOINT:-}" ]; then
-  # A six-layer model trained elsewhere instead of step 2's run; its training-log.json must lie beside it.
-  mkdir -p "$work/run"
-  cp "$SAFEAI_ENCODER_CHECKPOINT" "$work/run/checkpoint.pt"
-  cp "$(dirname "$SAFEAI_ENCODER_CHECKPOINT")/training-log.json" "$work/run/training-log.json"
-  $py "$repo/training/finetune_minilm.py" --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" \
-    --output "$work/run" --export-only
-elif [ ${#soup[@]} -gt 0 ]; then
-  # The six-layer model is the average of the run of SAFEAI_SEED and one run of each SAFEAI_SOUP_SEEDS seed that starts
-  # from the same head (training/experiments/seed-soup); two runs at a time, one thread each.
-  running=()
-  for s in "$seed" "${soup[@]}"; do
-    head=(); [ "$s" = "$seed" ] || head=(--head-seed "$seed")
-    finetune "$s" "$work/run-$s" --no-export "${head[@]}" > "$work/run-$s.log" 2>&1 &
-    running+=($!)
-    if [ ${#running[@]} -eq 2 ]; then wait "${running[0]}"; running=("${running[@]:1}"); fi
-  done
-  for p in "${running[@]}"; do wait "$p"; done
-  runs=(); for s in "$seed" "${soup[@]}"; do runs+=("$work/run-$s/checkpoint.pt"); done
-  $py "$repo/training/average_checkpoints.py" --output "$work/run/checkpoint.pt" "${runs[@]}"
-  $py "$repo/training/finetune_minilm.py" --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" \
-    --output "$work/run" --export-only
-else
+if [ -z "${SAFEAI_ENCODER_CHECKPOINT:-}" ] && [ ${#soup[@]} -eq 0 ]; then
   finetune "$seed" "$work/run"
+else
+  mkdir -p "$work/run"
+  if [ -n "${SAFEAI_ENCODER_CHECKPOINT:-}" ]; then
+    # A six-layer model trained elsewhere instead of step 2's run; its training-log.json must lie beside it.
+    cp "$SAFEAI_ENCODER_CHECKPOINT" "$work/run/checkpoint.pt"
+    cp "$(dirname "$SAFEAI_ENCODER_CHECKPOINT")/training-log.json" "$work/run/training-log.json"
+  else
+    # The average of the run of SAFEAI_SEED and one run of each SAFEAI_SOUP_SEEDS seed that starts from the same head
+    # (training/experiments/seed-soup); two runs at a time, one thread each.
+    running=()
+    for s in "$seed" "${soup[@]}"; do
+      head=(); [ "$s" = "$seed" ] || head=(--head-seed "$seed")
+      finetune "$s" "$work/run-$s" --no-export "${head[@]}" > "$work/run-$s.log" 2>&1 &
+      running+=($!)
+      if [ ${#running[@]} -eq 2 ]; then wait "${running[0]}"; running=("${running[@]:1}"); fi
+    done
+    for p in "${running[@]}"; do wait "$p"; done
+    runs=(); for s in "$seed" "${soup[@]}"; do runs+=("$work/run-$s/checkpoint.pt"); done
+    $py "$repo/training/average_checkpoints.py" --output "$work/run/checkpoint.pt" "${runs[@]}"
+  fi
+  $py "$repo/training/finetune_minilm.py" --corpus "$work/corpus.jsonl" --minilm "$work/minilm.onnx" \
+    --output "$work/run" --export-only
 fi
 $py "$repo/training/quantize_onnx.py" "$work/run/classifier-fp32.onnx" "$model_dir/model.onnx"
 cp "$work/run/training-log.json" "$docs/training-log.json"
