@@ -135,7 +135,12 @@ internal static class CalibrateCommand
         await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Benign calibration sample: {requests.Count} texts from {string.Join(", ", requests.Select(e => e.Source).Distinct().Order(StringComparer.Ordinal))}.")).ConfigureAwait(false);
         foreach (var (file, source, rows) in added)
         {
-            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Added set '{source}' ({file}): its calibration part, {rows.Count(static e => e.IsBenign)} harmless and {rows.Count(static e => !e.IsBenign)} harmful texts.")).ConfigureAwait(false);
+            var harmless = rows.Count(static e => e.IsBenign);
+            await console.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Added set '{source}' ({file}): its calibration part, {harmless} harmless and {rows.Count(static e => !e.IsBenign)} harmful texts.")).ConfigureAwait(false);
+            if (SmallRegisterWarning(source, harmless, target) is { } warning)
+            {
+                await console.WriteLineAsync(warning).ConfigureAwait(false);
+            }
         }
 
         for (var c = 0; c < names.Length; c++)
@@ -382,6 +387,23 @@ internal static class CalibrateCommand
     /// <summary>A description's <c>"sentences"</c>: the shift, and <c>"everyWindow": true</c> where the description had it.</summary>
     private static JsonObject SentencesNode(double shift, bool everyWindow) =>
         everyWindow ? new JsonObject { ["shift"] = shift, ["everyWindow"] = true } : new JsonObject { ["shift"] = shift };
+
+    /// <summary>
+    /// What calibrate prints when an <c>--add-set</c> register has too few harmless calibration texts for the rate to allow
+    /// one of them to be flagged (fewer than 1 / <c>--benign-rate</c>): the register is then held to none at all, and every
+    /// category's level is raised above the highest score any of its texts gets (training/experiments/security-register:
+    /// 29 and 35 texts at 0.02 raised the default model's illicit level by 3.7 logits). <see langword="null"/> otherwise.
+    /// </summary>
+    internal static string? SmallRegisterWarning(string source, int harmless, double target)
+    {
+        if (harmless * target >= 1)
+        {
+            return null;
+        }
+
+        var needed = (int)Math.Ceiling(Math.Round(1 / target, 6));
+        return string.Create(CultureInfo.InvariantCulture, $"  Warning: '{source}' has {harmless} harmless calibration texts; at --benign-rate {target:0.###} none of them may be flagged, so every category's level is set above the highest score any of them gets. Give the set at least {needed} harmless calibration texts (about {needed * 8} in the file: one text in eight falls in the calibration part), or check what the levels cost with safeai eval.");
+    }
 
     /// <summary>
     /// What calibrate prints when the packed windows alone flag more long benign texts than <c>--long-benign-rate</c> allows,

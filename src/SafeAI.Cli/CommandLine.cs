@@ -170,8 +170,9 @@ internal static class CommandLine
                                        threats only
               --add-set FILE=NAME      add the calibration part of a labelled JSONL or CSV file of one's own, split as
                                        safeai corpus --add-set splits it (give the same FILE=NAME): its harmless texts are
-                                       a register of their own, held to --benign-rate like the two of the sample, and its
-                                       harmful ones join the harmful calibration texts (repeatable)
+                                       a register of their own, held to --benign-rate like the two of the sample (one with
+                                       fewer than 1 / rate of them is held to none, with a warning), and its harmful ones
+                                       join the harmful calibration texts (repeatable)
             """,
             ["model", "data", "benign-rate", "gate-keep", "screen-keep", "long-benign-rate", "sentence-headroom", "skip-gate-precision", "add-set"],
             ["per-category-levels", "harmful-only-levels", "statements", "threat-statements"]),

@@ -495,6 +495,26 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
+    [InlineData(29, 0.02, "'security' has 29 harmless calibration texts; at --benign-rate 0.02 none of them may be flagged", "at least 50 harmless calibration texts (about 400 in the file")]
+    [InlineData(49, 0.02, "'security' has 49 harmless", "at least 50")]
+    [InlineData(9, 0.1, "at --benign-rate 0.1 none", "at least 10 harmless")]
+    public void SmallRegisterWarning_ARegisterThatCannotFlagOneTextSaysSoAndHowManyAreNeeded(int harmless, double target, string said, string needed)
+    {
+        var warning = CalibrateCommand.SmallRegisterWarning("security", harmless, target);
+
+        Assert.NotNull(warning);
+        Assert.Contains(said, warning, StringComparison.Ordinal);
+        Assert.Contains(needed, warning, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(50, 0.02)]
+    [InlineData(400, 0.02)]
+    [InlineData(10, 0.1)]
+    public void SmallRegisterWarning_ARegisterThatCanFlagOneText_NoWarning(int harmless, double target) =>
+        Assert.Null(CalibrateCommand.SmallRegisterWarning("security", harmless, target));
+
+    [Theory]
     [InlineData(0.0321, 0.02, "flag 3.21 % of the long benign texts", "(for example 0.05)")]
     [InlineData(0.0416, 0.02, "flag 4.16 % of the long benign texts", "(for example 0.06)")]
     [InlineData(0.03, 0.02, "flag 3.00 % of the long benign texts", "(for example 0.04)")]
