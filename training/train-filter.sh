@@ -137,9 +137,12 @@ if [ -z "${SAFEAI_ENCODER_CHECKPOINT:-}" ] && [ ${#soup[@]} -eq 0 ]; then
 else
   mkdir -p "$work/run"
   if [ -n "${SAFEAI_ENCODER_CHECKPOINT:-}" ]; then
-    # A six-layer model trained elsewhere instead of step 2's run; its training-log.json must lie beside it.
-    cp "$SAFEAI_ENCODER_CHECKPOINT" "$work/run/checkpoint.pt"
-    cp "$(dirname "$SAFEAI_ENCODER_CHECKPOINT")/training-log.json" "$work/run/training-log.json"
+    # A six-layer model trained elsewhere instead of step 2's run; its training-log.json must lie beside it. It may be
+    # the work folder's own run (a build resumed after its fine-tune), which is then used where it lies.
+    if ! [ "$SAFEAI_ENCODER_CHECKPOINT" -ef "$work/run/checkpoint.pt" ]; then
+      cp "$SAFEAI_ENCODER_CHECKPOINT" "$work/run/checkpoint.pt"
+      cp "$(dirname "$SAFEAI_ENCODER_CHECKPOINT")/training-log.json" "$work/run/training-log.json"
+    fi
   else
     # The average of the run of SAFEAI_SEED and one run of each SAFEAI_SOUP_SEEDS seed that starts from the same head
     # (training/experiments/seed-soup); two runs at a time, one thread each.
