@@ -440,15 +440,24 @@ internal sealed class EnsembleContentModel : ContentModel
 
     /// <summary>
     /// Scores windows with limits on the gate's and the encoder's runs (<c>"maxGateWindows"</c>, <c>"maxEncoderWindows"</c>).
-    /// The text is taken in stretches of <see cref="BudgetStretch"/> packed windows, in reading order. In each, the first
-    /// member scores the packed windows and, of those it sends on, the sentences (the most suspect one per window goes
-    /// further), as without a limit; then each later member, while its limit lasts, scores the windows sent on to it that the
-    /// member before finds most suspect (at the encoder, those the screen sends past the gate first; then by the margin over
-    /// that member's levels, reading order on a tie). The others keep the scores of the member that sent them on. Where no more windows
-    /// than the limit reach the encoder, every row is what the unlimited paths give. With a <paramref name="stop"/>, the
-    /// encoder ends at the first of its batches where a window meets it, scoring ends with that stretch, and every row after
-    /// the first window (in reading order) that meets it is cleared, as <see cref="ScoreUntil"/> leaves it; whether the text
-    /// meets the stop is then as without a limit, though a window before the deciding one may keep the gate's scores.
+    /// The limits are spent in stretches of <see cref="BudgetStretch"/> packed windows, in reading order. The first member
+    /// scores the packed windows and, of those it sends on, the sentences (the most suspect one per window goes further), as
+    /// without a limit; then each later member, while its limit lasts, scores the windows sent on to it that the member before
+    /// finds most suspect, stretch by stretch (at the encoder, those the screen sends past the gate first; then by the margin
+    /// over that member's levels, reading order on a tie). The others keep the scores of the member that sent them on. Where
+    /// no more windows than the limit reach the encoder, every row is what the unlimited paths give.
+    /// <para>
+    /// Each member runs once per text. What it takes from one stretch depends only on that stretch's scores and on what is
+    /// left of its limit, never on a later member's scores of an earlier stretch, so the windows of every stretch share one
+    /// pass of its parallel runs (scored one stretch at a time, a long text whose windows reached the gate or the encoder from
+    /// two stretches paid a round of runs for each). With a <paramref name="stop"/>, the rows are the ones that scoring
+    /// stretch after stretch and ending at the stop gives: the encoder's batches (as many windows as run side by side) count
+    /// in reading order until one meets it, scoring ends with that stretch, and every row after the first window (in reading
+    /// order) that meets it is cleared (those of the later stretches, scored ahead, with them), as <see cref="ScoreUntil"/>
+    /// leaves it. Whether the text meets the stop is as without a limit, though a window before the deciding one may keep the
+    /// gate's scores. A text that meets the stop early so costs what a text of its length that does not meet it costs (the
+    /// limits bound both), no longer less.
+    /// </para>
     /// </summary>
     private ValueTask<float[]> ScoreWithBudgetAsync(IReadOnlyList<int[]> windows, WindowStop? stop, CancellationToken cancellationToken)
     {
@@ -480,63 +489,53 @@ internal sealed class EnsembleContentModel : ContentModel
         var ngramScores = _ngram is null ? null : new NgramRows(_ngram, windows);
         var scores = new float[windows.Count * c];
         var packed = GroupStarts(windows);
-        var sentences = new List<int>();
-        var sentenceSet = new HashSet<int>();
 
         ValueTask<float[]> Run(int s, List<int> active) =>
             now ? new(_stages[s].Model.ScoreNow(Sent(encoderWindows, active), cancellationToken)) : _stages[s].Model.ScoreWindowsAsync(Sent(encoderWindows, active), cancellationToken);
 
-        float[] Shifted(int w)
+        // The first member scores every packed window in one pass, then the sentences of those it sends on; the one per
+        // window it finds most suspect joins the windows it sent on. What it scores in one stretch does not depend on
+        // another stretch, so one pass gives each stretch what a pass of its own would.
+        List<int> all = [.. packed];
+        var candidates = MixStage(0, await Run(0, all).ConfigureAwait(false), all, windows, ngramScores, scores);
+        var sentences = packed.Length < windows.Count ? SentencesOf(windows, _sentencesOfEveryWindow ? all : candidates) : [];
+        if (sentences.Count > 0)
         {
-            var row = scores.AsSpan(w * c, c).ToArray();
-            if (sentenceSet.Contains(w))
-            {
-                ShiftSentence(windows[w], row);
-            }
-
-            return row;
+            var escalated = MixStage(0, await Run(0, sentences).ConfigureAwait(false), sentences, windows, ngramScores, scores);
+            candidates = Merge(candidates, MostSuspect(windows, escalated, scores));
         }
 
-        // What is left of each later member's limit (int.MaxValue: none).
-        var budget = new int[_stages.Length];
+        var sentenceSet = new HashSet<int>(sentences);
+        var stretches = (packed.Length + BudgetStretch - 1) / BudgetStretch;
+        int StretchEnd(int k) => (k + 1) * BudgetStretch < packed.Length ? packed[(k + 1) * BudgetStretch] : windows.Count;
+        var sent = SplitByStretch(candidates, stretches, StretchEnd);
+        var skipped = new List<int>[stretches];
+        for (var k = 0; k < stretches; k++)
+        {
+            skipped[k] = [];
+        }
+
+        // Each later member scores, stretch by stretch in reading order while its limit lasts, the windows the member before
+        // sent on that it finds most suspect; the others keep the earlier member's scores. Which windows a member takes
+        // depends only on the scores of their own stretch and on what is left of its limit, so it runs once for every
+        // stretch, and the windows of several stretches share its parallel runs. The windows the screen is sure of skip
+        // the gate and go first at the encoder.
+        var chosen = new List<int>[stretches];
         for (var s = 1; s <= last; s++)
         {
-            budget[s] = _limits![s] ?? int.MaxValue;
-        }
-
-        var batchSize = stop is null ? int.MaxValue : Math.Max(1, _encoder.WindowParallelism);
-        for (var from = 0; from < packed.Length; from += BudgetStretch)
-        {
-            // One stretch of the text at a time, in reading order. With a stop, a harmful text ends in the stretch that
-            // decides it, as on the unlimited path. The first member scores the stretch's packed windows, then the sentences
-            // of those it sends on; the one per window it finds most suspect joins the windows it sent on.
-            List<int> stretch = [.. packed.AsSpan(from, Math.Min(BudgetStretch, packed.Length - from))];
-            var passed = MixStage(0, await Run(0, stretch).ConfigureAwait(false), stretch, windows, ngramScores, scores);
-            var stretchSentences = packed.Length < windows.Count ? SentencesOf(windows, _sentencesOfEveryWindow ? stretch : passed) : [];
-            var candidates = passed;
-            if (stretchSentences.Count > 0)
-            {
-                sentences.AddRange(stretchSentences);
-                sentenceSet.UnionWith(stretchSentences);
-                var escalated = MixStage(0, await Run(0, stretchSentences).ConfigureAwait(false), stretchSentences, windows, ngramScores, scores);
-                candidates = Merge(passed, MostSuspect(windows, escalated, scores));
-            }
-
-            // Each later member scores, of the windows the one before sent on, the most suspect while its limit lasts; the
-            // others keep the earlier member's scores. The windows the screen is sure of skip the gate and go first at the encoder.
-            List<int> skipped = [];
-            var met = false;
-            for (var s = 1; s <= last && candidates.Count + skipped.Count > 0; s++)
+            var atEncoder = s == last;
+            var budget = _limits![s] ?? int.MaxValue;
+            List<int> run = [];
+            for (var k = 0; k < stretches; k++)
             {
                 if (s == 1 && _skipGate is not null)
                 {
-                    (candidates, skipped) = SplitAtGate(candidates, windows, scores);
+                    (sent[k], skipped[k]) = SplitAtGate(sent[k], windows, scores);
                 }
 
-                var atEncoder = s == last;
-                var chosen = MostSuspectFirst(windows, scores, candidates, atEncoder ? skipped : [], s - 1, budget[s]);
-                budget[s] -= chosen.Count;
-                var heldBack = candidates.Count + (atEncoder ? skipped.Count : 0) - chosen.Count;
+                chosen[k] = MostSuspectFirst(windows, scores, sent[k], atEncoder ? skipped[k] : [], s - 1, budget);
+                budget -= chosen[k].Count;
+                var heldBack = sent[k].Count + (atEncoder ? skipped[k].Count : 0) - chosen[k].Count;
                 if (heldBack > 0)
                 {
                     HeldBack.Add(heldBack, _stages[s].Tag);
@@ -544,26 +543,79 @@ internal sealed class EnsembleContentModel : ContentModel
 
                 if (!atEncoder)
                 {
-                    chosen.Sort();
-                    candidates = chosen.Count == 0 ? [] : MixStage(s, await Run(s, chosen).ConfigureAwait(false), chosen, windows, ngramScores, scores);
-                    continue;
+                    chosen[k].Sort();
                 }
 
-                for (var i = 0; i < chosen.Count && !met; i += batchSize)
-                {
-                    // With a stop, the encoder takes them a few at a time (as many as run side by side), most suspect first,
-                    // and ends at the first batch where one meets it.
-                    var batch = chosen.GetRange(i, Math.Min(batchSize, chosen.Count - i));
-                    MixStage(s, await Run(s, batch).ConfigureAwait(false), batch, windows, ngramScores, scores);
-                    met = stop is not null && batch.Exists(w => stop.IsMet(Shifted(w)));
-                }
+                run.AddRange(chosen[k]);
+            }
+
+            var member = run.Count == 0 ? [] : await Run(s, run).ConfigureAwait(false);
+            if (atEncoder)
+            {
+                return Finish(windows, stop, scores, member, chosen, sentences, sentenceSet, ngramScores, StretchEnd);
+            }
+
+            for (int k = 0, first = 0; k < stretches; first += chosen[k].Count, k++)
+            {
+                sent[k] = chosen[k].Count == 0 ? [] : MixStage(s, member, chosen[k], windows, ngramScores, scores, first);
+            }
+        }
+
+        throw new InvalidOperationException("An ensemble with limits has a gate or a screen before its encoder.");
+    }
+
+    /// <summary>
+    /// Mixes the encoder's scores (<paramref name="encoder"/>: the windows of <paramref name="chosen"/>, stretch after stretch)
+    /// into the rows as scoring the text one stretch at a time leaves them. With a <paramref name="stop"/>, the encoder's
+    /// batches (as many windows as run side by side) count in reading order until one meets it, and the stretch where a
+    /// window meets it is the last whose encoder scores count. Then every row after the first window (in reading order) that
+    /// meets the stop is cleared, as <see cref="ScoreUntil"/> leaves it: the rows of the later stretches, scored ahead, with them.
+    /// </summary>
+    private float[] Finish(IReadOnlyList<int[]> windows, WindowStop? stop, float[] scores, float[] encoder, List<int>[] chosen, List<int> sentences, HashSet<int> sentenceSet, NgramRows? ngramScores, Func<int, int> stretchEnd)
+    {
+        var c = _mix.Length;
+        var last = _stages.Length - 1;
+        var batchSize = stop is null ? int.MaxValue : Math.Max(1, _encoder.WindowParallelism);
+
+        // A sentence window meets the stop by its shifted scores; one the first member left out (a sentence of a window it
+        // ruled out) was not scored, and its row of zeros does not count.
+        bool Meets(int w)
+        {
+            var row = scores.AsSpan(w * c, c);
+            if (!sentenceSet.Contains(w))
+            {
+                return !IsSentenceWindow(windows[w]) && stop!.IsMet(row);
+            }
+
+            Span<float> shifted = stackalloc float[c];
+            row.CopyTo(shifted);
+            ShiftSentence(windows[w], shifted);
+            return stop!.IsMet(shifted);
+        }
+
+        var mixed = 0;
+        for (int k = 0, first = 0, start = 0; k < chosen.Length; first += chosen[k].Count, start = stretchEnd(k), k++)
+        {
+            var met = false;
+            for (var i = 0; i < chosen[k].Count && !met; i += batchSize)
+            {
+                var batch = chosen[k].GetRange(i, Math.Min(batchSize, chosen[k].Count - i));
+                MixStage(last, encoder, batch, windows, ngramScores, scores, first + i);
+                mixed += batch.Count;
+                met = stop is not null && batch.Exists(Meets);
             }
 
             // A window a limit kept back keeps an earlier member's scores, which can meet the stop as well.
-            if (stop is not null && (met || stretch.Concat(stretchSentences).Any(w => stop.IsMet(Shifted(w)))))
+            if (stop is not null && (met || Enumerable.Range(start, stretchEnd(k) - start).Any(Meets)))
             {
                 break;
             }
+        }
+
+        // The encoder's windows after the batch that met the stop (in its stretch and later ones) were scored: counted, unused.
+        if (encoder.Length / Math.Max(1, _encoder.CategoryArray.Length) - mixed is > 0 and var unused)
+        {
+            Windows.Add(unused, _stages[last].Tag);
         }
 
         ShiftSentences(windows, scores, sentences);
@@ -580,6 +632,24 @@ internal sealed class EnsembleContentModel : ContentModel
         }
 
         return scores;
+    }
+
+    /// <summary>The ascending <paramref name="windows"/> split by the stretch they lie in.</summary>
+    private static List<int>[] SplitByStretch(List<int> windows, int stretches, Func<int, int> stretchEnd)
+    {
+        var split = new List<int>[stretches];
+        var i = 0;
+        for (var k = 0; k < stretches; k++)
+        {
+            var end = stretchEnd(k);
+            split[k] = [];
+            while (i < windows.Count && windows[i] < end)
+            {
+                split[k].Add(windows[i++]);
+            }
+        }
+
+        return split;
     }
 
     /// <summary>
@@ -1042,7 +1112,7 @@ internal sealed class EnsembleContentModel : ContentModel
     /// Mixes one member's scores of the windows <paramref name="active"/> (in that order) into <paramref name="scores"/>,
     /// replacing every category of those windows; returns the windows it sends on to the next member (none for the encoder).
     /// </summary>
-    private List<int> MixStage(int s, float[] memberScores, List<int> active, IReadOnlyList<int[]> windows, NgramRows? ngramScores, float[] scores)
+    private List<int> MixStage(int s, float[] memberScores, List<int> active, IReadOnlyList<int[]> windows, NgramRows? ngramScores, float[] scores, int firstRow = 0)
     {
         var stage = _stages[s];
         Count(s, active.Count);
@@ -1052,7 +1122,7 @@ internal sealed class EnsembleContentModel : ContentModel
         {
             var w = active[i];
             var row = scores.AsSpan(w * c, c);
-            Mix(memberScores, i, stage, ngramScores, row, ngramRow: w);
+            Mix(memberScores, firstRow + i, stage, ngramScores, row, ngramRow: w);
             if (stage.Escalate is not null && Escalates(row, LevelsFor(stage, windows[w])))
             {
                 next.Add(w);

@@ -126,6 +126,64 @@ public sealed class EnsembleWindowLimitTests : IDisposable
 
     [Theory]
     [MemberData(nameof(ScoringPaths))]
+    public async Task ScoreWindows_LimitSpansStretches_SameScoresAsWithoutOne(string path)
+    {
+        // The two harmful windows lie in the first and the third stretch; both reach the encoder, in one pass.
+        using var limited = Load(2, options: PathOptions(path));
+        using var unlimited = Load(null, options: PathOptions(path));
+        var windows = Windows(limited, "they will kill the dog. " + TinyModel.BenignText(1500) + ". i hate you. " + TinyModel.BenignText(1500));
+
+        var expected = await ScoreOnPath(unlimited, windows, path);
+        var actual = await ScoreOnPath(limited, windows, path);
+
+        Assert.True(WindowWith(windows, "hate") >= 16, $"the hateful window should lie in the third stretch (it is window {WindowWith(windows, "hate")})");
+        Assert.True(windows.Count > 24, $"the text should span four stretches (it spans {windows.Count} windows)");
+        Assert.Equal(expected, actual);
+        Assert.Equal(2, limited.EscalatedWindows);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task ScoreWindows_StopMetInAnEarlierStretch_LaterStretchesKeepNoScores(int parallelism)
+    {
+        // Both harmful windows reach the encoder (the limit is 2), from different stretches. The violent one, in the first
+        // stretch, meets the stop: the hateful one far later is left as if scoring had ended with the first stretch, though
+        // the screen, the gate and (side by side) the encoder scored it too.
+        using var model = Load(2, options: new OnnxRuntimeOptions { MaxBatchSize = 1, WindowParallelism = parallelism });
+        var windows = Windows(model, "they will kill the dog. " + TinyModel.BenignText(1500) + ". i hate you. " + TinyModel.BenignText(60));
+        var violent = WindowWith(windows, "kill");
+        var hateful = WindowWith(windows, "hate");
+
+        var scores = await model.ScoreWindowsAsync(windows, new WindowStop([0.5, 0.5]), Ct);
+
+        Assert.True(hateful >= 8, $"the hateful window should lie past the first stretch (it is window {hateful})");
+        Assert.Equal(EncoderHit, scores[(violent * 2) + 1], 4);
+        Assert.All(scores.Skip((violent + 1) * 2), s => Assert.Equal(0f, s));
+        Assert.Equal(1, model.EscalatedWindows);
+    }
+
+    [Fact]
+    public async Task ScoreWindows_StopMetOnlyInALaterStretch_EarlierStretchesKeepTheirScores()
+    {
+        // A stop for hate alone: the violent window of the first stretch does not meet it and keeps the encoder's scores;
+        // the hateful one, two stretches later, meets it and every row after it is cleared.
+        using var model = Load(2, options: new OnnxRuntimeOptions { MaxBatchSize = 1 });
+        var windows = Windows(model, "they will kill the dog. " + TinyModel.BenignText(1500) + ". i hate you. " + TinyModel.BenignText(1500));
+        var violent = WindowWith(windows, "kill");
+        var hateful = WindowWith(windows, "hate");
+
+        var scores = await model.ScoreWindowsAsync(windows, new WindowStop([0.5, double.PositiveInfinity]), Ct);
+
+        Assert.Equal(EncoderHit, scores[(violent * 2) + 1], 4);
+        Assert.Equal(EncoderHit, scores[hateful * 2], 4);
+        Assert.Equal(ScreenMiss, scores[(hateful - 1) * 2], 4);
+        Assert.All(scores.Skip((hateful + 1) * 2), s => Assert.Equal(0f, s));
+        Assert.Equal(2, model.EscalatedWindows);
+    }
+
+    [Theory]
+    [MemberData(nameof(ScoringPaths))]
     public async Task ScoreWindows_EquallySuspect_ReadingOrderDecides(string path)
     {
         using var model = Load(2, options: PathOptions(path));
