@@ -506,9 +506,15 @@ internal sealed class EnsembleContentModel : ContentModel
         }
 
         var sentenceSet = new HashSet<int>(sentences);
-        var stretches = (packed.Length + BudgetStretch - 1) / BudgetStretch;
-        int StretchEnd(int k) => (k + 1) * BudgetStretch < packed.Length ? packed[(k + 1) * BudgetStretch] : windows.Count;
-        var sent = SplitByStretch(candidates, stretches, StretchEnd);
+        // Where each stretch ends: the first window of the next one.
+        var ends = new int[(packed.Length + BudgetStretch - 1) / BudgetStretch];
+        for (var k = 0; k < ends.Length; k++)
+        {
+            ends[k] = (k + 1) * BudgetStretch < packed.Length ? packed[(k + 1) * BudgetStretch] : windows.Count;
+        }
+
+        var stretches = ends.Length;
+        var sent = SplitByStretch(candidates, ends);
         var skipped = new List<int>[stretches];
         for (var k = 0; k < stretches; k++)
         {
@@ -552,7 +558,7 @@ internal sealed class EnsembleContentModel : ContentModel
             var member = run.Count == 0 ? [] : await Run(s, run).ConfigureAwait(false);
             if (atEncoder)
             {
-                return Finish(windows, stop, scores, member, chosen, sentences, sentenceSet, ngramScores, StretchEnd);
+                return Finish(windows, stop, scores, member, chosen, sentences, sentenceSet, ngramScores, ends);
             }
 
             for (int k = 0, first = 0; k < stretches; first += chosen[k].Count, k++)
@@ -571,7 +577,7 @@ internal sealed class EnsembleContentModel : ContentModel
     /// window meets it is the last whose encoder scores count. Then every row after the first window (in reading order) that
     /// meets the stop is cleared, as <see cref="ScoreUntil"/> leaves it: the rows of the later stretches, scored ahead, with them.
     /// </summary>
-    private float[] Finish(IReadOnlyList<int[]> windows, WindowStop? stop, float[] scores, float[] encoder, List<int>[] chosen, List<int> sentences, HashSet<int> sentenceSet, NgramRows? ngramScores, Func<int, int> stretchEnd)
+    private float[] Finish(IReadOnlyList<int[]> windows, WindowStop? stop, float[] scores, float[] encoder, List<int>[] chosen, List<int> sentences, HashSet<int> sentenceSet, NgramRows? ngramScores, int[] ends)
     {
         var c = _mix.Length;
         var last = _stages.Length - 1;
@@ -594,7 +600,7 @@ internal sealed class EnsembleContentModel : ContentModel
         }
 
         var mixed = 0;
-        for (int k = 0, first = 0, start = 0; k < chosen.Length; first += chosen[k].Count, start = stretchEnd(k), k++)
+        for (int k = 0, first = 0, start = 0; k < chosen.Length; first += chosen[k].Count, start = ends[k], k++)
         {
             var met = false;
             for (var i = 0; i < chosen[k].Count && !met; i += batchSize)
@@ -606,14 +612,14 @@ internal sealed class EnsembleContentModel : ContentModel
             }
 
             // A window a limit kept back keeps an earlier member's scores, which can meet the stop as well.
-            if (stop is not null && (met || Enumerable.Range(start, stretchEnd(k) - start).Any(Meets)))
+            if (stop is not null && (met || Enumerable.Range(start, ends[k] - start).Any(Meets)))
             {
                 break;
             }
         }
 
         // The encoder's windows after the batch that met the stop (in its stretch and later ones) were scored: counted, unused.
-        if (encoder.Length / Math.Max(1, _encoder.CategoryArray.Length) - mixed is > 0 and var unused)
+        if (chosen.Sum(static l => l.Count) - mixed is > 0 and var unused)
         {
             Windows.Add(unused, _stages[last].Tag);
         }
@@ -634,16 +640,15 @@ internal sealed class EnsembleContentModel : ContentModel
         return scores;
     }
 
-    /// <summary>The ascending <paramref name="windows"/> split by the stretch they lie in.</summary>
-    private static List<int>[] SplitByStretch(List<int> windows, int stretches, Func<int, int> stretchEnd)
+    /// <summary>The ascending <paramref name="windows"/> split by the stretch they lie in (<paramref name="ends"/>: where each ends).</summary>
+    private static List<int>[] SplitByStretch(List<int> windows, int[] ends)
     {
-        var split = new List<int>[stretches];
+        var split = new List<int>[ends.Length];
         var i = 0;
-        for (var k = 0; k < stretches; k++)
+        for (var k = 0; k < ends.Length; k++)
         {
-            var end = stretchEnd(k);
             split[k] = [];
-            while (i < windows.Count && windows[i] < end)
+            while (i < windows.Count && windows[i] < ends[k])
             {
                 split[k].Add(windows[i++]);
             }
