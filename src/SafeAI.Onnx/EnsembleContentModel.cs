@@ -92,7 +92,9 @@ internal sealed class EnsembleContentModel : ContentModel
 
     /// <summary>The smallest of <see cref="_limits"/>: a text with no more windows than this cannot reach a limit, so it takes the unlimited paths.</summary>
     private readonly int _smallestLimit = int.MaxValue;
-    private long _escalatedWindows;
+
+    /// <summary>Per member, the windows it has scored since the model was loaded (counted where more than one member scores).</summary>
+    private readonly long[] _scoredWindows;
 
     private EnsembleContentModel(ModelDescription description, OnnxContentModel encoder, NgramContentModel? ngram, OnnxContentModel? gate, OnnxContentModel? screen, bool useSentenceWindows)
         : base(description, [.. description.Ensemble!.Categories.Select(static c => c.Category)])
@@ -134,6 +136,7 @@ internal sealed class EnsembleContentModel : ContentModel
 
         stages.Add(new Stage(encoder, [.. _mix.Select(static m => m.Encoder)], null, "encoder"));
         _stages = [.. stages];
+        _scoredWindows = new long[_stages.Length];
         _skipGate = screen is not null && gate is not null ? ensemble.Screen!.SkipGate : null;
         if (_stages.Length > 1)
         {
@@ -157,7 +160,17 @@ internal sealed class EnsembleContentModel : ContentModel
     internal override ContentModel SecondTier => _encoder;
 
     /// <summary>Gets how many windows the gate (or the screen) has sent on to the encoder since the model was loaded (0 without either).</summary>
-    internal override long EscalatedWindows => Interlocked.Read(ref _escalatedWindows);
+    internal override long EscalatedWindows => _stages.Length == 1 ? 0 : Interlocked.Read(ref _scoredWindows[^1]);
+
+    /// <summary>
+    /// Gets how many windows the member <paramref name="role"/> (<c>"screen"</c>, <c>"gate"</c> or <c>"encoder"</c>) has
+    /// scored and used since the model was loaded: 0 for a member the model does not run, or where the encoder runs alone.
+    /// </summary>
+    internal long WindowsScoredBy(string role)
+    {
+        var stage = Array.FindIndex(_stages, s => Equals(s.Tag.Value, role));
+        return stage < 0 || _stages.Length == 1 ? 0 : Interlocked.Read(ref _scoredWindows[stage]);
+    }
 
     /// <summary>Gets a value indicating whether a smaller gate encoder scores every window before the encoder.</summary>
     internal bool HasGate => _gate is not null;
@@ -456,7 +469,9 @@ internal sealed class EnsembleContentModel : ContentModel
     /// order) that meets it is cleared (those of the later stretches, scored ahead, with them), as <see cref="ScoreUntil"/>
     /// leaves it. Whether the text meets the stop is as without a limit, though a window before the deciding one may keep the
     /// gate's scores. A text that meets the stop early so costs what a text of its length that does not meet it costs (the
-    /// limits bound both), no longer less.
+    /// limits bound both), with one exception: where the windows the screen is sure of in the first stretch fill the
+    /// encoder's limit, the encoder's windows are known before the gate runs. The encoder scores them first, and where they
+    /// meet the stop the gate scores the first stretch alone; otherwise the gate scores every stretch in one pass, as usual.
     /// </para>
     /// </summary>
     private ValueTask<float[]> ScoreWithBudgetAsync(IReadOnlyList<int[]> windows, WindowStop? stop, CancellationToken cancellationToken)
@@ -516,112 +531,167 @@ internal sealed class EnsembleContentModel : ContentModel
         var stretches = ends.Length;
         var sent = SplitByStretch(candidates, ends);
         var skipped = new List<int>[stretches];
+        List<int>[] picks = new List<int>[stretches], encoderPicks = new List<int>[stretches];
         for (var k = 0; k < stretches; k++)
         {
-            skipped[k] = [];
+            // The windows the screen is sure of skip the gate and go first at the encoder (its rows alone decide which).
+            (sent[k], skipped[k]) = _skipGate is null ? (sent[k], []) : SplitAtGate(sent[k], windows, scores);
+            encoderPicks[k] = [];
         }
 
-        // Each later member scores, stretch by stretch in reading order while its limit lasts, the windows the member before
-        // sent on that it finds most suspect; the others keep the earlier member's scores. Which windows a member takes
-        // depends only on the scores of their own stretch and on what is left of its limit, so it runs once for every
-        // stretch, and the windows of several stretches share its parallel runs. The windows the screen is sure of skip
-        // the gate and go first at the encoder.
-        var chosen = new List<int>[stretches];
-        for (var s = 1; s <= last; s++)
+        var budgets = Array.ConvertAll(_limits!, static l => l ?? int.MaxValue);
+
+        // Member s scores, stretch by stretch in reading order while its limit lasts, the windows of the stretches [from, to)
+        // sent on to it that it finds most suspect; the others keep the earlier member's scores. Which windows it takes
+        // depends only on the scores of their own stretch and on what is left of its limit, so it runs once for all those
+        // stretches, and their windows share its parallel runs. Returns its scores of the windows it took, stretch after stretch.
+        async ValueTask<float[]> MemberAsync(int s, int from, int to)
         {
             var atEncoder = s == last;
-            var budget = _limits![s] ?? int.MaxValue;
+            var taken = atEncoder ? encoderPicks : picks;
             List<int> run = [];
-            for (var k = 0; k < stretches; k++)
+            for (var k = from; k < to; k++)
             {
-                if (s == 1 && _skipGate is not null)
-                {
-                    (sent[k], skipped[k]) = SplitAtGate(sent[k], windows, scores);
-                }
-
-                chosen[k] = MostSuspectFirst(windows, scores, sent[k], atEncoder ? skipped[k] : [], s - 1, budget);
-                budget -= chosen[k].Count;
-                var heldBack = sent[k].Count + (atEncoder ? skipped[k].Count : 0) - chosen[k].Count;
-                if (heldBack > 0)
-                {
-                    HeldBack.Add(heldBack, _stages[s].Tag);
-                }
-
+                taken[k] = MostSuspectFirst(windows, scores, sent[k], atEncoder ? skipped[k] : [], s - 1, budgets[s]);
+                budgets[s] -= taken[k].Count;
+                CountHeldBack(s, sent[k].Count + (atEncoder ? skipped[k].Count : 0) - taken[k].Count);
                 if (!atEncoder)
                 {
-                    chosen[k].Sort();
+                    taken[k].Sort();
                 }
 
-                run.AddRange(chosen[k]);
+                run.AddRange(taken[k]);
             }
 
             var member = run.Count == 0 ? [] : await Run(s, run).ConfigureAwait(false);
-            if (atEncoder)
+            if (!atEncoder)
             {
-                return Finish(windows, stop, scores, member, chosen, sentences, sentenceSet, ngramScores, ends);
+                for (int k = from, first = 0; k < to; first += taken[k].Count, k++)
+                {
+                    sent[k] = taken[k].Count == 0 ? [] : MixStage(s, member, taken[k], windows, ngramScores, scores, first);
+                }
             }
 
-            for (int k = 0, first = 0; k < stretches; first += chosen[k].Count, k++)
-            {
-                sent[k] = chosen[k].Count == 0 ? [] : MixStage(s, member, chosen[k], windows, ngramScores, scores, first);
-            }
+            return member;
         }
 
-        throw new InvalidOperationException("An ensemble with limits has a gate or a screen before its encoder.");
+        // With a stop, where the windows the screen is sure of in the first stretch fill the encoder's limit, the encoder
+        // takes those whatever the gate finds, and none of a later stretch. It scores them first: where they meet the stop,
+        // the gate scores the first stretch alone (the text ends there), and otherwise every stretch in one pass, as below.
+        if (stop is not null && stretches > 1 && _skipGate is not null && _limits![last] is { } encoderLimit && skipped[0].Count >= encoderLimit)
+        {
+            encoderPicks[0] = MostSuspectFirst(windows, scores, [], skipped[0], last - 1, encoderLimit);
+            budgets[last] -= encoderPicks[0].Count;
+            var (met, mixed) = MixBatches(windows, stop, scores, await Run(last, encoderPicks[0]).ConfigureAwait(false), encoderPicks[0], 0, sentenceSet, ngramScores);
+            for (var s = 1; s < last; s++)
+            {
+                await MemberAsync(s, 0, met ? 1 : stretches).ConfigureAwait(false);
+            }
+
+            CountHeldBack(last, sent[0].Count + skipped[0].Count - encoderPicks[0].Count);
+            if (!met)
+            {
+                mixed += MixEncoder(windows, stop, scores, await MemberAsync(last, 1, stretches).ConfigureAwait(false), encoderPicks, 1, stretches, ends, sentenceSet, ngramScores);
+            }
+
+            return Finish(windows, stop, scores, encoderPicks, mixed, sentences);
+        }
+
+        for (var s = 1; s < last; s++)
+        {
+            await MemberAsync(s, 0, stretches).ConfigureAwait(false);
+        }
+
+        var encoder = await MemberAsync(last, 0, stretches).ConfigureAwait(false);
+        return Finish(windows, stop, scores, encoderPicks, MixEncoder(windows, stop, scores, encoder, encoderPicks, 0, stretches, ends, sentenceSet, ngramScores), sentences);
+    }
+
+    /// <summary>Counts the windows a limit kept from member <paramref name="s"/>.</summary>
+    private void CountHeldBack(int s, int windows)
+    {
+        if (windows > 0)
+        {
+            HeldBack.Add(windows, _stages[s].Tag);
+        }
     }
 
     /// <summary>
-    /// Mixes the encoder's scores (<paramref name="encoder"/>: the windows of <paramref name="chosen"/>, stretch after stretch)
-    /// into the rows as scoring the text one stretch at a time leaves them. With a <paramref name="stop"/>, the encoder's
-    /// batches (as many windows as run side by side) count in reading order until one meets it, and the stretch where a
-    /// window meets it is the last whose encoder scores count. Then every row after the first window (in reading order) that
-    /// meets the stop is cleared, as <see cref="ScoreUntil"/> leaves it: the rows of the later stretches, scored ahead, with them.
+    /// Mixes the encoder's scores (<paramref name="encoder"/>: the windows of <paramref name="chosen"/> for the stretches
+    /// [<paramref name="from"/>, <paramref name="to"/>), stretch after stretch) into the rows as scoring the text one stretch
+    /// at a time leaves them: with a <paramref name="stop"/>, the stretch where a window meets it is the last whose encoder
+    /// scores count. Returns how many of the encoder's windows were mixed in.
     /// </summary>
-    private float[] Finish(IReadOnlyList<int[]> windows, WindowStop? stop, float[] scores, float[] encoder, List<int>[] chosen, List<int> sentences, HashSet<int> sentenceSet, NgramRows? ngramScores, int[] ends)
+    private int MixEncoder(IReadOnlyList<int[]> windows, WindowStop? stop, float[] scores, float[] encoder, List<int>[] chosen, int from, int to, int[] ends, HashSet<int> sentenceSet, NgramRows? ngramScores)
     {
-        var c = _mix.Length;
-        var last = _stages.Length - 1;
-        var batchSize = stop is null ? int.MaxValue : Math.Max(1, _encoder.WindowParallelism);
-
-        // A sentence window meets the stop by its shifted scores; one the first member left out (a sentence of a window it
-        // ruled out) was not scored, and its row of zeros does not count.
-        bool Meets(int w)
-        {
-            var row = scores.AsSpan(w * c, c);
-            if (!sentenceSet.Contains(w))
-            {
-                return !IsSentenceWindow(windows[w]) && stop!.IsMet(row);
-            }
-
-            Span<float> shifted = stackalloc float[c];
-            row.CopyTo(shifted);
-            ShiftSentence(windows[w], shifted);
-            return stop!.IsMet(shifted);
-        }
-
         var mixed = 0;
-        for (int k = 0, first = 0, start = 0; k < chosen.Length; first += chosen[k].Count, start = ends[k], k++)
+        for (int k = from, first = 0, start = from == 0 ? 0 : ends[from - 1]; k < to; first += chosen[k].Count, start = ends[k], k++)
         {
-            var met = false;
-            for (var i = 0; i < chosen[k].Count && !met; i += batchSize)
-            {
-                var batch = chosen[k].GetRange(i, Math.Min(batchSize, chosen[k].Count - i));
-                MixStage(last, encoder, batch, windows, ngramScores, scores, first + i);
-                mixed += batch.Count;
-                met = stop is not null && batch.Exists(Meets);
-            }
+            var (met, batches) = MixBatches(windows, stop, scores, encoder, chosen[k], first, sentenceSet, ngramScores);
+            mixed += batches;
 
             // A window a limit kept back keeps an earlier member's scores, which can meet the stop as well.
-            if (stop is not null && (met || Enumerable.Range(start, ends[k] - start).Any(Meets)))
+            if (stop is not null && (met || Enumerable.Range(start, ends[k] - start).Any(w => Meets(windows, stop, scores, w, sentenceSet))))
             {
                 break;
             }
         }
 
-        // The encoder's windows after the batch that met the stop (in its stretch and later ones) were scored: counted, unused.
+        return mixed;
+    }
+
+    /// <summary>
+    /// Mixes the encoder's scores of the windows <paramref name="chosen"/> (its rows from <paramref name="firstRow"/>) into the
+    /// rows, in batches of as many windows as run side by side; with a <paramref name="stop"/>, none after the batch where a
+    /// window meets it. Returns whether one did and how many windows were mixed in.
+    /// </summary>
+    private (bool Met, int Mixed) MixBatches(IReadOnlyList<int[]> windows, WindowStop? stop, float[] scores, float[] encoder, List<int> chosen, int firstRow, HashSet<int> sentenceSet, NgramRows? ngramScores)
+    {
+        var batchSize = stop is null ? int.MaxValue : Math.Max(1, _encoder.WindowParallelism);
+        for (var i = 0; i < chosen.Count; i += batchSize)
+        {
+            var batch = chosen.GetRange(i, Math.Min(batchSize, chosen.Count - i));
+            MixStage(_stages.Length - 1, encoder, batch, windows, ngramScores, scores, firstRow + i);
+            if (stop is not null && batch.Exists(w => Meets(windows, stop, scores, w, sentenceSet)))
+            {
+                return (true, i + batch.Count);
+            }
+        }
+
+        return (false, chosen.Count);
+    }
+
+    /// <summary>
+    /// Whether window <paramref name="w"/>'s row meets the stop: a sentence window's by its shifted scores; one the first
+    /// member left out (a sentence of a window it ruled out, not in <paramref name="sentenceSet"/>) was not scored, and its
+    /// row of zeros does not count.
+    /// </summary>
+    private bool Meets(IReadOnlyList<int[]> windows, WindowStop stop, float[] scores, int w, HashSet<int> sentenceSet)
+    {
+        var c = _mix.Length;
+        var row = scores.AsSpan(w * c, c);
+        if (!sentenceSet.Contains(w))
+        {
+            return !IsSentenceWindow(windows[w]) && stop.IsMet(row);
+        }
+
+        Span<float> shifted = stackalloc float[c];
+        row.CopyTo(shifted);
+        ShiftSentence(windows[w], shifted);
+        return stop.IsMet(shifted);
+    }
+
+    /// <summary>
+    /// Shifts the sentence windows' scores and, with a <paramref name="stop"/>, clears every row after the first window (in
+    /// reading order) that meets it, as <see cref="ScoreUntil"/> leaves it: the rows of later stretches scored ahead with them.
+    /// The encoder's windows that were scored and not <paramref name="mixed"/> in (after the batch that met the stop) are
+    /// counted as windows all the same.
+    /// </summary>
+    private float[] Finish(IReadOnlyList<int[]> windows, WindowStop? stop, float[] scores, List<int>[] chosen, int mixed, List<int> sentences)
+    {
+        var c = _mix.Length;
         if (chosen.Sum(static l => l.Count) - mixed is > 0 and var unused)
         {
-            Windows.Add(unused, _stages[last].Tag);
+            Windows.Add(unused, _stages[^1].Tag);
         }
 
         ShiftSentences(windows, scores, sentences);
@@ -888,10 +958,7 @@ internal sealed class EnsembleContentModel : ContentModel
         }
 
         Windows.Add(windows, _stages[stage].Tag);
-        if (stage == _stages.Length - 1)
-        {
-            Interlocked.Add(ref _escalatedWindows, windows);
-        }
+        Interlocked.Add(ref _scoredWindows[stage], windows);
     }
 
     /// <summary>How far (in logits) the row lies above the levels, in the category where it lies highest; categories that never send a window on do not count.</summary>

@@ -182,6 +182,55 @@ public sealed class EnsembleWindowLimitTests : IDisposable
         Assert.Equal(2, model.EscalatedWindows);
     }
 
+    /// <summary>
+    /// A screen that is sure of hate (its hit lies 2 logits above 0.5, past the margin 1.5) and sends violence (1.15 logits
+    /// above 0.7) to the gate.
+    /// </summary>
+    private const string SureOfHate = "{ \"encoder\": \"screen.json\", \"escalate\": { \"hate\": 0.5, \"violence\": 0.7 }, \"skipGate\": 1.5 }";
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task ScoreWindows_SureWindowsFillTheLimitAndMeetTheStop_LaterStretchesSkipTheGate(int parallelism)
+    {
+        // The hateful window of the first stretch skips the gate and fills the encoder's limit, so the encoder takes it
+        // whatever the gate finds: the first stretch is scored alone, meets the stop, and the violent window two stretches
+        // later never reaches the gate.
+        using var model = (EnsembleContentModel)Load(1, screen: SureOfHate, options: new OnnxRuntimeOptions { MaxBatchSize = 1, WindowParallelism = parallelism });
+        var windows = Windows(model, "i hate you. " + TinyModel.BenignText(1500) + ". they will kill the dog. " + TinyModel.BenignText(60));
+        var hateful = WindowWith(windows, "hate");
+        var violent = WindowWith(windows, "kill");
+
+        var scores = await model.ScoreWindowsAsync(windows, new WindowStop([0.5, 0.5]), Ct);
+
+        Assert.True(violent >= 16, $"the violent window should lie in the third stretch (it is window {violent})");
+        Assert.Equal(EncoderHit, scores[hateful * 2], 4);
+        Assert.All(scores.Skip((hateful + 1) * 2), s => Assert.Equal(0f, s));
+        Assert.Equal(0, model.WindowsScoredBy("gate"));
+        Assert.Equal(1, model.WindowsScoredBy("encoder"));
+        Assert.Equal(windows.Count, model.WindowsScoredBy("screen")); // the screen scores the whole text in one pass
+    }
+
+    [Fact]
+    public async Task ScoreWindows_SureWindowsFillTheLimitButMissTheStop_TheRestIsScoredAsUsual()
+    {
+        // A stop for violence alone: the hateful window the encoder took from the first stretch does not meet it, so the
+        // later stretches go on to the gate, whose scores of the violent window (the encoder's limit is spent) meet it.
+        using var model = (EnsembleContentModel)Load(1, screen: SureOfHate, options: new OnnxRuntimeOptions { MaxBatchSize = 1 });
+        var windows = Windows(model, "i hate you. " + TinyModel.BenignText(1500) + ". they will kill the dog. " + TinyModel.BenignText(1500));
+        var hateful = WindowWith(windows, "hate");
+        var violent = WindowWith(windows, "kill");
+
+        var scores = await model.ScoreWindowsAsync(windows, new WindowStop([double.PositiveInfinity, 0.5]), Ct);
+
+        Assert.Equal(EncoderHit, scores[hateful * 2], 4);
+        Assert.Equal(GateHit, scores[(violent * 2) + 1], 4);
+        Assert.Equal(ScreenMiss, scores[(violent - 1) * 2], 4);
+        Assert.All(scores.Skip((violent + 1) * 2), s => Assert.Equal(0f, s));
+        Assert.Equal(1, model.WindowsScoredBy("gate"));
+        Assert.Equal(1, model.WindowsScoredBy("encoder"));
+    }
+
     [Theory]
     [MemberData(nameof(ScoringPaths))]
     public async Task ScoreWindows_EquallySuspect_ReadingOrderDecides(string path)
