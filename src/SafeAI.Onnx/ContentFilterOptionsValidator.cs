@@ -106,6 +106,11 @@ internal sealed class ContentFilterOptionsValidator : IValidateOptions<ContentFi
                 errors.Add($"{S}:Runtime:WindowParallelism cannot be negative (it is {runtime.WindowParallelism}).");
             }
 
+            if (runtime.LoneRunThreads < 0)
+            {
+                errors.Add($"{S}:Runtime:LoneRunThreads cannot be negative (it is {runtime.LoneRunThreads}).");
+            }
+
             if (runtime.MaxBatchSize < 1)
             {
                 errors.Add($"{S}:Runtime:MaxBatchSize must be at least 1 (it is {runtime.MaxBatchSize}).");

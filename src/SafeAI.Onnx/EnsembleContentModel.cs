@@ -172,6 +172,9 @@ internal sealed class EnsembleContentModel : ContentModel
         return stage < 0 || _stages.Length == 1 ? 0 : Interlocked.Read(ref _scoredWindows[stage]);
     }
 
+    /// <summary>Gets how many runs of the members took the session for a run alone (<see cref="OnnxRuntimeOptions.LoneRunThreads"/>).</summary>
+    internal long LoneRuns => _stages.Sum(static s => s.Model.LoneRuns);
+
     /// <summary>Gets a value indicating whether a smaller gate encoder scores every window before the encoder.</summary>
     internal bool HasGate => _gate is not null;
 
@@ -749,6 +752,7 @@ internal sealed class EnsembleContentModel : ContentModel
         var scores = new float[windows.Count * c];
         var runs = new long[_stages.Length];
         var groups = GroupStarts(windows);
+        var sideBySide = groups.Length > 1 && _encoder.WindowParallelism > 1;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = _encoder.WindowParallelism, CancellationToken = cancellationToken };
         ParallelLoopResult result;
         try
@@ -765,7 +769,7 @@ internal sealed class EnsembleContentModel : ContentModel
 
                 var start = groups[g];
                 var end = g + 1 < groups.Length ? groups[g + 1] : windows.Count;
-                var sentOn = ScoreOneNow(windows[start], start, ngramScores, scores.AsSpan(start * c, c), runs, 0, int.MaxValue, cancellationToken);
+                var sentOn = ScoreOneNow(windows[start], start, ngramScores, scores.AsSpan(start * c, c), runs, 0, int.MaxValue, sideBySide, cancellationToken);
                 if (stop.IsMet(scores.AsSpan(start * c, c)))
                 {
                     state.Break();
@@ -781,7 +785,7 @@ internal sealed class EnsembleContentModel : ContentModel
                 List<int> escalated = [];
                 for (var w = start + 1; w < end; w++)
                 {
-                    if (ScoreOneNow(windows[w], w, ngramScores, scores.AsSpan(w * c, c), runs, 0, 0, cancellationToken) > 0)
+                    if (ScoreOneNow(windows[w], w, ngramScores, scores.AsSpan(w * c, c), runs, 0, 0, sideBySide, cancellationToken) > 0)
                     {
                         escalated.Add(w);
                     }
@@ -789,7 +793,7 @@ internal sealed class EnsembleContentModel : ContentModel
 
                 foreach (var w in _stages.Length == 1 ? [] : MostSuspect(windows, escalated, scores))
                 {
-                    ScoreOneNow(windows[w], w, ngramScores, scores.AsSpan(w * c, c), runs, 1, int.MaxValue, cancellationToken);
+                    ScoreOneNow(windows[w], w, ngramScores, scores.AsSpan(w * c, c), runs, 1, int.MaxValue, sideBySide, cancellationToken);
                 }
 
                 for (var w = start + 1; w < end; w++)
@@ -837,8 +841,9 @@ internal sealed class EnsembleContentModel : ContentModel
     /// the encoder), as far as each sends it on, into <paramref name="row"/>; a packed window's row is final, a sentence
     /// window's is shifted by the caller. Returns how many of the members before the encoder sent it on (a window the screen
     /// sends past the gate counts the gate; with <paramref name="lastStage"/> 0, whether the first would: more than 0).
+    /// <paramref name="sideBySide"/>: other windows of the text are scored at the same time, so no run takes more threads.
     /// </summary>
-    private int ScoreOneNow(int[] window, int w, NgramRows? ngramScores, Span<float> row, long[] runs, int fromStage, int lastStage, CancellationToken cancellationToken)
+    private int ScoreOneNow(int[] window, int w, NgramRows? ngramScores, Span<float> row, long[] runs, int fromStage, int lastStage, bool sideBySide, CancellationToken cancellationToken)
     {
         int[][] one = [window.AsSpan(1, TokenCount(window)).ToArray()];
 
@@ -848,7 +853,7 @@ internal sealed class EnsembleContentModel : ContentModel
         for (var s = first; s < _stages.Length && s <= lastStage; s++)
         {
             var stage = _stages[s];
-            Mix(stage.Model.ScoreNow(one, cancellationToken), 0, stage, ngramScores, row, ngramRow: w);
+            Mix(stage.Model.ScoreNow(one, cancellationToken, sideBySide), 0, stage, ngramScores, row, ngramRow: w);
             Interlocked.Increment(ref runs[s]);
             if (stage.Escalate is null || !Escalates(row, LevelsFor(stage, window)))
             {

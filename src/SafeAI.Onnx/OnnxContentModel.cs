@@ -10,12 +10,21 @@ namespace SafeAI.Onnx;
 /// </summary>
 internal abstract class OnnxContentModel : ContentModel
 {
+    // Runs in flight in this process, over every model: a run takes the lone session only when it is the only one.
+    private static int s_runsInFlight;
+
     private readonly InferenceSession _session;
+
+    // A second session of the same model on more threads, for a run that is alone (see LoneRunThreads); it shares the
+    // first one's prepacked weights, so it costs little memory.
+    private readonly InferenceSession? _loneSession;
+    private readonly PrePackedWeightsContainer? _prepacked;
     private readonly ModelTokenizer _tokenizer;
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
     private MicroBatcher? _batcher;
     private int _running;
+    private long _loneRuns;
     private int _maxBatchSize;
     private int _windowParallelism;
 
@@ -23,15 +32,27 @@ internal abstract class OnnxContentModel : ContentModel
         : base(description, categories)
     {
         _tokenizer = ModelTokenizer.Create(description.Tokenizer, files);
-        _session = CreateSession(description, files, options);
+        var loneThreads = LoneThreads(description, options);
+        _prepacked = loneThreads > 1 ? new PrePackedWeightsContainer() : null;
         try
         {
+            _session = CreateSession(description, files, options, threads: 0, _prepacked);
+        }
+        catch
+        {
+            _prepacked?.Dispose();
+            throw;
+        }
+
+        try
+        {
+            _loneSession = loneThreads > 1 ? CreateSession(description, files, options, loneThreads, _prepacked) : null;
             _inputNames = ValidateInputs(files.Describe(description.Model));
             _outputNames = [description.Output];
         }
         catch
         {
-            _session.Dispose();
+            DisposeSessions();
             throw;
         }
     }
@@ -75,6 +96,9 @@ internal abstract class OnnxContentModel : ContentModel
     /// <summary>Gets how many windows of one text run side by side when each has a run of its own.</summary>
     internal int WindowParallelism => _windowParallelism;
 
+    /// <summary>Gets how many runs took the session for a run alone (<see cref="OnnxRuntimeOptions.LoneRunThreads"/>).</summary>
+    internal long LoneRuns => Interlocked.Read(ref _loneRuns);
+
     /// <summary>One window: <paramref name="count"/> ids from <paramref name="start"/>, between the start and end ids.</summary>
     internal int[] Frame(IReadOnlyList<int> ids, int start, int count)
     {
@@ -104,14 +128,16 @@ internal abstract class OnnxContentModel : ContentModel
     /// <summary>
     /// Scores windows on the calling thread, in runs of at most the batch size. A run pads every window to its longest, so
     /// windows of mixed lengths are scored shortest first in runs of similar length: a run grows while the padding it
-    /// adds costs less than starting another run (<see cref="RunOverheadTokens"/>).
+    /// adds costs less than starting another run (<see cref="RunOverheadTokens"/>). One window is scored on more threads
+    /// when no other run is in flight (<see cref="OnnxRuntimeOptions.LoneRunThreads"/>), unless <paramref name="sideBySide"/>
+    /// says the caller scores other windows at the same time.
     /// </summary>
-    internal float[] ScoreNow(IReadOnlyList<int[]> windows, CancellationToken cancellationToken)
+    internal float[] ScoreNow(IReadOnlyList<int[]> windows, CancellationToken cancellationToken, bool sideBySide = false)
     {
         var n = windows.Count;
         if (n <= 1)
         {
-            return Run(windows, 0, n, cancellationToken);
+            return Run(windows, 0, n, cancellationToken, alone: !sideBySide);
         }
 
         if (_maxBatchSize == 1 && _windowParallelism > 1)
@@ -216,7 +242,7 @@ internal abstract class OnnxContentModel : ContentModel
         }
         catch
         {
-            _session.Dispose();
+            DisposeSessions();
             throw;
         }
     }
@@ -227,23 +253,39 @@ internal abstract class OnnxContentModel : ContentModel
     /// <summary>Turns the model's output for <paramref name="count"/> windows of <paramref name="seq"/> tokens into scores.</summary>
     private protected abstract float[] ReadOutput(OrtValue output, long[] mask, int count, int seq, bool embeddingsOnly);
 
-    private protected float[] Run(IReadOnlyList<int[]> windows, int first, int count, CancellationToken cancellationToken, bool embeddingsOnly = false)
+    private protected float[] Run(IReadOnlyList<int[]> windows, int first, int count, CancellationToken cancellationToken, bool embeddingsOnly = false, bool alone = false)
     {
         // Counted before the disposed check, so that Dispose (which sets the flag first, then waits for the count to
         // reach zero) never frees the session under a run: a caller that stopped waiting leaves its run going on a pool thread.
         Interlocked.Increment(ref _running);
+        var inFlight = EnterRun();
         try
         {
             ThrowIfDisposed();
-            return RunSession(windows, first, count, embeddingsOnly, cancellationToken);
+            var session = _session;
+            if (alone && count == 1 && inFlight == 1 && _loneSession is not null)
+            {
+                // The only run in the process: the other cores would sit idle, so this one gets more threads.
+                session = _loneSession;
+                Interlocked.Increment(ref _loneRuns);
+            }
+
+            return RunSession(session, windows, first, count, embeddingsOnly, cancellationToken);
         }
         finally
         {
+            ExitRun();
             Interlocked.Decrement(ref _running);
         }
     }
 
-    private float[] RunSession(IReadOnlyList<int[]> windows, int first, int count, bool embeddingsOnly, CancellationToken cancellationToken)
+    /// <summary>Counts a run in flight in this process (tests use it to stand for another caller's run); returns how many there are now.</summary>
+    internal static int EnterRun() => Interlocked.Increment(ref s_runsInFlight);
+
+    /// <summary>Counts a run as finished.</summary>
+    internal static void ExitRun() => Interlocked.Decrement(ref s_runsInFlight);
+
+    private float[] RunSession(InferenceSession session, IReadOnlyList<int[]> windows, int first, int count, bool embeddingsOnly, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var seq = 0;
@@ -291,7 +333,7 @@ internal abstract class OnnxContentModel : ContentModel
             IDisposableReadOnlyCollection<OrtValue> outputs;
             try
             {
-                outputs = _session.Run(runOptions, _inputNames, values, _outputNames);
+                outputs = session.Run(runOptions, _inputNames, values, _outputNames);
             }
             catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
             {
@@ -336,20 +378,47 @@ internal abstract class OnnxContentModel : ContentModel
             Thread.Sleep(1);
         }
 
-        _session.Dispose();
+        DisposeSessions();
     }
 
-    private static InferenceSession CreateSession(ModelDescription description, ModelFiles files, OnnxRuntimeOptions options)
+    private void DisposeSessions()
+    {
+        _session.Dispose();
+        _loneSession?.Dispose();
+        _prepacked?.Dispose();
+    }
+
+    /// <summary>
+    /// The threads of the session for a run alone, or 0 for none: only where every window has a run of its own on one
+    /// thread by SafeAI's choice (the CPU, <c>"maxBatchSize": 1</c>, <see cref="OnnxRuntimeOptions.IntraOpThreads"/> 0 and
+    /// <see cref="OnnxRuntimeOptions.WindowParallelism"/> other than 1) on a machine with more than one processor.
+    /// </summary>
+    internal static int LoneThreads(ModelDescription description, OnnxRuntimeOptions options)
+    {
+        var oneThreadPerRun = options.ExecutionProvider == OnnxExecutionProvider.Cpu && description.MaxBatchSize == 1
+            && options.IntraOpThreads == 0 && options.WindowParallelism != 1;
+        var threads = options.LoneRunThreads > 0 ? options.LoneRunThreads : Math.Min(2, Environment.ProcessorCount);
+        return oneThreadPerRun && threads > 1 ? threads : 0;
+    }
+
+    private static InferenceSession CreateSession(ModelDescription description, ModelFiles files, OnnxRuntimeOptions options, int threads, PrePackedWeightsContainer? prepacked)
     {
         var name = files.Describe(description.Model);
         using var sessionOptions = new SessionOptions
         {
-            IntraOpNumThreads = options.IntraOpThreads > 0 ? options.IntraOpThreads
+            IntraOpNumThreads = threads > 0 ? threads : options.IntraOpThreads > 0 ? options.IntraOpThreads
                 : options.ExecutionProvider == OnnxExecutionProvider.Cpu && description.MaxBatchSize == 1 && options.WindowParallelism != 1 ? 1 : 0,
             InterOpNumThreads = options.InterOpThreads,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
+
+        if (threads > 0)
+        {
+            // Its threads spin between the operators of a run (without, a run alone was slower than on one thread), but
+            // stop when the run ends, instead of taking cycles from the runs side by side that often follow it.
+            sessionOptions.AddSessionConfigEntry("session.force_spinning_stop", "1");
+        }
 
         if (options.ExecutionProvider == OnnxExecutionProvider.Cuda)
         {
@@ -367,13 +436,13 @@ internal abstract class OnnxContentModel : ContentModel
         {
             if (files.TryGetPath(description.Model) is { } path)
             {
-                return new InferenceSession(path, sessionOptions);
+                return prepacked is null ? new InferenceSession(path, sessionOptions) : new InferenceSession(path, sessionOptions, prepacked);
             }
 
             using var stream = files.Open(description.Model);
             using var buffer = new MemoryStream();
             stream.CopyTo(buffer);
-            return new InferenceSession(buffer.ToArray(), sessionOptions);
+            return prepacked is null ? new InferenceSession(buffer.ToArray(), sessionOptions) : new InferenceSession(buffer.ToArray(), sessionOptions, prepacked);
         }
         catch (OnnxRuntimeException ex)
         {
