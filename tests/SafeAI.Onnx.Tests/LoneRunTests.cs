@@ -21,6 +21,9 @@ public sealed class LoneRunTests : IDisposable
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    /// <summary>Gets the runs a lone session takes out of <paramref name="runs"/>: none on a machine with one processor, where there is no second session.</summary>
+    private static int OnMoreThanOneCore(int runs) => Environment.ProcessorCount > 1 ? runs : 0;
+
     public void Dispose() => _tiny.Dispose();
 
     private static ModelDescription Describe(TinyModel model) => ModelDescription.Parse(model.DescriptionPath, File.ReadAllBytes(model.DescriptionPath));
@@ -38,7 +41,7 @@ public sealed class LoneRunTests : IDisposable
             Assert.Equal(await off.ScoreAsync(text, Ct), await lone.ScoreAsync(text, Ct));
         }
 
-        Assert.Equal(3, lone.LoneRuns);
+        Assert.Equal(OnMoreThanOneCore(3), lone.LoneRuns);
         Assert.Equal(0, off.LoneRuns);
     }
 
@@ -47,7 +50,7 @@ public sealed class LoneRunTests : IDisposable
     {
         using var model = Load();
         var expected = await model.ScoreAsync("i hate you", Ct);
-        Assert.Equal(1, model.LoneRuns);
+        Assert.Equal(OnMoreThanOneCore(1), model.LoneRuns);
 
         // Another caller's run, as the process-wide count sees it: two runs on more threads each would fight for the cores.
         OnnxContentModel.EnterRun();
@@ -60,9 +63,9 @@ public sealed class LoneRunTests : IDisposable
             OnnxContentModel.ExitRun();
         }
 
-        Assert.Equal(1, model.LoneRuns);
+        Assert.Equal(OnMoreThanOneCore(1), model.LoneRuns);
         Assert.Equal(expected, await model.ScoreAsync("i hate you", Ct));
-        Assert.Equal(2, model.LoneRuns);
+        Assert.Equal(OnMoreThanOneCore(2), model.LoneRuns);
     }
 
     [Fact]
@@ -142,7 +145,7 @@ public sealed class LoneRunTests : IDisposable
         }
 
         // The threat goes through the screen, the gate and the six-layer model, each one window at a time.
-        Assert.True(lone.LoneRuns >= 3, $"expected the short texts' member runs on the lone sessions; {lone.LoneRuns} were");
+        Assert.True(lone.LoneRuns >= OnMoreThanOneCore(3), $"expected the short texts' member runs on the lone sessions; {lone.LoneRuns} were");
         Assert.Equal(0, off.LoneRuns);
     }
 }
