@@ -391,13 +391,14 @@ internal abstract class OnnxContentModel : ContentModel
     /// <summary>
     /// The threads of the session for a run alone, or 0 for none: only where every window has a run of its own on one
     /// thread by SafeAI's choice (the CPU, <c>"maxBatchSize": 1</c>, <see cref="OnnxRuntimeOptions.IntraOpThreads"/> 0 and
-    /// <see cref="OnnxRuntimeOptions.WindowParallelism"/> other than 1) on a machine with more than one processor.
+    /// <see cref="OnnxRuntimeOptions.WindowParallelism"/> other than 1), and where <see cref="OnnxRuntimeOptions.LoneRunThreads"/>
+    /// asks for more than one (0: one per processor).
     /// </summary>
     internal static int LoneThreads(ModelDescription description, OnnxRuntimeOptions options)
     {
         var oneThreadPerRun = options.ExecutionProvider == OnnxExecutionProvider.Cpu && description.MaxBatchSize == 1
             && options.IntraOpThreads == 0 && options.WindowParallelism != 1;
-        var threads = options.LoneRunThreads > 0 ? options.LoneRunThreads : Math.Min(2, Environment.ProcessorCount);
+        var threads = options.LoneRunThreads > 0 ? options.LoneRunThreads : Environment.ProcessorCount;
         return oneThreadPerRun && threads > 1 ? threads : 0;
     }
 

@@ -34,15 +34,18 @@ public sealed class OnnxRuntimeOptions
     /// Gets or sets the threads of a run that has the machine to itself: one window (a short text, or a member that takes
     /// one window of a long text) while no other run of a SafeAI model is in flight in the process. It applies where every
     /// window has a run of its own on one thread (a model with <c>"maxBatchSize": 1</c>, as the default model, on the CPU,
-    /// with <see cref="IntraOpThreads"/> 0 and <see cref="WindowParallelism"/> other than 1): there a lone run left the
-    /// other cores idle. Such a model keeps a second ONNX Runtime session with this many threads, sharing the first one's
-    /// prepacked weights; its threads spin only while a run lasts. Scores are the same bit for bit. Runs side by side, and
-    /// runs that start while another caller's run is in flight, keep one thread. Default: 0, which chooses 2 on a machine
-    /// with more than one processor (more were not measured); 1 turns it off (every run on one thread, as before). On the
-    /// idle 2-core machine of the model card, the one-window chat messages that reach the six-layer model took 21 to 26 %
-    /// less time; the cost is memory: the default model's process grew from about 280 to 350-385 MB.
+    /// with <see cref="IntraOpThreads"/> 0 and <see cref="WindowParallelism"/> other than 1), where a lone run leaves the
+    /// other cores idle. With more than one, such a model keeps a second ONNX Runtime session with this many threads,
+    /// sharing the first one's prepacked weights; its threads spin only while a run lasts. Scores are the same bit for bit.
+    /// Runs side by side, and runs that start while another caller's run is in flight, keep one thread. Default: 1, off
+    /// (every run on one thread); 0 means one per processor. Turn it on (2 on a 2-core machine) only where the process has
+    /// the cores to itself, as a scoring service on its own machine: on the idle 2-core machine of the model card the
+    /// one-window chat messages that reach the six-layer model took 21 to 26 % less time, but with another process keeping
+    /// one core busy the messages under 2,000 characters took 46 % more (a run on two threads waits for the thread that
+    /// lost its core), and threads of the same process busy with other work do the same. It also costs memory: the
+    /// default model's process grew from about 280 to 350-385 MB.
     /// </summary>
-    public int LoneRunThreads { get; set; }
+    public int LoneRunThreads { get; set; } = 1;
 
     /// <summary>Gets or sets the threads ONNX Runtime uses across operators; 0 lets ONNX Runtime choose. Default: 0.</summary>
     public int InterOpThreads { get; set; }

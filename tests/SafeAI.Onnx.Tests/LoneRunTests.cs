@@ -10,9 +10,9 @@ namespace SafeAI.Onnx.Tests;
 public sealed class LoneRunCollection;
 
 /// <summary>
-/// <see cref="OnnxRuntimeOptions.LoneRunThreads"/>: a model that scores every window in a run of its own on one thread keeps
-/// a second session on more threads for a run that is the only one in flight in the process. On the real tiny ONNX model
-/// (with <c>"maxBatchSize": 1</c>) and the default model.
+/// <see cref="OnnxRuntimeOptions.LoneRunThreads"/> (off by default): with more than one, a model that scores every window in
+/// a run of its own on one thread keeps a second session on more threads for a run that is the only one in flight in the
+/// process. On the real tiny ONNX model (with <c>"maxBatchSize": 1</c>) and the default model.
 /// </summary>
 [Collection(nameof(LoneRunCollection))]
 public sealed class LoneRunTests : IDisposable
@@ -21,8 +21,7 @@ public sealed class LoneRunTests : IDisposable
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    /// <summary>Gets the runs a lone session takes out of <paramref name="runs"/>: none on a machine with one processor, where there is no second session.</summary>
-    private static int OnMoreThanOneCore(int runs) => Environment.ProcessorCount > 1 ? runs : 0;
+    private static OnnxRuntimeOptions TwoThreads => new() { LoneRunThreads = 2 };
 
     public void Dispose() => _tiny.Dispose();
 
@@ -33,24 +32,24 @@ public sealed class LoneRunTests : IDisposable
     [Fact]
     public async Task ShortText_NoOtherRunInFlight_TakesTheLoneSessionAndScoresTheSame()
     {
-        using var lone = Load();
-        using var off = Load(new OnnxRuntimeOptions { LoneRunThreads = 1 });
+        using var lone = Load(TwoThreads);
+        using var off = Load();
 
         foreach (var text in (string[])["i hate you", "they will kill the dog", "what a lovely day"])
         {
             Assert.Equal(await off.ScoreAsync(text, Ct), await lone.ScoreAsync(text, Ct));
         }
 
-        Assert.Equal(OnMoreThanOneCore(3), lone.LoneRuns);
+        Assert.Equal(3, lone.LoneRuns);
         Assert.Equal(0, off.LoneRuns);
     }
 
     [Fact]
     public async Task ShortText_AnotherRunInFlight_KeepsOneThread()
     {
-        using var model = Load();
+        using var model = Load(TwoThreads);
         var expected = await model.ScoreAsync("i hate you", Ct);
-        Assert.Equal(OnMoreThanOneCore(1), model.LoneRuns);
+        Assert.Equal(1, model.LoneRuns);
 
         // Another caller's run, as the process-wide count sees it: two runs on more threads each would fight for the cores.
         OnnxContentModel.EnterRun();
@@ -63,16 +62,16 @@ public sealed class LoneRunTests : IDisposable
             OnnxContentModel.ExitRun();
         }
 
-        Assert.Equal(OnMoreThanOneCore(1), model.LoneRuns);
+        Assert.Equal(1, model.LoneRuns);
         Assert.Equal(expected, await model.ScoreAsync("i hate you", Ct));
-        Assert.Equal(OnMoreThanOneCore(2), model.LoneRuns);
+        Assert.Equal(2, model.LoneRuns);
     }
 
     [Fact]
     public async Task LongText_WindowsSideBySide_NeverTakeTheLoneSession()
     {
-        using var model = Load(new OnnxRuntimeOptions { WindowParallelism = 2 });
-        using var sequential = Load(new OnnxRuntimeOptions { WindowParallelism = 1 });
+        using var model = Load(new OnnxRuntimeOptions { WindowParallelism = 2, LoneRunThreads = 2 });
+        using var sequential = Load(new OnnxRuntimeOptions { WindowParallelism = 1, LoneRunThreads = 2 });
         var text = TinyModel.BenignText(300) + " i hate you. " + TinyModel.BenignText(300);
 
         var scores = await model.ScoreAsync(text, Ct);
@@ -85,15 +84,17 @@ public sealed class LoneRunTests : IDisposable
 
     [Theory]
     [InlineData(1, 0)]
-    [InlineData(0, 2)]
+    [InlineData(0, -1)]
+    [InlineData(2, 2)]
     [InlineData(4, 4)]
-    public void LoneThreads_OnlyWhereRunsAreOneThreadEach(int setting, int expected)
+    public void LoneThreads_OffByDefault_OnlyWhereRunsAreOneThreadEach(int setting, int expected)
     {
         var description = Describe(_tiny);
         using var batched = new TinyModel();
-        var expectedHere = Environment.ProcessorCount > 1 || setting > 1 ? expected : 0;
+        var expectedHere = expected >= 0 ? expected : Environment.ProcessorCount > 1 ? Environment.ProcessorCount : 0;
 
         Assert.Equal(expectedHere, OnnxContentModel.LoneThreads(description, new OnnxRuntimeOptions { LoneRunThreads = setting }));
+        Assert.Equal(0, OnnxContentModel.LoneThreads(description, new OnnxRuntimeOptions()));
 
         // Where ONNX Runtime already spreads a run over the cores, or the user chose the threads, there is no second session.
         Assert.Equal(0, OnnxContentModel.LoneThreads(description, new OnnxRuntimeOptions { LoneRunThreads = setting, WindowParallelism = 1 }));
@@ -123,8 +124,8 @@ public sealed class LoneRunTests : IDisposable
     [Fact]
     public async Task DefaultModel_ShortAndLongTexts_SameScoresWithAndWithoutLoneRuns()
     {
-        using var lone = (EnsembleContentModel)ContentModel.LoadDefault();
-        using var off = (EnsembleContentModel)ContentModel.LoadDefault(new OnnxRuntimeOptions { LoneRunThreads = 1 });
+        using var lone = (EnsembleContentModel)ContentModel.LoadDefault(TwoThreads);
+        using var off = (EnsembleContentModel)ContentModel.LoadDefault();
         var ordinary = "The quarterly report shows revenue grew in every region, and the team expects further growth next year. ";
         string[] texts =
         [
@@ -145,7 +146,7 @@ public sealed class LoneRunTests : IDisposable
         }
 
         // The threat goes through the screen, the gate and the six-layer model, each one window at a time.
-        Assert.True(lone.LoneRuns >= OnMoreThanOneCore(3), $"expected the short texts' member runs on the lone sessions; {lone.LoneRuns} were");
+        Assert.True(lone.LoneRuns >= 3, $"expected the short texts' member runs on the lone sessions; {lone.LoneRuns} were");
         Assert.Equal(0, off.LoneRuns);
     }
 }
