@@ -37,15 +37,6 @@ internal abstract class OnnxContentModel : ContentModel
         try
         {
             _session = CreateSession(description, files, options, threads: 0, _prepacked);
-        }
-        catch
-        {
-            _prepacked?.Dispose();
-            throw;
-        }
-
-        try
-        {
             _loneSession = loneThreads > 1 ? CreateSession(description, files, options, loneThreads, _prepacked) : null;
             _inputNames = ValidateInputs(files.Describe(description.Model));
             _outputNames = [description.Output];
@@ -383,7 +374,8 @@ internal abstract class OnnxContentModel : ContentModel
 
     private void DisposeSessions()
     {
-        _session.Dispose();
+        // Null only when the constructor failed to create it.
+        _session?.Dispose();
         _loneSession?.Dispose();
         _prepacked?.Dispose();
     }
@@ -396,19 +388,20 @@ internal abstract class OnnxContentModel : ContentModel
     /// </summary>
     internal static int LoneThreads(ModelDescription description, OnnxRuntimeOptions options)
     {
-        var oneThreadPerRun = options.ExecutionProvider == OnnxExecutionProvider.Cpu && description.MaxBatchSize == 1
-            && options.IntraOpThreads == 0 && options.WindowParallelism != 1;
         var threads = options.LoneRunThreads > 0 ? options.LoneRunThreads : Environment.ProcessorCount;
-        return oneThreadPerRun && threads > 1 ? threads : 0;
+        return options.IntraOpThreads == 0 && OneThreadPerRun(description, options) && threads > 1 ? threads : 0;
     }
+
+    /// <summary>Whether SafeAI gives each run one thread when <see cref="OnnxRuntimeOptions.IntraOpThreads"/> is 0: every window in a run of its own on the CPU, windows side by side.</summary>
+    private static bool OneThreadPerRun(ModelDescription description, OnnxRuntimeOptions options) =>
+        options.ExecutionProvider == OnnxExecutionProvider.Cpu && description.MaxBatchSize == 1 && options.WindowParallelism != 1;
 
     private static InferenceSession CreateSession(ModelDescription description, ModelFiles files, OnnxRuntimeOptions options, int threads, PrePackedWeightsContainer? prepacked)
     {
         var name = files.Describe(description.Model);
         using var sessionOptions = new SessionOptions
         {
-            IntraOpNumThreads = threads > 0 ? threads : options.IntraOpThreads > 0 ? options.IntraOpThreads
-                : options.ExecutionProvider == OnnxExecutionProvider.Cpu && description.MaxBatchSize == 1 && options.WindowParallelism != 1 ? 1 : 0,
+            IntraOpNumThreads = threads > 0 ? threads : options.IntraOpThreads > 0 ? options.IntraOpThreads : OneThreadPerRun(description, options) ? 1 : 0,
             InterOpNumThreads = options.InterOpThreads,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
