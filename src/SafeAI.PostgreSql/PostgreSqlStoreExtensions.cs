@@ -1,6 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 using SafeAI.Audit;
 using SafeAI.Consent;
 using SafeAI.Feedback;
@@ -22,23 +19,15 @@ public static class PostgreSqlStoreExtensions
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidOperationException">The builder has no services; in code use <see cref="PostgreSqlStores.CreateReviewStore"/>.</exception>
-    public static SafeAIPipelineBuilder UsePostgreSqlReviewStore(this SafeAIPipelineBuilder builder, Action<PostgreSqlReviewStoreOptions>? configure = null)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        var services = builder.Services ?? throw new InvalidOperationException(
+    public static SafeAIPipelineBuilder UsePostgreSqlReviewStore(this SafeAIPipelineBuilder builder, Action<PostgreSqlReviewStoreOptions>? configure = null) =>
+        StoreRegistration.Use<IReviewStore, PostgreSqlReviewStoreOptions>(
+            builder,
+            PostgreSqlReviewStoreOptions.SectionName,
+            configure,
+            static options => options.GetError(),
+            static options => new PostgreSqlReviewStore(options),
             "UsePostgreSqlReviewStore() needs dependency injection (services.AddSafeAI(...)). In code, pass a queue: " +
-            "safe.AddHumanReview(new ReviewQueue(PostgreSqlStores.CreateReviewStore(new() { ConnectionString = \"...\" })), ...).");
-        var options = services.AddSafeAIOptions<PostgreSqlReviewStoreOptions>(PostgreSqlReviewStoreOptions.SectionName);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlReviewStoreOptions>, PostgreSqlReviewStoreOptionsValidator>());
-        if (configure is not null)
-        {
-            _ = options.Configure(configure);
-        }
-
-        services.RemoveAll<IReviewStore>();
-        services.AddSingleton<IReviewStore>(static sp => new PostgreSqlReviewStore(sp.GetRequiredService<IOptions<PostgreSqlReviewStoreOptions>>().Value));
-        return builder;
-    }
+                "safe.AddHumanReview(new ReviewQueue(PostgreSqlStores.CreateReviewStore(new() { ConnectionString = \"...\" })), ...).");
 
     /// <summary>
     /// Keeps feedback (thumbs up/down and comments on answers) in PostgreSQL (options bound from
@@ -49,23 +38,15 @@ public static class PostgreSqlStoreExtensions
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidOperationException">The builder has no services; in code use <see cref="PostgreSqlStores.CreateFeedbackStore"/>.</exception>
-    public static SafeAIPipelineBuilder UsePostgreSqlFeedbackStore(this SafeAIPipelineBuilder builder, Action<PostgreSqlFeedbackStoreOptions>? configure = null)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        var services = builder.Services ?? throw new InvalidOperationException(
+    public static SafeAIPipelineBuilder UsePostgreSqlFeedbackStore(this SafeAIPipelineBuilder builder, Action<PostgreSqlFeedbackStoreOptions>? configure = null) =>
+        StoreRegistration.Use<IFeedbackStore, PostgreSqlFeedbackStoreOptions>(
+            builder,
+            PostgreSqlFeedbackStoreOptions.SectionName,
+            configure,
+            static options => options.GetError(),
+            static options => new PostgreSqlFeedbackStore(options),
             "UsePostgreSqlFeedbackStore() needs dependency injection (services.AddSafeAI(...)). In code, create the store: " +
-            "PostgreSqlStores.CreateFeedbackStore(new() { ConnectionString = \"...\" }).");
-        var options = services.AddSafeAIOptions<PostgreSqlFeedbackStoreOptions>(PostgreSqlFeedbackStoreOptions.SectionName);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlFeedbackStoreOptions>, PostgreSqlFeedbackStoreOptionsValidator>());
-        if (configure is not null)
-        {
-            _ = options.Configure(configure);
-        }
-
-        services.RemoveAll<IFeedbackStore>();
-        services.AddSingleton<IFeedbackStore>(static sp => new PostgreSqlFeedbackStore(sp.GetRequiredService<IOptions<PostgreSqlFeedbackStoreOptions>>().Value));
-        return builder;
-    }
+                "PostgreSqlStores.CreateFeedbackStore(new() { ConnectionString = \"...\" }).");
 
     /// <summary>
     /// Keeps the audit trail in PostgreSQL (options bound from <c>SafeAI:AuditTrail:PostgreSql</c>), append-only through a
@@ -76,23 +57,15 @@ public static class PostgreSqlStoreExtensions
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidOperationException">The builder has no services; in code use <see cref="PostgreSqlStores.CreateAuditStore"/>.</exception>
-    public static SafeAIPipelineBuilder UsePostgreSqlAuditStore(this SafeAIPipelineBuilder builder, Action<PostgreSqlAuditStoreOptions>? configure = null)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        var services = builder.Services ?? throw new InvalidOperationException(
+    public static SafeAIPipelineBuilder UsePostgreSqlAuditStore(this SafeAIPipelineBuilder builder, Action<PostgreSqlAuditStoreOptions>? configure = null) =>
+        StoreRegistration.Use<IAuditStore, PostgreSqlAuditStoreOptions>(
+            builder,
+            PostgreSqlAuditStoreOptions.SectionName,
+            configure,
+            static options => options.GetError(),
+            static options => new PostgreSqlAuditStore(options),
             "UsePostgreSqlAuditStore() needs dependency injection (services.AddSafeAI(...)). In code, create the store: " +
-            "PostgreSqlStores.CreateAuditStore(new() { ConnectionString = \"...\" }).");
-        var options = services.AddSafeAIOptions<PostgreSqlAuditStoreOptions>(PostgreSqlAuditStoreOptions.SectionName);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlAuditStoreOptions>, PostgreSqlAuditStoreOptionsValidator>());
-        if (configure is not null)
-        {
-            _ = options.Configure(configure);
-        }
-
-        services.RemoveAll<IAuditStore>();
-        services.AddSingleton<IAuditStore>(static sp => new PostgreSqlAuditStore(sp.GetRequiredService<IOptions<PostgreSqlAuditStoreOptions>>().Value));
-        return builder;
-    }
+                "PostgreSqlStores.CreateAuditStore(new() { ConnectionString = \"...\" }).");
 
     /// <summary>Keeps people's consent choices in PostgreSQL (options bound from <c>SafeAI:Consent:PostgreSql</c>). Call it before <c>safe.AddConsent()</c>.</summary>
     /// <param name="builder">The pipeline builder.</param>
@@ -100,22 +73,14 @@ public static class PostgreSqlStoreExtensions
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidOperationException">The builder has no services; in code use <see cref="PostgreSqlStores.CreateConsentStore"/>.</exception>
-    public static SafeAIPipelineBuilder UsePostgreSqlConsentStore(this SafeAIPipelineBuilder builder, Action<PostgreSqlConsentStoreOptions>? configure = null)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        var services = builder.Services ?? throw new InvalidOperationException(
+    public static SafeAIPipelineBuilder UsePostgreSqlConsentStore(this SafeAIPipelineBuilder builder, Action<PostgreSqlConsentStoreOptions>? configure = null) =>
+        StoreRegistration.Use<IConsentStore, PostgreSqlConsentStoreOptions>(
+            builder,
+            PostgreSqlConsentStoreOptions.SectionName,
+            configure,
+            static options => options.GetError(),
+            static options => new PostgreSqlConsentStore(options),
             "UsePostgreSqlConsentStore() needs dependency injection (services.AddSafeAI(...)). In code, create the store: PostgreSqlStores.CreateConsentStore(...).");
-        var options = services.AddSafeAIOptions<PostgreSqlConsentStoreOptions>(PostgreSqlConsentStoreOptions.SectionName);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlConsentStoreOptions>, PostgreSqlConsentStoreOptionsValidator>());
-        if (configure is not null)
-        {
-            _ = options.Configure(configure);
-        }
-
-        services.RemoveAll<IConsentStore>();
-        services.AddSingleton<IConsentStore>(static sp => new PostgreSqlConsentStore(sp.GetRequiredService<IOptions<PostgreSqlConsentStoreOptions>>().Value));
-        return builder;
-    }
 
     /// <summary>
     /// Keeps monitoring's metrics in PostgreSQL (options bound from <c>SafeAI:Monitoring:PostgreSql</c>): every app
@@ -130,23 +95,15 @@ public static class PostgreSqlStoreExtensions
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidOperationException">The builder has no services; in code use <see cref="PostgreSqlStores.CreateMetricsStore"/>.</exception>
-    public static SafeAIPipelineBuilder UsePostgreSqlMetricsStore(this SafeAIPipelineBuilder builder, Action<PostgreSqlMetricsStoreOptions>? configure = null)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        var services = builder.Services ?? throw new InvalidOperationException(
+    public static SafeAIPipelineBuilder UsePostgreSqlMetricsStore(this SafeAIPipelineBuilder builder, Action<PostgreSqlMetricsStoreOptions>? configure = null) =>
+        StoreRegistration.Use<IMetricsStore, PostgreSqlMetricsStoreOptions>(
+            builder,
+            PostgreSqlMetricsStoreOptions.SectionName,
+            configure,
+            static options => options.GetError(),
+            static options => new PostgreSqlMetricsStore(options),
             "UsePostgreSqlMetricsStore() needs dependency injection (services.AddSafeAI(...)). In code, create the store: " +
-            "PostgreSqlStores.CreateMetricsStore(new() { ConnectionString = \"...\" }), and give it to a MetricsPersistence.");
-        var options = services.AddSafeAIOptions<PostgreSqlMetricsStoreOptions>(PostgreSqlMetricsStoreOptions.SectionName);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlMetricsStoreOptions>, PostgreSqlMetricsStoreOptionsValidator>());
-        if (configure is not null)
-        {
-            _ = options.Configure(configure);
-        }
-
-        services.RemoveAll<IMetricsStore>();
-        services.AddSingleton<IMetricsStore>(static sp => new PostgreSqlMetricsStore(sp.GetRequiredService<IOptions<PostgreSqlMetricsStoreOptions>>().Value));
-        return builder;
-    }
+                "PostgreSqlStores.CreateMetricsStore(new() { ConnectionString = \"...\" }), and give it to a MetricsPersistence.");
 }
 
 /// <summary>Creates SafeAI's PostgreSQL stores without dependency injection.</summary>
@@ -186,34 +143,4 @@ public static class PostgreSqlStores
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
     public static IMetricsStore CreateMetricsStore(PostgreSqlMetricsStoreOptions options) => new PostgreSqlMetricsStore(options);
-}
-
-internal sealed class PostgreSqlReviewStoreOptionsValidator : IValidateOptions<PostgreSqlReviewStoreOptions>
-{
-    public ValidateOptionsResult Validate(string? name, PostgreSqlReviewStoreOptions options) =>
-        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
-}
-
-internal sealed class PostgreSqlFeedbackStoreOptionsValidator : IValidateOptions<PostgreSqlFeedbackStoreOptions>
-{
-    public ValidateOptionsResult Validate(string? name, PostgreSqlFeedbackStoreOptions options) =>
-        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
-}
-
-internal sealed class PostgreSqlAuditStoreOptionsValidator : IValidateOptions<PostgreSqlAuditStoreOptions>
-{
-    public ValidateOptionsResult Validate(string? name, PostgreSqlAuditStoreOptions options) =>
-        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
-}
-
-internal sealed class PostgreSqlConsentStoreOptionsValidator : IValidateOptions<PostgreSqlConsentStoreOptions>
-{
-    public ValidateOptionsResult Validate(string? name, PostgreSqlConsentStoreOptions options) =>
-        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
-}
-
-internal sealed class PostgreSqlMetricsStoreOptionsValidator : IValidateOptions<PostgreSqlMetricsStoreOptions>
-{
-    public ValidateOptionsResult Validate(string? name, PostgreSqlMetricsStoreOptions options) =>
-        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
 }

@@ -1,6 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 using SafeAI.Audit;
 using SafeAI.Consent;
 using SafeAI.Feedback;
@@ -21,23 +18,15 @@ public static class SqliteStoreExtensions
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidOperationException">The builder has no services; in code use <see cref="SqliteStores.CreateReviewStore"/>.</exception>
-    public static SafeAIPipelineBuilder UseSqliteReviewStore(this SafeAIPipelineBuilder builder, Action<SqliteReviewStoreOptions>? configure = null)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        var services = builder.Services ?? throw new InvalidOperationException(
+    public static SafeAIPipelineBuilder UseSqliteReviewStore(this SafeAIPipelineBuilder builder, Action<SqliteReviewStoreOptions>? configure = null) =>
+        StoreRegistration.Use<IReviewStore, SqliteReviewStoreOptions>(
+            builder,
+            SqliteReviewStoreOptions.SectionName,
+            configure,
+            static options => options.GetError(),
+            static options => new SqliteReviewStore(options),
             "UseSqliteReviewStore() needs dependency injection (services.AddSafeAI(...)). In code, pass a queue: " +
-            "safe.AddHumanReview(new ReviewQueue(SqliteStores.CreateReviewStore(new() { DataSource = \"safeai.db\" })), ...).");
-        var options = services.AddSafeAIOptions<SqliteReviewStoreOptions>(SqliteReviewStoreOptions.SectionName);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqliteReviewStoreOptions>, SqliteReviewStoreOptionsValidator>());
-        if (configure is not null)
-        {
-            _ = options.Configure(configure);
-        }
-
-        services.RemoveAll<IReviewStore>();
-        services.AddSingleton<IReviewStore>(static sp => new SqliteReviewStore(sp.GetRequiredService<IOptions<SqliteReviewStoreOptions>>().Value));
-        return builder;
-    }
+                "safe.AddHumanReview(new ReviewQueue(SqliteStores.CreateReviewStore(new() { DataSource = \"safeai.db\" })), ...).");
 
     /// <summary>
     /// Keeps feedback (thumbs up/down and comments on answers) in a SQLite file (options bound from
@@ -48,23 +37,15 @@ public static class SqliteStoreExtensions
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidOperationException">The builder has no services; in code use <see cref="SqliteStores.CreateFeedbackStore"/>.</exception>
-    public static SafeAIPipelineBuilder UseSqliteFeedbackStore(this SafeAIPipelineBuilder builder, Action<SqliteFeedbackStoreOptions>? configure = null)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        var services = builder.Services ?? throw new InvalidOperationException(
+    public static SafeAIPipelineBuilder UseSqliteFeedbackStore(this SafeAIPipelineBuilder builder, Action<SqliteFeedbackStoreOptions>? configure = null) =>
+        StoreRegistration.Use<IFeedbackStore, SqliteFeedbackStoreOptions>(
+            builder,
+            SqliteFeedbackStoreOptions.SectionName,
+            configure,
+            static options => options.GetError(),
+            static options => new SqliteFeedbackStore(options),
             "UseSqliteFeedbackStore() needs dependency injection (services.AddSafeAI(...)). In code, create the store: " +
-            "SqliteStores.CreateFeedbackStore(new() { DataSource = \"safeai.db\" }).");
-        var options = services.AddSafeAIOptions<SqliteFeedbackStoreOptions>(SqliteFeedbackStoreOptions.SectionName);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqliteFeedbackStoreOptions>, SqliteFeedbackStoreOptionsValidator>());
-        if (configure is not null)
-        {
-            _ = options.Configure(configure);
-        }
-
-        services.RemoveAll<IFeedbackStore>();
-        services.AddSingleton<IFeedbackStore>(static sp => new SqliteFeedbackStore(sp.GetRequiredService<IOptions<SqliteFeedbackStoreOptions>>().Value));
-        return builder;
-    }
+                "SqliteStores.CreateFeedbackStore(new() { DataSource = \"safeai.db\" }).");
 
     /// <summary>
     /// Keeps the audit trail in a SQLite file (options bound from <c>SafeAI:AuditTrail:Sqlite</c>): the embedded default,
@@ -75,23 +56,15 @@ public static class SqliteStoreExtensions
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidOperationException">The builder has no services; in code use <see cref="SqliteStores.CreateAuditStore"/>.</exception>
-    public static SafeAIPipelineBuilder UseSqliteAuditStore(this SafeAIPipelineBuilder builder, Action<SqliteAuditStoreOptions>? configure = null)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        var services = builder.Services ?? throw new InvalidOperationException(
+    public static SafeAIPipelineBuilder UseSqliteAuditStore(this SafeAIPipelineBuilder builder, Action<SqliteAuditStoreOptions>? configure = null) =>
+        StoreRegistration.Use<IAuditStore, SqliteAuditStoreOptions>(
+            builder,
+            SqliteAuditStoreOptions.SectionName,
+            configure,
+            static options => options.GetError(),
+            static options => new SqliteAuditStore(options),
             "UseSqliteAuditStore() needs dependency injection (services.AddSafeAI(...)). In code, create the store: " +
-            "SqliteStores.CreateAuditStore(new() { DataSource = \"audit.db\" }).");
-        var options = services.AddSafeAIOptions<SqliteAuditStoreOptions>(SqliteAuditStoreOptions.SectionName);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqliteAuditStoreOptions>, SqliteAuditStoreOptionsValidator>());
-        if (configure is not null)
-        {
-            _ = options.Configure(configure);
-        }
-
-        services.RemoveAll<IAuditStore>();
-        services.AddSingleton<IAuditStore>(static sp => new SqliteAuditStore(sp.GetRequiredService<IOptions<SqliteAuditStoreOptions>>().Value));
-        return builder;
-    }
+                "SqliteStores.CreateAuditStore(new() { DataSource = \"audit.db\" }).");
 
     /// <summary>
     /// Keeps people's consent choices in a SQLite file (options bound from <c>SafeAI:Consent:Sqlite</c>). Use with
@@ -102,23 +75,15 @@ public static class SqliteStoreExtensions
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidOperationException">The builder has no services; in code use <see cref="SqliteStores.CreateConsentStore"/>.</exception>
-    public static SafeAIPipelineBuilder UseSqliteConsentStore(this SafeAIPipelineBuilder builder, Action<SqliteConsentStoreOptions>? configure = null)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        var services = builder.Services ?? throw new InvalidOperationException(
+    public static SafeAIPipelineBuilder UseSqliteConsentStore(this SafeAIPipelineBuilder builder, Action<SqliteConsentStoreOptions>? configure = null) =>
+        StoreRegistration.Use<IConsentStore, SqliteConsentStoreOptions>(
+            builder,
+            SqliteConsentStoreOptions.SectionName,
+            configure,
+            static options => options.GetError(),
+            static options => new SqliteConsentStore(options),
             "UseSqliteConsentStore() needs dependency injection (services.AddSafeAI(...)). In code, create the store: " +
-            "SqliteStores.CreateConsentStore(new() { DataSource = \"safeai.db\" }).");
-        var options = services.AddSafeAIOptions<SqliteConsentStoreOptions>(SqliteConsentStoreOptions.SectionName);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqliteConsentStoreOptions>, SqliteConsentStoreOptionsValidator>());
-        if (configure is not null)
-        {
-            _ = options.Configure(configure);
-        }
-
-        services.RemoveAll<IConsentStore>();
-        services.AddSingleton<IConsentStore>(static sp => new SqliteConsentStore(sp.GetRequiredService<IOptions<SqliteConsentStoreOptions>>().Value));
-        return builder;
-    }
+                "SqliteStores.CreateConsentStore(new() { DataSource = \"safeai.db\" }).");
 }
 
 /// <summary>Creates SafeAI's SQLite stores without dependency injection.</summary>
@@ -151,28 +116,4 @@ public static class SqliteStores
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
     public static IConsentStore CreateConsentStore(SqliteConsentStoreOptions options) => new SqliteConsentStore(options);
-}
-
-internal sealed class SqliteReviewStoreOptionsValidator : IValidateOptions<SqliteReviewStoreOptions>
-{
-    public ValidateOptionsResult Validate(string? name, SqliteReviewStoreOptions options) =>
-        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
-}
-
-internal sealed class SqliteFeedbackStoreOptionsValidator : IValidateOptions<SqliteFeedbackStoreOptions>
-{
-    public ValidateOptionsResult Validate(string? name, SqliteFeedbackStoreOptions options) =>
-        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
-}
-
-internal sealed class SqliteAuditStoreOptionsValidator : IValidateOptions<SqliteAuditStoreOptions>
-{
-    public ValidateOptionsResult Validate(string? name, SqliteAuditStoreOptions options) =>
-        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
-}
-
-internal sealed class SqliteConsentStoreOptionsValidator : IValidateOptions<SqliteConsentStoreOptions>
-{
-    public ValidateOptionsResult Validate(string? name, SqliteConsentStoreOptions options) =>
-        options.GetError() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
 }
