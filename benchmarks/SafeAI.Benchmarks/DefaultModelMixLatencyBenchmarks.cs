@@ -60,8 +60,10 @@ public class DefaultModelMixLatencyBenchmarks
     public void Cleanup()
     {
         // The medians go to the host through the launch's standard output (MixLatencyColumn reads them there).
-        var medians = _ticks.Select(static t => MedianMicroseconds(t.Count > ColdInvocations ? t.Skip(ColdInvocations) : t));
-        Console.WriteLine($"// {Mix} mix: {_invocations} invocations, the first {Math.Min(ColdInvocations, Math.Max(0, _invocations - 1))} left out of the medians");
+        // A launch too short to spare its cold invocations (a dry job) keeps them all.
+        var cold = _invocations > ColdInvocations ? ColdInvocations : 0;
+        var medians = _ticks.Select(t => MedianMicroseconds(t.Skip(cold)));
+        Console.WriteLine($"// {Mix} mix: {_invocations} invocations, the first {cold} left out of the medians");
         Console.WriteLine(MediansLine + string.Join(",", medians.Select(static m => m.ToString("F1", CultureInfo.InvariantCulture))));
         _model.Dispose();
     }
